@@ -1,0 +1,105 @@
+import { concatBytes, EMPTY } from './bytes.js';
+import { Connection, type ConnectionOptions, ConnectionState } from './connection.js';
+import { HandshakeError } from './errors.js';
+import {
+  type ClientRequestOptions,
+  type Sha1,
+  buildClientRequest,
+  generateKey,
+  validateResponse,
+} from './handshake.js';
+import { type HttpHeadLimits, parseResponseHead, splitHead } from './http1.js';
+import { type MaskSource, createRandomMaskSource } from './mask.js';
+import { encodeUtf8 } from './utf8.js';
+
+/** Options of a {@link ClientConnection}. */
+export interface ClientConnectionOptions
+  extends ConnectionOptions, HttpHeadLimits, Omit<ClientRequestOptions, 'key' | 'extensions'> {
+  /** The `Sec-WebSocket-Key`; a fresh random one by default. */
+  key?: string | undefined;
+  /**
+   * Where masking keys come from. Default: `crypto.getRandomValues` through a
+   * pool. Inject a fixed source only in tests.
+   */
+  maskSource?: MaskSource | undefined;
+  /** SHA-1 for checking `Sec-WebSocket-Accept`; pure TypeScript by default. */
+  sha1?: Sha1 | undefined;
+}
+
+/** Shared by every client that does not bring its own mask source. */
+let defaultMaskSource: MaskSource | undefined;
+
+/**
+ * The client side of a connection: masks every frame, and runs the opening
+ * handshake in the same state machine. Call {@link connect} once the
+ * transport is up, then feed everything the server sends to `receiveData`;
+ * `onOpen` reports the 101 answer, or `onError` a {@link HandshakeError}
+ * naming the failed check followed by `onClose` with 1006.
+ */
+export class ClientConnection extends Connection {
+  readonly #request: string;
+  readonly #key: string;
+  readonly #protocols: readonly string[];
+  readonly #sha1: Sha1 | undefined;
+  readonly #limits: HttpHeadLimits;
+  #buffered: Uint8Array = EMPTY;
+  #requested = false;
+
+  /** @throws {TypeError} for an invalid subprotocol or header. */
+  constructor(options: ClientConnectionOptions) {
+    super(
+      options,
+      false,
+      options.maskSource ?? (defaultMaskSource ??= createRandomMaskSource()),
+      ConnectionState.Connecting,
+    );
+    this.#key = options.key ?? generateKey();
+    this.#protocols = options.protocols ?? [];
+    this.#sha1 = options.sha1;
+    this.#limits = { maxHeadSize: options.maxHeadSize, maxHeaderCount: options.maxHeaderCount };
+    this.#request = buildClientRequest({ ...options, key: this.#key });
+  }
+
+  /** The `Sec-WebSocket-Key` this client sends. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** Writes the opening handshake request. Call once, when the transport is connected. */
+  connect(): void {
+    if (this.#requested) return;
+    this.#requested = true;
+    this.writeRaw(encodeUtf8(this.#request));
+  }
+
+  protected override receiveHandshakeData(chunk: Uint8Array): void {
+    this.#buffered = this.#buffered.length === 0 ? chunk : concatBytes([this.#buffered, chunk]);
+    const split = splitHead(this.#buffered, this.#limits);
+    if (!split) return;
+    this.#buffered = EMPTY;
+    const response = parseResponseHead(split.head, this.#limits);
+    const result = validateResponse(response, {
+      key: this.#key,
+      protocols: this.#protocols,
+      sha1: this.#sha1,
+    });
+    this.open(
+      { protocol: result.protocol, extensions: result.extensionsHeader, headers: response.headers },
+      split.rest,
+    );
+  }
+
+  protected override handshakeEof(): void {
+    this.failWith(
+      new HandshakeError(
+        'WS_ERR_HANDSHAKE_EOF',
+        0,
+        'Connection closed before the opening handshake completed',
+      ),
+    );
+  }
+
+  protected override get endsFirst(): boolean {
+    return false;
+  }
+}

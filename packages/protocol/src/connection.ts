@@ -1,0 +1,422 @@
+import { EMPTY, toBytes } from './bytes.js';
+import { CloseCode } from './close-code.js';
+import { parseClosePayload, serializeClosePayload, truncateCloseReason } from './close-payload.js';
+import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
+import { InternalError, type WebSocketError, toWebSocketError } from './errors.js';
+import { encodeFrame } from './frame.js';
+import { FrameParser } from './frame-parser.js';
+import { type MaskSource } from './mask.js';
+import { MessageAssembler, type MessageLimits, type MessageSink } from './message-assembler.js';
+import { encodeUtf8 } from './utf8.js';
+
+/**
+ * Connection states, numbered as the WHATWG `readyState`.
+ * @see https://websockets.spec.whatwg.org/#dom-websocket-readystate
+ */
+export const ConnectionState = {
+  /** Opening handshake in progress (client only). */
+  Connecting: 0,
+  /** Messages flow both ways. */
+  Open: 1,
+  /** A close frame was sent or received, or the connection failed. */
+  Closing: 2,
+  /** The transport is closed. */
+  Closed: 3,
+} as const;
+
+/** One of {@link ConnectionState}. */
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+/** What the opening handshake settled. */
+export interface OpenInfo {
+  /** The subprotocol in use, or `""`. */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` in use, or `""`. */
+  readonly extensions: string;
+  /** The server's response headers (client side), lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * The I/O layer's side of a connection: where bytes go out and events are
+ * delivered. Every method is called synchronously from inside the call that
+ * caused it (`receiveData`, `sendText`, ...). It may call back into the
+ * connection (send a reply from `onMessage`, close from `onPing`); the
+ * connection stays consistent.
+ *
+ * An exception thrown by a handler method fails the connection with 1011 and
+ * is reported to `onError` as an {@link InternalError} whose `cause` it is.
+ */
+export interface ConnectionHandler {
+  /**
+   * Bytes to send, in order. Chunks may be views of data passed to `send*`:
+   * write them before that data changes.
+   */
+  write(chunks: readonly Uint8Array[]): void;
+  /**
+   * Nothing more will be written: after flushing, half-close (or close) the
+   * transport. Then call {@link Connection.receiveEof} once the transport is
+   * fully closed.
+   */
+  end(): void;
+  /** The opening handshake succeeded (client side; servers start open). */
+  onOpen?(info: OpenInfo): void;
+  /**
+   * A complete message. `data` may be a view into chunks passed to
+   * `receiveData`; text is validated UTF-8, still as bytes (`decodeUtf8`).
+   */
+  onMessage(data: Uint8Array, binary: boolean): void;
+  /** A ping arrived; the pong has already been sent. */
+  onPing?(data: Uint8Array): void;
+  /** A pong arrived. */
+  onPong?(data: Uint8Array): void;
+  /** The peer started the closing handshake; our close frame has been sent in reply. */
+  onClosing?(code: number, reason: string): void;
+  /**
+   * The connection failed (RFC 6455 §7.1.7): a close frame with
+   * `error.closeCode` has been sent where possible and `end()` called.
+   */
+  onError?(error: WebSocketError): void;
+  /**
+   * The transport closed; always the last call. `code` is the peer's close
+   * code, 1005 if its close frame had none, or 1006 if none arrived.
+   */
+  onClose(code: number, reason: string, wasClean: boolean): void;
+}
+
+/** Options shared by both roles. */
+export interface ConnectionOptions extends MessageLimits {
+  /** Where bytes and events go. */
+  handler: ConnectionHandler;
+}
+
+/** Per-frame sending options. */
+export interface SendOptions {
+  /** `false` to start or continue a fragmented message. Default `true`. */
+  fin?: boolean;
+}
+
+/** Data accepted by the send methods. */
+export type SendData = string | ArrayBufferLike | ArrayBufferView;
+
+/** Thrown by a send method called in a state that cannot send. */
+export class InvalidStateError extends Error {
+  readonly code = 'WS_ERR_INVALID_STATE';
+  override get name(): string {
+    return 'InvalidStateError';
+  }
+}
+
+/**
+ * The sans-I/O RFC 6455 connection: bytes in through {@link receiveData},
+ * bytes and events out through the {@link ConnectionHandler}. No sockets, no
+ * timers: the I/O layer reads {@link closeExpected} after each call and arms
+ * its close timeout accordingly.
+ *
+ * Use {@link ServerConnection} or {@link ClientConnection}; they differ in
+ * masking (fixed at construction) and in the opening handshake.
+ */
+export abstract class Connection implements MessageSink {
+  protected readonly handler: ConnectionHandler;
+  readonly #parser: FrameParser;
+  readonly #maskSource: MaskSource | undefined;
+
+  #state: ConnectionState;
+  #protocol = '';
+  #extensions = '';
+  #closeSent = false;
+  #closeReceived = false;
+  #failed = false;
+  #ended = false;
+  #peerCode: number = CloseCode.Abnormal;
+  #peerReason = '';
+  /** Opcode of the outgoing fragmented message in progress, or -1. */
+  #sendingOpcode = -1;
+
+  protected constructor(
+    options: ConnectionOptions,
+    expectMasked: boolean,
+    maskSource: MaskSource | undefined,
+    state: ConnectionState,
+  ) {
+    this.handler = options.handler;
+    this.#maskSource = maskSource;
+    this.#state = state;
+    this.#parser = new FrameParser(new MessageAssembler(this, options), { expectMasked });
+  }
+
+  /** The current state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The subprotocol in use, or `""`. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** The `Sec-WebSocket-Extensions` in use, or `""`. */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /**
+   * Whether the transport should close soon: our close frame is out (or the
+   * connection failed) and we wait for the peer's close frame or its EOF.
+   * The I/O layer arms its close timeout while this is true and destroys the
+   * transport when it fires, then calls {@link receiveEof}.
+   */
+  get closeExpected(): boolean {
+    return this.#state === ConnectionState.Closing && (this.#closeSent || this.#failed);
+  }
+
+  /**
+   * Feeds bytes received from the transport. The connection takes ownership
+   * of `chunk`: it unmasks in place and may hand out views of it, so do not
+   * reuse it. Input after a failure, after the peer's close frame, or after
+   * {@link receiveEof} is discarded (RFC 6455 §7.1.7).
+   */
+  receiveData(chunk: Uint8Array): void {
+    if (this.#failed || this.#closeReceived || this.#state === ConnectionState.Closed) return;
+    try {
+      if (this.#state === ConnectionState.Connecting) {
+        this.receiveHandshakeData(chunk);
+      } else {
+        this.#parser.push(chunk);
+      }
+    } catch (error) {
+      this.failWith(toWebSocketError(error));
+    }
+  }
+
+  /**
+   * The transport closed (EOF, reset or destroyed). Ends the connection and
+   * reports `onClose` exactly once.
+   */
+  receiveEof(): void {
+    if (this.#state === ConnectionState.Closed) return;
+    if (this.#state === ConnectionState.Connecting && !this.#failed) this.handshakeEof();
+    this.#state = ConnectionState.Closed;
+    if (!this.#ended) {
+      this.#ended = true;
+      this.guard(() => this.handler.end());
+    }
+    const wasClean = this.#closeSent && this.#closeReceived;
+    const code = this.#closeReceived ? this.#peerCode : CloseCode.Abnormal;
+    this.guard(() =>
+      this.handler.onClose(code, this.#closeReceived ? this.#peerReason : '', wasClean),
+    );
+  }
+
+  /**
+   * Sends a text message, or its first or next fragment with `{ fin: false }`.
+   * Strings are UTF-8 encoded; bytes are sent as they are and must be UTF-8.
+   * @throws {InvalidStateError} unless the connection is open and no other
+   *   fragmented message is in progress.
+   */
+  sendText(data: string | Uint8Array, options?: SendOptions): void {
+    this.#sendData(
+      Opcode.Text,
+      typeof data === 'string' ? encodeUtf8(data) : data,
+      options?.fin ?? true,
+    );
+  }
+
+  /**
+   * Sends a binary message, or its first or next fragment with `{ fin: false }`.
+   * @throws {InvalidStateError} as {@link sendText}.
+   */
+  sendBinary(data: ArrayBufferLike | ArrayBufferView, options?: SendOptions): void {
+    this.#sendData(Opcode.Binary, toBytes(data), options?.fin ?? true);
+  }
+
+  /**
+   * Sends a ping (at most 125 bytes).
+   * @throws {RangeError} for a longer payload; {@link InvalidStateError} unless open.
+   */
+  sendPing(data: SendData = EMPTY): void {
+    this.#sendControl(Opcode.Ping, data);
+  }
+
+  /**
+   * Sends an unsolicited pong (at most 125 bytes), e.g. as a heartbeat.
+   * Pings are answered automatically.
+   */
+  sendPong(data: SendData = EMPTY): void {
+    this.#sendControl(Opcode.Pong, data);
+  }
+
+  /**
+   * Starts the closing handshake: sends a close frame and stops delivering
+   * messages (RFC 6455 §7.1.2). Without a code the frame has no body.
+   * Does nothing once closing or closed; fails the connection while connecting.
+   * @throws {RangeError} for a code that may not be sent or a reason over 123 bytes.
+   */
+  close(code?: number, reason?: string): void {
+    const body = serializeClosePayload(code, reason);
+    if (this.#state === ConnectionState.Connecting) {
+      this.fail(CloseCode.Abnormal);
+      return;
+    }
+    if (this.#state !== ConnectionState.Open) return;
+    this.#state = ConnectionState.Closing;
+    this.#writeClose(body);
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): sends a close frame with `code`
+   * unless one was sent already (or `code` is 1006, which is never sent),
+   * calls `end()`, and discards all further input.
+   */
+  fail(code: number, reason = ''): void {
+    if (this.#failed || this.#state === ConnectionState.Closed) return;
+    this.#failed = true;
+    if (this.#state === ConnectionState.Open && !this.#closeSent && code !== CloseCode.Abnormal) {
+      this.#writeClose(serializeClosePayload(code, truncateCloseReason(reason)));
+    }
+    if (this.#state !== ConnectionState.Connecting) this.#state = ConnectionState.Closing;
+    this.#end();
+  }
+
+  // ---- MessageSink: called by the assembler while parsing ----
+
+  /** @internal */
+  onMessage(data: Uint8Array, binary: boolean): void {
+    // "If readyState is not OPEN, then return": data after our close frame is dropped.
+    if (this.#state !== ConnectionState.Open || this.#failed) return;
+    this.handler.onMessage(data, binary);
+  }
+
+  /** @internal */
+  onControlFrame(opcode: number, payload: Uint8Array): void {
+    if (this.#failed) return;
+    if (opcode === Opcode.Ping) {
+      // "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+      // response, unless it already received a Close frame" (RFC 6455 §5.5.2);
+      // nothing may follow our own close frame either.
+      if (!this.#closeSent) this.#writeFrame(Opcode.Pong, payload, true);
+      this.handler.onPing?.(payload);
+    } else if (opcode === Opcode.Pong) {
+      this.handler.onPong?.(payload);
+    } else {
+      this.#receiveClose(payload);
+    }
+  }
+
+  // ---- for the role subclasses ----
+
+  /** Handles bytes while connecting; only clients connect. */
+  protected receiveHandshakeData(_chunk: Uint8Array): void {
+    throw new InternalError('Handshake data on a connection that is not connecting');
+  }
+
+  /** Reports the transport closing before the handshake finished. */
+  protected handshakeEof(): void {}
+
+  /** Records what the opening handshake settled. */
+  protected setNegotiated(protocol: string, extensions: string): void {
+    this.#protocol = protocol;
+    this.#extensions = extensions;
+  }
+
+  /** Completes the opening handshake; `rest` are the bytes that followed it. */
+  protected open(info: OpenInfo, rest: Uint8Array): void {
+    this.#state = ConnectionState.Open;
+    this.setNegotiated(info.protocol, info.extensions);
+    this.handler.onOpen?.(info);
+    if (rest.length > 0 && !this.#failed && !this.#closeReceived) this.#parser.push(rest);
+  }
+
+  /** Reports `error` and fails the connection with its close code. */
+  protected failWith(error: WebSocketError): void {
+    if (this.#failed || this.#state === ConnectionState.Closed) return;
+    this.guard(() => this.handler.onError?.(error));
+    // Never put internal details on the wire (they may be security-sensitive).
+    this.fail(error.closeCode, error instanceof InternalError ? 'Internal error' : error.message);
+  }
+
+  /** Runs a handler callback outside the parse loop's error mapping. */
+  protected guard(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      if (!this.#failed && this.#state !== ConnectionState.Closed)
+        this.failWith(new InternalError(error));
+    }
+  }
+
+  /** Whether the connection has failed. */
+  protected get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** Writes raw bytes (the handshake). */
+  protected writeRaw(bytes: Uint8Array): void {
+    this.handler.write([bytes]);
+  }
+
+  #receiveClose(payload: Uint8Array): void {
+    const { code, reason } = parseClosePayload(payload);
+    this.#closeReceived = true;
+    this.#peerCode = code;
+    this.#peerReason = reason;
+    if (!this.#closeSent) {
+      // "It SHOULD do so as soon as practical": echo the code we received.
+      this.#state = ConnectionState.Closing;
+      this.#writeClose(code === CloseCode.NoStatus ? EMPTY : serializeClosePayload(code));
+      this.handler.onClosing?.(code, reason);
+    }
+    // Both close frames are exchanged. "The server MUST close the underlying
+    // TCP connection immediately"; the client waits for it (RFC 6455 §7.1.1).
+    if (this.endsFirst) this.#end();
+  }
+
+  /** Whether this side closes the transport first after the closing handshake (the server). */
+  protected abstract get endsFirst(): boolean;
+
+  #sendData(opcode: number, payload: Uint8Array, fin: boolean): void {
+    if (this.#state !== ConnectionState.Open) {
+      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    }
+    let frameOpcode = opcode;
+    if (this.#sendingOpcode !== -1) {
+      if (this.#sendingOpcode !== opcode) {
+        throw new InvalidStateError('Cannot mix text and binary fragments in one message');
+      }
+      frameOpcode = Opcode.Continuation;
+    }
+    this.#sendingOpcode = fin ? -1 : opcode;
+    this.#writeFrame(frameOpcode, payload, fin);
+  }
+
+  #sendControl(opcode: number, data: SendData): void {
+    const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError(`Control frame payload must not exceed ${MAX_CONTROL_PAYLOAD} bytes`);
+    }
+    if (this.#state !== ConnectionState.Open) {
+      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    }
+    this.#writeFrame(opcode, payload, true);
+  }
+
+  #writeClose(body: Uint8Array): void {
+    this.#closeSent = true;
+    this.#writeFrame(Opcode.Close, body, true);
+  }
+
+  #writeFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+    const mask = this.#maskSource?.();
+    this.handler.write(encodeFrame(opcode, payload, { fin, mask }));
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.handler.end();
+  }
+}
+
+function stateName(state: ConnectionState): string {
+  return ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'][state]!;
+}

@@ -1,0 +1,235 @@
+import { MAX_CONTROL_PAYLOAD, isControlOpcode, isKnownOpcode } from './constants.js';
+import { PayloadTooBigError, ProtocolError } from './errors.js';
+import type { FrameHeader } from './frame.js';
+import { applyMask } from './mask.js';
+
+/** Receives what {@link FrameParser} finds, synchronously and in order. */
+export interface FrameSink {
+  /** A complete, valid header. Throwing here fails the stream before any payload is read. */
+  onFrameHeader(header: FrameHeader): void;
+  /**
+   * The next piece of the current frame's payload, already unmasked. It is a
+   * view into the chunk given to {@link FrameParser.push}, valid until that
+   * call returns; pieces of one frame arrive in order and sum to its length.
+   */
+  onFramePayload(data: Uint8Array): void;
+  /** The current frame's payload is complete (also called for empty frames). */
+  onFrameEnd(): void;
+}
+
+/** Which frames a parser accepts. */
+export interface FrameParserOptions {
+  /**
+   * `true` on a server: every frame must be masked. `false` on a client:
+   * no frame may be (RFC 6455 §5.1).
+   */
+  expectMasked: boolean;
+  /** RSV1 is allowed (an extension such as permessage-deflate was negotiated). */
+  allowRsv1?: boolean;
+}
+
+const READ_HEADER = 0;
+const READ_PAYLOAD = 1;
+
+/**
+ * An incremental frame parser: bytes in, in chunks of any size, and header /
+ * payload / end callbacks out. It checks every per-frame rule of RFC 6455
+ * §5.2-5.5 and throws a {@link ProtocolError} at the first byte that breaks
+ * one; message-level rules live in the message assembler.
+ *
+ * Only a partial header (at most 14 bytes) is ever copied across chunks;
+ * payloads are unmasked in place and handed out as views. `push` therefore
+ * takes ownership of the chunk and may modify it.
+ *
+ * After it throws, the parser's state is undefined: stop feeding it
+ * (RFC 6455 §7.1.7 says to discard all further input).
+ */
+export class FrameParser {
+  readonly #sink: FrameSink;
+  readonly #expectMasked: boolean;
+  #allowRsv1: boolean;
+
+  #state = READ_HEADER;
+  /** Header bytes carried over from an earlier chunk. */
+  readonly #spill = new Uint8Array(14);
+  #spillLength = 0;
+  /** Payload bytes of the current frame not yet seen. */
+  #remaining = 0;
+  readonly #mask = new Uint8Array(4);
+  #masked = false;
+  #maskOffset = 0;
+
+  constructor(sink: FrameSink, options: FrameParserOptions) {
+    this.#sink = sink;
+    this.#expectMasked = options.expectMasked;
+    this.#allowRsv1 = options.allowRsv1 ?? false;
+  }
+
+  /** Allows or forbids RSV1 from now on (set once an extension is negotiated). */
+  set allowRsv1(value: boolean) {
+    this.#allowRsv1 = value;
+  }
+
+  /** Whether the parser stopped between frames (no partial header or payload pending). */
+  get atFrameBoundary(): boolean {
+    return this.#state === READ_HEADER && this.#spillLength === 0;
+  }
+
+  /**
+   * Parses the next chunk of the byte stream.
+   * @throws {ProtocolError} when a frame breaks a rule of RFC 6455.
+   * @throws {PayloadTooBigError} for a 64-bit length beyond 2^53 bytes.
+   * Anything the sink throws propagates unchanged.
+   */
+  push(chunk: Uint8Array): void {
+    const length = chunk.length;
+    let offset = 0;
+    while (offset < length) {
+      if (this.#state === READ_HEADER) {
+        offset = this.#readHeader(chunk, offset);
+      } else {
+        const take = Math.min(this.#remaining, length - offset);
+        const piece = chunk.subarray(offset, offset + take);
+        offset += take;
+        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask, this.#maskOffset);
+        this.#remaining -= take;
+        this.#sink.onFramePayload(piece);
+        if (this.#remaining === 0) this.#endFrame();
+      }
+    }
+  }
+
+  /** Reads a header starting at `offset`; returns the new offset. */
+  #readHeader(chunk: Uint8Array, offset: number): number {
+    const available = chunk.length - offset;
+    if (this.#spillLength === 0 && available >= 2) {
+      const size = headerSize(chunk[offset + 1]!);
+      // Fast path: the whole header lies in this chunk; parse it in place.
+      if (available >= size) {
+        this.#parseHeader(chunk, offset);
+        return offset + size;
+      }
+    }
+    // Slow path: gather the header in the spill buffer across chunks.
+    const spill = this.#spill;
+    if (this.#spillLength < 2) {
+      const take = Math.min(2 - this.#spillLength, available);
+      spill.set(chunk.subarray(offset, offset + take), this.#spillLength);
+      this.#spillLength += take;
+      offset += take;
+      if (this.#spillLength < 2) return offset;
+    }
+    const size = headerSize(spill[1]!);
+    const take = Math.min(size - this.#spillLength, chunk.length - offset);
+    spill.set(chunk.subarray(offset, offset + take), this.#spillLength);
+    this.#spillLength += take;
+    offset += take;
+    if (this.#spillLength === size) {
+      this.#spillLength = 0;
+      this.#parseHeader(spill, 0);
+    }
+    return offset;
+  }
+
+  /** Validates a complete header at `bytes[offset]` and starts its payload. */
+  #parseHeader(bytes: Uint8Array, offset: number): void {
+    const first = bytes[offset]!;
+    const second = bytes[offset + 1]!;
+    const fin = (first & 0x80) !== 0;
+    const rsv1 = (first & 0x40) !== 0;
+    const rsv2 = (first & 0x20) !== 0;
+    const rsv3 = (first & 0x10) !== 0;
+    const opcode = first & 0x0f;
+    const masked = (second & 0x80) !== 0;
+    let length = second & 0x7f;
+
+    // "MUST be 0 unless an extension is negotiated that defines meanings for
+    // non-zero values" (RFC 6455 §5.2).
+    if ((rsv1 && !this.#allowRsv1) || rsv2 || rsv3) {
+      throw new ProtocolError('WS_ERR_UNEXPECTED_RSV', 'Reserved bits must be 0');
+    }
+    if (!isKnownOpcode(opcode)) {
+      throw new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid opcode ${opcode}`);
+    }
+    const control = isControlOpcode(opcode);
+    if (control) {
+      // "All control frames MUST have a payload length of 125 bytes or less
+      // and MUST NOT be fragmented" (RFC 6455 §5.5).
+      if (!fin)
+        throw new ProtocolError('WS_ERR_EXPECTED_FIN', 'Control frames must not be fragmented');
+      if (length > MAX_CONTROL_PAYLOAD) {
+        throw new ProtocolError(
+          'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+          'Control frame payloads must not exceed 125 bytes',
+        );
+      }
+      if (rsv1)
+        throw new ProtocolError('WS_ERR_UNEXPECTED_RSV', 'RSV1 must be 0 on control frames');
+    }
+    if (masked !== this.#expectMasked) {
+      throw this.#expectMasked
+        ? new ProtocolError('WS_ERR_EXPECTED_MASK', 'Frames from a client must be masked')
+        : new ProtocolError('WS_ERR_UNEXPECTED_MASK', 'Frames from a server must not be masked');
+    }
+
+    let cursor = offset + 2;
+    if (length === 126) {
+      length = (bytes[cursor]! << 8) | bytes[cursor + 1]!;
+      cursor += 2;
+    } else if (length === 127) {
+      const high = readUint32(bytes, cursor);
+      const low = readUint32(bytes, cursor + 4);
+      cursor += 8;
+      // "the most significant bit MUST be 0" (RFC 6455 §5.2).
+      if (high >= 0x8000_0000) {
+        throw new ProtocolError(
+          'WS_ERR_INVALID_PAYLOAD_LENGTH',
+          'The most significant bit of a 64-bit payload length must be 0',
+        );
+      }
+      if (high > 0x1f_ffff) {
+        throw new PayloadTooBigError('Payload length exceeds 2^53 - 1 bytes');
+      }
+      length = high * 0x1_0000_0000 + low;
+    }
+    if (masked) {
+      const mask = this.#mask;
+      mask[0] = bytes[cursor]!;
+      mask[1] = bytes[cursor + 1]!;
+      mask[2] = bytes[cursor + 2]!;
+      mask[3] = bytes[cursor + 3]!;
+    }
+    this.#masked = masked;
+    this.#maskOffset = 0;
+    this.#remaining = length;
+
+    this.#sink.onFrameHeader({ fin, rsv1, rsv2, rsv3, opcode, masked, length });
+    if (length === 0) {
+      this.#sink.onFrameEnd();
+    } else {
+      this.#state = READ_PAYLOAD;
+    }
+  }
+
+  #endFrame(): void {
+    this.#state = READ_HEADER;
+    this.#sink.onFrameEnd();
+  }
+}
+
+/** Header size implied by the second header byte (mask bit and 7-bit length). */
+function headerSize(second: number): number {
+  const length = second & 0x7f;
+  const base = length < 126 ? 2 : length === 126 ? 4 : 10;
+  return second & 0x80 ? base + 4 : base;
+}
+
+function readUint32(bytes: Uint8Array, offset: number): number {
+  return (
+    ((bytes[offset]! << 24) |
+      (bytes[offset + 1]! << 16) |
+      (bytes[offset + 2]! << 8) |
+      bytes[offset + 3]!) >>>
+    0
+  );
+}

@@ -1,0 +1,167 @@
+import { indexOfHeadEnd } from './bytes.js';
+import { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT } from './constants.js';
+import { HandshakeError } from './errors.js';
+import { isToken } from './header-values.js';
+
+/**
+ * Header fields keyed by lower-case name. The shape of Node's
+ * `IncomingHttpHeaders`, so a request parsed by `node:http` can be validated
+ * as it is. Repeated fields are joined with `", "` (RFC 7230 §3.2.2).
+ */
+export type HttpHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** An HTTP/1.x request head. */
+export interface HttpRequestHead {
+  readonly method: string;
+  /** The request target as sent, e.g. `/chat?room=1`. */
+  readonly target: string;
+  /** e.g. `"1.1"`. */
+  readonly httpVersion: string;
+  readonly headers: HttpHeaders;
+}
+
+/** An HTTP/1.x response head. */
+export interface HttpResponseHead {
+  readonly httpVersion: string;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Bounds on a head read from the network. */
+export interface HttpHeadLimits {
+  /** Most bytes in the head, terminating blank line included. Default 16 KiB. */
+  maxHeadSize?: number;
+  /** Most header fields. Default 100. */
+  maxHeaderCount?: number;
+}
+
+/** Result of looking for a complete head at the start of a byte stream. */
+export interface HeadSplit {
+  /** The head, without the final blank line. */
+  readonly head: Uint8Array;
+  /** Bytes after the head: the start of the frame stream. */
+  readonly rest: Uint8Array;
+}
+
+/**
+ * Finds the end of an HTTP head in `buffered`.
+ * @returns the head and what follows it, or `null` when more bytes are needed.
+ * @throws {HandshakeError} `WS_ERR_HANDSHAKE_HEAD_TOO_LARGE` (431) when no
+ *   head ends within `maxHeadSize` bytes.
+ */
+export function splitHead(buffered: Uint8Array, limits: HttpHeadLimits = {}): HeadSplit | null {
+  const maxHeadSize = limits.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
+  const end = indexOfHeadEnd(buffered);
+  if (end === -1 || end + 4 > maxHeadSize) {
+    if (buffered.length >= maxHeadSize) {
+      throw new HandshakeError(
+        'WS_ERR_HANDSHAKE_HEAD_TOO_LARGE',
+        431,
+        `Handshake head exceeds ${maxHeadSize} bytes`,
+      );
+    }
+    return null;
+  }
+  return { head: buffered.subarray(0, end), rest: buffered.subarray(end + 4) };
+}
+
+/**
+ * Parses a request head (without its final blank line).
+ * @throws {HandshakeError} `WS_ERR_HANDSHAKE_MALFORMED` (400) for anything
+ *   that is not a well-formed HTTP/1.x request head.
+ */
+export function parseRequestHead(head: Uint8Array, limits: HttpHeadLimits = {}): HttpRequestHead {
+  const lines = splitLines(head);
+  const requestLine = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/.exec(lines[0]!);
+  if (!requestLine) throw malformed('Malformed request line');
+  return {
+    method: requestLine[1]!,
+    target: requestLine[2]!,
+    httpVersion: `${requestLine[3]}.${requestLine[4]}`,
+    headers: parseHeaderLines(lines, limits),
+  };
+}
+
+/**
+ * Parses a response head (without its final blank line).
+ * @throws {HandshakeError} `WS_ERR_HANDSHAKE_MALFORMED` for anything that is
+ *   not a well-formed HTTP/1.x response head.
+ */
+export function parseResponseHead(head: Uint8Array, limits: HttpHeadLimits = {}): HttpResponseHead {
+  const lines = splitLines(head);
+  const statusLine = /^HTTP\/(\d)\.(\d) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0]!);
+  if (!statusLine) throw malformed('Malformed status line');
+  return {
+    httpVersion: `${statusLine[1]}.${statusLine[2]}`,
+    status: Number(statusLine[3]),
+    statusText: statusLine[4] ?? '',
+    headers: parseHeaderLines(lines, limits),
+  };
+}
+
+/** Returns a header as one string: list fields joined with `", "`. */
+export function headerValue(headers: HttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return typeof value === 'string' || value === undefined ? value : value.join(', ');
+}
+
+function malformed(message: string): HandshakeError {
+  return new HandshakeError('WS_ERR_HANDSHAKE_MALFORMED', 400, message);
+}
+
+/**
+ * Decodes the head as Latin-1 (each byte one char, as HTTP/1.1 field values
+ * are octets) and splits it on CRLF. A bare LF or CR is refused rather than
+ * guessed at: differing line-ending rules are how request smuggling starts.
+ */
+function splitLines(head: Uint8Array): string[] {
+  let text = '';
+  for (let i = 0; i < head.length; i += 4096) {
+    text += String.fromCharCode(...head.subarray(i, i + 4096));
+  }
+  const lines = text.split('\r\n');
+  for (const line of lines) {
+    if (/[\r\n\0]/.test(line)) throw malformed('Bare CR, LF or NUL in head');
+  }
+  return lines;
+}
+
+function parseHeaderLines(
+  lines: readonly string[],
+  limits: HttpHeadLimits,
+): Record<string, string> {
+  const maxHeaderCount = limits.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  if (lines.length - 1 > maxHeaderCount) {
+    throw new HandshakeError(
+      'WS_ERR_HANDSHAKE_HEAD_TOO_LARGE',
+      431,
+      `More than ${maxHeaderCount} header fields`,
+    );
+  }
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    // No whitespace before the colon, and no obs-fold continuation lines (RFC 7230 §3.2.4).
+    if (colon <= 0) throw malformed('Malformed header field');
+    const name = line.slice(0, colon);
+    if (!isToken(name)) throw malformed(`Malformed header name "${name}"`);
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    // Field values are visible chars, SP, HTAB and obs-text: no other controls.
+    if (hasControlChar(value)) throw malformed(`Control character in header "${name}"`);
+    const key = name.toLowerCase();
+    const existing = headers[key];
+    headers[key] = existing === undefined ? value : `${existing}, ${value}`;
+  }
+  return headers;
+}
+
+/** Whether `value` holds a control character other than HTAB. */
+function hasControlChar(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}

@@ -1,0 +1,109 @@
+/**
+ * @proj/protocol: RFC 6455 WebSocket as a pure state machine. Bytes in,
+ * events and bytes out; no sockets, timers, Node or DOM APIs.
+ * @packageDocumentation
+ */
+export { EMPTY, concatBytes, toBytes } from './bytes.js';
+export { CloseCode, isValidCloseCode } from './close-code.js';
+export {
+  type ClosePayload,
+  parseClosePayload,
+  serializeClosePayload,
+  truncateCloseReason,
+} from './close-payload.js';
+export {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_HEAD_SIZE,
+  DEFAULT_MAX_HEADER_COUNT,
+  DEFAULT_MAX_PAYLOAD,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  WEBSOCKET_GUID,
+  isControlOpcode,
+  isKnownOpcode,
+} from './constants.js';
+export {
+  AbnormalClosureError,
+  ExtensionError,
+  HandshakeError,
+  type HandshakeErrorCode,
+  InternalError,
+  InvalidUtf8Error,
+  PayloadTooBigError,
+  PolicyError,
+  ProtocolError,
+  type ProtocolErrorCode,
+  WebSocketError,
+  type WebSocketErrorCode,
+  toWebSocketError,
+} from './errors.js';
+export {
+  type EncodeFrameOptions,
+  type FrameHeader,
+  encodeFrame,
+  frameHeaderSize,
+  writeFrameHeader,
+} from './frame.js';
+export { FrameParser, type FrameParserOptions, type FrameSink } from './frame-parser.js';
+export { type MaskSource, applyMask, createRandomMaskSource, maskInto } from './mask.js';
+export { MessageAssembler, type MessageLimits, type MessageSink } from './message-assembler.js';
+export {
+  decodeUtf8,
+  decodeUtf8Strict,
+  encodeUtf8,
+  isValidUtf8,
+  Utf8Validator,
+  utf8Length,
+} from './utf8.js';
+export { sha1 } from './sha1.js';
+export { decodeBase64, encodeBase64 } from './base64.js';
+export {
+  type Extension,
+  type ExtensionParam,
+  hasToken,
+  isToken,
+  parseExtensions,
+  parseTokenList,
+  serializeExtensions,
+} from './header-values.js';
+export {
+  type HeadSplit,
+  type HttpHeaders,
+  type HttpHeadLimits,
+  type HttpRequestHead,
+  type HttpResponseHead,
+  headerValue,
+  parseRequestHead,
+  parseResponseHead,
+  splitHead,
+} from './http1.js';
+export {
+  type AcceptOptions,
+  type ClientRequestOptions,
+  type ExpectedResponse,
+  type RejectOptions,
+  type Sha1,
+  type ValidatedRequest,
+  type ValidatedResponse,
+  acceptKey,
+  buildAcceptResponse,
+  buildClientRequest,
+  buildRejectResponse,
+  generateKey,
+  validateRequest,
+  validateResponse,
+} from './handshake.js';
+export {
+  Connection,
+  type ConnectionHandler,
+  type ConnectionOptions,
+  ConnectionState,
+  InvalidStateError,
+  type OpenInfo,
+  type SendData,
+  type SendOptions,
+} from './connection.js';
+export { ClientConnection, type ClientConnectionOptions } from './client-connection.js';
+export { ServerConnection, type ServerConnectionOptions } from './server-connection.js';
+export { type ConnectionEvent, EventCollector } from './event-collector.js';

@@ -1,0 +1,84 @@
+/**
+ * XOR masking (RFC 6455 §5.3). The same operation masks and unmasks.
+ *
+ * Large payloads are processed four bytes at a time through a `Uint32Array`
+ * over the word-aligned middle of the buffer; the mask word is built from the
+ * same bytes through a same-endian view, so it works on any byte order.
+ */
+
+const WORD_THRESHOLD = 32;
+const maskWordBytes = new Uint8Array(4);
+const maskWordView = new Uint32Array(maskWordBytes.buffer);
+
+/**
+ * XORs `data` in place with `mask`, starting at mask position `maskOffset`
+ * (the number of payload bytes already processed, for payloads that arrive in
+ * pieces).
+ * @returns the mask offset for the next piece.
+ */
+export function applyMask(data: Uint8Array, mask: Uint8Array, maskOffset = 0): number {
+  maskInto(data, data, mask, maskOffset);
+  return (maskOffset + data.length) & 3;
+}
+
+/**
+ * Writes `source` XOR `mask` to `target` (which may be `source` itself, or a
+ * region of the same size elsewhere).
+ */
+export function maskInto(
+  source: Uint8Array,
+  target: Uint8Array,
+  mask: Uint8Array,
+  maskOffset = 0,
+): void {
+  const length = source.length;
+  let i = 0;
+  if (length >= WORD_THRESHOLD) {
+    // Advance byte by byte until target is 4-byte aligned, then use words,
+    // provided source shares the alignment.
+    while (((target.byteOffset + i) & 3) !== 0) {
+      target[i] = source[i]! ^ mask[(maskOffset + i) & 3]!;
+      i++;
+    }
+    if (((source.byteOffset + i) & 3) === 0) {
+      const phase = (maskOffset + i) & 3;
+      maskWordBytes[0] = mask[phase]!;
+      maskWordBytes[1] = mask[(phase + 1) & 3]!;
+      maskWordBytes[2] = mask[(phase + 2) & 3]!;
+      maskWordBytes[3] = mask[(phase + 3) & 3]!;
+      const word = maskWordView[0]!;
+      const words = (length - i) >>> 2;
+      const sourceWords = new Uint32Array(source.buffer, source.byteOffset + i, words);
+      const targetWords =
+        target === source
+          ? sourceWords
+          : new Uint32Array(target.buffer, target.byteOffset + i, words);
+      for (let w = 0; w < words; w++) targetWords[w] = sourceWords[w]! ^ word;
+      i += words << 2;
+    }
+  }
+  for (; i < length; i++) target[i] = source[i]! ^ mask[(maskOffset + i) & 3]!;
+}
+
+/** Produces a fresh 4-byte masking key. Only the first four bytes are read. */
+export type MaskSource = () => Uint8Array;
+
+/**
+ * The default mask source: `crypto.getRandomValues` drawn from a pooled
+ * buffer, so the system call is paid once per 2,048 frames rather than per
+ * frame. RFC 6455 §5.3 requires keys an intermediary cannot predict, so never
+ * `Math.random`.
+ */
+export function createRandomMaskSource(poolSize = 8192): MaskSource {
+  const pool = new Uint8Array(poolSize - (poolSize % 4) || 4);
+  let offset = pool.length;
+  return () => {
+    if (offset === pool.length) {
+      crypto.getRandomValues(pool);
+      offset = 0;
+    }
+    const key = pool.subarray(offset, offset + 4);
+    offset += 4;
+    return key;
+  };
+}

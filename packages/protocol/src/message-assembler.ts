@@ -1,0 +1,174 @@
+import { EMPTY } from './bytes.js';
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_PAYLOAD,
+  Opcode,
+  isControlOpcode,
+} from './constants.js';
+import { InvalidUtf8Error, PayloadTooBigError, PolicyError, ProtocolError } from './errors.js';
+import type { FrameHeader } from './frame.js';
+import type { FrameSink } from './frame-parser.js';
+import { Utf8Validator } from './utf8.js';
+
+/** Receives whole messages and control frames from a {@link MessageAssembler}. */
+export interface MessageSink {
+  /**
+   * A complete data message. `data` may be a view into input chunks; text
+   * has been validated as UTF-8 and is still bytes (decode with `decodeUtf8`).
+   */
+  onMessage(data: Uint8Array, binary: boolean): void;
+  /** A ping, pong or close frame with its (at most 125-byte) payload. */
+  onControlFrame(opcode: number, payload: Uint8Array): void;
+}
+
+/** Limits applied while assembling messages. */
+export interface MessageLimits {
+  /** Largest message in bytes, summed over fragments. Default 16 MiB. */
+  maxPayload?: number;
+  /** Most frames in one message. Default 131,072. */
+  maxFragments?: number;
+}
+
+/**
+ * Turns frames into messages: reassembles fragments (with control frames
+ * interleaved, RFC 6455 §5.4), enforces the message-level rules and limits,
+ * and validates text incrementally so bad UTF-8 fails as soon as it arrives.
+ *
+ * A message that arrives as one piece is handed out as a view, never copied.
+ * Otherwise its bytes are gathered into one buffer sized from the frame
+ * headers (grown by doubling across fragments), so a message of many tiny
+ * fragments costs one amortised copy and no per-fragment allocation.
+ */
+export class MessageAssembler implements FrameSink {
+  readonly #sink: MessageSink;
+  readonly #maxPayload: number;
+  readonly #maxFragments: number;
+  readonly #utf8 = new Utf8Validator();
+
+  // Current frame.
+  #opcode = 0;
+  #fin = false;
+  #control = false;
+  readonly #controlBuffer = new Uint8Array(125);
+  #controlLength = 0;
+
+  // Current data message.
+  #inMessage = false;
+  #binary = false;
+  #fragments = 0;
+  /** Declared size so far: every started frame's full length. */
+  #declared = 0;
+  /** The message's only piece so far, kept as a view. */
+  #first: Uint8Array | null = null;
+  #buffer: Uint8Array = EMPTY;
+  #length = 0;
+
+  constructor(sink: MessageSink, limits: MessageLimits = {}) {
+    this.#sink = sink;
+    this.#maxPayload = limits.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.#maxFragments = limits.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+  }
+
+  /** Whether a fragmented message is in progress. */
+  get inMessage(): boolean {
+    return this.#inMessage;
+  }
+
+  onFrameHeader(header: FrameHeader): void {
+    const opcode = header.opcode;
+    this.#opcode = opcode;
+    this.#fin = header.fin;
+    if (isControlOpcode(opcode)) {
+      this.#control = true;
+      this.#controlLength = 0;
+      return;
+    }
+    this.#control = false;
+    if (opcode === Opcode.Continuation) {
+      if (!this.#inMessage) {
+        throw new ProtocolError(
+          'WS_ERR_UNEXPECTED_CONTINUATION',
+          'Continuation frame with no message in progress',
+        );
+      }
+    } else {
+      if (this.#inMessage) {
+        throw new ProtocolError(
+          'WS_ERR_EXPECTED_CONTINUATION',
+          'New data frame before the fragmented message was finished',
+        );
+      }
+      this.#inMessage = true;
+      this.#binary = opcode === Opcode.Binary;
+      this.#fragments = 0;
+      this.#declared = 0;
+      this.#utf8.reset();
+    }
+    if (++this.#fragments > this.#maxFragments) {
+      throw new PolicyError(
+        'WS_ERR_TOO_MANY_FRAGMENTS',
+        `Message has more than ${this.#maxFragments} fragments`,
+      );
+    }
+    // Decided from the header, before any of the payload is buffered.
+    this.#declared += header.length;
+    if (this.#declared > this.#maxPayload) {
+      throw new PayloadTooBigError(`Message exceeds the ${this.#maxPayload}-byte limit`);
+    }
+  }
+
+  onFramePayload(data: Uint8Array): void {
+    if (this.#control) {
+      this.#controlBuffer.set(data, this.#controlLength);
+      this.#controlLength += data.length;
+      return;
+    }
+    if (!this.#binary && !this.#utf8.push(data)) throw new InvalidUtf8Error();
+    if (this.#first === null && this.#length === 0) {
+      this.#first = data;
+      return;
+    }
+    this.#append(data);
+  }
+
+  onFrameEnd(): void {
+    if (this.#control) {
+      this.#control = false;
+      this.#sink.onControlFrame(this.#opcode, this.#controlBuffer.slice(0, this.#controlLength));
+      return;
+    }
+    if (!this.#fin) return;
+    if (!this.#binary && !this.#utf8.complete) throw new InvalidUtf8Error();
+    const data =
+      this.#first ?? (this.#length === 0 ? EMPTY : this.#buffer.subarray(0, this.#length));
+    const binary = this.#binary;
+    this.#inMessage = false;
+    this.#first = null;
+    this.#buffer = EMPTY;
+    this.#length = 0;
+    this.#sink.onMessage(data, binary);
+  }
+
+  #append(data: Uint8Array): void {
+    const first = this.#first;
+    const needed = this.#length + (first ? first.length : 0) + data.length;
+    if (needed > this.#buffer.length) {
+      // The headers seen so far tell the size exactly for a single frame;
+      // across fragments, double so the total copying stays linear.
+      const capacity = Math.min(
+        Math.max(this.#declared, this.#buffer.length * 2, needed),
+        this.#maxPayload,
+      );
+      const grown = new Uint8Array(Math.max(capacity, needed));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    if (first) {
+      this.#buffer.set(first, this.#length);
+      this.#length += first.length;
+      this.#first = null;
+    }
+    this.#buffer.set(data, this.#length);
+    this.#length += data.length;
+  }
+}

@@ -1,0 +1,30 @@
+import { test, expect } from 'vitest';
+import { ClientConnection, ServerConnection, EventCollector, parseRequestHead, splitHead, validateRequest, buildAcceptResponse, acceptKey, decodeUtf8 } from '@proj/protocol';
+
+test('smoke', () => {
+  expect(acceptKey('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  const c = new EventCollector();
+  const client = new ClientConnection({ handler: c, host: 'x', protocols: ['chat'] });
+  client.connect();
+  const req = c.dataToSend();
+  const split = splitHead(req)!;
+  const head = parseRequestHead(split.head);
+  const v = validateRequest(head);
+  const s = new EventCollector();
+  const server = new ServerConnection({ handler: s, protocol: 'chat' });
+  client.receiveData(new TextEncoder().encode(buildAcceptResponse({ key: v.key, protocol: 'chat' })));
+  expect(c.eventsReceived()[0]!.type).toBe('open');
+  client.sendText('héllo');
+  server.receiveData(c.dataToSend());
+  const ev = s.eventsReceived();
+  expect(ev[0]!.type).toBe('message');
+  expect(decodeUtf8((ev[0] as any).data)).toBe('héllo');
+  server.close(1000, 'bye');
+  client.receiveData(s.dataToSend());
+  expect(c.eventsReceived()).toEqual([{ type: 'closing', code: 1000, reason: 'bye' }]);
+  server.receiveData(c.dataToSend());
+  expect(s.ended).toBe(true);
+  server.receiveEof(); client.receiveEof();
+  expect(s.eventsReceived()).toEqual([{ type: 'close', code: 1000, reason: '', wasClean: true }]);
+  expect(c.eventsReceived()).toEqual([{ type: 'close', code: 1000, reason: 'bye', wasClean: true }]);
+});

@@ -1,0 +1,25 @@
+import { defaultClientConditions, defaultServerConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+// Tests import @proj/* through the "source" export condition, so they run against
+// src/*.ts without a build. The condition is added in front of Vite's defaults
+// (setting `conditions` replaces them); Node-environment tests resolve through
+// the SSR list, jsdom/browser ones through the client list.
+export default defineConfig({
+  resolve: { conditions: ['source', ...defaultClientConditions] },
+  ssr: { resolve: { conditions: ['source', ...defaultServerConditions] } },
+  test: {
+    include: ['packages/*/test/**/*.test.ts'],
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest-results.json' },
+    coverage: {
+      provider: 'v8',
+      include: ['packages/*/src/**'],
+      exclude: ['**/*.d.ts'],
+      reporter: ['text', 'json-summary'],
+      thresholds: {
+        'packages/protocol/src/**': { lines: 95, branches: 95, functions: 95, statements: 95 },
+      },
+    },
+  },
+});
