@@ -1,0 +1,208 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_PAYLOAD } from '@proj/protocol';
+import type { Rejection } from './rejection.js';
+
+/** What the `authenticate` hook learns about a handshake before deciding. */
+export interface HandshakeInfo {
+  /** The `Origin` header, when the client sent one (browsers always do). */
+  readonly origin: string | undefined;
+  /** Subprotocols the client offered, in its order of preference. */
+  readonly protocols: readonly string[];
+  /** Whether the connection is TLS (`wss:`). */
+  readonly secure: boolean;
+}
+
+/**
+ * Options of a {@link WebSocketServer}. Give exactly one of `port`, `server`
+ * or `noServer: true`.
+ *
+ * @typeParam Data - what `authenticate` attaches to each connection as `socket.data`.
+ */
+export interface ServerOptions<Data = undefined> {
+  /** Standalone mode: listen on this port (0 picks a free one). */
+  port?: number;
+  /** Standalone mode: the address to bind. Default: all interfaces, as `node:http`. */
+  host?: string;
+  /** Attached mode: handle `upgrade` events of this existing `node:http`/`node:https` server. */
+  server?: HttpServer | HttpsServer;
+  /** No-server mode: call {@link WebSocketServer.handleUpgrade} from your own `upgrade` handler. */
+  noServer?: boolean;
+  /**
+   * Accept only upgrades whose path (without the query) equals this.
+   * Others get 404 (standalone), or are left to other `upgrade` listeners
+   * (attached). Default: any path.
+   */
+  path?: string;
+  /**
+   * Decides whether to accept a handshake that passed the RFC 6455 checks:
+   * return (or resolve to) the connection's `data`, or a {@link reject}ion
+   * with status, headers and body. A throw answers 500. Runs before the 101
+   * is written, within `handshakeTimeout`.
+   */
+  authenticate?: (
+    request: IncomingMessage,
+    info: HandshakeInfo,
+  ) => Data | Rejection | Promise<Data | Rejection>;
+  /**
+   * Origins allowed to connect, compared exactly with the `Origin` header
+   * (e.g. `"https://app.example.com"`), or a predicate. Others get 403.
+   * Requests without `Origin` (non-browser clients) pass unless the predicate
+   * refuses `undefined`. Default: every origin.
+   */
+  allowedOrigins?:
+    readonly string[] | ((origin: string | undefined, request: IncomingMessage) => boolean);
+  /**
+   * Subprotocols this server speaks. The first one the client offers (in the
+   * client's order) that is listed here is chosen. Ignored when
+   * `handleProtocols` is given. Default: none, so no subprotocol is chosen.
+   */
+  protocols?: readonly string[];
+  /**
+   * Chooses the subprotocol from those offered: return one of them, or
+   * `undefined` for none. Returning a value that was not offered is an error (500).
+   */
+  handleProtocols?: (offered: readonly string[], request: IncomingMessage) => string | undefined;
+  /** Adds or changes header fields of the 101 response. */
+  headers?: (headers: Record<string, string | string[]>, request: IncomingMessage) => void;
+  /** Largest message in bytes, summed over fragments; larger closes with 1009. Default 16 MiB. */
+  maxPayload?: number;
+  /** Most frames in one message; more closes with 1008. Default 131,072. */
+  maxFragments?: number;
+  /**
+   * Largest handshake head (request line and headers) in bytes; larger gets
+   * 431. Applies in standalone mode, where this server owns the HTTP parser.
+   * Default 16 KiB.
+   */
+  maxHeadSize?: number;
+  /**
+   * Milliseconds for a handshake to complete: receiving the head (standalone
+   * mode) plus `authenticate`. A client that trickles its head is dropped.
+   * Default 10,000.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Milliseconds to wait for the peer to close after our close frame (or a
+   * failure) before destroying the socket. Default 10,000.
+   */
+  closeTimeout?: number;
+  /**
+   * Ping every connection at this interval (ms) and terminate one that has
+   * not answered the previous ping. 0 turns the heartbeat off. Default 0.
+   */
+  heartbeatInterval?: number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions<Data> extends ServerOptions<Data> {
+  readonly maxPayload: number;
+  readonly maxFragments: number;
+  readonly maxHeadSize: number;
+  readonly handshakeTimeout: number;
+  readonly closeTimeout: number;
+  readonly heartbeatInterval: number;
+}
+
+/** Defaults, documented in the README's options table. */
+export const DEFAULTS = {
+  maxPayload: DEFAULT_MAX_PAYLOAD,
+  maxFragments: DEFAULT_MAX_FRAGMENTS,
+  maxHeadSize: DEFAULT_MAX_HEAD_SIZE,
+  handshakeTimeout: 10_000,
+  closeTimeout: 10_000,
+  heartbeatInterval: 0,
+} as const;
+
+/**
+ * Applies defaults and checks every option.
+ * @throws {TypeError} for a wrong type or a missing/ambiguous mode.
+ * @throws {RangeError} for a number out of range.
+ */
+export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOptions<Data> {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('WebSocketServer options must be an object');
+  }
+  const modes = [
+    options.port !== undefined,
+    options.server !== undefined,
+    options.noServer === true,
+  ];
+  if (modes.filter(Boolean).length !== 1) {
+    throw new TypeError('Exactly one of the "port", "server" or "noServer" options must be given');
+  }
+  if (options.port !== undefined) integer('port', options.port, 0, 65535);
+  if (options.host !== undefined && typeof options.host !== 'string') {
+    throw new TypeError('The "host" option must be a string');
+  }
+  if (
+    options.path !== undefined &&
+    (typeof options.path !== 'string' || !options.path.startsWith('/'))
+  ) {
+    throw new TypeError('The "path" option must be a string starting with "/"');
+  }
+  for (const name of ['authenticate', 'handleProtocols', 'headers'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new TypeError(`The "${name}" option must be a function`);
+    }
+  }
+  const origins = options.allowedOrigins;
+  if (origins !== undefined && typeof origins !== 'function' && !isStringArray(origins)) {
+    throw new TypeError('The "allowedOrigins" option must be an array of strings or a function');
+  }
+  if (options.protocols !== undefined && !isStringArray(options.protocols)) {
+    throw new TypeError('The "protocols" option must be an array of strings');
+  }
+  return {
+    ...options,
+    maxPayload: integer(
+      'maxPayload',
+      options.maxPayload ?? DEFAULTS.maxPayload,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    maxFragments: integer(
+      'maxFragments',
+      options.maxFragments ?? DEFAULTS.maxFragments,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    maxHeadSize: integer(
+      'maxHeadSize',
+      options.maxHeadSize ?? DEFAULTS.maxHeadSize,
+      1024,
+      1024 * 1024,
+    ),
+    handshakeTimeout: integer(
+      'handshakeTimeout',
+      options.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
+      1,
+      2 ** 31 - 1,
+    ),
+    closeTimeout: integer(
+      'closeTimeout',
+      options.closeTimeout ?? DEFAULTS.closeTimeout,
+      1,
+      2 ** 31 - 1,
+    ),
+    heartbeatInterval: integer(
+      'heartbeatInterval',
+      options.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
+      0,
+      2 ** 31 - 1,
+    ),
+  };
+}
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`The "${name}" option must be an integer, got ${String(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`The "${name}" option must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function isStringArray(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}

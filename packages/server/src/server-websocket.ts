@@ -1,0 +1,339 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import {
+  type ConnectionHandler,
+  ConnectionState,
+  InternalError,
+  ServerConnection,
+  type WebSocketError,
+  toBytes,
+} from '@proj/protocol';
+
+/** Events of a {@link ServerWebSocket}, with their listener arguments. */
+export interface ServerWebSocketEvents {
+  /** A complete message: text as a `string`, binary as a `Buffer` (a view, not a copy). */
+  message: [data: string | Buffer, isBinary: boolean];
+  /** A ping arrived; the pong was sent already. */
+  ping: [data: Buffer];
+  /** A pong arrived. */
+  pong: [data: Buffer];
+  /** The socket's write backlog emptied after `send` returned `false`. */
+  drain: [];
+  /**
+   * The connection failed: the peer broke the protocol or a limit (the error
+   * carries `code` and `closeCode`), or a listener threw (`WS_ERR_INTERNAL`,
+   * the thrown value as `cause`). `close` follows. Emitted only when a listener
+   * is attached, so a hostile peer cannot crash a server that ignores it.
+   */
+  error: [error: WebSocketError];
+  /**
+   * The connection is closed and its resources released; always the last
+   * event. `code` is the peer's close code, 1005 if it sent none, 1006 if the
+   * connection dropped without a close frame.
+   */
+  close: [code: number, reason: string, wasClean: boolean];
+}
+
+/** Per-send options. */
+export interface ServerSendOptions {
+  /**
+   * Send as a binary message. Default: `true` for binary data, `false` for a
+   * string. `binary: false` with bytes sends them as text (they must be UTF-8).
+   */
+  binary?: boolean;
+  /** `false` to send a fragment of a larger message. Default `true`. */
+  fin?: boolean;
+}
+
+/** Data `send` accepts. */
+export type ServerSendData = string | ArrayBufferLike | ArrayBufferView;
+
+/** Called once the data of a `send` was handed to the kernel, or with the error that prevented it. */
+export type SendCallback = (error?: Error | null) => void;
+
+/** What the server hands to a new connection. */
+export interface ServerWebSocketInit<Data> {
+  socket: Socket;
+  head: Uint8Array;
+  protocol: string;
+  extensions: string;
+  data: Data;
+  maxPayload: number;
+  maxFragments: number;
+  closeTimeout: number;
+}
+
+const kHeartbeat = Symbol('heartbeat');
+
+/** Swallows socket errors; the 'close' that follows reports them as 1006. */
+function noop(): void {}
+
+/**
+ * One WebSocket connection on the server. Created by {@link WebSocketServer}
+ * and passed to its `connection` event; never constructed directly.
+ *
+ * @typeParam Data - what `authenticate` attached, as {@link data}.
+ */
+export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  /** What `authenticate` returned for this connection. */
+  readonly data: Data;
+
+  readonly #socket: Socket;
+  readonly #connection: ServerConnection;
+  readonly #closeTimeout: number;
+  #closeTimer: NodeJS.Timeout | undefined;
+  /** The callback of the `send` in progress, attached to its last write. */
+  #sendCallback: SendCallback | undefined;
+  /** Whether a pong (or any data) arrived since the last heartbeat ping. */
+  #alive = true;
+
+  /** @internal */
+  constructor(init: ServerWebSocketInit<Data>) {
+    super();
+    this.data = init.data;
+    this.#socket = init.socket;
+    this.#closeTimeout = init.closeTimeout;
+    this.#connection = new ServerConnection({
+      handler: this.#createHandler(),
+      protocol: init.protocol,
+      extensions: init.extensions,
+      maxPayload: init.maxPayload,
+      maxFragments: init.maxFragments,
+    });
+
+    const socket = init.socket;
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.on('data', (chunk: Buffer) => {
+      this.#alive = true;
+      this.#connection.receiveData(chunk);
+      this.#armCloseTimer();
+    });
+    // The peer half-closed: finish our side so 'close' follows.
+    socket.on('end', () => socket.end());
+    socket.on('drain', () => this.emit('drain'));
+    // Transport errors (ECONNRESET, EPIPE) are ordinary disconnects: 'close'
+    // follows and reports 1006. Listening keeps them from becoming uncaught.
+    socket.on('error', noop);
+    socket.on('close', () => {
+      clearTimeout(this.#closeTimer);
+      this.#connection.receiveEof();
+    });
+    if (init.head.length > 0) this.#connection.receiveData(init.head);
+  }
+
+  /** The state, numbered as the WHATWG `readyState`: 1 open, 2 closing, 3 closed. */
+  get readyState(): number {
+    return this.#connection.state;
+  }
+
+  /** The subprotocol chosen in the handshake, or `""`. */
+  get protocol(): string {
+    return this.#connection.protocol;
+  }
+
+  /** The `Sec-WebSocket-Extensions` accepted in the handshake, or `""`. */
+  get extensions(): string {
+    return this.#connection.extensions;
+  }
+
+  /** Bytes written but not yet handed to the kernel (frame headers included). */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** The peer's IP address, while connected. */
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
+  /** Whether reading is paused by {@link pause}. */
+  get isPaused(): boolean {
+    return this.#socket.isPaused();
+  }
+
+  /**
+   * Sends a message. Strings go as text, binary data as binary unless
+   * `options.binary` says otherwise.
+   * @returns `false` when the socket's write backlog is above its high-water
+   *   mark: wait for `drain` before sending more. Also `false` (and the
+   *   callback gets an error) when the connection is not open; nothing is sent.
+   */
+  send(
+    data: ServerSendData,
+    options?: ServerSendOptions | SendCallback,
+    callback?: SendCallback,
+  ): boolean {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (this.#connection.state !== ConnectionState.Open) {
+      if (callback)
+        process.nextTick(
+          callback,
+          new Error(`WebSocket is not open: readyState ${this.readyState}`),
+        );
+      return false;
+    }
+    const binary = options?.binary ?? typeof data !== 'string';
+    const fin = options?.fin ?? true;
+    this.#sendCallback = callback;
+    if (binary) {
+      this.#connection.sendBinary(typeof data === 'string' ? Buffer.from(data) : data, { fin });
+    } else {
+      this.#connection.sendText(typeof data === 'string' ? data : toBytes(data), { fin });
+    }
+    return !this.#socket.writableNeedDrain;
+  }
+
+  /**
+   * Sends a message and resolves once it was handed to the kernel.
+   * @throws rejects when the connection is not open or the socket fails first.
+   */
+  sendAsync(data: ServerSendData, options?: ServerSendOptions): Promise<void> {
+    return new Promise((resolve, rejectPromise) => {
+      this.send(data, options ?? {}, (error) => (error ? rejectPromise(error) : resolve()));
+    });
+  }
+
+  /**
+   * Sends a ping (at most 125 bytes). Does nothing unless open.
+   * @throws {RangeError} for a longer payload.
+   */
+  ping(data: ServerSendData = ''): void {
+    if (this.#connection.state === ConnectionState.Open) this.#connection.sendPing(data);
+  }
+
+  /**
+   * Sends an unsolicited pong (at most 125 bytes); pings are answered
+   * automatically. Does nothing unless open.
+   * @throws {RangeError} for a longer payload.
+   */
+  pong(data: ServerSendData = ''): void {
+    if (this.#connection.state === ConnectionState.Open) this.#connection.sendPong(data);
+  }
+
+  /**
+   * Starts the closing handshake. The peer has `closeTimeout` ms to answer
+   * before the socket is destroyed. Does nothing once closing.
+   * @param code - 1000, 1001-1003, 1007-1014 or 3000-4999; no code sends an empty close frame.
+   * @param reason - at most 123 UTF-8 bytes.
+   * @throws {RangeError} for a code that may not be sent or a reason too long.
+   */
+  close(code?: number, reason?: string): void {
+    this.#connection.close(code, reason);
+    this.#armCloseTimer();
+  }
+
+  /** Destroys the socket at once, without a closing handshake. `close` reports 1006. */
+  terminate(): void {
+    this.#socket.destroy();
+  }
+
+  /** Stops reading from the socket: TCP flow control pushes back on the peer. */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  /**
+   * One heartbeat tick: terminate if nothing arrived since the last tick,
+   * else ping. Returns whether the connection was still alive.
+   * @internal
+   */
+  [kHeartbeat](): boolean {
+    if (this.#connection.state !== ConnectionState.Open) return true;
+    if (!this.#alive) {
+      this.terminate();
+      return false;
+    }
+    this.#alive = false;
+    this.#connection.sendPing();
+    return true;
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer === undefined && this.#connection.closeExpected) {
+      this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeout);
+      this.#closeTimer.unref();
+    }
+  }
+
+  #createHandler(): ConnectionHandler {
+    const socket = this.#socket;
+    return {
+      write: (chunks) => {
+        const callback = this.#sendCallback;
+        this.#sendCallback = undefined;
+        if (socket.destroyed) {
+          if (callback) process.nextTick(callback, new Error('Socket is closed'));
+          return;
+        }
+        if (chunks.length === 1) {
+          socket.write(chunks[0]!, callback);
+          return;
+        }
+        // One writev for header and payload instead of concatenating them.
+        socket.cork();
+        const last = chunks.length - 1;
+        for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+        socket.write(chunks[last]!, callback);
+        socket.uncork();
+      },
+      end: () => {
+        this.#armCloseTimer();
+        socket.end();
+      },
+      onMessage: (data, binary) => {
+        const buffer = toBuffer(data);
+        if (binary) this.emit('message', buffer, true);
+        else this.emit('message', buffer.toString('utf8'), false);
+      },
+      onPing: (data) => this.emit('ping', toBuffer(data)),
+      onPong: (data) => {
+        this.#alive = true;
+        this.emit('pong', toBuffer(data));
+      },
+      onError: (error) => this.#reportError(error),
+      onClose: (code, reason, wasClean) => {
+        clearTimeout(this.#closeTimer);
+        this.emit('close', code, reason, wasClean);
+      },
+    };
+  }
+
+  #reportError(error: WebSocketError): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+    } else if (error instanceof InternalError) {
+      // A listener threw and nobody listens for errors: say so once rather
+      // than lose the bug, without crashing the other connections.
+      process.emitWarning(
+        `A ServerWebSocket listener threw; the connection was closed with 1011: ${String(error.cause)}`,
+      );
+    }
+  }
+}
+
+/** Runs one heartbeat tick on `socket`. @internal */
+export function heartbeat(socket: ServerWebSocket<unknown>): boolean {
+  return socket[kHeartbeat]();
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}

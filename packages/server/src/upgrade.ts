@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import {
+  HandshakeError,
+  type ValidatedRequest,
+  buildAcceptResponse,
+  buildRejectResponse,
+  validateRequest,
+} from '@proj/protocol';
+import type { ResolvedOptions } from './options.js';
+import { type Rejection, isRejection, reject } from './rejection.js';
+
+/** SHA-1 through `node:crypto`: the protocol's pure fallback is several times slower. */
+export function nodeSha1(data: Uint8Array): Uint8Array {
+  return createHash('sha1').update(data).digest();
+}
+
+/** A handshake that may proceed, with what was decided for it. */
+export interface AcceptedUpgrade<Data> {
+  readonly protocol: string;
+  readonly data: Data;
+  readonly response: string;
+}
+
+/**
+ * Runs every check of an upgrade request in order: RFC 6455 validity, origin,
+ * subprotocol, then the application's `authenticate`. Resolves to what to
+ * accept with, or to a rejection to answer with.
+ */
+export async function negotiateUpgrade<Data>(
+  request: IncomingMessage,
+  options: ResolvedOptions<Data>,
+): Promise<AcceptedUpgrade<Data> | Rejection> {
+  let validated: ValidatedRequest;
+  try {
+    validated = validateRequest({
+      method: request.method ?? '',
+      httpVersion: request.httpVersion,
+      headers: request.headers,
+    });
+  } catch (error) {
+    if (error instanceof HandshakeError) {
+      return reject(error.status, { headers: error.headers, body: error.message });
+    }
+    throw error;
+  }
+
+  const origin = validated.origin;
+  const allowed = options.allowedOrigins;
+  if (allowed !== undefined) {
+    const ok =
+      typeof allowed === 'function'
+        ? allowed(origin, request)
+        : origin === undefined || allowed.includes(origin);
+    if (!ok) return reject(403, { body: `Origin ${origin ?? '(none)'} is not allowed` });
+  }
+
+  const protocol = chooseProtocol(validated.protocols, request, options);
+
+  let data = undefined as Data;
+  if (options.authenticate) {
+    const result = await options.authenticate(request, {
+      origin,
+      protocols: validated.protocols,
+      secure: (request.socket as Partial<TLSSocket>).encrypted === true,
+    });
+    if (isRejection(result)) return result;
+    data = result;
+  }
+
+  const headers: Record<string, string | string[]> = {};
+  options.headers?.(headers, request);
+  const response = buildAcceptResponse({
+    key: validated.key,
+    protocol: protocol || undefined,
+    headers,
+    sha1: nodeSha1,
+  });
+  return { protocol, data, response };
+}
+
+function chooseProtocol<Data>(
+  offered: readonly string[],
+  request: IncomingMessage,
+  options: ResolvedOptions<Data>,
+): string {
+  if (options.handleProtocols) {
+    const chosen = options.handleProtocols(offered, request);
+    if (chosen === undefined) return '';
+    // The client fails the connection on a subprotocol it did not offer
+    // (RFC 6455 §4.1): refuse here with a clear error instead.
+    if (!offered.includes(chosen)) {
+      throw new TypeError(
+        `handleProtocols returned "${String(chosen)}", which the client did not offer`,
+      );
+    }
+    return chosen;
+  }
+  const supported = options.protocols;
+  return (supported && offered.find((protocol) => supported.includes(protocol))) ?? '';
+}
+
+/**
+ * Answers a refused handshake with a complete HTTP response and closes the
+ * socket once it is flushed.
+ */
+export function abortHandshake(
+  socket: Duplex,
+  rejection: Pick<Rejection, 'status' | 'headers' | 'body'>,
+): void {
+  if (!socket.writable || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    buildRejectResponse(rejection.status, { headers: rejection.headers, body: rejection.body }),
+  );
+}

@@ -1,0 +1,294 @@
+import { EventEmitter } from 'node:events';
+import {
+  type IncomingMessage,
+  type Server as HttpServer,
+  STATUS_CODES,
+  createServer,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CloseCode } from '@proj/protocol';
+import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
+import { isRejection } from './rejection.js';
+import { ServerWebSocket, heartbeat } from './server-websocket.js';
+import { abortHandshake, negotiateUpgrade } from './upgrade.js';
+
+/** Events of a {@link WebSocketServer}, with their listener arguments. */
+export interface WebSocketServerEvents<Data> {
+  /** A handshake succeeded: a new open connection. */
+  connection: [socket: ServerWebSocket<Data>, request: IncomingMessage];
+  /** Standalone mode: the server is listening. */
+  listening: [];
+  /**
+   * A handshake was refused (bad request, origin, `authenticate`, timeout).
+   * For logging; the client has been answered already.
+   */
+  rejected: [status: number, reason: string, request: IncomingMessage];
+  /** Standalone mode: the HTTP server failed (e.g. the port is in use). */
+  error: [error: Error];
+  /** {@link WebSocketServer.close} finished. */
+  close: [];
+}
+
+/** Options of {@link WebSocketServer.close}. */
+export interface ServerCloseOptions {
+  /** Close code sent to every client. Default 1001 (Going Away). */
+  code?: number;
+  /** Close reason sent to every client. Default `""`. */
+  reason?: string;
+  /** Milliseconds to wait for clients to close before terminating them. Default: the `closeTimeout` option. */
+  timeout?: number;
+}
+
+/**
+ * A WebSocket server on Node sockets, in one of three modes: standalone
+ * (`{ port }`: its own HTTP server, which answers plain requests with 426),
+ * attached (`{ server }`: an existing `node:http`/`node:https` server), or
+ * `{ noServer: true }` (call {@link handleUpgrade} yourself).
+ *
+ * @typeParam Data - what `authenticate` attaches to each connection.
+ *
+ * @example
+ * const server = new WebSocketServer({ port: 8080 });
+ * server.on('connection', (socket) => {
+ *   socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+ * });
+ */
+export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents<Data>> {
+  readonly #options: ResolvedOptions<Data>;
+  readonly #httpServer: HttpServer | undefined;
+  readonly #ownsServer: boolean;
+  readonly #clients = new Set<ServerWebSocket<Data>>();
+  /** Sockets between `upgrade` and the 101 (or refusal). */
+  readonly #pending = new Set<Duplex>();
+  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!this.#matchesPath(request)) {
+      // Attached: another listener (another server on another path) may take it.
+      if (this.#ownsServer || this.#httpServer!.listenerCount('upgrade') === 1) {
+        abortHandshake(socket, {
+          status: 404,
+          headers: {},
+          body: 'No WebSocket endpoint at this path',
+        });
+      }
+      return;
+    }
+    this.handleUpgrade(request, socket, head);
+  };
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param options - see {@link ServerOptions}; exactly one of `port`, `server`, `noServer`.
+   * @param onListening - standalone mode: called once listening.
+   * @throws {TypeError|RangeError} for invalid options, naming the option.
+   */
+  constructor(options: ServerOptions<Data>, onListening?: () => void) {
+    super();
+    this.#options = resolveOptions(options);
+    const resolved = this.#options;
+    if (resolved.port !== undefined) {
+      const timeout = resolved.handshakeTimeout;
+      this.#ownsServer = true;
+      this.#httpServer = createServer(
+        {
+          maxHeaderSize: resolved.maxHeadSize,
+          // The head must arrive within the handshake timeout (slowloris);
+          // Node checks this every connectionsCheckingInterval.
+          headersTimeout: timeout,
+          requestTimeout: timeout + 1,
+          connectionsCheckingInterval: Math.min(timeout, 1000),
+        },
+        (_request, response) => {
+          const body = STATUS_CODES[426]!;
+          response.writeHead(426, {
+            upgrade: 'websocket',
+            connection: 'Upgrade',
+            'content-type': 'text/plain',
+            'content-length': body.length,
+          });
+          response.end(body);
+        },
+      );
+      this.#httpServer.on('listening', () => this.emit('listening'));
+      this.#httpServer.on('error', (error) => this.emit('error', error));
+      this.#httpServer.on('upgrade', this.#onUpgrade);
+      if (onListening) this.once('listening', onListening);
+      this.#httpServer.listen(resolved.port, resolved.host);
+    } else if (resolved.server) {
+      this.#ownsServer = false;
+      this.#httpServer = resolved.server;
+      this.#httpServer.on('upgrade', this.#onUpgrade);
+    } else {
+      this.#ownsServer = false;
+      this.#httpServer = undefined;
+    }
+    if (resolved.heartbeatInterval > 0) {
+      this.#heartbeatTimer = setInterval(() => {
+        for (const client of this.#clients) heartbeat(client as ServerWebSocket<unknown>);
+      }, resolved.heartbeatInterval);
+      this.#heartbeatTimer.unref();
+    }
+  }
+
+  /** The open (and closing) connections. */
+  get clients(): ReadonlySet<ServerWebSocket<Data>> {
+    return this.#clients;
+  }
+
+  /** The HTTP server in use (own or attached); `undefined` in no-server mode. */
+  get httpServer(): HttpServer | undefined {
+    return this.#httpServer;
+  }
+
+  /** The bound address, as `net.Server#address()`; `null` before listening or in no-server mode. */
+  address(): AddressInfo | string | null {
+    return this.#httpServer?.address() ?? null;
+  }
+
+  /** Resolves once listening (standalone), at once otherwise. */
+  async ready(): Promise<this> {
+    const server = this.#httpServer;
+    if (!this.#ownsServer || !server || server.listening) return this;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      server.once('error', onError);
+      server.once('listening', () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    return this;
+  }
+
+  /**
+   * Completes a handshake for an `upgrade` event of any HTTP server: checks
+   * it, answers 101 or an error status, and emits `connection`.
+   * @param onConnection - also called with the new connection.
+   */
+  handleUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    onConnection?: (socket: ServerWebSocket<Data>, request: IncomingMessage) => void,
+  ): void {
+    void this.#upgrade(request, socket, head, onConnection);
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting, sends a close frame (1001 by
+   * default) to every client, waits for them to close up to the timeout,
+   * terminates the rest, and resolves when every socket is closed (and, in
+   * standalone mode, the HTTP server too). Calling it again returns the same promise.
+   */
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#shutdown(options);
+    return this.#closing;
+  }
+
+  async #shutdown(options: ServerCloseOptions): Promise<void> {
+    const {
+      code = CloseCode.GoingAway,
+      reason = '',
+      timeout = this.#options.closeTimeout,
+    } = options;
+    clearInterval(this.#heartbeatTimer);
+    const server = this.#httpServer;
+    const serverClosed =
+      this.#ownsServer && server?.listening
+        ? new Promise<void>((r) => server.close(() => r()))
+        : undefined;
+    if (this.#ownsServer) server?.closeIdleConnections();
+    else server?.off('upgrade', this.#onUpgrade);
+    for (const socket of this.#pending)
+      abortHandshake(socket, { status: 503, headers: {}, body: 'Server is shutting down' });
+
+    const clients = [...this.#clients];
+    const closed = clients.map((client) =>
+      client.readyState === ServerWebSocket.CLOSED
+        ? undefined
+        : new Promise<void>((r) => client.once('close', () => r())),
+    );
+    for (const client of clients) client.close(code, reason);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((r) => (timer = setTimeout(r, timeout)));
+    await Promise.race([Promise.all(closed), timedOut]);
+    clearTimeout(timer);
+    for (const client of this.#clients) client.terminate();
+    await Promise.all(closed);
+    await serverClosed;
+    this.emit('close');
+  }
+
+  #matchesPath(request: IncomingMessage): boolean {
+    const path = this.#options.path;
+    if (path === undefined) return true;
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    return (query === -1 ? url : url.slice(0, query)) === path;
+  }
+
+  async #upgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    onConnection?: (socket: ServerWebSocket<Data>, request: IncomingMessage) => void,
+  ): Promise<void> {
+    const refuse = (
+      status: number,
+      reason: string,
+      headers: Record<string, string | readonly string[]> = {},
+    ): void => {
+      abortHandshake(socket, { status, headers, body: reason });
+      this.emit('rejected', status, reason, request);
+    };
+    if (this.#closing) {
+      refuse(503, 'Server is shutting down');
+      return;
+    }
+    this.#pending.add(socket);
+    const onSocketError = (): void => void socket.destroy();
+    socket.on('error', onSocketError);
+    const timer = setTimeout(() => {
+      this.emit('rejected', 408, 'Handshake timed out', request);
+      socket.destroy();
+    }, this.#options.handshakeTimeout);
+    timer.unref();
+    try {
+      const outcome = await negotiateUpgrade(request, this.#options);
+      if (socket.destroyed) return;
+      if (isRejection(outcome)) {
+        refuse(outcome.status, outcome.body ?? STATUS_CODES[outcome.status] ?? '', outcome.headers);
+        return;
+      }
+      if (this.#closing) {
+        refuse(503, 'Server is shutting down');
+        return;
+      }
+      socket.write(outcome.response);
+      const client = new ServerWebSocket<Data>({
+        socket: socket as Socket,
+        head,
+        protocol: outcome.protocol,
+        extensions: '',
+        data: outcome.data,
+        maxPayload: this.#options.maxPayload,
+        maxFragments: this.#options.maxFragments,
+        closeTimeout: this.#options.closeTimeout,
+      });
+      this.#clients.add(client);
+      client.once('close', () => this.#clients.delete(client));
+      onConnection?.(client, request);
+      this.emit('connection', client, request);
+    } catch (error) {
+      // A hook threw: answer 500 without leaking its message to the client.
+      refuse(500, 'Internal Server Error');
+      if (this.listenerCount('error') > 0)
+        this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(socket);
+      socket.off('error', onSocketError);
+    }
+  }
+}
