@@ -1,0 +1,46 @@
+// @ts-check
+// An echo server: text comes back as text, binary as binary.
+//
+//   HOST=0.0.0.0 PORT=9000 pnpm --dir apps/echo start
+//
+// It picks the first subprotocol a client offers, accepts messages up to
+// 16 MiB, logs each connection, and shuts down gracefully on Ctrl-C (every
+// client gets a 1001 close frame).
+import { WebSocketServer } from '@proj/server';
+
+const host = process.env.HOST || '127.0.0.1';
+const port = Number(process.env.PORT ?? 8080);
+
+const server = new WebSocketServer({
+  host,
+  port,
+  maxPayload: 16 * 1024 * 1024,
+  handleProtocols: (offered) => offered[0],
+});
+
+server.on('listening', () => {
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  console.log(`echo server listening on ws://${host}:${actualPort}`);
+});
+
+server.on('error', (error) => {
+  console.error(`echo server failed: ${error.message}`);
+  process.exitCode = 1;
+});
+
+let nextId = 1;
+server.on('connection', (socket, request) => {
+  const id = nextId++;
+  const protocol = socket.protocol ? ` protocol=${socket.protocol}` : '';
+  console.log(`#${id} connected from ${socket.remoteAddress} ${request.url}${protocol}`);
+  socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  socket.on('close', (code, reason) => console.log(`#${id} closed ${code}${reason ? ` ${reason}` : ''}`));
+});
+
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(signal, () => {
+    console.log('shutting down');
+    void server.close().then(() => process.exit(0));
+  });
+}
