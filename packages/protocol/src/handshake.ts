@@ -63,7 +63,7 @@ export function validateRequest(
     throw new HandshakeError(
       'WS_ERR_HANDSHAKE_METHOD',
       405,
-      `Method must be GET, not ${request.method}`,
+      'Method must be GET',
       {
         allow: 'GET',
       },
@@ -74,7 +74,7 @@ export function validateRequest(
     throw new HandshakeError(
       'WS_ERR_HANDSHAKE_HTTP_VERSION',
       400,
-      `HTTP/${request.httpVersion} is not at least HTTP/1.1`,
+      'HTTP version must be at least 1.1',
     );
   }
   // 2. A |Host| header field.
@@ -120,7 +120,7 @@ export function validateRequest(
     throw new HandshakeError(
       'WS_ERR_HANDSHAKE_VERSION',
       426,
-      `Unsupported WebSocket version ${version}`,
+      'Unsupported Sec-WebSocket-Version; this server speaks 13',
       {
         'sec-websocket-version': '13',
       },
@@ -178,8 +178,14 @@ export function buildAcceptResponse(options: AcceptOptions): string {
     'Upgrade: websocket\r\n' +
     'Connection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${acceptKey(options.key, options.sha1)}\r\n`;
-  if (options.protocol !== undefined) head += `Sec-WebSocket-Protocol: ${options.protocol}\r\n`;
-  if (options.extensions) head += `Sec-WebSocket-Extensions: ${options.extensions}\r\n`;
+  // "" means no subprotocol, as in ServerConnection: an empty header field makes browsers fail.
+  if (options.protocol) {
+    if (!isToken(options.protocol)) {
+      throw new TypeError(`Subprotocol "${options.protocol}" is not a valid token`);
+    }
+    head += `Sec-WebSocket-Protocol: ${options.protocol}\r\n`;
+  }
+  if (options.extensions) head += `Sec-WebSocket-Extensions: ${checkValue(options.extensions)}\r\n`;
   head += formatHeaders(options.headers);
   return head + '\r\n';
 }
@@ -240,11 +246,11 @@ export function buildClientRequest(options: ClientRequestOptions): string {
     if (!isToken(protocol)) throw new TypeError(`Subprotocol "${protocol}" is not a valid token`);
   }
   let head =
-    `GET ${options.path ?? '/'} HTTP/1.1\r\n` +
+    `GET ${checkTarget(options.path ?? '/')} HTTP/1.1\r\n` +
     `Host: ${checkValue(options.host)}\r\n` +
     'Upgrade: websocket\r\n' +
     'Connection: Upgrade\r\n' +
-    `Sec-WebSocket-Key: ${options.key}\r\n` +
+    `Sec-WebSocket-Key: ${checkValue(options.key)}\r\n` +
     'Sec-WebSocket-Version: 13\r\n';
   if (protocols.length > 0) head += `Sec-WebSocket-Protocol: ${protocols.join(', ')}\r\n`;
   if (options.extensions) head += `Sec-WebSocket-Extensions: ${checkValue(options.extensions)}\r\n`;
@@ -343,6 +349,16 @@ function single(headers: HttpHeaders, name: string): string | undefined {
 function checkValue(value: string): string {
   if (/[\r\n\0]/.test(value)) throw new TypeError('Header values must not contain CR, LF or NUL');
   return value;
+}
+
+/** A request target may hold no whitespace or control characters (RFC 7230 §5.3). */
+function checkTarget(target: string): string {
+  if (!/^[\x21-\x7e\x80-\uffff]+$/.test(target)) {
+    throw new TypeError(
+      'The request path must not be empty or contain spaces or control characters',
+    );
+  }
+  return target;
 }
 
 function formatHeaders(

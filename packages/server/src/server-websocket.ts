@@ -115,7 +115,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     socket.setTimeout(0);
     socket.on('data', (chunk: Buffer) => {
       this.#alive = true;
+      // Replies sent from message listeners (echoes, acks) leave in one
+      // writev per chunk read instead of one write each.
+      socket.cork();
       this.#connection.receiveData(chunk);
+      socket.uncork();
       this.#armCloseTimer();
     });
     // The peer half-closed: finish our side so 'close' follows.

@@ -54,7 +54,8 @@ export async function negotiateUpgrade<Data>(
       typeof allowed === 'function'
         ? allowed(origin, request)
         : origin === undefined || allowed.includes(origin);
-    if (!ok) return reject(403, { body: `Origin ${origin ?? '(none)'} is not allowed` });
+    // Never reflect a request header into the response body.
+    if (!ok) return reject(403, { body: 'Origin not allowed' });
   }
 
   const protocol = chooseProtocol(validated.protocols, request, options);
