@@ -113,6 +113,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     const socket = init.socket;
     socket.setNoDelay(true);
     socket.setTimeout(0);
+    // Bytes that came with the request head go back in front of the stream:
+    // they are read with the rest once flowing, after the 'connection'
+    // listeners are attached (parsing them here would emit messages to nobody).
+    if (init.head.length > 0) socket.unshift(init.head);
     socket.on('data', (chunk: Buffer) => {
       this.#alive = true;
       // Replies sent from message listeners (echoes, acks) leave in one
@@ -132,7 +136,6 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       clearTimeout(this.#closeTimer);
       this.#connection.receiveEof();
     });
-    if (init.head.length > 0) this.#connection.receiveData(init.head);
   }
 
   /** The state, numbered as the WHATWG `readyState`: 1 open, 2 closing, 3 closed. */

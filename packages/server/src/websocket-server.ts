@@ -13,6 +13,9 @@ import { isRejection } from './rejection.js';
 import { ServerWebSocket, heartbeat } from './server-websocket.js';
 import { abortHandshake, negotiateUpgrade } from './upgrade.js';
 
+/** The WebSocketServers attached to each HTTP server, in attach order. */
+const attachedServers = new WeakMap<HttpServer, WebSocketServer<unknown>[]>();
+
 /** Events of a {@link WebSocketServer}, with their listener arguments. */
 export interface WebSocketServerEvents<Data> {
   /** A handshake succeeded: a new open connection. */
@@ -63,8 +66,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   readonly #pending = new Set<Duplex>();
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (!this.#matchesPath(request)) {
-      // Attached: another listener (another server on another path) may take it.
-      if (this.#ownsServer || this.#httpServer!.listenerCount('upgrade') === 1) {
+      // Attached servers on one HTTP server share the 404: the first of them
+      // answers it when none matches and no foreign upgrade listener exists
+      // (that one may serve the path itself).
+      const server = this.#httpServer!;
+      const siblings = attachedServers.get(server) ?? [this];
+      const foreign = server.listenerCount('upgrade') > siblings.length;
+      if (siblings[0] === this && !foreign && !siblings.some((s) => s.#matchesPath(request))) {
         abortHandshake(socket, {
           status: 404,
           headers: {},
@@ -119,6 +127,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.#ownsServer = false;
       this.#httpServer = resolved.server;
       this.#httpServer.on('upgrade', this.#onUpgrade);
+      const siblings = attachedServers.get(resolved.server) ?? [];
+      attachedServers.set(resolved.server, [...siblings, this as WebSocketServer<unknown>]);
     } else {
       this.#ownsServer = false;
       this.#httpServer = undefined;
@@ -199,7 +209,12 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         ? new Promise<void>((r) => server.close(() => r()))
         : undefined;
     if (this.#ownsServer) server?.closeIdleConnections();
-    else server?.off('upgrade', this.#onUpgrade);
+    else if (server) {
+      server.off('upgrade', this.#onUpgrade);
+      const siblings = (attachedServers.get(server) ?? []).filter((s) => s !== this);
+      if (siblings.length > 0) attachedServers.set(server, siblings);
+      else attachedServers.delete(server);
+    }
     for (const socket of this.#pending)
       abortHandshake(socket, { status: 503, headers: {}, body: 'Server is shutting down' });
 
@@ -254,6 +269,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       socket.destroy();
     }, this.#options.handshakeTimeout);
     timer.unref();
+    let client: ServerWebSocket<Data> | undefined;
     try {
       const outcome = await negotiateUpgrade(request, this.#options);
       if (socket.destroyed) return;
@@ -266,7 +282,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         return;
       }
       socket.write(outcome.response);
-      const client = new ServerWebSocket<Data>({
+      client = new ServerWebSocket<Data>({
         socket: socket as Socket,
         head,
         protocol: outcome.protocol,
@@ -276,13 +292,16 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         maxFragments: this.#options.maxFragments,
         closeTimeout: this.#options.closeTimeout,
       });
-      this.#clients.add(client);
-      client.once('close', () => this.#clients.delete(client));
+      const added = client;
+      this.#clients.add(added);
+      added.once('close', () => this.#clients.delete(added));
       onConnection?.(client, request);
       this.emit('connection', client, request);
     } catch (error) {
       // A hook threw: answer 500 without leaking its message to the client.
-      refuse(500, 'Internal Server Error');
+      // After the 101 (a 'connection' listener threw) HTTP is over: fail with 1011.
+      if (client) client.close(CloseCode.InternalError);
+      else refuse(500, 'Internal Server Error');
       if (this.listenerCount('error') > 0)
         this.emit('error', error instanceof Error ? error : new Error(String(error)));
     } finally {

@@ -1,0 +1,296 @@
+/**
+ * The three modes: standalone `{ port }`, attached `{ server }` to node:http
+ * and node:https, and `{ noServer: true }` with handleUpgrade.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type Server as HttpServer, createServer, request as httpRequest } from 'node:http';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type HandshakeInfo, type ServerWebSocket, WebSocketServer } from '@proj/server';
+import {
+  Collector,
+  RawClient,
+  connectWs,
+  echo,
+  handshakeRequest,
+  nextEvent,
+  onCleanup,
+  startServer,
+  useCleanup,
+} from './helpers.js';
+
+useCleanup();
+
+/** Starts `server` on 127.0.0.1:0 and closes it (and its connections) after the test. */
+async function listen<S extends HttpServer | HttpsServer>(server: S): Promise<number> {
+  onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
+  server.listen(0, '127.0.0.1');
+  await nextEvent(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+/** Attaches a WebSocketServer that echoes; closed after the test. */
+function attach<Data = undefined>(
+  options: ConstructorParameters<typeof WebSocketServer<Data>>[0],
+): WebSocketServer<Data> {
+  const wss = new WebSocketServer<Data>(options);
+  onCleanup(() => wss.close({ timeout: 100 }));
+  wss.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  return wss;
+}
+
+/** A plain HTTP GET through node:http. */
+async function get(port: number, path = '/'): Promise<{ status: number; body: string }> {
+  const request = httpRequest({ host: '127.0.0.1', port, path, agent: false });
+  request.end();
+  const [response] = await nextEvent<[import('node:http').IncomingMessage]>(request, 'response');
+  let body = '';
+  response.setEncoding('utf8');
+  for await (const chunk of response) body += chunk as string;
+  return { status: response.statusCode!, body };
+}
+
+function app(): HttpServer {
+  return createServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    response.end(`app ${request.url ?? ''}`);
+  });
+}
+
+describe('standalone', () => {
+  test('listens on its own HTTP server, announced by listening and the callback', async () => {
+    const onListening = new Collector<true>();
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => onListening.push(true));
+    onCleanup(() => wss.close({ timeout: 100 }));
+    const listening = nextEvent(wss, 'listening');
+    expect(await wss.ready()).toBe(wss);
+    await listening;
+    await onListening.until(1);
+    expect(wss.httpServer?.listening).toBe(true);
+    const port = (wss.address() as AddressInfo).port;
+    expect(port).toBeGreaterThan(0);
+    // ready() once listening resolves at once.
+    await wss.ready();
+    const plain = await get(port);
+    expect(plain.status).toBe(426);
+  });
+
+  test('a port in use: error event, and ready() rejects', async () => {
+    const { port } = await startServer();
+    const wss = new WebSocketServer({ port, host: '127.0.0.1' });
+    onCleanup(() => wss.close({ timeout: 100 }));
+    const error = nextEvent<[NodeJS.ErrnoException]>(wss, 'error');
+    await expect(wss.ready()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect((await error)[0].code).toBe('EADDRINUSE');
+  });
+
+  test('close() stops listening and emits close', async () => {
+    const { server, port } = await startServer();
+    const closed = nextEvent(server, 'close');
+    await server.close();
+    await closed;
+    expect(server.httpServer?.listening).toBe(false);
+    await expect(RawClient.connect(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+describe('attached to node:http', () => {
+  test('plain requests are still served by the app; upgrades by us', async () => {
+    const http = app();
+    const wss = attach({ server: http });
+    const port = await listen(http);
+    expect(wss.httpServer).toBe(http);
+    expect((wss.address() as AddressInfo).port).toBe(port);
+    await wss.ready();
+    expect(await get(port, '/page')).toEqual({ status: 200, body: 'app /page' });
+    const ws = await connectWs(`ws://127.0.0.1:${port}/anything`);
+    expect(await echo(ws, 'attached')).toBe('attached');
+    expect(await get(port, '/again')).toEqual({ status: 200, body: 'app /again' });
+  });
+
+  test('two servers on one http server, told apart by path', async () => {
+    const http = app();
+    const a = attach({ server: http, path: '/a' });
+    const b = attach({ server: http, path: '/b' });
+    const port = await listen(http);
+    const seen = new Collector<string>();
+    a.on('connection', (_socket, request) => seen.push(`a ${request.url ?? ''}`));
+    b.on('connection', (_socket, request) => seen.push(`b ${request.url ?? ''}`));
+    const wsA = await connectWs(`ws://127.0.0.1:${port}/a?x=1`);
+    const wsB = await connectWs(`ws://127.0.0.1:${port}/b`);
+    expect(await seen.until(2)).toEqual(['a /a?x=1', 'b /b']);
+    expect(a.clients.size).toBe(1);
+    expect(b.clients.size).toBe(1);
+    expect(await echo(wsA, 'to a')).toBe('to a');
+    expect(await echo(wsB, 'to b')).toBe('to b');
+    expect(await get(port, '/a')).toEqual({ status: 200, body: 'app /a' });
+  });
+
+  test('two servers on different paths: a path neither serves gets one 404', async () => {
+    const http = app();
+    attach({ server: http, path: '/a' });
+    attach({ server: http, path: '/b' });
+    const port = await listen(http);
+    const raw = await RawClient.connect(port);
+    raw.write(handshakeRequest({ path: '/c' }).text);
+    expect((await raw.response()).status).toBe(404);
+    await raw.closed;
+  });
+
+  test('a foreign upgrade listener keeps unmatched paths for itself', async () => {
+    const http = app();
+    attach({ server: http, path: '/a' });
+    http.on('upgrade', (request, socket) => {
+      if (request.url === '/mine')
+        socket.end('HTTP/1.1 418 I am a teapot\r\nContent-Length: 0\r\n\r\n');
+    });
+    const port = await listen(http);
+    const raw = await RawClient.connect(port);
+    raw.write(handshakeRequest({ path: '/mine' }).text);
+    expect((await raw.response()).status).toBe(418);
+  });
+
+  test('alone with a path: another path gets 404', async () => {
+    const http = app();
+    attach({ server: http, path: '/ws' });
+    const port = await listen(http);
+    const raw = await RawClient.connect(port);
+    raw.write(handshakeRequest({ path: '/elsewhere' }).text);
+    expect((await raw.response()).status).toBe(404);
+    await raw.closed;
+  });
+
+  test('close() closes the clients with 1001 but leaves the http server to the app', async () => {
+    const http = app();
+    const wss = attach({ server: http });
+    const port = await listen(http);
+    const ws = await connectWs(`ws://127.0.0.1:${port}`);
+    const closed = nextEvent<[number]>(ws, 'close');
+    await wss.close();
+    expect((await closed)[0]).toBe(1001);
+    expect(http.listening).toBe(true);
+    expect(http.listenerCount('upgrade')).toBe(0);
+    expect(await get(port)).toEqual({ status: 200, body: 'app /' });
+  });
+});
+
+describe('attached to node:https', () => {
+  let dir: string;
+  let key: Buffer;
+  let cert: Buffer;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'proj-server-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    key = readFileSync(join(dir, 'key.pem'));
+    cert = readFileSync(join(dir, 'cert.pem'));
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a wss: client verified with the cert as CA connects and echoes; info.secure is true', async () => {
+    const https = createHttpsServer({ key, cert }, (_request, response) => response.end('tls app'));
+    const infos = new Collector<HandshakeInfo>();
+    attach<string>({
+      server: https,
+      authenticate: (_request, info) => {
+        infos.push(info);
+        return 'secure user';
+      },
+    });
+    const port = await listen(https);
+    const ws = await connectWs(`wss://127.0.0.1:${port}`, undefined, { ca: cert });
+    expect(await echo(ws, 'over tls 🔒')).toBe('over tls 🔒');
+    expect((await infos.until(1))[0]!.secure).toBe(true);
+  });
+
+  test('rejectUnauthorized: false works as well; a 100 kB message spans many TLS records', async () => {
+    const https = createHttpsServer({ key, cert });
+    attach({ server: https });
+    const port = await listen(https);
+    const ws = await connectWs(`wss://127.0.0.1:${port}`, undefined, {
+      rejectUnauthorized: false,
+    });
+    const text = 'x'.repeat(100_000);
+    expect(await echo(ws, text)).toBe(text);
+  });
+});
+
+describe('noServer', () => {
+  test('handleUpgrade from a custom upgrade handler', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    onCleanup(() => wss.close({ timeout: 100 }));
+    expect(wss.address()).toBeNull();
+    expect(wss.httpServer).toBeUndefined();
+    expect(await wss.ready()).toBe(wss);
+    const viaCallback = new Collector<ServerWebSocket>();
+    const viaEvent = new Collector<ServerWebSocket>();
+    wss.on('connection', (socket) => {
+      viaEvent.push(socket);
+      socket.on('message', (data) => socket.send(`echo: ${String(data)}`));
+    });
+    const http = app();
+    http.on('upgrade', (request, socket, head) => {
+      if (request.url === '/ws') {
+        wss.handleUpgrade(request, socket, head, (client) => viaCallback.push(client));
+      } else {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      }
+    });
+    const port = await listen(http);
+    const ws = await connectWs(`ws://127.0.0.1:${port}/ws`);
+    expect(await echo(ws, 'hi')).toBe('echo: hi');
+    const [fromCallback] = await viaCallback.until(1);
+    expect(fromCallback).toBe((await viaEvent.until(1))[0]);
+    expect(wss.clients.has(fromCallback!)).toBe(true);
+
+    const other = await RawClient.request(port, handshakeRequest({ path: '/other' }).text);
+    expect(other.status).toBe(400);
+    expect(await get(port)).toEqual({ status: 200, body: 'app /' });
+  });
+
+  test('handleUpgrade after close() answers 503', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const rejected = new Collector<number>();
+    wss.on('rejected', (status) => rejected.push(status));
+    await wss.close();
+    const http = app();
+    http.on('upgrade', (request, socket, head) => wss.handleUpgrade(request, socket, head));
+    const port = await listen(http);
+    const response = await RawClient.request(port, handshakeRequest().text);
+    expect(response.status).toBe(503);
+    expect(await rejected.until(1)).toEqual([503]);
+  });
+});

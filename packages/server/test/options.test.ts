@@ -1,0 +1,100 @@
+/**
+ * Option validation: a TypeError (wrong type, missing or ambiguous mode) or a
+ * RangeError (out of range), each naming the option, thrown by the
+ * constructor before anything listens.
+ */
+import { createServer } from 'node:http';
+import { describe, expect, test } from 'vitest';
+import { DEFAULTS, type ServerOptions, WebSocketServer } from '@proj/server';
+
+/** Builds a server from options the types would refuse. */
+function make(options: unknown): WebSocketServer {
+  return new WebSocketServer(options as ServerOptions);
+}
+
+describe('modes', () => {
+  test.each<[string, unknown]>([
+    ['no mode', {}],
+    ['port and server', { port: 0, server: createServer() }],
+    ['port and noServer', { port: 0, noServer: true }],
+    ['server and noServer', { server: createServer(), noServer: true }],
+    ['noServer: false alone', { noServer: false }],
+  ])('%s → TypeError naming the three modes', (_, options) => {
+    expect(() => make(options)).toThrow(TypeError);
+    expect(() => make(options)).toThrow(/"port".*"server".*"noServer"/);
+  });
+
+  test.each([null, undefined, 'port', 8080])('options %s → TypeError', (options) => {
+    expect(() => make(options)).toThrow(TypeError);
+  });
+});
+
+describe('each option names itself', () => {
+  const base = { noServer: true };
+  test.each<[string, Record<string, unknown>, typeof TypeError | typeof RangeError]>([
+    ['port', { port: 70000, noServer: undefined }, RangeError],
+    ['port', { port: -1, noServer: undefined }, RangeError],
+    ['port', { port: 80.5, noServer: undefined }, TypeError],
+    ['port', { port: '8080', noServer: undefined }, TypeError],
+    ['host', { port: 0, host: 1, noServer: undefined }, TypeError],
+    ['path', { path: 'ws' }, TypeError],
+    ['path', { path: 5 }, TypeError],
+    ['authenticate', { authenticate: 'yes' }, TypeError],
+    ['handleProtocols', { handleProtocols: {} }, TypeError],
+    ['headers', { headers: { 'x-a': 'b' } }, TypeError],
+    ['allowedOrigins', { allowedOrigins: 'https://a.example' }, TypeError],
+    ['allowedOrigins', { allowedOrigins: [1] }, TypeError],
+    ['protocols', { protocols: 'chat' }, TypeError],
+    ['protocols', { protocols: ['chat', 2] }, TypeError],
+    ['maxPayload', { maxPayload: -1 }, RangeError],
+    ['maxPayload', { maxPayload: 1.5 }, TypeError],
+    ['maxPayload', { maxPayload: Number.NaN }, TypeError],
+    ['maxPayload', { maxPayload: Infinity }, TypeError],
+    ['maxFragments', { maxFragments: 0 }, RangeError],
+    ['maxHeadSize', { maxHeadSize: 100 }, RangeError],
+    ['maxHeadSize', { maxHeadSize: 2 ** 30 }, RangeError],
+    ['handshakeTimeout', { handshakeTimeout: 0 }, RangeError],
+    ['handshakeTimeout', { handshakeTimeout: 2 ** 31 }, RangeError],
+    ['closeTimeout', { closeTimeout: -5 }, RangeError],
+    ['closeTimeout', { closeTimeout: '1s' }, TypeError],
+    ['heartbeatInterval', { heartbeatInterval: -1 }, RangeError],
+  ])('%s: %j', (name, options, ErrorClass) => {
+    const attempt = (): WebSocketServer => make({ ...base, ...options });
+    expect(attempt).toThrow(ErrorClass);
+    expect(attempt).toThrow(`"${name}"`);
+  });
+});
+
+describe('valid options', () => {
+  test('defaults are documented safe values', () => {
+    expect(DEFAULTS).toEqual({
+      maxPayload: 16 * 1024 * 1024,
+      maxFragments: 131_072,
+      maxHeadSize: 16 * 1024,
+      handshakeTimeout: 10_000,
+      closeTimeout: 10_000,
+      heartbeatInterval: 0,
+    });
+  });
+
+  test('boundary values are accepted', async () => {
+    const server = new WebSocketServer({
+      noServer: true,
+      path: '/',
+      maxPayload: 0,
+      maxFragments: 1,
+      maxHeadSize: 1024,
+      handshakeTimeout: 1,
+      closeTimeout: 1,
+      heartbeatInterval: 0,
+      allowedOrigins: [],
+      protocols: [],
+      authenticate: () => undefined,
+      handleProtocols: () => undefined,
+      headers: () => {},
+    });
+    await server.close();
+    const withPredicate = new WebSocketServer({ noServer: true, allowedOrigins: () => true });
+    await withPredicate.close();
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * The server object: its `clients`, graceful `close()`, and what happens when
+ * application listeners throw.
+ */
+import { performance } from 'node:perf_hooks';
+import { describe, expect, test } from 'vitest';
+import { type ServerWebSocket, type WebSocketError } from '@proj/server';
+import {
+  Collector,
+  RawClient,
+  connectWs,
+  echo,
+  handshakeRequest,
+  nextEvent,
+  startEchoServer,
+  startServer,
+  useCleanup,
+  wsClose,
+} from './helpers.js';
+
+useCleanup();
+
+describe('clients', () => {
+  test('grows with each connection and shrinks as they close', async () => {
+    const { server, url } = await startEchoServer();
+    const closes = new Collector<true>();
+    server.on('connection', (socket) => socket.on('close', () => closes.push(true)));
+    expect(server.clients.size).toBe(0);
+    const first = await connectWs(url);
+    await echo(first, 'x');
+    expect(server.clients.size).toBe(1);
+    const second = await connectWs(url);
+    await echo(second, 'x');
+    expect(server.clients.size).toBe(2);
+    first.close();
+    await closes.until(1);
+    expect(server.clients.size).toBe(1);
+    second.terminate();
+    await closes.until(2);
+    expect(server.clients.size).toBe(0);
+  });
+
+  test('holds the sockets given to connection, still open', async () => {
+    const { server, url } = await startServer();
+    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
+    await connectWs(url);
+    const [socket] = await connected;
+    expect([...server.clients]).toEqual([socket]);
+    expect(socket.readyState).toBe(socket.OPEN);
+    expect(socket.remoteAddress).toBe('127.0.0.1');
+  });
+});
+
+describe('graceful close()', () => {
+  test('sends 1001 to every client, waits for them, terminates a silent one after the timeout', async () => {
+    const { server, url, port } = await startEchoServer();
+    const serverCloses = new Collector<[number, string, boolean]>();
+    server.on('connection', (socket) => socket.on('close', (...args) => serverCloses.push(args)));
+    const a = await connectWs(url);
+    const b = await connectWs(url);
+    const silent = await RawClient.open(port);
+    await echo(a, 'x');
+    await echo(b, 'x');
+    expect(server.clients.size).toBe(3);
+    const aClosed = wsClose(a);
+    const bClosed = wsClose(b);
+    const serverClose = nextEvent(server, 'close');
+
+    const start = performance.now();
+    const closing = server.close({ timeout: 300 });
+    expect(server.close()).toBe(closing);
+    expect((await aClosed).code).toBe(1001);
+    expect((await bClosed).code).toBe(1001);
+    expect(await silent.closeFrame()).toEqual({ code: 1001, reason: '' });
+    await closing;
+    expect(performance.now() - start).toBeGreaterThanOrEqual(250);
+    await serverClose;
+    await silent.closed;
+    expect(server.clients.size).toBe(0);
+    const codes = (await serverCloses.until(3)).map(([code, , wasClean]) => [code, wasClean]);
+    expect(codes.sort()).toEqual([
+      [1001, true],
+      [1001, true],
+      [1006, false],
+    ]);
+  });
+
+  test('resolves as soon as every client answered, well before the timeout', async () => {
+    const { server, url } = await startEchoServer({ closeTimeout: 10_000 });
+    await connectWs(url);
+    await connectWs(url);
+    const start = performance.now();
+    await server.close();
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(server.clients.size).toBe(0);
+  });
+
+  test('the closeTimeout option is the default wait', async () => {
+    const { server, port } = await startServer({ closeTimeout: 200 });
+    const silent = await RawClient.open(port);
+    const start = performance.now();
+    const closing = server.close();
+    expect((await silent.closeFrame()).code).toBe(1001);
+    await closing;
+    await silent.closed;
+    expect(performance.now() - start).toBeGreaterThanOrEqual(150);
+  });
+
+  test('a custom code and reason', async () => {
+    const { server, url } = await startServer();
+    const ws = await connectWs(url);
+    const closed = wsClose(ws);
+    await server.close({ code: 4001, reason: 'maintenance' });
+    expect(await closed).toEqual({ code: 4001, reason: 'maintenance' });
+  });
+
+  test('a handshake still in authenticate gets 503 and never becomes a connection', async () => {
+    let release!: (data: string) => void;
+    const calls = new Collector<true>();
+    const { server, port } = await startServer<string>({
+      authenticate: () => {
+        calls.push(true);
+        return new Promise<string>((resolve) => (release = resolve));
+      },
+    });
+    const connections = new Collector<ServerWebSocket<string>>();
+    server.on('connection', (socket) => connections.push(socket));
+    const raw = await RawClient.connect(port);
+    raw.write(handshakeRequest().text);
+    await calls.until(1);
+    const closing = server.close({ timeout: 200 });
+    expect((await raw.response()).status).toBe(503);
+    await raw.closed;
+    release('late');
+    await closing;
+    expect(connections.items).toEqual([]);
+    expect(server.clients.size).toBe(0);
+  });
+});
+
+describe('listener exceptions', () => {
+  test("a throwing 'message' listener closes that connection with 1011; others are unaffected", async () => {
+    const { server, url } = await startServer();
+    const thrown = new Error('listener bug');
+    const errors = new Collector<WebSocketError>();
+    const closes = new Collector<[number, string, boolean]>();
+    server.on('connection', (socket) => {
+      socket.on('error', (error) => errors.push(error));
+      socket.on('close', (...args) => closes.push(args));
+      socket.on('message', (data) => {
+        if (data === 'throw') throw thrown;
+        socket.send(data);
+      });
+    });
+    const healthy = await connectWs(url);
+    const victim = await connectWs(url);
+    const victimClosed = wsClose(victim);
+    victim.send('throw');
+    const closed = await victimClosed;
+    expect(closed.code).toBe(1011);
+    expect(closed.reason).not.toContain('listener bug');
+
+    const [error] = await errors.until(1);
+    expect(error!.code).toBe('WS_ERR_INTERNAL');
+    expect(error!.closeCode).toBe(1011);
+    expect(error!.cause).toBe(thrown);
+    // Input after the failure is discarded, ws's answering close frame too.
+    expect(await closes.until(1)).toEqual([[1006, '', false]]);
+    expect(await echo(healthy, 'fine')).toBe('fine');
+    expect(server.clients.size).toBe(1);
+  });
+
+  test('without an error listener, a warning is emitted instead and nothing crashes', async () => {
+    const { server, url } = await startServer();
+    server.on('connection', (socket) => {
+      socket.on('message', () => {
+        throw new Error('unobserved');
+      });
+    });
+    const warnings = new Collector<Error>();
+    const onWarning = (warning: Error): void => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const ws = await connectWs(url);
+      const closed = wsClose(ws);
+      ws.send('x');
+      expect((await closed).code).toBe(1011);
+      const [warning] = await warnings.until(1);
+      expect(warning!.message).toMatch(/1011/);
+      expect(warning!.message).toContain('unobserved');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  test("a throwing 'connection' listener fails that connection with 1011, not an HTTP answer", async () => {
+    const { server, url } = await startEchoServer();
+    const thrown = new Error('connection bug');
+    const errors = new Collector<Error>();
+    server.on('error', (error) => errors.push(error));
+    let first = true;
+    server.on('connection', () => {
+      if (first) {
+        first = false;
+        throw thrown;
+      }
+    });
+    const victim = await connectWs(url);
+    expect((await wsClose(victim)).code).toBe(1011);
+    expect(await errors.until(1)).toEqual([thrown]);
+    expect(await echo(await connectWs(url), 'next')).toBe('next');
+  });
+});
