@@ -8,7 +8,13 @@ import {
   generateKey,
   validateResponse,
 } from './handshake.js';
-import { type HttpHeadLimits, parseResponseHead, splitHead } from './http1.js';
+import {
+  type HeadSplit,
+  type HttpHeadLimits,
+  type HttpResponseHead,
+  parseResponseHead,
+  splitHead,
+} from './http1.js';
 import { type MaskSource, createRandomMaskSource } from './mask.js';
 import { encodeUtf8 } from './utf8.js';
 
@@ -74,10 +80,19 @@ export class ClientConnection extends Connection {
 
   protected override receiveHandshakeData(chunk: Uint8Array): void {
     this.#buffered = this.#buffered.length === 0 ? chunk : concatBytes([this.#buffered, chunk]);
-    const split = splitHead(this.#buffered, this.#limits);
-    if (!split) return;
+    let split: HeadSplit | null;
+    let response: HttpResponseHead;
+    try {
+      split = splitHead(this.#buffered, this.#limits);
+      if (!split) return;
+      response = parseResponseHead(split.head, this.#limits);
+    } catch (error) {
+      // The head parser speaks for a server (400, 431); on the client the
+      // status is what the server sent, and an unparsable head sent none.
+      if (!(error instanceof HandshakeError)) throw error;
+      throw new HandshakeError(error.code, 0, error.message);
+    }
     this.#buffered = EMPTY;
-    const response = parseResponseHead(split.head, this.#limits);
     const result = validateResponse(response, {
       key: this.#key,
       protocols: this.#protocols,

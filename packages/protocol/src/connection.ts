@@ -197,6 +197,7 @@ export abstract class Connection implements MessageSink {
     if (this.#state === ConnectionState.Closed) return;
     if (this.#state === ConnectionState.Connecting && !this.#failed) this.handshakeEof();
     this.#state = ConnectionState.Closed;
+    this.#parser.halt();
     if (!this.#ended) {
       this.#ended = true;
       this.guard(() => this.handler.end());
@@ -270,10 +271,13 @@ export abstract class Connection implements MessageSink {
    */
   fail(code: number, reason = ''): void {
     if (this.#failed || this.#state === ConnectionState.Closed) return;
+    const sendClose =
+      this.#state === ConnectionState.Open && !this.#closeSent && code !== CloseCode.Abnormal;
+    // Validate (RangeError) before changing any state.
+    const body = sendClose ? serializeClosePayload(code, truncateCloseReason(reason)) : EMPTY;
     this.#failed = true;
-    if (this.#state === ConnectionState.Open && !this.#closeSent && code !== CloseCode.Abnormal) {
-      this.#writeClose(serializeClosePayload(code, truncateCloseReason(reason)));
-    }
+    this.#parser.halt();
+    if (sendClose) this.#writeClose(body);
     if (this.#state !== ConnectionState.Connecting) this.#state = ConnectionState.Closing;
     this.#end();
   }
@@ -330,9 +334,11 @@ export abstract class Connection implements MessageSink {
   /** Reports `error` and fails the connection with its close code. */
   protected failWith(error: WebSocketError): void {
     if (this.#failed || this.#state === ConnectionState.Closed) return;
-    this.guard(() => this.handler.onError?.(error));
     // Never put internal details on the wire (they may be security-sensitive).
     this.fail(error.closeCode, error instanceof InternalError ? 'Internal error' : error.message);
+    // Reported after failing, as onError documents; a throwing onError then
+    // finds the connection failed instead of failing it again, recursively.
+    this.guard(() => this.handler.onError?.(error));
   }
 
   /** Runs a handler callback outside the parse loop's error mapping. */
@@ -358,6 +364,8 @@ export abstract class Connection implements MessageSink {
   #receiveClose(payload: Uint8Array): void {
     const { code, reason } = parseClosePayload(payload);
     this.#closeReceived = true;
+    // Bytes after the close frame, even in the same chunk, are discarded.
+    this.#parser.halt();
     this.#peerCode = code;
     this.#peerReason = reason;
     if (!this.#closeSent) {

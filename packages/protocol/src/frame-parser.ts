@@ -58,6 +58,7 @@ export class FrameParser {
   readonly #mask = new Uint8Array(4);
   #masked = false;
   #maskOffset = 0;
+  #halted = false;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -68,6 +69,15 @@ export class FrameParser {
   /** Allows or forbids RSV1 from now on (set once an extension is negotiated). */
   set allowRsv1(value: boolean) {
     this.#allowRsv1 = value;
+  }
+
+  /**
+   * Stops parsing for good: the rest of the chunk being pushed and every later
+   * chunk are ignored. For a connection that failed or received a close frame
+   * (RFC 6455 §7.1.7: "MUST NOT continue to attempt to process data").
+   */
+  halt(): void {
+    this.#halted = true;
   }
 
   /** Whether the parser stopped between frames (no partial header or payload pending). */
@@ -84,7 +94,7 @@ export class FrameParser {
   push(chunk: Uint8Array): void {
     const length = chunk.length;
     let offset = 0;
-    while (offset < length) {
+    while (offset < length && !this.#halted) {
       if (this.#state === READ_HEADER) {
         offset = this.#readHeader(chunk, offset);
       } else {

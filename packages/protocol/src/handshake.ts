@@ -60,14 +60,9 @@ export function validateRequest(
   const { headers } = request;
   // 1. "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
   if (request.method !== 'GET') {
-    throw new HandshakeError(
-      'WS_ERR_HANDSHAKE_METHOD',
-      405,
-      'Method must be GET',
-      {
-        allow: 'GET',
-      },
-    );
+    throw new HandshakeError('WS_ERR_HANDSHAKE_METHOD', 405, 'Method must be GET', {
+      allow: 'GET',
+    });
   }
   const [major = 0, minor = 0] = request.httpVersion.split('.').map(Number);
   if (major < 1 || (major === 1 && minor < 1)) {

@@ -1,0 +1,79 @@
+import { describe, expect, test } from 'vitest';
+import { EMPTY, concatBytes, indexOfHeadEnd, toBytes } from '../src/bytes.js';
+import { hex, utf8 } from './helpers.js';
+
+describe('concatBytes', () => {
+  test('joins chunks in order', () => {
+    expect(concatBytes([hex('0102'), hex(''), hex('03')])).toEqual(hex('010203'));
+  });
+
+  test('returns a single chunk as is, without copying', () => {
+    const only = hex('0102');
+    expect(concatBytes([only])).toBe(only);
+    expect(concatBytes([only], 2)).toBe(only);
+  });
+
+  test('copies a single chunk when the total length differs', () => {
+    const only = hex('0102');
+    const out = concatBytes([only], 3);
+    expect(out).not.toBe(only);
+    expect(out).toEqual(hex('010200'));
+  });
+
+  test('uses a given total length', () => {
+    expect(concatBytes([hex('01'), hex('02')], 2)).toEqual(hex('0102'));
+  });
+
+  test('joins nothing into an empty array', () => {
+    expect(concatBytes([])).toEqual(new Uint8Array(0));
+  });
+});
+
+describe('toBytes', () => {
+  test('returns a Uint8Array as is', () => {
+    const bytes = hex('01');
+    expect(toBytes(bytes)).toBe(bytes);
+  });
+
+  test('views an ArrayBuffer without copying', () => {
+    const buffer = new ArrayBuffer(4);
+    const bytes = toBytes(buffer);
+    new Uint8Array(buffer)[2] = 7;
+    expect(bytes).toEqual(hex('00000700'));
+  });
+
+  test('views a SharedArrayBuffer', () => {
+    expect(toBytes(new SharedArrayBuffer(3)).length).toBe(3);
+  });
+
+  test('views the exact bytes of any ArrayBufferView at its offset', () => {
+    const buffer = new ArrayBuffer(8);
+    const words = new Uint16Array(buffer, 2, 2);
+    words[0] = 0x0102;
+    const bytes = toBytes(words);
+    expect(bytes.byteOffset).toBe(2);
+    expect(bytes.length).toBe(4);
+    expect(bytes.buffer).toBe(buffer);
+    const view = new DataView(buffer, 6, 1);
+    view.setUint8(0, 9);
+    expect(toBytes(view)).toEqual(hex('09'));
+  });
+});
+
+describe('indexOfHeadEnd', () => {
+  test('finds the first blank line', () => {
+    expect(indexOfHeadEnd(utf8('a\r\n\r\nb\r\n\r\n'))).toBe(1);
+    expect(indexOfHeadEnd(utf8('\r\n\r\n'))).toBe(0);
+  });
+
+  test('returns -1 without a blank line', () => {
+    expect(indexOfHeadEnd(utf8('a\r\n\r'))).toBe(-1);
+    expect(indexOfHeadEnd(utf8('a\n\n'))).toBe(-1);
+    expect(indexOfHeadEnd(EMPTY)).toBe(-1);
+  });
+
+  test('starts at `from` (negative means 0)', () => {
+    expect(indexOfHeadEnd(utf8('\r\n\r\nx\r\n\r\n'), 1)).toBe(5);
+    expect(indexOfHeadEnd(utf8('\r\n\r\n'), -5)).toBe(0);
+  });
+});

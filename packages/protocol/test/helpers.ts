@@ -1,0 +1,463 @@
+/**
+ * Shared test helpers: hex fixtures, an independent frame builder, feeding
+ * strategies (whole, one byte at a time, random splits), and connection
+ * fixtures built on EventCollector.
+ */
+import { describe, expect } from 'vitest';
+import {
+  ClientConnection,
+  type ClientConnectionOptions,
+  type ConnectionEvent,
+  EventCollector,
+  type MaskSource,
+  ServerConnection,
+  type ServerConnectionOptions,
+  WebSocketError,
+} from '@proj/protocol';
+
+// ---- bytes ----
+
+/** Parses a hex string; whitespace is ignored ("81 05 48 65" or "81054865"). */
+export function hex(str: string): Uint8Array {
+  const clean = str.replace(/\s+/g, '');
+  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) throw new Error(`bad hex: ${str}`);
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Lower-case hex of `bytes`, for readable assertions. */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** Asserts byte equality; compares hex strings, which is fast for large arrays. */
+export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
+  expect(actual).toBeInstanceOf(Uint8Array);
+  expect(toHex(actual)).toBe(toHex(expected));
+}
+
+/** Joins byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+const textEncoder = new TextEncoder();
+
+/** UTF-8 bytes of `text`. */
+export function utf8(text: string): Uint8Array {
+  return textEncoder.encode(text);
+}
+
+/** `length` bytes of a repeating 0..255 pattern. */
+export function pattern(length: number, start = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (start + i) & 0xff;
+  return out;
+}
+
+// ---- randomness ----
+
+/** A small seeded PRNG (mulberry32): deterministic "random" splits and inputs. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `length` pseudo-random bytes from `random`. */
+export function randomBytes(random: () => number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.floor(random() * 256);
+  return out;
+}
+
+// ---- masks and frames ----
+
+/** The masking key of the RFC 6455 §5.7 examples. */
+export const RFC_MASK = hex('37fa213d');
+
+/** One example frame of RFC 6455 §5.7. */
+export interface RfcFrame {
+  readonly name: string;
+  readonly opcode: number;
+  readonly fin: boolean;
+  readonly payload: Uint8Array;
+  readonly mask: Uint8Array | undefined;
+  /** The frame, byte for byte. */
+  readonly bytes: Uint8Array;
+}
+
+/** Every example frame of RFC 6455 §5.7. */
+export const RFC_FRAMES: readonly RfcFrame[] = [
+  {
+    name: 'a single-frame unmasked text message "Hello"',
+    opcode: 0x1,
+    fin: true,
+    payload: utf8('Hello'),
+    mask: undefined,
+    bytes: hex('81 05 48 65 6c 6c 6f'),
+  },
+  {
+    name: 'a single-frame masked text message "Hello"',
+    opcode: 0x1,
+    fin: true,
+    payload: utf8('Hello'),
+    mask: hex('37fa213d'),
+    bytes: hex('81 85 37 fa 21 3d 7f 9f 4d 51 58'),
+  },
+  {
+    name: 'the first fragment "Hel" of an unmasked text message',
+    opcode: 0x1,
+    fin: false,
+    payload: utf8('Hel'),
+    mask: undefined,
+    bytes: hex('01 03 48 65 6c'),
+  },
+  {
+    name: 'the last fragment "lo" of an unmasked text message',
+    opcode: 0x0,
+    fin: true,
+    payload: utf8('lo'),
+    mask: undefined,
+    bytes: hex('80 02 6c 6f'),
+  },
+  {
+    name: 'an unmasked ping "Hello"',
+    opcode: 0x9,
+    fin: true,
+    payload: utf8('Hello'),
+    mask: undefined,
+    bytes: hex('89 05 48 65 6c 6c 6f'),
+  },
+  {
+    name: 'a masked pong "Hello"',
+    opcode: 0xa,
+    fin: true,
+    payload: utf8('Hello'),
+    mask: hex('37fa213d'),
+    bytes: hex('8a 85 37 fa 21 3d 7f 9f 4d 51 58'),
+  },
+  {
+    name: '256 bytes of binary in one unmasked frame (16-bit length)',
+    opcode: 0x2,
+    fin: true,
+    payload: pattern(256),
+    mask: undefined,
+    bytes: concat(hex('82 7e 01 00'), pattern(256)),
+  },
+  {
+    name: '64 KiB of binary in one unmasked frame (64-bit length)',
+    opcode: 0x2,
+    fin: true,
+    payload: pattern(65536),
+    mask: undefined,
+    bytes: concat(hex('82 7f 00 00 00 00 00 01 00 00'), pattern(65536)),
+  },
+];
+
+/** A mask source that always returns `mask`: byte-exact client output. */
+export function fixedMask(mask: Uint8Array = RFC_MASK): MaskSource {
+  return () => mask;
+}
+
+export interface FrameSpec {
+  fin?: boolean;
+  rsv1?: boolean;
+  rsv2?: boolean;
+  rsv3?: boolean;
+  /** Masking key; omit for an unmasked frame. */
+  mask?: Uint8Array;
+  /** Override the 7-bit length field (for malformed headers). */
+  length7?: number;
+}
+
+/**
+ * Builds a frame by hand, independently of `encodeFrame`, so connection tests
+ * do not trust the code under test to produce their input.
+ */
+export function frame(
+  opcode: number,
+  payload: Uint8Array | string,
+  spec: FrameSpec = {},
+): Uint8Array {
+  const body = typeof payload === 'string' ? utf8(payload) : payload;
+  let first = opcode;
+  if (spec.fin !== false) first |= 0x80;
+  if (spec.rsv1) first |= 0x40;
+  if (spec.rsv2) first |= 0x20;
+  if (spec.rsv3) first |= 0x10;
+  const maskBit = spec.mask ? 0x80 : 0;
+  let lengthBytes: number[];
+  if (body.length < 126) lengthBytes = [body.length];
+  else if (body.length < 65536) lengthBytes = [126, body.length >> 8, body.length & 0xff];
+  else {
+    const n = body.length;
+    lengthBytes = [
+      127,
+      0,
+      0,
+      0,
+      0,
+      (n >>> 24) & 0xff,
+      (n >>> 16) & 0xff,
+      (n >>> 8) & 0xff,
+      n & 0xff,
+    ];
+  }
+  if (spec.length7 !== undefined) lengthBytes = [spec.length7];
+  lengthBytes[0]! |= maskBit;
+  const masked = new Uint8Array(body.length);
+  for (let i = 0; i < body.length; i++) masked[i] = body[i]! ^ (spec.mask ? spec.mask[i & 3]! : 0);
+  return concat(new Uint8Array([first, ...lengthBytes]), spec.mask ?? new Uint8Array(0), masked);
+}
+
+/** A client-to-server (masked) frame. */
+export function clientFrame(
+  opcode: number,
+  payload: Uint8Array | string,
+  spec: FrameSpec = {},
+): Uint8Array {
+  return frame(opcode, payload, { mask: RFC_MASK, ...spec });
+}
+
+/** Close frame body: 2-byte code and UTF-8 reason. */
+export function closeBody(code: number, reason = ''): Uint8Array {
+  return concat(new Uint8Array([code >> 8, code & 0xff]), utf8(reason));
+}
+
+/** Decodes one whole (masked or unmasked) frame, for asserting what a connection wrote. */
+export function decodeFrame(bytes: Uint8Array): {
+  fin: boolean;
+  opcode: number;
+  masked: boolean;
+  payload: Uint8Array;
+  rest: Uint8Array;
+} {
+  const fin = (bytes[0]! & 0x80) !== 0;
+  const opcode = bytes[0]! & 0x0f;
+  const masked = (bytes[1]! & 0x80) !== 0;
+  let length = bytes[1]! & 0x7f;
+  let offset = 2;
+  if (length === 126) {
+    length = (bytes[2]! << 8) | bytes[3]!;
+    offset = 4;
+  } else if (length === 127) {
+    length = new DataView(bytes.buffer, bytes.byteOffset + 2, 8).getUint32(4);
+    offset = 10;
+  }
+  let mask: Uint8Array | undefined;
+  if (masked) {
+    mask = bytes.subarray(offset, offset + 4);
+    offset += 4;
+  }
+  const payload = bytes.slice(offset, offset + length);
+  if (mask) for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
+  return { fin, opcode, masked, payload, rest: bytes.subarray(offset + length) };
+}
+
+/** Decodes every frame in `bytes`. */
+export function decodeFrames(bytes: Uint8Array): ReturnType<typeof decodeFrame>[] {
+  const frames = [];
+  let rest = bytes;
+  while (rest.length > 0) {
+    const decoded = decodeFrame(rest);
+    frames.push(decoded);
+    rest = decoded.rest;
+  }
+  return frames;
+}
+
+/** The code and reason of a single close frame in `bytes`. */
+export function closeFrameOf(bytes: Uint8Array): { code: number | undefined; reason: string } {
+  const decoded = decodeFrame(bytes);
+  expect(decoded.opcode).toBe(0x8);
+  expect(decoded.rest.length).toBe(0);
+  const body = decoded.payload;
+  if (body.length === 0) return { code: undefined, reason: '' };
+  return { code: (body[0]! << 8) | body[1]!, reason: new TextDecoder().decode(body.subarray(2)) };
+}
+
+// ---- feeding ----
+
+/** Anything bytes can be fed to: a connection or a frame parser. */
+export type Feedable = { receiveData(chunk: Uint8Array): void } | { push(chunk: Uint8Array): void };
+
+function pushTo(target: Feedable, chunk: Uint8Array): void {
+  if ('receiveData' in target) target.receiveData(chunk);
+  else target.push(chunk);
+}
+
+/**
+ * Feeds `bytes` in chunks of the given sizes; the last size repeats, and any
+ * remainder goes in one final chunk. Every chunk is a fresh copy because the
+ * receiver takes ownership (it unmasks in place).
+ */
+export function feedInChunks(target: Feedable, bytes: Uint8Array, sizes: readonly number[]): void {
+  let offset = 0;
+  let index = 0;
+  while (offset < bytes.length) {
+    const size = Math.max(1, sizes[Math.min(index++, sizes.length - 1)] ?? bytes.length);
+    pushTo(target, bytes.slice(offset, offset + size));
+    offset += size;
+  }
+}
+
+/** Feeds `bytes` as one copy. */
+export function feedWhole(target: Feedable, bytes: Uint8Array): void {
+  pushTo(target, bytes.slice());
+}
+
+/** Feeds `bytes` one byte per call. */
+export function feedOneByteAtATime(target: Feedable, bytes: Uint8Array): void {
+  feedInChunks(target, bytes, [1]);
+}
+
+/** Feeds `bytes` in chunks of random sizes (1..maxChunk) from a seeded PRNG. */
+export function feedRandomly(
+  target: Feedable,
+  bytes: Uint8Array,
+  seed: number,
+  maxChunk = 16,
+): void {
+  const random = rng(seed);
+  let offset = 0;
+  while (offset < bytes.length) {
+    const size = 1 + Math.floor(random() * maxChunk);
+    pushTo(target, bytes.slice(offset, offset + size));
+    offset += size;
+  }
+}
+
+/** One way of splitting input into chunks. */
+export interface Feeding {
+  readonly name: string;
+  feed(target: Feedable, bytes: Uint8Array): void;
+}
+
+/** Whole, one byte at a time, and three seeded random splits. */
+export const FEEDINGS: readonly Feeding[] = [
+  { name: 'fed whole', feed: feedWhole },
+  { name: 'fed one byte at a time', feed: feedOneByteAtATime },
+  { name: 'fed in random chunks (seed 1)', feed: (t, b) => feedRandomly(t, b, 1, 7) },
+  { name: 'fed in random chunks (seed 2)', feed: (t, b) => feedRandomly(t, b, 2, 33) },
+  { name: 'fed in random chunks (seed 3)', feed: (t, b) => feedRandomly(t, b, 3, 300) },
+];
+
+/**
+ * Runs the tests that `body` declares once per feeding strategy: every test
+ * of a message also runs with the input fed one byte at a time.
+ */
+export function eachFeeding(body: (feeding: Feeding) => void): void {
+  for (const feeding of FEEDINGS) describe(feeding.name, () => body(feeding));
+}
+
+// ---- connections ----
+
+/** The RFC 6455 §1.3 key and its accept value. */
+export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+
+/** The 101 answer to {@link KEY}, with optional extra header lines. */
+export function response101(...extraLines: string[]): string {
+  return (
+    'HTTP/1.1 101 Switching Protocols\r\n' +
+    'Upgrade: websocket\r\n' +
+    'Connection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${ACCEPT}\r\n` +
+    extraLines.map((line) => `${line}\r\n`).join('') +
+    '\r\n'
+  );
+}
+
+export interface Fixture<C> {
+  conn: C;
+  handler: EventCollector;
+}
+
+/** An open server connection recording into an EventCollector. */
+export function server(
+  options: Partial<ServerConnectionOptions> & { handler?: EventCollector } = {},
+): Fixture<ServerConnection> {
+  const handler = options.handler ?? new EventCollector();
+  return { conn: new ServerConnection({ ...options, handler }), handler };
+}
+
+/** A client connection that has sent its request but not yet seen an answer. */
+export function connectingClient(
+  options: Partial<ClientConnectionOptions> & { handler?: EventCollector } = {},
+): Fixture<ClientConnection> {
+  const handler = options.handler ?? new EventCollector();
+  const conn = new ClientConnection({
+    host: 'example.com',
+    key: KEY,
+    maskSource: fixedMask(),
+    ...options,
+    handler,
+  });
+  conn.connect();
+  handler.dataToSend();
+  return { conn, handler };
+}
+
+/** An open client connection with the fixed RFC mask, events and output drained. */
+export function client(
+  options: Partial<ClientConnectionOptions> & { handler?: EventCollector } = {},
+): Fixture<ClientConnection> {
+  const fixture = connectingClient(options);
+  fixture.conn.receiveData(utf8(response101()));
+  const events = fixture.handler.eventsReceived();
+  expect(events.map((e) => e.type)).toEqual(['open']);
+  return fixture;
+}
+
+/** Asserts `error` has the class, string code and close code (and HTTP status). */
+export function expectWsError(
+  error: unknown,
+  Class: abstract new (...args: never[]) => WebSocketError,
+  code: string,
+  closeCode: number,
+  status?: number,
+): void {
+  expect(error).toBeInstanceOf(Class);
+  expect(error).toBeInstanceOf(WebSocketError);
+  const wsError = error as WebSocketError & { status?: number };
+  expect(wsError.code).toBe(code);
+  expect(wsError.closeCode).toBe(closeCode);
+  if (status !== undefined) expect(wsError.status).toBe(status);
+}
+
+/** Runs `fn` and returns what it throws; fails the test if it does not throw. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** The event types in order. */
+export function types(events: readonly ConnectionEvent[]): string[] {
+  return events.map((event) => event.type);
+}
+
+/** The single error event in `events`. */
+export function errorOf(events: readonly ConnectionEvent[]): WebSocketError {
+  const errors = events.filter((e) => e.type === 'error');
+  expect(errors).toHaveLength(1);
+  return (errors[0] as Extract<ConnectionEvent, { type: 'error' }>).error;
+}
