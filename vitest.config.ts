@@ -9,7 +9,13 @@ export default defineConfig({
   resolve: { conditions: ['source', ...defaultClientConditions] },
   ssr: { resolve: { conditions: ['source', ...defaultServerConditions] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    // purity.test.ts loads the ESM bundle through vm.SourceTextModule.
+    execArgv: ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'conformance/**/*.test.ts',
+    ],
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },
     coverage: {

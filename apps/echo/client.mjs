@@ -5,7 +5,7 @@
 //   pnpm --dir apps/echo client [ws://127.0.0.1:8080]
 import { WebSocket } from '@proj/client';
 
-const url = process.argv[2] ?? process.env.URL ?? 'ws://127.0.0.1:8080';
+const url = process.argv[2] ?? process.env['URL'] ?? 'ws://127.0.0.1:8080';
 const socket = new WebSocket(url, ['echo']);
 socket.binaryType = 'arraybuffer';
 
@@ -17,19 +17,19 @@ socket.onopen = () => {
   for (const message of messages) socket.send(message);
 };
 
-socket.onmessage = (event) => {
+socket.addEventListener('message', (event) => {
   const data = event.data;
-  console.log(
-    typeof data === 'string' ? `text: ${data}` : `binary: ${[...new Uint8Array(data)].join(',')}`,
-  );
+  if (typeof data === 'string') console.log(`text: ${data}`);
+  else if (data instanceof ArrayBuffer)
+    console.log(`binary: ${[...new Uint8Array(data)].join(',')}`);
   if (++received === messages.length) socket.close(1000, 'done');
-};
+});
 
 socket.onerror = () => {
   console.error(`could not talk to ${url}`);
   process.exitCode = 1;
 };
 
-socket.onclose = (event) => {
+socket.addEventListener('close', (event) => {
   console.log(`closed ${event.code}${event.reason ? ` ${event.reason}` : ''}`);
-};
+});

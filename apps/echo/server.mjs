@@ -8,8 +8,8 @@
 // client gets a 1001 close frame).
 import { WebSocketServer } from '@proj/server';
 
-const host = process.env.HOST || '127.0.0.1';
-const port = Number(process.env.PORT ?? 8080);
+const host = process.env['HOST'] || '127.0.0.1';
+const port = Number(process.env['PORT'] ?? 8080);
 
 const server = new WebSocketServer({
   host,
@@ -35,7 +35,9 @@ server.on('connection', (socket, request) => {
   const protocol = socket.protocol ? ` protocol=${socket.protocol}` : '';
   console.log(`#${id} connected from ${socket.remoteAddress} ${request.url}${protocol}`);
   socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
-  socket.on('close', (code, reason) => console.log(`#${id} closed ${code}${reason ? ` ${reason}` : ''}`));
+  socket.on('close', (code, reason) =>
+    console.log(`#${id} closed ${code}${reason ? ` ${reason}` : ''}`),
+  );
 });
 
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {

@@ -39,7 +39,10 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; output
 }
 
 function run(script: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [script, ...args], { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: appDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
@@ -55,7 +58,9 @@ describe('apps/echo', () => {
     expect(client.protocol).toBe('first');
 
     const received: Array<[string | Buffer, boolean]> = [];
-    client.on('message', (data: Buffer, isBinary) => received.push([isBinary ? data : data.toString(), isBinary]));
+    client.on('message', (data: Buffer, isBinary) =>
+      received.push([isBinary ? data : data.toString(), isBinary]),
+    );
     client.send('héllo ✓');
     client.send(Buffer.from([0, 1, 2, 255]));
     await expect.poll(() => received.length).toBe(2);

@@ -369,9 +369,10 @@ export abstract class Connection implements MessageSink {
     this.#peerCode = code;
     this.#peerReason = reason;
     if (!this.#closeSent) {
-      // "It SHOULD do so as soon as practical": echo the code we received.
+      // "It SHOULD do so as soon as practical": echo the code (and reason,
+      // as browsers and ws do) that we received.
       this.#state = ConnectionState.Closing;
-      this.#writeClose(code === CloseCode.NoStatus ? EMPTY : serializeClosePayload(code));
+      this.#writeClose(code === CloseCode.NoStatus ? EMPTY : serializeClosePayload(code, reason));
       this.handler.onClosing?.(code, reason);
     }
     // Both close frames are exchanged. "The server MUST close the underlying

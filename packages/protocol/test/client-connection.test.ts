@@ -409,7 +409,9 @@ describe('talking to a ServerConnection', () => {
     expect(c.ended).toBe(false);
     peer.receiveEof();
     conn.receiveEof();
-    expect(s.eventsReceived()).toEqual([{ type: 'close', code: 1000, reason: '', wasClean: true }]);
+    expect(s.eventsReceived()).toEqual([
+      { type: 'close', code: 1000, reason: 'bye', wasClean: true },
+    ]);
     expect(c.eventsReceived()).toEqual([
       { type: 'close', code: 1000, reason: 'bye', wasClean: true },
     ]);

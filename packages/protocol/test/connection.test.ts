@@ -573,14 +573,14 @@ describe('5.6 data frames', () => {
 describe('7.1 closing', () => {
   describe('the peer starts', () => {
     eachFeeding((feeding) => {
-      test('a server echoes the code, reports closing, and ends the transport at once', () => {
+      test('a server echoes the code and reason, reports closing, and ends the transport at once', () => {
         const { conn, handler } = server();
         feeding.feed(conn, clientFrame(CLOSE, closeBody(1001, 'going away')));
         expect(handler.eventsReceived()).toEqual([
           { type: 'closing', code: 1001, reason: 'going away' },
         ]);
-        // The code is echoed, not the reason.
-        expect(handler.dataToSend()).toEqual(hex('880203e9'));
+        // The code and the reason are echoed.
+        expect(handler.dataToSend()).toEqual(frame(CLOSE, closeBody(1001, 'going away')));
         expect(handler.ended).toBe(true);
         expect(conn.state).toBe(ConnectionState.Closing);
         conn.receiveEof();
@@ -590,11 +590,11 @@ describe('7.1 closing', () => {
         expect(conn.state).toBe(ConnectionState.Closed);
       });
 
-      test('a client echoes the code (masked) and waits for the server to end the transport', () => {
+      test('a client echoes the code and reason (masked) and waits for the server to end the transport', () => {
         const { conn, handler } = client();
         feeding.feed(conn, frame(CLOSE, closeBody(1000, 'bye')));
         expect(handler.eventsReceived()).toEqual([{ type: 'closing', code: 1000, reason: 'bye' }]);
-        expect(handler.dataToSend()).toEqual(hex('8882 37fa213d 3412'));
+        expect(handler.dataToSend()).toEqual(clientFrame(CLOSE, closeBody(1000, 'bye')));
         expect(handler.ended).toBe(false);
         expect(conn.closeExpected).toBe(true);
         conn.receiveEof();

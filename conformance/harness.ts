@@ -1,0 +1,608 @@
+/**
+ * The fuzzer: the Autobahn "fuzzingclient" (against a server) and
+ * "fuzzingserver" (against a client) over raw `node:net` sockets. It does the
+ * opening handshake by hand, plays a case's steps, reads everything the peer
+ * sends through `FrameParser` (so a masked frame from a server, an unmasked
+ * one from a client, a bad header or a frame after the close are caught
+ * byte for byte), and judges the run.
+ *
+ * Verdicts, strictest first as Autobahn names them: OK (everything as the
+ * case expects), NON-STRICT (the right end result, but not at the right time,
+ * e.g. no fail-fast on invalid UTF-8), UNCLEAN (the TCP connection did not
+ * close properly), WRONG CODE (a close frame with another code), FAILED.
+ * Only OK passes.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { FrameParser, type FrameHeader, type FrameSink, Opcode } from '@proj/protocol';
+import {
+  type ConformanceCase,
+  DEFAULT_WAIT_MS,
+  type Encode,
+  type PeerEvent,
+  type Role,
+  type Script,
+  type Step,
+  SECTIONS,
+  encoderFor,
+  sectionOf,
+} from './cases.js';
+
+/** Autobahn's names for case results, best first. */
+export type Verdict = 'OK' | 'NON-STRICT' | 'UNCLEAN' | 'WRONG CODE' | 'FAILED';
+const SEVERITY: readonly Verdict[] = ['OK', 'NON-STRICT', 'UNCLEAN', 'WRONG CODE', 'FAILED'];
+
+/** The result of one case. */
+export interface CaseResult {
+  readonly id: string;
+  readonly verdict: Verdict;
+  /** What went wrong, one line each; empty when OK. */
+  readonly problems: readonly string[];
+  /**
+   * The peer's answers were Autobahn's NON-STRICT alternative for the case
+   * (it failed before it echoed what came before the bad frame), and that
+   * was the only deviation.
+   */
+  readonly onlyNonStrictAlternative: boolean;
+  /** Wall time from the end of the handshake to the end of the TCP connection. */
+  readonly ms: number;
+}
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const accept = (key: string): string =>
+  createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
+
+/** Everything the peer sent, as the case compares it. */
+type Received = PeerEvent | { readonly type: 'ping'; readonly data: Uint8Array };
+
+/** Reads the peer's frames with the protocol's own parser and reassembles messages. */
+class Receiver implements FrameSink {
+  readonly events: Received[] = [];
+  /** The peer's close frame: its code (`null` for an empty body) and reason bytes. */
+  close: { readonly code: number | null; readonly reason: Uint8Array } | null = null;
+  /** Frames the peer sent after its close frame; RFC 6455 §5.5.1 allows none. */
+  framesAfterClose = 0;
+  /** The first rule of RFC 6455 the peer's bytes broke. */
+  violation: string | null = null;
+
+  readonly #parser: FrameParser;
+  #opcode = 0;
+  #fin = true;
+  #control: Uint8Array[] = [];
+  #message: { binary: boolean; pieces: Uint8Array[] } | null = null;
+
+  /** @param fromClient - the peer is a client, so its frames must be masked. */
+  constructor(fromClient: boolean) {
+    this.#parser = new FrameParser(this, { expectMasked: fromClient });
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.violation) return;
+    try {
+      this.#parser.push(chunk);
+    } catch (error) {
+      this.violation = `the peer sent an invalid frame: ${(error as Error).message}`;
+    }
+  }
+
+  onFrameHeader(header: FrameHeader): void {
+    if (this.close) this.framesAfterClose++;
+    this.#opcode = header.opcode;
+    this.#fin = header.fin;
+    this.#control = [];
+    if (header.opcode === Opcode.Continuation) {
+      if (!this.#message) throw new Error('continuation frame with no message in progress');
+    } else if (header.opcode === Opcode.Text || header.opcode === Opcode.Binary) {
+      if (this.#message) throw new Error('new data frame inside a fragmented message');
+      this.#message = { binary: header.opcode === Opcode.Binary, pieces: [] };
+    }
+  }
+
+  onFramePayload(data: Uint8Array): void {
+    // Views into the chunk are valid only during push: copy.
+    if (this.#opcode >= Opcode.Close) this.#control.push(data.slice());
+    else this.#message!.pieces.push(data.slice());
+  }
+
+  onFrameEnd(): void {
+    if (this.#opcode >= Opcode.Close) {
+      const payload = Buffer.concat(this.#control);
+      if (this.#opcode === Opcode.Ping) this.events.push({ type: 'ping', data: payload });
+      else if (this.#opcode === Opcode.Pong) this.events.push({ type: 'pong', data: payload });
+      else if (!this.close) {
+        this.close = {
+          code: payload.length >= 2 ? payload.readUInt16BE(0) : null,
+          reason: payload.subarray(2),
+        };
+        if (payload.length === 1) this.violation = 'the peer sent a close frame with a 1-byte body';
+      }
+      return;
+    }
+    if (!this.#fin) return;
+    const message = this.#message!;
+    this.#message = null;
+    this.events.push({
+      type: 'message',
+      data: Buffer.concat(message.pieces),
+      binary: message.binary,
+    });
+  }
+}
+
+/** One fuzzer connection after the opening handshake. */
+class Session {
+  readonly #socket: Socket;
+  readonly #role: Role;
+  readonly #case: ConformanceCase;
+  readonly #encode: Encode;
+  readonly #script: Script;
+  readonly #receiver: Receiver;
+  readonly #wait: number;
+  readonly #problems: { verdict: Verdict; text: string }[] = [];
+  readonly #waiters = new Set<() => void>();
+  #matchedAlternative = false;
+  /** Our close frame is out (`reply` cases send it in their first write). */
+  #closeSent: boolean;
+  /** The peer's close frame arrived while ours was not yet sent. */
+  #peerClosedFirst = false;
+  /** The peer sent FIN. */
+  #peerEnded = false;
+  /** We half-closed the connection ourselves (the client role, after the closing handshake). */
+  #weEnded = false;
+  /** The peer sent FIN before we did. */
+  #peerEndedFirst = false;
+  #socketClosed = false;
+
+  constructor(socket: Socket, role: Role, testCase: ConformanceCase) {
+    this.#socket = socket;
+    this.#role = role;
+    this.#case = testCase;
+    this.#encode = encoderFor(role);
+    this.#script = testCase.build(this.#encode);
+    this.#receiver = new Receiver(role === 'client');
+    this.#wait = testCase.waitMs ?? DEFAULT_WAIT_MS;
+    this.#closeSent = testCase.outcome.kind === 'reply';
+    socket.on('data', (chunk: Buffer) => {
+      this.#receiver.push(chunk);
+      this.#afterInput();
+    });
+    socket.on('end', () => {
+      this.#peerEnded = true;
+      this.#peerEndedFirst = !this.#weEnded;
+      this.#notify();
+    });
+    socket.on('close', () => {
+      this.#socketClosed = true;
+      this.#notify();
+    });
+  }
+
+  /** Feeds bytes that arrived with the handshake, then starts reading. */
+  start(rest: Uint8Array): void {
+    if (rest.length > 0) {
+      this.#receiver.push(rest);
+      this.#afterInput();
+    }
+    this.#socket.resume();
+  }
+
+  /** Plays the case and judges it. */
+  async run(): Promise<CaseResult> {
+    const started = performance.now();
+    for (const step of this.#script.steps) {
+      if (this.#stopped) break;
+      await this.#step(step);
+    }
+    const receiver = this.#receiver;
+    if (this.#case.outcome.kind === 'echo') {
+      // Autobahn "closedByMe": we close once the expected events are in.
+      await this.#waitFor(() => receiver.events.length >= this.#script.events.length);
+      if (!this.#stopped) this.#writeClose(1000);
+    }
+    await this.#waitFor(() => receiver.close !== null);
+    await this.#waitFor(() => this.#socketClosed);
+    if (!this.#socketClosed) {
+      this.#problem('UNCLEAN', `the TCP connection was still open after ${this.#wait} ms`);
+      this.#socket.destroy();
+    }
+    return this.#judge(performance.now() - started);
+  }
+
+  /** The peer closed, failed or broke the protocol: stop sending (Autobahn checks STATE_OPEN). */
+  get #stopped(): boolean {
+    return (
+      this.#receiver.close !== null ||
+      this.#receiver.violation !== null ||
+      this.#peerEnded ||
+      this.#socket.destroyed
+    );
+  }
+
+  async #step(step: Step): Promise<void> {
+    const receiver = this.#receiver;
+    switch (step.kind) {
+      case 'write':
+        await this.#write(step.bytes, step.chop);
+        return;
+      case 'pause':
+        await sleep(step.ms);
+        return;
+      case 'expectOpen':
+        if (receiver.close || this.#peerEnded) {
+          this.#problem('FAILED', 'the peer closed although everything sent so far was valid');
+        }
+        return;
+      case 'awaitEvents':
+        await this.#waitFor(() => receiver.events.length >= step.count || this.#stopped);
+        if (receiver.events.length < step.count) {
+          this.#problem(
+            'NON-STRICT',
+            `only ${receiver.events.length} of ${step.count} answers arrived before the rest was sent`,
+          );
+        }
+        return;
+      case 'awaitClose':
+        await this.#waitFor(() => receiver.close !== null || this.#peerEnded);
+        if (!receiver.close) {
+          this.#problem(
+            'NON-STRICT',
+            `no fail-fast: no close within ${this.#wait} ms of the invalid data, before the rest was sent`,
+          );
+        }
+        return;
+      case 'roundtrips':
+        for (let i = 0; i < step.count && !this.#stopped; i++) {
+          const before = receiver.events.length;
+          await this.#write(step.next());
+          if (!(await this.#waitFor(() => receiver.events.length > before || this.#stopped))) break;
+        }
+        return;
+    }
+  }
+
+  /** Writes bytes at once, or in chops with a turn of the event loop between them. */
+  async #write(bytes: Uint8Array, chop?: number): Promise<void> {
+    if (chop === undefined || chop >= bytes.length) {
+      if (!this.#stopped) this.#socket.write(bytes);
+      await nextTurn();
+      return;
+    }
+    for (let offset = 0; offset < bytes.length && !this.#stopped; offset += chop) {
+      this.#socket.write(bytes.subarray(offset, offset + chop));
+      await nextTurn();
+    }
+  }
+
+  #writeClose(code: number | null): void {
+    this.#closeSent = true;
+    const body = code === null ? new Uint8Array(0) : Uint8Array.of(code >>> 8, code & 0xff);
+    this.#socket.write(this.#encode({ opcode: Opcode.Close, payload: body }));
+  }
+
+  #afterInput(): void {
+    const close = this.#receiver.close;
+    if (close && !this.#closeSent) {
+      // Answer the peer's close as any endpoint does, echoing its code.
+      this.#peerClosedFirst = true;
+      if (!this.#socket.destroyed) this.#writeClose(close.code);
+    }
+    // Closing handshake done: as the server, we close the TCP connection first.
+    if (close && this.#closeSent && this.#role === 'client' && !this.#weEnded) {
+      this.#weEnded = true;
+      this.#socket.end();
+    }
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  /** Resolves `true` once `condition` holds, `false` after the case's wait or when the socket closes. */
+  #waitFor(condition: () => boolean): Promise<boolean> {
+    if (condition()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (result: boolean): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(result);
+      };
+      const check = (): void => {
+        if (condition()) done(true);
+        else if (this.#socketClosed) done(false);
+      };
+      const timer = setTimeout(() => done(condition()), this.#wait);
+      this.#waiters.add(check);
+    });
+  }
+
+  #problem(verdict: Verdict, text: string): void {
+    this.#problems.push({ verdict, text });
+  }
+
+  #judge(ms: number): CaseResult {
+    const receiver = this.#receiver;
+    const outcome = this.#case.outcome;
+    if (receiver.violation) this.#problem('FAILED', receiver.violation);
+    const mismatch = compareEvents(receiver.events, this.#script.events);
+    const alternative = this.#script.nonStrictEvents;
+    if (mismatch && alternative && !compareEvents(receiver.events, alternative)) {
+      this.#matchedAlternative = true;
+      this.#problem(
+        'NON-STRICT',
+        `${mismatch} (Autobahn's NON-STRICT alternative: no answer, the peer had closed or failed first)`,
+      );
+    } else if (mismatch) {
+      this.#problem('FAILED', mismatch);
+    }
+    const close = receiver.close;
+    if (!close) {
+      this.#problem(
+        'FAILED',
+        `no close frame from the peer${this.#peerEnded ? ' (it dropped the TCP connection)' : ''}`,
+      );
+    } else {
+      const codes =
+        outcome.kind === 'echo'
+          ? [1000]
+          : outcome.kind === 'reply'
+            ? outcome.codes
+            : [outcome.code];
+      if (!codes.includes(close.code)) {
+        this.#problem(
+          'WRONG CODE',
+          `close code ${close.code ?? '(none)'}, expected ${codes.map((c) => c ?? '(none)').join(' or ')}`,
+        );
+      }
+      if (!isUtf8(close.reason)) this.#problem('FAILED', 'the close reason is not valid UTF-8');
+      if (outcome.kind === 'echo' && this.#peerClosedFirst) {
+        this.#problem('FAILED', `the peer closed first (code ${close.code ?? '(none)'})`);
+      }
+      if (outcome.kind === 'fail' && !this.#peerClosedFirst) {
+        this.#problem('FAILED', 'the peer did not fail the connection itself');
+      }
+    }
+    if (receiver.framesAfterClose > 0) {
+      this.#problem('FAILED', `${receiver.framesAfterClose} frame(s) after the close frame`);
+    }
+    if (this.#role === 'server' && !this.#peerEnded) {
+      // Autobahn: "It is preferred that the server close the TCP connection".
+      this.#problem('UNCLEAN', 'the server did not close the TCP connection');
+    }
+    if (this.#role === 'client' && outcome.kind !== 'fail' && this.#peerEndedFirst) {
+      // RFC 6455 §7.1.1: after the closing handshake the client SHOULD wait for the server.
+      this.#problem('UNCLEAN', 'the client closed the TCP connection before the server did');
+    }
+    const verdict = this.#problems.reduce<Verdict>(
+      (worst, p) => (SEVERITY.indexOf(p.verdict) > SEVERITY.indexOf(worst) ? p.verdict : worst),
+      'OK',
+    );
+    return {
+      id: this.#case.id,
+      verdict,
+      problems: this.#problems.map((p) => `${p.verdict}: ${p.text}`),
+      onlyNonStrictAlternative: this.#matchedAlternative && this.#problems.length === 1,
+      ms: Math.round(ms),
+    };
+  }
+}
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictDecoder.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function describeEvent(event: Received): string {
+  const kind =
+    event.type === 'message' ? (event.binary ? 'binary message' : 'text message') : event.type;
+  const preview = Buffer.from(event.data.subarray(0, 16)).toString('hex');
+  return `${kind} of ${event.data.length} bytes (${preview}${event.data.length > 16 ? '…' : ''})`;
+}
+
+/** The first difference between what the peer sent and what the case expects, or null. */
+function compareEvents(actual: readonly Received[], expected: readonly PeerEvent[]): string | null {
+  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
+    const got = actual[i];
+    const want = expected[i];
+    if (!got) {
+      return `missing answer #${i + 1}: ${describeEvent(want!)} (got ${actual.length} answers)`;
+    }
+    if (!want) return `unexpected answer #${i + 1}: ${describeEvent(got)}`;
+    const sameKind =
+      got.type === want.type &&
+      (got.type !== 'message' || want.type !== 'message' || got.binary === want.binary);
+    if (!sameKind || !Buffer.from(got.data).equals(want.data)) {
+      return `answer #${i + 1} is a ${describeEvent(got)}, expected a ${describeEvent(want)}`;
+    }
+  }
+  return null;
+}
+
+/** Reads an HTTP head off the socket; pauses it so nothing after the head is lost. */
+function readHead(socket: Socket, timeoutMs: number): Promise<{ head: string; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const timer = setTimeout(() => finish(new Error('no complete HTTP head')), timeoutMs);
+    const finish = (error: Error | null, result?: { head: string; rest: Buffer }): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (error) reject(error);
+      else resolve(result!);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      finish(null, {
+        head: buffered.subarray(0, end).toString('latin1'),
+        rest: buffered.subarray(end + 4),
+      });
+    };
+    const onClose = (): void => finish(new Error('connection closed during the handshake'));
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
+}
+
+function headerFields(head: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+function failed(id: string, problem: string): CaseResult {
+  return {
+    id,
+    verdict: 'FAILED',
+    problems: [`FAILED: ${problem}`],
+    onlyNonStrictAlternative: false,
+    ms: 0,
+  };
+}
+
+/**
+ * Runs one case against a server on 127.0.0.1:`port`, as Autobahn's
+ * fuzzingclient: handshake, masked frames, and the server must close the TCP
+ * connection after the closing handshake.
+ */
+export async function fuzzServer(port: number, testCase: ConformanceCase): Promise<CaseResult> {
+  const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  socket.on('error', () => {}); // resets after a failure show up as 'close'
+  try {
+    const key = randomBytes(16).toString('base64');
+    socket.write(
+      `GET /runCase?case=${testCase.id} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    const { head, rest } = await readHead(socket, DEFAULT_WAIT_MS);
+    if (!/^HTTP\/1\.1 101 /.test(head)) {
+      return failed(testCase.id, `handshake: ${head.split('\r\n')[0]}`);
+    }
+    const fields = headerFields(head);
+    if (
+      fields.get('upgrade')?.toLowerCase() !== 'websocket' ||
+      !/\bupgrade\b/i.test(fields.get('connection') ?? '') ||
+      fields.get('sec-websocket-accept') !== accept(key)
+    ) {
+      return failed(testCase.id, `handshake: not a valid 101 response:\n${head}`);
+    }
+    const session = new Session(socket, 'server', testCase);
+    session.start(rest);
+    return await session.run();
+  } catch (error) {
+    return failed(testCase.id, (error as Error).message);
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** A client under test, connected to the fuzzer's URL. */
+export interface ClientUnderTest {
+  /** Settles once the client reports its connection closed. */
+  readonly closed: Promise<unknown>;
+  /** Tears the client down after a failed case. */
+  destroy(): void;
+}
+
+/**
+ * Runs one case against a client, as Autobahn's fuzzingserver: listens on
+ * 127.0.0.1, lets `startClient` connect, accepts the handshake, sends the
+ * case's unmasked frames and closes the TCP connection after the closing
+ * handshake, as a server does.
+ */
+export async function fuzzClient(
+  startClient: (url: string) => ClientUnderTest,
+  testCase: ConformanceCase,
+): Promise<CaseResult> {
+  const server = createServer({ noDelay: true });
+  let client: ClientUnderTest | undefined;
+  try {
+    const connection = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    client = startClient(`ws://127.0.0.1:${port}/runCase?case=${testCase.id}`);
+    const socket = await Promise.race([connection, sleep(DEFAULT_WAIT_MS).then(() => null)]);
+    if (!socket) return failed(testCase.id, 'the client did not connect');
+    socket.on('error', () => {});
+    const { head, rest } = await readHead(socket, DEFAULT_WAIT_MS);
+    const fields = headerFields(head);
+    const key = fields.get('sec-websocket-key');
+    if (
+      !/^GET \S+ HTTP\/1\.1$/.test(head.split('\r\n')[0]!) ||
+      fields.get('upgrade')?.toLowerCase() !== 'websocket' ||
+      !/\bupgrade\b/i.test(fields.get('connection') ?? '') ||
+      fields.get('sec-websocket-version') !== '13' ||
+      !key
+    ) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+      return failed(testCase.id, `handshake: not a WebSocket request:\n${head}`);
+    }
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${accept(key)}\r\n\r\n`,
+    );
+    const session = new Session(socket, 'client', testCase);
+    session.start(rest);
+    const result = await session.run();
+    const settled = await Promise.race([
+      client.closed.then(() => true),
+      sleep(testCase.waitMs ?? DEFAULT_WAIT_MS).then(() => false),
+    ]);
+    if (!settled && result.verdict === 'OK') {
+      return {
+        ...result,
+        verdict: 'FAILED',
+        problems: ['FAILED: the client never reported close'],
+      };
+    }
+    return result;
+  } catch (error) {
+    return failed(testCase.id, (error as Error).message);
+  } finally {
+    client?.destroy();
+    server.close();
+  }
+}
+
+/** A per-section table of verdicts, for the log and README.md. */
+export function summarize(title: string, results: readonly CaseResult[]): string {
+  const sections = new Map<string, Map<Verdict, number>>();
+  for (const result of results) {
+    const section = sectionOf(result.id);
+    const counts = sections.get(section) ?? new Map<Verdict, number>();
+    counts.set(result.verdict, (counts.get(result.verdict) ?? 0) + 1);
+    sections.set(section, counts);
+  }
+  const lines = [`${title}: ${results.length} cases`];
+  for (const [section, counts] of sections) {
+    const parts = SEVERITY.filter((v) => counts.has(v)).map((v) => `${counts.get(v)} ${v}`);
+    lines.push(
+      `  ${section.padEnd(3)} ${(SECTIONS[section] ?? '').padEnd(26)} ${parts.join(', ')}`,
+    );
+  }
+  const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 3);
+  lines.push(`  slowest: ${slowest.map((r) => `${r.id} ${r.ms} ms`).join(', ')}`);
+  // CONFORMANCE_VERBOSE=1: one line per case, as in Autobahn's report index.
+  if (process.env['CONFORMANCE_VERBOSE']) {
+    for (const r of results) lines.push(`  ${r.id.padEnd(8)} ${r.verdict.padEnd(10)} ${r.ms} ms`);
+  }
+  for (const r of results) {
+    if (r.verdict !== 'OK') lines.push(`  ${r.id}: ${r.problems.join('; ')}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,226 @@
+/**
+ * The Node-only third argument of the WebSocket constructor: its types, its
+ * defaults and its validation. Browsers ignore a third argument, so code that
+ * passes one stays portable.
+ * @packageDocumentation
+ */
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, buildClientRequest } from '@proj/protocol';
+
+/** A PEM string or DER/PEM bytes (a `Buffer` is a `Uint8Array`). */
+export type TlsCredential = string | Uint8Array;
+
+/**
+ * Node-only options: `new WebSocket(url, protocols, options)`. All optional.
+ * Times are in milliseconds.
+ */
+export interface WebSocketOptions {
+  /**
+   * Extra request headers for the opening handshake, e.g. `Authorization` or
+   * `Cookie`. Headers the handshake owns (`Host`, `Upgrade`, `Connection`,
+   * `Sec-WebSocket-*`) are refused. Default: none.
+   */
+  headers?: Readonly<Record<string, string | readonly string[]>> | undefined;
+  /**
+   * The `Origin` header. Browsers always send their page's origin; Node has
+   * none, so none is sent unless given. Default: none.
+   */
+  origin?: string | undefined;
+  /**
+   * How long DNS, TCP, TLS and the HTTP upgrade together may take before the
+   * connection fails (`error`, then `close` with 1006). Default 30 000.
+   */
+  handshakeTimeout?: number | undefined;
+  /**
+   * How long to wait for the server to close the TCP connection once the
+   * closing handshake has started (or the connection failed) before
+   * destroying the socket (`close` with 1006). Default 30 000.
+   */
+  closeTimeout?: number | undefined;
+  /** Largest message accepted, in bytes; a larger one fails the connection with 1009. Default 16 MiB. */
+  maxPayload?: number | undefined;
+  /** Most frames in one message; more fail the connection with 1008. Default 131 072. */
+  maxFragments?: number | undefined;
+  /** `wss:` only: certificate authorities to trust instead of Node's bundled list. */
+  ca?: TlsCredential | readonly TlsCredential[] | undefined;
+  /** `wss:` only: client certificate chain, for servers that ask for one. */
+  cert?: TlsCredential | readonly TlsCredential[] | undefined;
+  /** `wss:` only: private key of `cert`. */
+  key?: TlsCredential | readonly TlsCredential[] | undefined;
+  /** `wss:` only: whether to refuse a server whose certificate does not verify. Default `true`. */
+  rejectUnauthorized?: boolean | undefined;
+  /** `wss:` only: the TLS SNI name. Default: the URL's host name, none for an IP address. */
+  servername?: string | undefined;
+}
+
+/** {@link WebSocketOptions} with every default applied. */
+export interface ResolvedOptions {
+  readonly headers: Readonly<Record<string, string | readonly string[]>> | undefined;
+  readonly origin: string | undefined;
+  readonly handshakeTimeout: number;
+  readonly closeTimeout: number;
+  readonly maxPayload: number;
+  readonly maxFragments: number;
+  readonly tls: {
+    readonly ca?: TlsCredential | TlsCredential[];
+    readonly cert?: TlsCredential | TlsCredential[];
+    readonly key?: TlsCredential | TlsCredential[];
+    readonly rejectUnauthorized: boolean;
+    readonly servername: string | undefined;
+  };
+}
+
+/** Default of `handshakeTimeout` and `closeTimeout`: 30 s. */
+export const DEFAULT_TIMEOUT = 30_000;
+
+/** The largest delay Node's timers accept. */
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/** Request headers that the opening handshake sets itself (RFC 6455 §4.1). */
+const HANDSHAKE_HEADERS = new Set([
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
+/**
+ * Checks the third constructor argument and applies the defaults.
+ * @throws {TypeError} for an option of the wrong type, or a header that is
+ *   malformed or belongs to the handshake.
+ * @throws {RangeError} for a number out of range.
+ */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') {
+    throw new TypeError('The "options" argument must be an object');
+  }
+  const o = options as WebSocketOptions;
+  return {
+    headers: checkHeaders(o.headers),
+    origin: checkOrigin(o.origin),
+    handshakeTimeout: checkInteger(
+      'handshakeTimeout',
+      o.handshakeTimeout,
+      DEFAULT_TIMEOUT,
+      1,
+      MAX_TIMEOUT,
+    ),
+    closeTimeout: checkInteger('closeTimeout', o.closeTimeout, DEFAULT_TIMEOUT, 1, MAX_TIMEOUT),
+    maxPayload: checkInteger(
+      'maxPayload',
+      o.maxPayload,
+      DEFAULT_MAX_PAYLOAD,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    maxFragments: checkInteger(
+      'maxFragments',
+      o.maxFragments,
+      DEFAULT_MAX_FRAGMENTS,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    tls: {
+      ...credential('ca', o.ca),
+      ...credential('cert', o.cert),
+      ...credential('key', o.key),
+      rejectUnauthorized: checkBoolean('rejectUnauthorized', o.rejectUnauthorized, true),
+      servername: checkString('servername', o.servername),
+    },
+  };
+}
+
+function checkInteger(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') {
+    throw new TypeError(`The "${name}" option must be a number, got ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `The "${name}" option must be an integer from ${min} to ${max}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`The "${name}" option must be a boolean, got ${typeof value}`);
+  }
+  return value;
+}
+
+function checkString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new TypeError(`The "${name}" option must be a string, got ${typeof value}`);
+  }
+  return value;
+}
+
+function credential(
+  name: 'ca' | 'cert' | 'key',
+  value: unknown,
+): { [K in typeof name]?: TlsCredential | TlsCredential[] } {
+  if (value === undefined) return {};
+  const isCredential = (item: unknown): item is TlsCredential =>
+    typeof item === 'string' || item instanceof Uint8Array;
+  if (isCredential(value)) return { [name]: value };
+  if (Array.isArray(value) && value.every(isCredential)) return { [name]: [...value] };
+  throw new TypeError(`The "${name}" option must be a string, a Uint8Array or an array of them`);
+}
+
+function checkOrigin(value: unknown): string | undefined {
+  const origin = checkString('origin', value);
+  if (origin === undefined) return undefined;
+  try {
+    // The protocol's request builder is the one judge of a header value.
+    buildClientRequest({ host: 'localhost', key: '', origin });
+  } catch (error) {
+    throw new TypeError(
+      `The "origin" option is not a valid header value: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return origin;
+}
+
+function checkHeaders(value: unknown): ResolvedOptions['headers'] {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError('The "headers" option must be an object of header names to values');
+  }
+  const headers: Record<string, string | readonly string[]> = {};
+  for (const [name, item] of Object.entries(value)) {
+    if (HANDSHAKE_HEADERS.has(name.toLowerCase())) {
+      throw new TypeError(`The "headers" option must not set "${name}": the handshake sets it`);
+    }
+    if (typeof item === 'string') headers[name] = item;
+    else if (Array.isArray(item) && item.every((v) => typeof v === 'string'))
+      headers[name] = [...item];
+    else
+      throw new TypeError(
+        `The "headers" option's "${name}" must be a string or an array of strings`,
+      );
+  }
+  try {
+    // Names must be tokens and values free of CR, LF and NUL; the protocol's
+    // request builder applies exactly those rules.
+    buildClientRequest({ host: 'localhost', key: '', headers });
+  } catch (error) {
+    throw new TypeError(`The "headers" option is invalid: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return headers;
+}

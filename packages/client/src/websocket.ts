@@ -1,0 +1,569 @@
+/**
+ * The WHATWG `WebSocket` interface: only its IDL surface. The connection is
+ * the transport's business (connect.ts); this class turns its reports into
+ * events, one task each, in the order the spec gives.
+ * @packageDocumentation
+ */
+import { setMaxListeners } from 'node:events';
+import { CloseCode, MAX_CLOSE_REASON_BYTES, isToken, utf8Length } from '@proj/protocol';
+import { Transport, type TransportHandler } from './connect.js';
+import { CloseEvent, ErrorEvent, MessageEvent } from './events.js';
+import { type WebSocketOptions, resolveOptions } from './options.js';
+import { SendQueue } from './send-queue.js';
+import { TaskQueue } from './task-queue.js';
+import { getURLRecord } from './url.js';
+import { isArrayBuffer, toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
+
+/**
+ * How binary messages are exposed: as a `Blob` (the default) or an `ArrayBuffer`.
+ * @see https://websockets.spec.whatwg.org/#enumdef-binarytype
+ */
+export type BinaryType = 'blob' | 'arraybuffer';
+
+/** The events a {@link WebSocket} dispatches, by type. */
+export interface WebSocketEventMap {
+  close: CloseEvent;
+  /** A plain `Event` in the spec; in Node an {@link ErrorEvent} carrying the cause. */
+  error: ErrorEvent;
+  message: MessageEvent<string | ArrayBuffer | Blob>;
+  open: Event;
+}
+
+/** An event handler IDL attribute's value. */
+export type WebSocketEventHandler<E extends Event> =
+  ((this: WebSocket, event: E) => unknown) | null;
+
+/** Data `send()` accepts. */
+export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
+
+type ReadyState = 0 | 1 | 2 | 3;
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** An `on*` attribute: its value and the listener registered for it. */
+interface EventHandlerSlot {
+  value: unknown;
+  readonly listener: (event: Event) => void;
+}
+
+/** What the close task needs. */
+interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+
+/**
+ * The WHATWG WebSocket, for Node.js: the same interface as in browsers, over
+ * the RFC 6455 implementation of `@proj/protocol`.
+ *
+ * ```ts
+ * const ws = new WebSocket('wss://example.com/chat', 'chat.v1');
+ * ws.onmessage = (event) => console.log(event.data);
+ * ws.onopen = () => ws.send('hello');
+ * ```
+ *
+ * A third argument, never required, takes Node-only options
+ * ({@link WebSocketOptions}): request headers, timeouts, limits, TLS.
+ * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ */
+// The interface of the same name below only adds typed listener overloads.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class WebSocket extends EventTarget {
+  /** The connection has not yet been established. */
+  declare static readonly CONNECTING: 0;
+  /** The connection is established and communication is possible. */
+  declare static readonly OPEN: 1;
+  /** The closing handshake is in progress, or `close()` was called. */
+  declare static readonly CLOSING: 2;
+  /** The connection has been closed or could not be opened. */
+  declare static readonly CLOSED: 3;
+  /** The connection has not yet been established. */
+  declare readonly CONNECTING: 0;
+  /** The connection is established and communication is possible. */
+  declare readonly OPEN: 1;
+  /** The closing handshake is in progress, or `close()` was called. */
+  declare readonly CLOSING: 2;
+  /** The connection has been closed or could not be opened. */
+  declare readonly CLOSED: 3;
+
+  static {
+    // WebIDL constants live on the interface object and its prototype,
+    // read-only; attributes and operations are enumerable accessors and
+    // methods of the prototype.
+    const constants = { CONNECTING, OPEN, CLOSING, CLOSED };
+    for (const [name, value] of Object.entries(constants)) {
+      const descriptor = { value, enumerable: true, writable: false, configurable: false };
+      Object.defineProperty(this, name, descriptor);
+      Object.defineProperty(this.prototype, name, descriptor);
+    }
+    for (const name of [
+      'url',
+      'readyState',
+      'bufferedAmount',
+      'onopen',
+      'onerror',
+      'onclose',
+      'extensions',
+      'protocol',
+      'close',
+      'onmessage',
+      'binaryType',
+      'send',
+    ]) {
+      Object.defineProperty(this.prototype, name, { enumerable: true });
+    }
+    Object.defineProperty(this.prototype, Symbol.toStringTag, {
+      value: 'WebSocket',
+      configurable: true,
+    });
+  }
+
+  readonly #url: URL;
+  #readyState: ReadyState = CONNECTING;
+  #protocol = '';
+  #extensions = '';
+  #binaryType: BinaryType = 'blob';
+  readonly #tasks = new TaskQueue();
+  readonly #handlers = new Map<string, EventHandlerSlot>();
+  readonly #transport: Transport;
+  readonly #sendQueue: SendQueue;
+
+  /**
+   * Creates a WebSocket and starts connecting to `url` in the background.
+   * @param url - A `ws:`, `wss:`, `http:` or `https:` URL, without a fragment.
+   * @param protocols - A subprotocol or a list of them, offered in order of preference.
+   * @param options - Node-only options; browsers ignore a third argument.
+   * @throws {DOMException} `SyntaxError` for a URL that does not parse, has
+   *   another scheme or a fragment, or for protocols that repeat or are not tokens.
+   * @throws {TypeError} or {RangeError} for an invalid option, naming it.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
+   */
+  constructor(
+    url: string | URL,
+    protocols: string | Iterable<string> = [],
+    options?: WebSocketOptions,
+  ) {
+    super();
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to construct 'WebSocket': 1 argument required, but only 0 present.",
+      );
+    }
+    // WebIDL: url is a USVString; protocols a (DOMString or sequence<DOMString>).
+    const urlString = toUSVString(url);
+    let protocolList = toProtocolList(protocols);
+    // 1. Let baseURL be this's relevant settings object's API base URL.
+    //    Node has no document, hence no base URL: URLs must be absolute.
+    // 2. Let urlRecord be the result of getting a URL record given url and baseURL.
+    const urlRecord = getURLRecord(urlString);
+    // 3. If protocols is a string, set protocols to a sequence consisting of just that string.
+    if (typeof protocolList === 'string') protocolList = [protocolList];
+    // 4. If any of the values in protocols occur more than once or otherwise fail to
+    //    match the requirements for elements that comprise the value of
+    //    `Sec-WebSocket-Protocol` fields as defined by The WebSocket Protocol, then
+    //    throw a "SyntaxError" DOMException.
+    for (const protocol of protocolList) {
+      if (!isToken(protocol)) {
+        throw new DOMException(`The subprotocol '${protocol}' is invalid.`, 'SyntaxError');
+      }
+    }
+    if (new Set(protocolList).size !== protocolList.length) {
+      throw new DOMException('The subprotocols must not contain duplicates.', 'SyntaxError');
+    }
+    // Node only: the options, checked before anything starts.
+    const resolved = resolveOptions(options);
+    // 5. Set this's url to urlRecord.
+    this.#url = urlRecord;
+    // 6. Let client be this's relevant settings object.
+    //    (Node has none: its origin is the `origin` option, if any.)
+    // 7. Run this step in parallel: establish a WebSocket connection given
+    //    urlRecord, protocols, and client.
+    this.#transport = new Transport(urlRecord, protocolList, resolved, this.#transportHandler);
+    this.#sendQueue = new SendQueue(this.#transport);
+    // Browsers do not limit listeners; Node's EventTarget warns past 10.
+    setMaxListeners(0, this);
+  }
+
+  /**
+   * The URL, as parsed: `http:` shows as `ws:`, `https:` as `wss:`.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-url
+   */
+  get url(): string {
+    return this.#url.href;
+  }
+
+  /**
+   * `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3).
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-readystate
+   */
+  get readyState(): ReadyState {
+    return this.#readyState;
+  }
+
+  /**
+   * Bytes of application data (UTF-8 bytes of text, bytes of binary data;
+   * no framing) passed to `send()` and not yet handed to the network. It
+   * grows in `send()` and falls in a later task as the socket drains; data
+   * sent while CLOSING or CLOSED is counted and never drains.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
+   */
+  get bufferedAmount(): number {
+    return this.#sendQueue.bufferedAmount;
+  }
+
+  /**
+   * The `Sec-WebSocket-Extensions` the server accepted, or `""`.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-extensions
+   */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /**
+   * The subprotocol the server chose, or `""`.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-protocol
+   */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /**
+   * How binary messages are exposed: `"blob"` (default) or `"arraybuffer"`.
+   * Other values are ignored.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-binarytype
+   */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: BinaryType) {
+    // A WebIDL enumeration: a value outside it is ignored, not an error.
+    const type = toDOMString(value);
+    if (type === 'blob' || type === 'arraybuffer') this.#binaryType = type;
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#handler-websocket-onopen */
+  get onopen(): WebSocketEventHandler<Event> {
+    return this.#getHandler('open');
+  }
+
+  set onopen(value: WebSocketEventHandler<Event>) {
+    this.#setHandler('open', value);
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#handler-websocket-onerror */
+  get onerror(): WebSocketEventHandler<ErrorEvent> {
+    return this.#getHandler('error');
+  }
+
+  set onerror(value: WebSocketEventHandler<ErrorEvent>) {
+    this.#setHandler('error', value);
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#handler-websocket-onclose */
+  get onclose(): WebSocketEventHandler<CloseEvent> {
+    return this.#getHandler('close');
+  }
+
+  set onclose(value: WebSocketEventHandler<CloseEvent>) {
+    this.#setHandler('close', value);
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#handler-websocket-onmessage */
+  get onmessage(): WebSocketEventHandler<MessageEvent<string | ArrayBuffer | Blob>> {
+    return this.#getHandler('message');
+  }
+
+  set onmessage(value: WebSocketEventHandler<MessageEvent<string | ArrayBuffer | Blob>>) {
+    this.#setHandler('message', value);
+  }
+
+  /**
+   * Closes the connection, or abandons the attempt while still connecting.
+   * @param code - 1000, or 3000-4999. Without code and reason the close frame has no body.
+   * @param reason - At most 123 bytes of UTF-8. With a reason but no code, the code is 1000.
+   * @throws {DOMException} `InvalidAccessError` for another code; `SyntaxError` for a longer reason.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-close
+   */
+  close(code?: number, reason?: string): void {
+    // WebIDL: optional [Clamp] unsigned short code, optional USVString reason.
+    let closeCode = code === undefined ? null : toClampedUnsignedShort(code);
+    const closeReason = reason === undefined ? '' : toUSVString(reason);
+    // 1. If code is present, but is neither an integer equal to 1000 nor an integer
+    //    in the range 3000 to 4999, inclusive, throw an "InvalidAccessError" DOMException.
+    if (
+      closeCode !== null &&
+      closeCode !== CloseCode.Normal &&
+      (closeCode < 3000 || closeCode > 4999)
+    ) {
+      throw new DOMException(
+        `The close code must be either 1000, or between 3000 and 4999. ${closeCode} is neither.`,
+        'InvalidAccessError',
+      );
+    }
+    // 2. If reason is present: let reasonBytes be the result of UTF-8 encoding
+    //    reason; if reasonBytes is longer than 123 bytes, throw a "SyntaxError" DOMException.
+    if (utf8Length(closeReason) > MAX_CLOSE_REASON_BYTES) {
+      throw new DOMException(
+        `The close reason must not be greater than ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes.`,
+        'SyntaxError',
+      );
+    }
+    // 3. Run the first matching steps from the following list:
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) {
+      // -> If this's ready state is CLOSING (2) or CLOSED (3): do nothing.
+      return;
+    }
+    if (this.#readyState === CONNECTING) {
+      // -> If the WebSocket connection is not yet established: fail the WebSocket
+      //    connection and set this's ready state to CLOSING (2).
+      this.#readyState = CLOSING;
+      this.#transport.fail(new Error('WebSocket was closed before the connection was established'));
+      return;
+    }
+    // -> If the WebSocket closing handshake has not yet been started: start the
+    //    WebSocket closing handshake and set this's ready state to CLOSING (2).
+    //    If code is null and reason is empty, the close frame has no body; if reason
+    //    is non-empty but code is null, code is 1000. Messages sent before (a Blob
+    //    still being read included) go out first.
+    // -> Otherwise (the server started it): set this's ready state to CLOSING (2);
+    //    the connection then ignores the second close.
+    if (closeCode === null && closeReason !== '') closeCode = CloseCode.Normal;
+    this.#readyState = CLOSING;
+    this.#sendQueue.close(closeCode ?? undefined, closeReason);
+  }
+
+  /**
+   * Sends a message: a string as text, anything else as binary.
+   * @throws {DOMException} `InvalidStateError` while CONNECTING.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-send
+   */
+  send(data: WebSocketData): void {
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.",
+      );
+    }
+    // WebIDL: (BufferSource or Blob or USVString). A SharedArrayBuffer is not a
+    // BufferSource, so it converts to a string; a view over one is a TypeError.
+    let kind: 'buffer' | 'blob' | 'text';
+    let bytes: Uint8Array | undefined;
+    let text = '';
+    if (isArrayBuffer(data)) {
+      kind = 'buffer';
+      bytes = new Uint8Array(data);
+    } else if (ArrayBuffer.isView(data)) {
+      if (!isArrayBuffer(data.buffer)) {
+        throw new TypeError(
+          "Failed to execute 'send' on 'WebSocket': The provided ArrayBufferView value must not be shared.",
+        );
+      }
+      kind = 'buffer';
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else if (data instanceof Blob) {
+      kind = 'blob';
+    } else {
+      kind = 'text';
+      text = toUSVString(data);
+    }
+    // 1. If this's ready state is CONNECTING, then throw an "InvalidStateError" DOMException.
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException(
+        "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+        'InvalidStateError',
+      );
+    }
+    // 2. Run the appropriate set of steps, depending on the type of data:
+    //    If the WebSocket connection is established and the WebSocket closing
+    //    handshake has not yet started, send a WebSocket message comprised of data
+    //    (a text frame for a string, binary otherwise). Either way, an invocation
+    //    that does not throw must increase bufferedAmount by the data's size in
+    //    bytes (UTF-8 bytes for a string).
+    const open = this.#readyState === OPEN;
+    if (kind === 'text') {
+      if (open) this.#sendQueue.sendText(text);
+      else this.#sendQueue.discard(utf8Length(text));
+    } else if (kind === 'blob') {
+      if (open) this.#sendQueue.sendBlob(data as Blob);
+      else this.#sendQueue.discard((data as Blob).size);
+    } else {
+      if (open) this.#sendQueue.sendBinary(bytes!);
+      else this.#sendQueue.discard(bytes!.byteLength);
+    }
+  }
+
+  // ---- feedback from the protocol ----
+
+  readonly #transportHandler: TransportHandler = {
+    onOpen: (protocol, extensions) =>
+      this.#tasks.queue(this.#established, { protocol, extensions }),
+    onMessage: (data) => this.#tasks.queue(this.#messageReceived, data),
+    onClosing: () => this.#tasks.queue(this.#closingStarted, undefined),
+    onWritten: (size) => this.#sendQueue.written(size),
+    onClose: (code, reason, wasClean, error) => {
+      if (error !== undefined) this.#tasks.queue(this.#failed, error);
+      this.#tasks.queue(this.#closed, { code, reason, wasClean });
+    },
+  };
+
+  /**
+   * When the WebSocket connection is established, queue a task to run these steps.
+   * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+   */
+  readonly #established = (info: { protocol: string; extensions: string }): void => {
+    // close() before this task ran failed the connection already and set the
+    // ready state to CLOSING; as in browsers, no open event then.
+    if (this.#readyState !== CONNECTING) return;
+    // 1. Change the ready state to OPEN (1).
+    this.#readyState = OPEN;
+    // 2. Change the extensions attribute's value to the extensions in use, if it is not the null value.
+    this.#extensions = info.extensions;
+    // 3. Change the protocol attribute's value to the subprotocol in use, if it is not the null value.
+    this.#protocol = info.protocol;
+    // 4. Fire an event named open at the WebSocket object.
+    this.dispatchEvent(new Event('open'));
+  };
+
+  /**
+   * When a WebSocket message has been received with type type and data data,
+   * queue a task to follow these steps.
+   * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+   */
+  readonly #messageReceived = (data: string | ArrayBuffer): void => {
+    // 1. If ready state is not OPEN (1), then return.
+    if (this.#readyState !== OPEN) return;
+    // 2. Let dataForEvent be determined by switching on type and binary type:
+    //    text: a new DOMString containing data; binary and "blob": a new Blob
+    //    whose raw data is data; binary and "arraybuffer": a new ArrayBuffer
+    //    whose contents are data.
+    const dataForEvent =
+      typeof data === 'string' || this.#binaryType === 'arraybuffer' ? data : new Blob([data]);
+    // 3. Fire an event named message at the WebSocket object, using MessageEvent,
+    //    with the origin attribute initialized to the serialization of the
+    //    WebSocket object's url's origin, and the data attribute initialized to dataForEvent.
+    this.dispatchEvent(
+      new MessageEvent('message', { data: dataForEvent, origin: this.#url.origin }),
+    );
+  };
+
+  /**
+   * When the WebSocket closing handshake is started, queue a task to change
+   * the ready state to CLOSING (2). (If close() was called, it already is.)
+   * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+   */
+  readonly #closingStarted = (): void => {
+    if (this.#readyState === OPEN) this.#readyState = CLOSING;
+  };
+
+  /**
+   * When the WebSocket connection is closed, queue a task: steps 1 and 2, for a
+   * connection that failed. Step 3 runs in a task of its own (see below).
+   * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+   */
+  readonly #failed = (error: Error): void => {
+    // 1. Change the ready state to CLOSED (3).
+    this.#readyState = CLOSED;
+    // 2. If the user agent was required to fail the WebSocket connection, or if
+    //    the WebSocket connection was closed after being flagged as full, fire an
+    //    event named error at the WebSocket object. (An ErrorEvent in Node, so
+    //    that `error` tells what failed.)
+    this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
+  };
+
+  /**
+   * When the WebSocket connection is closed: the close event. It gets its own
+   * task, after the error event's, so that promise callbacks queued by error
+   * listeners settle first, as they would in a browser.
+   * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+   */
+  readonly #closed = (info: CloseInfo): void => {
+    // 1. Change the ready state to CLOSED (3).
+    this.#readyState = CLOSED;
+    // 3. Fire an event named close at the WebSocket object, using CloseEvent, with
+    //    the wasClean attribute initialized to true if the connection closed cleanly
+    //    and false otherwise, the code attribute initialized to the WebSocket
+    //    connection close code, and the reason attribute initialized to the result
+    //    of applying UTF-8 decode without BOM to the WebSocket connection close reason.
+    this.dispatchEvent(
+      new CloseEvent('close', { wasClean: info.wasClean, code: info.code, reason: info.reason }),
+    );
+  };
+
+  // ---- event handler IDL attributes ----
+
+  /** @see https://html.spec.whatwg.org/multipage/webappapis.html#getting-the-current-value-of-the-event-handler */
+  #getHandler<T>(type: string): T | null {
+    return (this.#handlers.get(type)?.value ?? null) as T | null;
+  }
+
+  /**
+   * Setting replaces the callback but keeps the listener's place among the
+   * others; null removes it, and a later value is then registered anew.
+   * @see https://html.spec.whatwg.org/multipage/webappapis.html#event-handler-attributes
+   */
+  #setHandler(type: string, value: unknown): void {
+    // [LegacyTreatNonObjectAsNull]: any non-object is null.
+    const callback =
+      typeof value === 'function' || (typeof value === 'object' && value !== null) ? value : null;
+    const slot = this.#handlers.get(type);
+    if (callback === null) {
+      if (slot) {
+        this.#handlers.delete(type);
+        super.removeEventListener(type, slot.listener);
+      }
+      return;
+    }
+    if (slot) {
+      slot.value = callback;
+      return;
+    }
+    const created: EventHandlerSlot = {
+      value: callback,
+      listener: (event) => {
+        // A non-callable object is kept as the value but does nothing.
+        if (typeof created.value === 'function') created.value.call(this, event);
+      },
+    };
+    this.#handlers.set(type, created);
+    super.addEventListener(type, created.listener);
+  }
+}
+
+// Typed listeners for the WebSocket's own events, as lib.dom declares them.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface WebSocket {
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+/** WebIDL `(DOMString or sequence<DOMString>)`: an iterable object is a sequence. */
+function toProtocolList(protocols: unknown): string | string[] {
+  if (typeof protocols === 'object' && protocols !== null) {
+    const iterator = (protocols as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (iterator !== undefined && iterator !== null) {
+      return Array.from(protocols as Iterable<unknown>, toDOMString);
+    }
+  }
+  return toDOMString(protocols);
+}

@@ -1,0 +1,293 @@
+/**
+ * send() and bufferedAmount, one test per rule.
+ * @see https://websockets.spec.whatwg.org/#dom-websocket-send
+ * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
+ */
+import { once } from 'node:events';
+import { describe, expect, test, vi } from 'vitest';
+import type { RawData, WebSocket as PeerSocket } from 'ws';
+import { WebSocket } from '@proj/client';
+import {
+  acceptRaw,
+  connect,
+  connectOpen,
+  frame,
+  nextEvent,
+  parseClientFrames,
+  record,
+  startPeer,
+  startRaw,
+  turns,
+  until,
+} from './helpers.js';
+
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
+
+interface Received {
+  data: Buffer;
+  isBinary: boolean;
+}
+
+/** Everything the peer receives, in order. */
+function receive(peer: PeerSocket): Received[] {
+  const received: Received[] = [];
+  peer.on('message', (data: RawData, isBinary) => {
+    received.push({ data: Buffer.from(data as Buffer), isBinary });
+  });
+  return received;
+}
+
+async function openPair(): Promise<{ ws: WebSocket; peer: PeerSocket; received: Received[] }> {
+  const server = await startPeer();
+  const ws = await connectOpen(server.url);
+  const peer = await server.connection();
+  return { ws, peer, received: receive(peer) };
+}
+
+describe('send(data)', () => {
+  test('WebIDL: the data argument is required', async () => {
+    const { ws } = await openPair();
+    // @ts-expect-error: testing the missing argument
+    expect(() => ws.send()).toThrow(TypeError);
+  });
+
+  test('1. while CONNECTING it throws InvalidStateError, for every type of data', async () => {
+    const server = await startPeer();
+    const ws = connect(server.url);
+    for (const data of ['x', new ArrayBuffer(1), new Uint8Array(1), new Blob(['x'])]) {
+      let thrown: unknown;
+      try {
+        ws.send(data);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(DOMException);
+      expect((thrown as DOMException).name).toBe('InvalidStateError');
+    }
+    expect(ws.bufferedAmount).toBe(0);
+  });
+
+  test('2. a string is sent as a text message of its UTF-8 bytes', async () => {
+    const { ws, peer, received } = await openPair();
+    ws.send('héllo wörld ✓ 😀');
+    await once(peer, 'message');
+    expect(received).toEqual([{ data: Buffer.from('héllo wörld ✓ 😀'), isBinary: false }]);
+  });
+
+  test('2. a string grows bufferedAmount by its UTF-8 length', async () => {
+    const { ws } = await openPair();
+    ws.send('é€😀'); // 2 + 3 + 4 bytes
+    expect(ws.bufferedAmount).toBe(9);
+    ws.send('abc');
+    expect(ws.bufferedAmount).toBe(12);
+  });
+
+  test('2. a USVString: a lone surrogate is sent as U+FFFD (3 bytes)', async () => {
+    const { ws, peer, received } = await openPair();
+    ws.send('a\uD800b');
+    expect(ws.bufferedAmount).toBe(5);
+    await once(peer, 'message');
+    expect(received[0]!.data.toString()).toBe('a\uFFFDb');
+  });
+
+  test('2. any other value is converted to a string', async () => {
+    const { ws, peer, received } = await openPair();
+    ws.send(42 as unknown as string);
+    await once(peer, 'message');
+    expect(received).toEqual([{ data: Buffer.from('42'), isBinary: false }]);
+  });
+
+  test('2. an ArrayBuffer is sent as a binary message', async () => {
+    const { ws, peer, received } = await openPair();
+    ws.send(new Uint8Array([1, 2, 3]).buffer);
+    expect(ws.bufferedAmount).toBe(3);
+    await once(peer, 'message');
+    expect(received).toEqual([{ data: Buffer.from([1, 2, 3]), isBinary: true }]);
+  });
+
+  test('2. an ArrayBufferView sends only the bytes it views', async () => {
+    const { ws, received } = await openPair();
+    const bytes = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
+    ws.send(bytes.subarray(2, 5));
+    ws.send(new DataView(bytes.buffer, 6, 2));
+    ws.send(new Uint16Array(bytes.buffer, 0, 1));
+    expect(ws.bufferedAmount).toBe(3 + 2 + 2);
+    await until(() => received.length === 3);
+    expect(received.map((r) => [...r.data])).toEqual([
+      [2, 3, 4],
+      [6, 7],
+      [0, 1],
+    ]);
+    expect(received.every((r) => r.isBinary)).toBe(true);
+  });
+
+  test('2. a view over a SharedArrayBuffer is a TypeError', async () => {
+    const { ws } = await openPair();
+    expect(() => ws.send(new Uint8Array(new SharedArrayBuffer(4)))).toThrow(TypeError);
+  });
+
+  test('2. the data is what the buffer held when send() was called', async () => {
+    const { ws, peer, received } = await openPair();
+    const bytes = new Uint8Array([1, 2, 3]);
+    ws.send(bytes);
+    bytes.fill(9);
+    await once(peer, 'message');
+    expect([...received[0]!.data]).toEqual([1, 2, 3]);
+  });
+
+  test('2. a Blob is sent as a binary message of its bytes', async () => {
+    const { ws, peer, received } = await openPair();
+    ws.send(new Blob(['ab', new Uint8Array([0xff])]));
+    expect(ws.bufferedAmount).toBe(3);
+    await once(peer, 'message');
+    expect(received).toEqual([{ data: Buffer.from([0x61, 0x62, 0xff]), isBinary: true }]);
+  });
+
+  test('2. a Blob keeps its place among the other sends', async () => {
+    const { ws, received } = await openPair();
+    const later = new Uint8Array([7]);
+    ws.send('first');
+    ws.send(new Blob(['second']));
+    ws.send('third');
+    ws.send(later);
+    later[0] = 8; // queued behind the Blob: must have been copied
+    ws.send(new Blob(['fifth']));
+    ws.send(new Blob([]));
+    ws.send('seventh');
+    await until(() => received.length === 7);
+    expect(received.map((r) => [r.data.toString('latin1'), r.isBinary])).toEqual([
+      ['first', false],
+      ['second', true],
+      ['third', false],
+      ['\x07', true],
+      ['fifth', true],
+      ['', true],
+      ['seventh', false],
+    ]);
+  });
+
+  test('2. close() right after a Blob still sends the Blob first', async () => {
+    const { ws, peer, received } = await openPair();
+    ws.send(new Blob(['last words']));
+    ws.close(4001, 'done');
+    const [code, reason] = (await once(peer, 'close')) as [number, Buffer];
+    expect(received.map((r) => r.data.toString())).toEqual(['last words']);
+    expect([code, reason.toString()]).toEqual([4001, 'done']);
+  });
+
+  test('2. while CLOSING the data is discarded but bufferedAmount still grows', async () => {
+    const { ws, peer, received } = await openPair();
+    const closed = nextEvent(ws, 'close');
+    ws.close();
+    expect(ws.readyState).toBe(WebSocket.CLOSING);
+    ws.send('dropped');
+    ws.send(new ArrayBuffer(5));
+    ws.send(new Blob(['abc']));
+    expect(ws.bufferedAmount).toBe(7 + 5 + 3);
+    await once(peer, 'close');
+    await closed;
+    expect(received).toEqual([]);
+    // Never handed to the network, so it never drains.
+    await turns();
+    expect(ws.bufferedAmount).toBe(15);
+  });
+
+  test('2. while CLOSED send() does nothing but grow bufferedAmount', async () => {
+    const { ws } = await openPair();
+    ws.close();
+    await nextEvent(ws, 'close');
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+    expect(() => ws.send('xyz')).not.toThrow();
+    expect(ws.bufferedAmount).toBe(3);
+  });
+
+  test('2. once the server started closing, sends are discarded, even while still OPEN', async () => {
+    // The message and the close frame arrive in one chunk: when the message
+    // event runs, readyState is still OPEN (the CLOSING task comes next) but
+    // the closing handshake has started, so the data is not sent.
+    let fromClient = Buffer.alloc(0);
+    const raw = await startRaw((socket) => {
+      void acceptRaw(socket).then(() => {
+        socket.on('data', (chunk: Buffer) => (fromClient = Buffer.concat([fromClient, chunk])));
+        socket.write(Buffer.concat([frame(0x1, 'last'), frame(0x8, Buffer.from([0x03, 0xe8]))]));
+      });
+    });
+    const ws = connect(raw.url, [], { closeTimeout: 500 });
+    const { closed } = record(ws);
+    const message = await nextEvent(ws, 'message');
+    expect(message.data).toBe('last');
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.send('too late');
+    expect(ws.bufferedAmount).toBe(8);
+    await until(() => ws.readyState === WebSocket.CLOSING);
+    // Only our close frame, echoing 1000, went out.
+    expect(parseClientFrames(fromClient)).toEqual([
+      { opcode: 0x8, payload: Buffer.from([0x03, 0xe8]) },
+    ]);
+    ws.close(); // nothing more to do: already CLOSING
+    await turns();
+    expect(parseClientFrames(fromClient)).toHaveLength(1);
+    // The server never closes the TCP connection: the close timeout does.
+    const close = await closed;
+    expect([close.code, close.wasClean]).toEqual([1000, true]);
+  });
+});
+
+describe('bufferedAmount', () => {
+  test('does not count framing: only application bytes', async () => {
+    const { ws } = await openPair();
+    ws.send(new Uint8Array(70_000)); // an 8-byte length and a mask on the wire
+    expect(ws.bufferedAmount).toBe(70_000);
+  });
+
+  test('does not change within the task that sent, even after microtasks', async () => {
+    const { ws } = await openPair();
+    ws.send('12345');
+    await Promise.resolve();
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    expect(ws.bufferedAmount).toBe(5);
+  });
+
+  test('falls back to 0 once the data is handed to the kernel', async () => {
+    const { ws, received } = await openPair();
+    ws.send('abc');
+    ws.send(new Uint8Array(1000));
+    expect(ws.bufferedAmount).toBe(1003);
+    await until(() => ws.bufferedAmount === 0);
+    await until(() => received.length === 2);
+  });
+
+  test('stays up while the peer does not read, and drains when it does', async () => {
+    const { ws, peer, received } = await openPair();
+    const socket = (peer as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    const size = 16 * 1024 * 1024;
+    // Two 16 MiB messages cannot both fit in the kernel's socket buffers.
+    ws.send(new Uint8Array(size));
+    ws.send(new Uint8Array(size));
+    await turns(20);
+    expect(ws.bufferedAmount).toBeGreaterThan(0);
+    socket.resume();
+    await until(() => ws.bufferedAmount === 0, 20_000);
+    await until(() => received.length === 2, 20_000);
+  });
+
+  test('the textbook loop: send only while bufferedAmount is 0', async () => {
+    const { ws, received } = await openPair();
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (ws.bufferedAmount !== 0) return;
+        ws.send(`update ${sent++}`);
+        if (sent === 10) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 5);
+    });
+    await until(() => received.length === 10);
+    expect(received.map((r) => r.data.toString())).toEqual(
+      Array.from({ length: 10 }, (_, i) => `update ${i}`),
+    );
+  });
+});
