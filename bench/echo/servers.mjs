@@ -1,0 +1,105 @@
+// The echo servers the benchmark compares, one per process:
+//
+//   node servers.mjs <kind> [port]
+//
+// kind: "ours" (@proj/server), "ws" (ws; its optional native addons are used
+// when installed unless WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE are set), or
+// "raw" (a bare node:net server that parses frames minimally, with no
+// validation, limits or events: the ceiling any Node implementation can reach). Each echoes every message back as it came,
+// prints `READY <port>` once listening, and exits on SIGTERM.
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+
+const [kind = 'ours', portArg = '0'] = process.argv.slice(2);
+const port = Number(portArg);
+const MAX_PAYLOAD = 64 * 1024 * 1024;
+
+function ready(address) {
+  process.stdout.write(`READY ${address.port}\n`);
+}
+
+if (kind === 'ours') {
+  const { WebSocketServer } = await import('@proj/server');
+  const server = new WebSocketServer({ port, host: '127.0.0.1', maxPayload: MAX_PAYLOAD });
+  server.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  await server.ready();
+  ready(server.address());
+} else if (kind === 'ws') {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({
+    port,
+    host: '127.0.0.1',
+    maxPayload: MAX_PAYLOAD,
+    perMessageDeflate: false,
+  });
+  server.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  server.on('listening', () => ready(server.address()));
+} else if (kind === 'raw') {
+  // Unmasking is the one shared part: a byte loop here would make the
+  // "ceiling" slower than the libraries it bounds.
+  const { applyMask } = await import('@proj/protocol');
+  const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    let buffered = Buffer.alloc(0);
+    let open = false;
+    socket.on('data', (chunk) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      if (!open) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(
+          buffered.subarray(0, end).toString('latin1'),
+        )[1];
+        const accept = createHash('sha1')
+          .update(key + GUID)
+          .digest('base64');
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+        buffered = buffered.subarray(end + 4);
+        open = true;
+      }
+      // Parse complete frames only; unmask and echo each unmasked.
+      let offset = 0;
+      socket.cork();
+      while (buffered.length - offset >= 6) {
+        const second = buffered[offset + 1] & 0x7f;
+        let headerSize = 2;
+        let length = second;
+        if (second === 126) {
+          if (buffered.length - offset < 8) break;
+          length = buffered.readUInt16BE(offset + 2);
+          headerSize = 4;
+        } else if (second === 127) {
+          if (buffered.length - offset < 14) break;
+          length = Number(buffered.readBigUInt64BE(offset + 2));
+          headerSize = 10;
+        }
+        const total = headerSize + 4 + length;
+        if (buffered.length - offset < total) break;
+        const mask = buffered.subarray(offset + headerSize, offset + headerSize + 4);
+        const payload = buffered.subarray(offset + headerSize + 4, offset + total);
+        applyMask(payload, mask);
+        const header = Buffer.from(buffered.subarray(offset, offset + headerSize));
+        header[1] &= 0x7f;
+        socket.write(header);
+        socket.write(payload);
+        offset += total;
+      }
+      socket.uncork();
+      buffered = buffered.subarray(offset);
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  server.listen(port, '127.0.0.1', () => ready(server.address()));
+} else {
+  console.error(`unknown server kind "${kind}"`);
+  process.exit(2);
+}
+
+process.on('SIGTERM', () => process.exit(0));
