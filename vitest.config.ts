@@ -9,6 +9,10 @@ export default defineConfig({
   resolve: { conditions: ['source', ...defaultClientConditions] },
   ssr: { resolve: { conditions: ['source', ...defaultServerConditions] } },
   test: {
+    // Upper bounds only: CI machines are shared 2-core boxes, and a test that
+    // is merely slow under load must not fail. Tests await events, never sleep.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
     // purity.test.ts loads the ESM bundle through vm.SourceTextModule.
     execArgv: ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning'],
     include: [

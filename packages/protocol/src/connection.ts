@@ -248,6 +248,26 @@ export abstract class Connection implements MessageSink {
   }
 
   /**
+   * Sends a complete, unmasked data frame that was encoded once (with
+   * `encodeFrame`) for many connections: the same chunks are written as they
+   * are, so a broadcast costs one encoding however many peers receive it.
+   * Only servers may do this, since client frames need a fresh mask each.
+   * @throws {InvalidStateError} unless open, or while a fragmented message is
+   *   being sent (the frame would land inside it), or on a client.
+   */
+  sendEncodedFrame(chunks: readonly Uint8Array[]): void {
+    if (this.#maskSource)
+      throw new InvalidStateError('Clients must mask every frame: encode per connection');
+    if (this.#state !== ConnectionState.Open) {
+      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    }
+    if (this.#sendingOpcode !== -1) {
+      throw new InvalidStateError('Cannot send a frame inside a fragmented message');
+    }
+    this.handler.write(chunks);
+  }
+
+  /**
    * Starts the closing handshake: sends a close frame and stops delivering
    * messages (RFC 6455 §7.1.2). Without a code the frame has no body.
    * Does nothing once closing or closed; fails the connection while connecting.

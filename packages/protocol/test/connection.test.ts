@@ -21,6 +21,7 @@ import {
   ServerConnection,
   type WebSocketError,
   decodeUtf8,
+  encodeFrame,
 } from '@proj/protocol';
 import {
   RFC_MASK,
@@ -1294,5 +1295,44 @@ describe('role subclass hooks', () => {
       throw new Error('again');
     });
     expect(handler.eventsReceived()).toEqual([]);
+  });
+});
+
+describe('5.6 data frames encoded once for many connections', () => {
+  const hello = encodeFrame(0x1, utf8('Hello'));
+
+  test('a server writes the very chunks it was given, to each connection', () => {
+    const written: (readonly Uint8Array[])[] = [];
+    const handler: ConnectionHandler = {
+      write: (chunks) => written.push(chunks),
+      end: () => {},
+      onMessage: () => {},
+      onClose: () => {},
+    };
+    const a = new ServerConnection({ handler });
+    const b = new ServerConnection({ handler });
+    a.sendEncodedFrame(hello);
+    b.sendEncodedFrame(hello);
+    expect(written).toEqual([hello, hello]);
+    expect(written[0]![0]).toBe(hello[0]);
+    expect(written[1]![0]).toBe(hello[0]);
+    expect(written[0]![0]).toEqual(hex('81 05 48 65 6c 6c 6f'));
+  });
+
+  test('a client refuses: every client frame needs its own mask', () => {
+    const { conn } = client();
+    expect(() => conn.sendEncodedFrame(hello)).toThrow(InvalidStateError);
+  });
+
+  test('refused once closing, and inside a fragmented message', () => {
+    const fragmenting = server();
+    fragmenting.conn.sendText('Hel', { fin: false });
+    expect(() => fragmenting.conn.sendEncodedFrame(hello)).toThrow(/fragmented/);
+    fragmenting.conn.sendText('lo');
+    fragmenting.conn.sendEncodedFrame(hello);
+
+    const closing = server();
+    closing.conn.close(1000);
+    expect(() => closing.conn.sendEncodedFrame(hello)).toThrow(/CLOSING/);
   });
 });
