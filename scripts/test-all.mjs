@@ -56,7 +56,35 @@ if (!vitestOk && tests.numFailedTests === 0) {
   results.failedSteps.push('vitest (coverage/setup)');
 }
 
-// (f) e2e: Playwright step goes here, e.g. check('e2e', 'turbo', ['run', 'e2e']).
+// (f) e2e: Playwright in Chromium and Firefox (turbo builds the packages first).
+// Each Playwright test counts one, from its JSON report: stats.expected passed,
+// stats.unexpected + stats.flaky failed (retries are off, so flaky means a
+// test that failed once). A run that failed outside any test (browsers
+// missing, global setup, a crash, no report) counts as one failed check.
+const e2eReport = join(root, 'e2e', 'test-results', 'results.json');
+rmSync(e2eReport, { force: true });
+const e2eOk = run('turbo', ['run', 'e2e']);
+let e2e = null;
+if (existsSync(e2eReport)) {
+  try {
+    e2e = JSON.parse(readFileSync(e2eReport, 'utf8'));
+  } catch (error) {
+    console.error(`Unreadable ${e2eReport}: ${error.message}`);
+  }
+}
+const e2ePassed = e2e?.stats?.expected ?? 0;
+const e2eFailed = (e2e?.stats?.unexpected ?? 0) + (e2e?.stats?.flaky ?? 0);
+results.passed += e2ePassed;
+results.failed += e2eFailed;
+if (e2eFailed > 0) results.failedSteps.push(`e2e (${e2eFailed} tests)`);
+if (!e2eOk && e2eFailed === 0) {
+  results.failed += 1;
+  results.failedSteps.push(e2e ? 'e2e (setup)' : 'e2e (no report)');
+} else if (e2eOk && e2ePassed === 0) {
+  // Green but nothing ran: not a pass.
+  results.failed += 1;
+  results.failedSteps.push('e2e (no test ran)');
+}
 
 if (results.failedSteps.length > 0) console.log(`\nFailed: ${results.failedSteps.join(', ')}`);
 console.log(`${results.passed} passed, ${results.failed} failed`);

@@ -3,18 +3,21 @@
  * @packageDocumentation
  */
 export {
+  type BroadcastOptions,
   WebSocketServer,
   type ServerCloseOptions,
   type WebSocketServerEvents,
 } from './websocket-server.js';
 export {
+  BacklogExceededError,
   ServerWebSocket,
   type SendCallback,
   type ServerSendData,
   type ServerSendOptions,
   type ServerWebSocketEvents,
 } from './server-websocket.js';
-export { DEFAULTS, type HandshakeInfo, type ServerOptions } from './options.js';
+export { type BacklogPolicy, DEFAULTS, type HandshakeInfo, type ServerOptions } from './options.js';
+export { type OriginAllowListOptions, type OriginCheck, originAllowList } from './origin.js';
 export { type Rejection, reject } from './rejection.js';
 export {
   CloseCode,

@@ -1,6 +1,12 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_PAYLOAD } from '@proj/protocol';
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_HEADER_COUNT,
+  DEFAULT_MAX_HEAD_SIZE,
+  DEFAULT_MAX_PAYLOAD,
+} from '@proj/protocol';
+import { originAllowList } from './origin.js';
 import type { Rejection } from './rejection.js';
 
 /** What the `authenticate` hook learns about a handshake before deciding. */
@@ -45,10 +51,11 @@ export interface ServerOptions<Data = undefined> {
     info: HandshakeInfo,
   ) => Data | Rejection | Promise<Data | Rejection>;
   /**
-   * Origins allowed to connect, compared exactly with the `Origin` header
-   * (e.g. `"https://app.example.com"`), or a predicate. Others get 403.
-   * Requests without `Origin` (non-browser clients) pass unless the predicate
-   * refuses `undefined`. Default: every origin.
+   * Origins allowed to connect, checked against the `Origin` header: a list
+   * of origins (e.g. `"https://app.example.com"`, `"https://*.example.com"`;
+   * see {@link originAllowList}), or a predicate. Others get 403. Requests
+   * without `Origin` (non-browser clients) pass the list form; a predicate
+   * sees `undefined`. Default: every origin.
    */
   allowedOrigins?:
     readonly string[] | ((origin: string | undefined, request: IncomingMessage) => boolean);
@@ -76,6 +83,44 @@ export interface ServerOptions<Data = undefined> {
    */
   maxHeadSize?: number;
   /**
+   * Most header fields in a handshake request; more gets 431. In standalone
+   * mode Node's parser stops reading fields just past it; in the other modes
+   * your HTTP server's own `maxHeadersCount` (2,000 by default) applies first.
+   * Default 100.
+   */
+  maxHeaderCount?: number;
+  /**
+   * Most connections at once: open and closing ones (`clients`) plus
+   * handshakes in progress. Further upgrades get 503. Default: unlimited.
+   */
+  maxConnections?: number;
+  /**
+   * Close a connection that received nothing (no frame, not even a pong) for
+   * this many ms with 1001 `"Idle timeout"`; it is destroyed if it has not
+   * answered within `closeTimeout`. Checked by one server-wide sweep, so it
+   * fires between this and 1.25 times this (at most 1 s more) after the last
+   * byte. Time spent paused (`socket.pause()`) does not count. 0 turns it off.
+   * Default 0.
+   */
+  idleTimeout?: number;
+  /**
+   * Most bytes queued for one connection but not yet handed to the kernel
+   * (its `bufferedAmount`). A `send` that would push the queue past it is
+   * refused as `backlogPolicy` says. A message always fits an empty queue, so
+   * one larger than the cap can still be sent. Automatic pongs are not queued
+   * past it. Default 16 MiB.
+   */
+  maxBacklog?: number;
+  /**
+   * What a `send` over `maxBacklog` does. `'close'`: the message is dropped
+   * and the connection closed with 1008 `"Backlog limit exceeded"` (destroyed
+   * if it cannot drain within `closeTimeout`). `'reject'`: only that message
+   * is dropped and the connection stays open. Either way `send` returns
+   * `false` and its callback gets an error with code
+   * `WS_ERR_BACKLOG_EXCEEDED`. Default `'close'`.
+   */
+  backlogPolicy?: BacklogPolicy;
+  /**
    * Milliseconds for a handshake to complete: receiving the head (standalone
    * mode) plus `authenticate`. A client that trickles its head is dropped.
    * Default 10,000.
@@ -93,11 +138,22 @@ export interface ServerOptions<Data = undefined> {
   heartbeatInterval?: number;
 }
 
+/** What a `send` over `maxBacklog` does; see {@link ServerOptions.backlogPolicy}. */
+export type BacklogPolicy = 'close' | 'reject';
+
 /** Options after defaults and validation. */
 export interface ResolvedOptions<Data> extends ServerOptions<Data> {
+  /** An array given is compiled with {@link originAllowList}. */
+  readonly allowedOrigins?:
+    ((origin: string | undefined, request: IncomingMessage) => boolean) | undefined;
   readonly maxPayload: number;
   readonly maxFragments: number;
   readonly maxHeadSize: number;
+  readonly maxHeaderCount: number;
+  readonly maxConnections: number;
+  readonly idleTimeout: number;
+  readonly maxBacklog: number;
+  readonly backlogPolicy: BacklogPolicy;
   readonly handshakeTimeout: number;
   readonly closeTimeout: number;
   readonly heartbeatInterval: number;
@@ -108,6 +164,19 @@ export const DEFAULTS = {
   maxPayload: DEFAULT_MAX_PAYLOAD,
   maxFragments: DEFAULT_MAX_FRAGMENTS,
   maxHeadSize: DEFAULT_MAX_HEAD_SIZE,
+  maxHeaderCount: DEFAULT_MAX_HEADER_COUNT,
+  maxConnections: Infinity,
+  idleTimeout: 0,
+  //
+  // A producer that respects backpressure (waits for `drain` or awaits
+  // `sendAsync`) never queues more than the 16 KiB socket high-water mark plus
+  // one message, so the cap only stops one that ignores it: typically a
+  // broadcast loop feeding a client that stopped reading. 16 MiB matches the
+  // default `maxPayload`, what the server already accepts to hold for one
+  // peer's message; seconds of updates for a real-time app, yet a hard bound.
+  //
+  maxBacklog: 16 * 1024 * 1024,
+  backlogPolicy: 'close' as BacklogPolicy,
   handshakeTimeout: 10_000,
   closeTimeout: 10_000,
   heartbeatInterval: 0,
@@ -149,11 +218,26 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
   if (origins !== undefined && typeof origins !== 'function' && !isStringArray(origins)) {
     throw new TypeError('The "allowedOrigins" option must be an array of strings or a function');
   }
+  let allowedOrigins: ResolvedOptions<Data>['allowedOrigins'];
+  try {
+    allowedOrigins = origins && typeof origins !== 'function' ? originAllowList(origins) : origins;
+  } catch (error) {
+    throw new TypeError(`The "allowedOrigins" option: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   if (options.protocols !== undefined && !isStringArray(options.protocols)) {
     throw new TypeError('The "protocols" option must be an array of strings');
   }
+  const backlogPolicy = options.backlogPolicy ?? DEFAULTS.backlogPolicy;
+  if (backlogPolicy !== 'close' && backlogPolicy !== 'reject') {
+    throw new TypeError(
+      `The "backlogPolicy" option must be 'close' or 'reject', got ${String(backlogPolicy)}`,
+    );
+  }
   return {
     ...options,
+    allowedOrigins,
     maxPayload: integer(
       'maxPayload',
       options.maxPayload ?? DEFAULTS.maxPayload,
@@ -190,7 +274,31 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
       0,
       2 ** 31 - 1,
     ),
+    maxHeaderCount: integer(
+      'maxHeaderCount',
+      options.maxHeaderCount ?? DEFAULTS.maxHeaderCount,
+      1,
+      100_000,
+    ),
+    maxConnections: integerOrInfinity(
+      'maxConnections',
+      options.maxConnections ?? DEFAULTS.maxConnections,
+      1,
+    ),
+    idleTimeout: integer(
+      'idleTimeout',
+      options.idleTimeout ?? DEFAULTS.idleTimeout,
+      0,
+      2 ** 31 - 1,
+    ),
+    maxBacklog: integerOrInfinity('maxBacklog', options.maxBacklog ?? DEFAULTS.maxBacklog, 0),
+    backlogPolicy,
   };
+}
+
+/** An integer of at least `min`, or `Infinity` for no limit. */
+function integerOrInfinity(name: string, value: unknown, min: number): number {
+  return value === Infinity ? value : integer(name, value, min, Number.MAX_SAFE_INTEGER);
 }
 
 function integer(name: string, value: unknown, min: number, max: number): number {

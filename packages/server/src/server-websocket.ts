@@ -1,13 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import {
+  CloseCode,
   type ConnectionHandler,
   ConnectionState,
   InternalError,
+  Opcode,
   ServerConnection,
   type WebSocketError,
+  frameHeaderSize,
   toBytes,
 } from '@proj/protocol';
+import type { BacklogPolicy } from './options.js';
 
 /** Events of a {@link ServerWebSocket}, with their listener arguments. */
 export interface ServerWebSocketEvents {
@@ -61,9 +65,34 @@ export interface ServerWebSocketInit<Data> {
   maxPayload: number;
   maxFragments: number;
   closeTimeout: number;
+  maxBacklog: number;
+  backlogPolicy: BacklogPolicy;
+}
+
+/**
+ * A `send` refused because the connection's outgoing backlog would pass the
+ * `maxBacklog` option; nothing of the message was queued.
+ */
+export class BacklogExceededError extends Error {
+  readonly code = 'WS_ERR_BACKLOG_EXCEEDED';
+  /** Bytes that were queued when the send was refused. */
+  readonly bufferedAmount: number;
+
+  constructor(bufferedAmount: number, maxBacklog: number) {
+    super(`Send refused: ${bufferedAmount} bytes queued, the limit is ${maxBacklog}`);
+    this.bufferedAmount = bufferedAmount;
+  }
+
+  override get name(): string {
+    return 'BacklogExceededError';
+  }
 }
 
 const kHeartbeat = Symbol('heartbeat');
+const kIdleSweep = Symbol('idleSweep');
+const kSendEncoded = Symbol('sendEncoded');
+
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 /** Swallows socket errors; the 'close' that follows reports them as 1006. */
 function noop(): void {}
@@ -95,6 +124,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   #sendCallback: SendCallback | undefined;
   /** Whether a pong (or any data) arrived since the last heartbeat ping. */
   #alive = true;
+  /** Idle sweeps since data last arrived. */
+  #idleSweeps = 0;
+  readonly #maxBacklog: number;
+  readonly #backlogPolicy: BacklogPolicy;
+  /** A refused send promised a `drain` that the socket will not emit by itself. */
+  #drainOwed = false;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
@@ -102,6 +137,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.data = init.data;
     this.#socket = init.socket;
     this.#closeTimeout = init.closeTimeout;
+    this.#maxBacklog = init.maxBacklog;
+    this.#backlogPolicy = init.backlogPolicy;
     this.#connection = new ServerConnection({
       handler: this.#createHandler(),
       protocol: init.protocol,
@@ -119,6 +156,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (init.head.length > 0) socket.unshift(init.head);
     socket.on('data', (chunk: Buffer) => {
       this.#alive = true;
+      this.#idleSweeps = 0;
       // Replies sent from message listeners (echoes, acks) leave in one
       // writev per chunk read instead of one write each.
       socket.cork();
@@ -173,7 +211,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * `options.binary` says otherwise.
    * @returns `false` when the socket's write backlog is above its high-water
    *   mark: wait for `drain` before sending more. Also `false` (and the
-   *   callback gets an error) when the connection is not open; nothing is sent.
+   *   callback gets an error) when the connection is not open, or when the
+   *   message would push the backlog past `maxBacklog`
+   *   ({@link BacklogExceededError}, and a `drain` follows while open); then
+   *   nothing is sent.
    */
   send(
     data: ServerSendData,
@@ -192,6 +233,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
         );
       return false;
     }
+    if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
     this.#sendCallback = callback;
@@ -257,6 +299,61 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.#socket.resume();
   }
 
+  /** Whether `data` would push the backlog past `maxBacklog`; never for an empty backlog. */
+  #exceedsBacklog(data: ServerSendData): boolean {
+    // A string has at most 3 UTF-8 bytes per UTF-16 unit: count them exactly
+    // only near the limit.
+    const bound = typeof data === 'string' ? data.length * 3 : data.byteLength;
+    if (!this.#wouldPassBacklog(bound + frameHeaderSize(bound, false))) return false;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : bound;
+    return this.#wouldPassBacklog(size + frameHeaderSize(size, false));
+  }
+
+  /** Whether queueing `frameBytes` more would pass `maxBacklog`; never for an empty backlog. */
+  #wouldPassBacklog(frameBytes: number): boolean {
+    const queued = this.#socket.writableLength;
+    return queued > 0 && queued + frameBytes > this.#maxBacklog;
+  }
+
+  /** Refuses a send over `maxBacklog` as the `backlogPolicy` says. */
+  #refuseSend(callback: SendCallback | undefined): false {
+    const socket = this.#socket;
+    const error = new BacklogExceededError(socket.writableLength, this.#maxBacklog);
+    if (this.#backlogPolicy === 'close') {
+      this.close(CloseCode.PolicyViolation, 'Backlog limit exceeded');
+    } else if (!socket.writableNeedDrain && !this.#drainOwed) {
+      // `false` means "wait for drain", but below the high-water mark the
+      // socket emits none: an empty write calls back once all before it is flushed.
+      this.#drainOwed = true;
+      socket.write(EMPTY_BUFFER, () => {
+        this.#drainOwed = false;
+        if (this.#connection.state === ConnectionState.Open) this.emit('drain');
+      });
+    }
+    if (callback) process.nextTick(callback, error);
+    return false;
+  }
+
+  /**
+   * Writes a frame encoded once for many connections (a broadcast). Returns
+   * whether it was written: not when the connection is not open, is in the
+   * middle of sending a fragmented message, or the frame would push its
+   * backlog past `maxBacklog` (refused as `backlogPolicy` says).
+   * @internal
+   */
+  [kSendEncoded](chunks: readonly Uint8Array[]): boolean {
+    if (this.#connection.state !== ConnectionState.Open) return false;
+    let size = 0;
+    for (const chunk of chunks) size += chunk.byteLength;
+    if (this.#wouldPassBacklog(size)) return this.#refuseSend(undefined);
+    try {
+      this.#connection.sendEncodedFrame(chunks);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * One heartbeat tick: terminate if nothing arrived since the last tick,
    * else ping. Returns whether the connection was still alive.
@@ -264,6 +361,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    */
   [kHeartbeat](): boolean {
     if (this.#connection.state !== ConnectionState.Open) return true;
+    // While paused a pong cannot be read: the application stopped reading,
+    // which is not the peer's silence.
+    if (this.#socket.isPaused()) {
+      this.#alive = true;
+      return true;
+    }
     if (!this.#alive) {
       this.terminate();
       return false;
@@ -271,6 +374,17 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.#alive = false;
     this.#connection.sendPing();
     return true;
+  }
+
+  /**
+   * One idle sweep: closes with 1001 once `limit` sweeps passed with nothing
+   * received. Time paused by {@link pause} does not count.
+   * @internal
+   */
+  [kIdleSweep](limit: number): void {
+    if (this.#connection.state !== ConnectionState.Open) return;
+    if (this.#socket.isPaused()) this.#idleSweeps = 0;
+    else if (++this.#idleSweeps >= limit) this.close(CloseCode.GoingAway, 'Idle timeout');
   }
 
   #armCloseTimer(): void {
@@ -288,6 +402,16 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
         this.#sendCallback = undefined;
         if (socket.destroyed) {
           if (callback) process.nextTick(callback, new Error('Socket is closed'));
+          return;
+        }
+        // An automatic pong is dropped while the backlog is over the cap, so a
+        // peer that pings without reading cannot grow it. RFC 6455 §5.5.3 lets
+        // an endpoint answer only the latest of several pings.
+        if (
+          socket.writableLength > this.#maxBacklog &&
+          (chunks[0]![0]! & 0x0f) === Opcode.Pong &&
+          callback === undefined
+        ) {
           return;
         }
         if (chunks.length === 1) {
@@ -334,6 +458,19 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       );
     }
   }
+}
+
+/** Writes a pre-encoded frame to `socket`; see {@link WebSocketServer.broadcast}. @internal */
+export function sendEncoded(
+  socket: ServerWebSocket<unknown>,
+  chunks: readonly Uint8Array[],
+): boolean {
+  return socket[kSendEncoded](chunks);
+}
+
+/** Runs one idle sweep on `socket`; see {@link ServerWebSocket}. @internal */
+export function idleSweep(socket: ServerWebSocket<unknown>, limit: number): void {
+  socket[kIdleSweep](limit);
 }
 
 /** Runs one heartbeat tick on `socket`. @internal */

@@ -33,6 +33,11 @@ export async function negotiateUpgrade<Data>(
   request: IncomingMessage,
   options: ResolvedOptions<Data>,
 ): Promise<AcceptedUpgrade<Data> | Rejection> {
+  // Node's parser keeps at most its maxHeadersCount fields (set just above
+  // ours in standalone mode), so a longer list shows up here as one too many.
+  if (request.rawHeaders.length / 2 > options.maxHeaderCount) {
+    return reject(431, { body: 'Too many header fields' });
+  }
   let validated: ValidatedRequest;
   try {
     validated = validateRequest({
@@ -50,12 +55,8 @@ export async function negotiateUpgrade<Data>(
   const origin = validated.origin;
   const allowed = options.allowedOrigins;
   if (allowed !== undefined) {
-    const ok =
-      typeof allowed === 'function'
-        ? allowed(origin, request)
-        : origin === undefined || allowed.includes(origin);
     // Never reflect a request header into the response body.
-    if (!ok) return reject(403, { body: 'Origin not allowed' });
+    if (!allowed(origin, request)) return reject(403, { body: 'Origin not allowed' });
   }
 
   const protocol = chooseProtocol(validated.protocols, request, options);

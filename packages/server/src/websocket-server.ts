@@ -7,10 +7,16 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CloseCode } from '@proj/protocol';
+import { CloseCode, Opcode, encodeFrame, encodeUtf8, toBytes } from '@proj/protocol';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
 import { isRejection } from './rejection.js';
-import { ServerWebSocket, heartbeat } from './server-websocket.js';
+import {
+  type ServerSendData,
+  ServerWebSocket,
+  heartbeat,
+  idleSweep,
+  sendEncoded,
+} from './server-websocket.js';
 import { abortHandshake, negotiateUpgrade } from './upgrade.js';
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
@@ -31,6 +37,14 @@ export interface WebSocketServerEvents<Data> {
   error: [error: Error];
   /** {@link WebSocketServer.close} finished. */
   close: [];
+}
+
+/** Options of {@link WebSocketServer.broadcast}. */
+export interface BroadcastOptions<Data> {
+  /** Send as binary. Default: `true` for binary data, `false` for a string. */
+  binary?: boolean;
+  /** Only connections for which this returns true receive the message (e.g. all but the sender). */
+  filter?: (socket: ServerWebSocket<Data>) => boolean;
 }
 
 /** Options of {@link WebSocketServer.close}. */
@@ -84,6 +98,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.handleUpgrade(request, socket, head);
   };
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   /**
@@ -111,13 +126,18 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
           const body = STATUS_CODES[426]!;
           response.writeHead(426, {
             upgrade: 'websocket',
-            connection: 'Upgrade',
+            // "close" too: a request that is no handshake ends the connection,
+            // like every other refused handshake (HTTP/1.0 and `Connection:
+            // close` requests included, which `Upgrade` alone kept alive).
+            connection: 'Upgrade, close',
             'content-type': 'text/plain',
             'content-length': body.length,
           });
           response.end(body);
         },
       );
+      // One field past the limit, so that negotiateUpgrade sees too many and answers 431.
+      this.#httpServer.maxHeadersCount = resolved.maxHeaderCount + 1;
       this.#httpServer.on('listening', () => this.emit('listening'));
       this.#httpServer.on('error', (error) => this.emit('error', error));
       this.#httpServer.on('upgrade', this.#onUpgrade);
@@ -138,6 +158,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         for (const client of this.#clients) heartbeat(client as ServerWebSocket<unknown>);
       }, resolved.heartbeatInterval);
       this.#heartbeatTimer.unref();
+    }
+    if (resolved.idleTimeout > 0) {
+      // One sweep for all connections instead of a timer each; sweeping four
+      // times per timeout (at least once a second) closes an idle connection
+      // between idleTimeout and idleTimeout + one sweep after its last byte.
+      const every = Math.max(1, Math.min(Math.ceil(resolved.idleTimeout / 4), 1000));
+      const sweeps = Math.ceil(resolved.idleTimeout / every) + 1;
+      this.#idleTimer = setInterval(() => {
+        for (const client of this.#clients) idleSweep(client as ServerWebSocket<unknown>, sweeps);
+      }, every);
+      this.#idleTimer.unref();
     }
   }
 
@@ -186,6 +217,27 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   }
 
   /**
+   * Sends one message to every open connection (or those `filter` accepts).
+   * The frame is encoded once and the same bytes are written to each socket,
+   * so the cost per extra recipient is a socket write, not an encoding.
+   * @returns how many connections it was written to.
+   * @example
+   * setInterval(() => server.broadcast(JSON.stringify(world)), 50);
+   */
+  broadcast(data: ServerSendData, options: BroadcastOptions<Data> = {}): number {
+    const binary = options.binary ?? typeof data !== 'string';
+    const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
+    const frame = encodeFrame(binary ? Opcode.Binary : Opcode.Text, payload);
+    const filter = options.filter;
+    let sent = 0;
+    for (const client of this.#clients) {
+      if (filter && !filter(client)) continue;
+      if (sendEncoded(client as ServerWebSocket<unknown>, frame)) sent++;
+    }
+    return sent;
+  }
+
+  /**
    * Shuts down gracefully: stops accepting, sends a close frame (1001 by
    * default) to every client, waits for them to close up to the timeout,
    * terminates the rest, and resolves when every socket is closed (and, in
@@ -203,6 +255,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       timeout = this.#options.closeTimeout,
     } = options;
     clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#idleTimer);
     const server = this.#httpServer;
     const serverClosed =
       this.#ownsServer && server?.listening
@@ -261,6 +314,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       refuse(503, 'Server is shutting down');
       return;
     }
+    // Closing connections still hold a socket, so they count until 'close'.
+    if (this.#clients.size + this.#pending.size >= this.#options.maxConnections) {
+      refuse(503, 'Too many connections');
+      return;
+    }
     this.#pending.add(socket);
     const onSocketError = (): void => void socket.destroy();
     socket.on('error', onSocketError);
@@ -291,6 +349,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         maxPayload: this.#options.maxPayload,
         maxFragments: this.#options.maxFragments,
         closeTimeout: this.#options.closeTimeout,
+        maxBacklog: this.#options.maxBacklog,
+        backlogPolicy: this.#options.backlogPolicy,
       });
       const added = client;
       this.#clients.add(added);
@@ -300,7 +360,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     } catch (error) {
       // A hook threw: answer 500 without leaking its message to the client.
       // After the 101 (a 'connection' listener threw) HTTP is over: fail with 1011.
-      if (client) client.close(CloseCode.InternalError);
+      if (client) client.close(CloseCode.InternalError, 'Internal error');
       else refuse(500, 'Internal Server Error');
       if (this.listenerCount('error') > 0)
         this.emit('error', error instanceof Error ? error : new Error(String(error)));

@@ -58,6 +58,20 @@ describe('each option names itself', () => {
     ['closeTimeout', { closeTimeout: -5 }, RangeError],
     ['closeTimeout', { closeTimeout: '1s' }, TypeError],
     ['heartbeatInterval', { heartbeatInterval: -1 }, RangeError],
+    ['maxHeaderCount', { maxHeaderCount: 0 }, RangeError],
+    ['maxHeaderCount', { maxHeaderCount: 2.5 }, TypeError],
+    ['maxConnections', { maxConnections: 0 }, RangeError],
+    ['maxConnections', { maxConnections: '10' }, TypeError],
+    ['maxConnections', { maxConnections: -Infinity }, TypeError],
+    ['idleTimeout', { idleTimeout: -1 }, RangeError],
+    ['idleTimeout', { idleTimeout: 2 ** 31 }, RangeError],
+    ['idleTimeout', { idleTimeout: Infinity }, TypeError],
+    ['maxBacklog', { maxBacklog: -1 }, RangeError],
+    ['maxBacklog', { maxBacklog: 1.5 }, TypeError],
+    ['backlogPolicy', { backlogPolicy: 'drop' }, TypeError],
+    ['backlogPolicy', { backlogPolicy: 1 }, TypeError],
+    ['allowedOrigins', { allowedOrigins: ['https://a.example/'] }, TypeError],
+    ['allowedOrigins', { allowedOrigins: ['a.example'] }, TypeError],
   ])('%s: %j', (name, options, ErrorClass) => {
     const attempt = (): WebSocketServer => make({ ...base, ...options });
     expect(attempt).toThrow(ErrorClass);
@@ -74,6 +88,11 @@ describe('valid options', () => {
       handshakeTimeout: 10_000,
       closeTimeout: 10_000,
       heartbeatInterval: 0,
+      maxHeaderCount: 100,
+      maxConnections: Infinity,
+      idleTimeout: 0,
+      maxBacklog: 16 * 1024 * 1024,
+      backlogPolicy: 'close',
     });
   });
 
@@ -87,6 +106,11 @@ describe('valid options', () => {
       handshakeTimeout: 1,
       closeTimeout: 1,
       heartbeatInterval: 0,
+      maxHeaderCount: 1,
+      maxConnections: 1,
+      idleTimeout: 0,
+      maxBacklog: 0,
+      backlogPolicy: 'reject',
       allowedOrigins: [],
       protocols: [],
       authenticate: () => undefined,
@@ -96,5 +120,13 @@ describe('valid options', () => {
     await server.close();
     const withPredicate = new WebSocketServer({ noServer: true, allowedOrigins: () => true });
     await withPredicate.close();
+    const unlimited = new WebSocketServer({
+      noServer: true,
+      maxConnections: Infinity,
+      maxBacklog: Infinity,
+      idleTimeout: 2 ** 31 - 1,
+      backlogPolicy: 'close',
+    });
+    await unlimited.close();
   });
 });
