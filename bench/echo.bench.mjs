@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
+  echoPoint,
   formatRate,
   formatSize,
   formatSpread,
@@ -25,6 +26,7 @@ import {
   median,
   now,
   spread,
+  writeEntries,
   writeSection,
 } from './lib/results.mjs';
 
@@ -193,4 +195,21 @@ writeSection(
     '',
   ].join('\n'),
 );
-console.log('Wrote bench/RESULTS.md (## Echo)');
+writeEntries(
+  'Echo',
+  results.flatMap(({ point: [size, connections, inflight], by }) =>
+    names
+      .filter((n) => n !== 'ours')
+      .map((n) => ({
+        point: echoPoint(size, connections, inflight),
+        metric: 'messages/s',
+        unit: 'msg/s',
+        better: 'higher',
+        ours: by.ours.rate,
+        ws: by[n].rate,
+        against: n,
+      })),
+  ),
+  { seconds: Math.round((Date.now() - began) / 1000), runs: RUNS },
+);
+console.log('Wrote bench/RESULTS.md (## Echo) and bench/results.json');

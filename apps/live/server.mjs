@@ -6,6 +6,7 @@
 //
 //   pnpm --dir apps/live start                 # builds the page, then runs this
 //   HOST=0.0.0.0 PORT=9000 node server.mjs     # other address; PORT=0 picks a free port
+//   REDIS_URL=redis://127.0.0.1:6379 PORT=8081 node server.mjs   # one of N processes sharing the world
 //
 // The message protocol is described in README.md. Logs each connection; shuts
 // down gracefully on Ctrl-C / SIGTERM (every page gets a 1001 close frame).
@@ -15,6 +16,8 @@ import { WebSocketServer } from '@proj/server';
 
 const host = process.env['HOST'] || '127.0.0.1';
 const port = Number(process.env['PORT'] ?? 8080);
+/** Set: this process is one of several sharing one world through Redis (see README.md). */
+const redisUrl = process.env['REDIS_URL'] || undefined;
 
 /** Broadcast period: 20 world states a second. */
 const TICK_MS = 50;
@@ -93,6 +96,59 @@ const httpServer = createServer(async (request, response) => {
  * @property {number} receivedAt when that move arrived (performance.now() here)
  */
 
+// ---------------------------------------------------------------------------
+// Several processes: each publishes its own players (its shard of the world)
+// every tick on one topic through Redis, and builds the world from its own
+// players plus the latest shard of every other process.
+
+/** The Redis topic of the shards. */
+const SHARDS = 'live:shards';
+/** A process not heard from for this long is gone, and its players with it. */
+const SHARD_TTL_MS = 1000;
+/** @type {import('@proj/redis').RedisAdapter | undefined} */
+let adapter;
+/** Other processes' players: node id → their latest shard and when it arrived. */
+/** @type {Map<string, { players: WorldPlayer[], at: number }>} */
+const shards = new Map();
+if (redisUrl) {
+  const { RedisAdapter } = await import('@proj/redis');
+  adapter = new RedisAdapter({ url: redisUrl, prefix: 'live:' });
+  adapter.on('unavailable', (error) =>
+    console.warn(
+      `redis unavailable (${error?.message ?? 'disconnected'}): this process plays alone`,
+    ),
+  );
+  adapter.on('available', () =>
+    console.log(`redis available: sharing the world as ${adapter?.nodeId}`),
+  );
+  adapter.on('error', () => {});
+  // The processes talk to each other on their own topic; pages never subscribe to it.
+  adapter.subscribe(SHARDS);
+  adapter.on('message', (topic, payload) => {
+    if (topic !== SHARDS) return;
+    try {
+      const shard = JSON.parse(Buffer.from(payload).toString('utf8'));
+      if (typeof shard?.node === 'string' && Array.isArray(shard.players))
+        shards.set(shard.node, { players: shard.players, at: performance.now() });
+    } catch {
+      // Not from a live demo process: ignore.
+    }
+  });
+}
+/** Player ids are unique per process; across processes they start at a random base. */
+const idBase = redisUrl ? (1 + Math.floor(Math.random() * 999_999)) * 1000 : 0;
+
+/**
+ * @typedef {object} WorldPlayer
+ * @property {number} id
+ * @property {string} color
+ * @property {number} x
+ * @property {number} y
+ * @property {number} seq
+ * @property {number} t
+ * @property {number} held
+ */
+
 const server = new WebSocketServer({
   server: httpServer,
   path: '/updates',
@@ -131,7 +187,7 @@ server.on('connection', (socket) => {
     socket.close(1013, 'Too many players, try again later');
     return;
   }
-  const id = nextId++;
+  const id = idBase + nextId++;
   /** @type {Player} */
   const player = {
     id,
@@ -195,24 +251,38 @@ server.on('rejected', (status, reason, request) =>
 // The broadcast: one JSON encoding per tick, the same bytes to every client.
 
 let skipped = 0;
+/** Whether the last shard published had players (an empty one is sent once, then nothing). */
+let publishedPlayers = false;
 const ticker = setInterval(() => {
-  if (players.size === 0) return;
   const now = performance.now();
-  const world = {
-    type: 'world',
-    count: players.size,
-    players: [...players.values()].map((p) => ({
-      id: p.id,
-      color: p.color,
-      x: round(p.x),
-      y: round(p.y),
-      seq: p.seq,
-      t: p.t,
-      // How long this server held the move before this broadcast: the page
-      // subtracts it, so its RTT is the network round trip, not tick phase.
-      held: p.seq ? round(now - p.receivedAt) : 0,
-    })),
-  };
+  /** @type {WorldPlayer[]} */
+  const local = [...players.values()].map((p) => ({
+    id: p.id,
+    color: p.color,
+    x: round(p.x),
+    y: round(p.y),
+    seq: p.seq,
+    t: p.t,
+    // How long this server held the move before this broadcast: the page
+    // subtracts it, so its RTT is the network round trip, not tick phase.
+    held: p.seq ? round(now - p.receivedAt) : 0,
+  }));
+  /** @type {WorldPlayer[]} */
+  let remote = [];
+  if (adapter) {
+    if (local.length > 0 || publishedPlayers) {
+      const shard = JSON.stringify({ node: adapter.nodeId, players: local });
+      adapter.publish(SHARDS, Buffer.from(shard), false);
+      publishedPlayers = local.length > 0;
+    }
+    for (const [node, shard] of shards) {
+      if (now - shard.at > SHARD_TTL_MS || shard.players.length === 0) shards.delete(node);
+      else remote = remote.concat(shard.players);
+    }
+  }
+  if (players.size === 0) return;
+  const all = remote.length > 0 ? local.concat(remote) : local;
+  const world = { type: 'world', count: all.length, players: all };
   // broadcast() frames the message once and writes the same bytes to every
   // socket. A page that is behind (its socket's backlog above MAX_BUFFERED)
   // skips this tick instead of delaying everyone else.
@@ -249,6 +319,13 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.once(signal, () => {
     console.log(`shutting down${skipped ? ` (${skipped} slow-client ticks skipped)` : ''}`);
     clearInterval(ticker);
+    // The other processes drop this one's players now, not after SHARD_TTL_MS.
+    if (adapter && publishedPlayers)
+      adapter.publish(
+        SHARDS,
+        Buffer.from(JSON.stringify({ node: adapter.nodeId, players: [] })),
+        false,
+      );
     httpServer.close();
     httpServer.closeIdleConnections();
     void server.close().then(() => {

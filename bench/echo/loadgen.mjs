@@ -81,6 +81,13 @@ function connect() {
           continue;
         }
         if (data.length - offset < 2) break;
+        if ((data[offset] & 0x0f) === 0x8) {
+          // A close frame: the server gave up on this connection; say so rather than stall.
+          console.error(
+            `the server closed a connection: ${data.subarray(offset, offset + 32).toString('hex')}`,
+          );
+          process.exit(1);
+        }
         const second = data[offset + 1] & 0x7f;
         let headerSize = 2;
         let length = second;

@@ -7,8 +7,22 @@
 // "raw" (a bare node:net server that parses frames minimally, with no
 // validation, limits or events: the ceiling any Node implementation can reach). Each echoes every message back as it came,
 // prints `READY <port>` once listening, and exits on SIGTERM.
+//
+// A control channel serves the memory and broadcast benchmarks: one command
+// per line on stdin, one answer per line on stdout.
+//
+//   MEM              → `MEM <json>`: process.memoryUsage() after full GCs (run
+//                      with --expose-gc, else without GC and `"gc": false`)
+//   GC               → `GC` once a full GC ran
+//   CLIENTS          → `CLIENTS <n>`: connections the server tracks
+//   BROADCAST <size> → `BROADCAST <json>`: one binary message of <size> bytes
+//                      sent to every client the library's way; `t0` and `t1` are
+//                      process.hrtime.bigint() (ns, CLOCK_MONOTONIC: one clock
+//                      for every process on a Linux machine) just before and
+//                      just after the send loop, `sent` how many it went to.
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 
 const [kind = 'ours', portArg = '0'] = process.argv.slice(2);
 const port = Number(portArg);
@@ -18,16 +32,33 @@ function ready(address) {
   process.stdout.write(`READY ${address.port}\n`);
 }
 
+/** Set per kind: how many connections the server tracks, and one broadcast of `data`. */
+let countClients = () => NaN;
+let broadcast = () => {
+  throw new Error(`no broadcast in the ${kind} server`);
+};
+
 if (kind === 'ours') {
   const { WebSocketServer } = await import('@proj/server');
-  const server = new WebSocketServer({ port, host: '127.0.0.1', maxPayload: MAX_PAYLOAD });
+  // The 1 MiB × 16-in-flight echo queues up to 16 MiB per connection, right at the
+  // default send-backlog cap (16 MiB, 'close' policy), which would close the
+  // connection mid-run; ws has no such cap, so it is lifted here.
+  const server = new WebSocketServer({
+    port,
+    host: '127.0.0.1',
+    maxPayload: MAX_PAYLOAD,
+    maxBacklog: Infinity,
+  });
   server.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   });
+  countClients = () => server.clients.size;
+  // Ours: encode the frame once, write the same bytes to every open socket.
+  broadcast = (data) => server.broadcast(data);
   await server.ready();
   ready(server.address());
 } else if (kind === 'ws') {
-  const { WebSocketServer } = await import('ws');
+  const { WebSocket, WebSocketServer } = await import('ws');
   const server = new WebSocketServer({
     port,
     host: '127.0.0.1',
@@ -37,6 +68,19 @@ if (kind === 'ours') {
   server.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   });
+  countClients = () => server.clients.size;
+  // ws's documented broadcast (its README, "Server broadcast"): send() frames
+  // the message again for every client.
+  broadcast = (data) => {
+    let sent = 0;
+    server.clients.forEach(function each(client) {
+      if (client.readyState === WebSocket.OPEN) {
+        client.send(data, { binary: true });
+        sent++;
+      }
+    });
+    return sent;
+  };
   server.on('listening', () => ready(server.address()));
 } else if (kind === 'raw') {
   // Unmasking is the one shared part: a byte loop here would make the
@@ -101,5 +145,38 @@ if (kind === 'ours') {
   console.error(`unknown server kind "${kind}"`);
   process.exit(2);
 }
+
+const payloads = new Map();
+const fullGc = async () => {
+  if (!globalThis.gc) return false;
+  globalThis.gc();
+  // Let weak callbacks and finalizers run, then collect what they freed.
+  await new Promise((resolve) => setImmediate(resolve));
+  globalThis.gc();
+  return true;
+};
+const answer = (line) => process.stdout.write(`${line}\n`);
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  const [command, argument] = line.trim().split(/\s+/);
+  if (command === 'MEM') {
+    const gc = await fullGc();
+    answer(`MEM ${JSON.stringify({ ...process.memoryUsage(), gc })}`);
+  } else if (command === 'GC') {
+    await fullGc();
+    answer('GC');
+  } else if (command === 'CLIENTS') {
+    answer(`CLIENTS ${countClients()}`);
+  } else if (command === 'BROADCAST') {
+    const size = Number(argument);
+    if (!payloads.has(size)) payloads.set(size, Buffer.alloc(size, 0x61));
+    const data = payloads.get(size);
+    const t0 = process.hrtime.bigint();
+    const sent = broadcast(data);
+    const t1 = process.hrtime.bigint();
+    answer(`BROADCAST ${JSON.stringify({ t0: Number(t0), t1: Number(t1), sent })}`);
+  } else if (command) {
+    answer(`ERROR unknown command ${command}`);
+  }
+});
 
 process.on('SIGTERM', () => process.exit(0));

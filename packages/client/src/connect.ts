@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { MessageCompression, PerMessageDeflate } from '@proj/deflate';
 import {
   ClientConnection,
   CloseCode,
@@ -68,6 +69,9 @@ export class Transport implements SendTarget {
   /** Application bytes of each write awaiting its callback, oldest first. */
   #inFlight: number[] = [];
   #inFlightHead = 0;
+  readonly #options: ResolvedOptions;
+  /** The permessage-deflate hooks, once the server accepted the offer. */
+  #compression: MessageCompression | undefined;
 
   /**
    * Starts connecting to `url` (already a valid `ws:`/`wss:` URL record).
@@ -81,7 +85,9 @@ export class Transport implements SendTarget {
   ) {
     this.#handler = handler;
     this.#closeTimeout = options.closeTimeout;
+    this.#options = options;
     this.#connection = new ClientConnection({
+      perMessageDeflate: options.deflate?.config,
       handler: this.#protocolHandler,
       host: url.host,
       path: url.pathname + url.search,
@@ -122,6 +128,10 @@ export class Transport implements SendTarget {
   /** Sends a text message, or discards it once the closing handshake has started. */
   sendText(text: string, size: number): void {
     if (!this.canSend) return;
+    if (this.#compression) {
+      this.#sendCompressed(Buffer.from(text), false, size);
+      return;
+    }
     this.#frameAppBytes = size;
     this.#connection.sendText(text);
     this.#frameAppBytes = 0;
@@ -130,6 +140,10 @@ export class Transport implements SendTarget {
   /** Sends a binary message, or discards it once the closing handshake has started. */
   sendBinary(bytes: Uint8Array): void {
     if (!this.canSend) return;
+    if (this.#compression) {
+      this.#sendCompressed(bytes, true, bytes.byteLength);
+      return;
+    }
     this.#frameAppBytes = bytes.byteLength;
     this.#connection.sendBinary(bytes);
     this.#frameAppBytes = 0;
@@ -140,6 +154,11 @@ export class Transport implements SendTarget {
    * The close timeout starts with it.
    */
   close(code: number | undefined, reason: string): void {
+    // Messages still being compressed go out first.
+    if (this.#compression?.busy) {
+      this.#compression.afterSends(() => this.close(code, reason));
+      return;
+    }
     this.#connection.close(code, reason);
     this.#afterCall();
   }
@@ -171,10 +190,15 @@ export class Transport implements SendTarget {
     },
     onOpen: (info: OpenInfo) => {
       this.#opened = true;
+      if (info.deflate) this.#compression = this.#createCompression(info);
       clearTimeout(this.#handshakeTimer);
       this.#handler.onOpen(info.protocol, info.extensions);
     },
-    onMessage: (data, binary) => {
+    onMessage: (data, binary, compressed) => {
+      if (compressed) {
+        this.#compression!.receive(data, binary);
+        return;
+      }
       this.#handler.onMessage(binary ? ownBuffer(data) : decodeUtf8(data));
     },
     onClosing: () => this.#handler.onClosing(),
@@ -183,11 +207,40 @@ export class Transport implements SendTarget {
     },
     onClose: (code, reason, wasClean) => {
       this.#closed = true;
+      this.#compression?.close();
       clearTimeout(this.#handshakeTimer);
       clearTimeout(this.#closeTimer);
       this.#handler.onClose(code, reason, wasClean, this.#error);
     },
   };
+
+  /** Compression: pause the socket while a message inflates. */
+  #createCompression(info: OpenInfo): MessageCompression {
+    const deflate = new PerMessageDeflate({
+      params: info.deflate!,
+      isServer: false,
+      maxPayload: this.#options.maxPayload,
+      options: this.#options.deflate ?? undefined,
+    });
+    return new MessageCompression(deflate, this.#connection, {
+      pause: () => this.#socket?.pause(),
+      resume: () => this.#socket?.resume(),
+      deliver: (run) => {
+        run();
+        this.#afterCall();
+      },
+    });
+  }
+
+  /** Sends one message through the compressor, in order with every other send. */
+  #sendCompressed(bytes: Uint8Array, binary: boolean, size: number): void {
+    this.#compression!.send(bytes, true, (payload, compressed) => {
+      this.#frameAppBytes = size;
+      if (binary) this.#connection.sendBinary(payload, { compressed });
+      else this.#connection.sendText(payload, { compressed });
+      this.#frameAppBytes = 0;
+    });
+  }
 
   #write(chunks: readonly Uint8Array[]): void {
     const socket = this.#socket;

@@ -4,6 +4,11 @@
  * passes one stays portable.
  * @packageDocumentation
  */
+import {
+  type DeflateOptions,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from '@proj/deflate';
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, buildClientRequest } from '@proj/protocol';
 
 /** A PEM string or DER/PEM bytes (a `Buffer` is a `Uint8Array`). */
@@ -40,6 +45,12 @@ export interface WebSocketOptions {
   maxPayload?: number | undefined;
   /** Most frames in one message; more fail the connection with 1008. Default 131 072. */
   maxFragments?: number | undefined;
+  /**
+   * Offer permessage-deflate (RFC 7692), as browsers always do: `true` or
+   * options. With it, `maxPayload` counts inflated bytes. Default `false`:
+   * opt in, as on the server, so that zlib memory and CPU are a choice.
+   */
+  perMessageDeflate?: boolean | DeflateOptions | undefined;
   /** `wss:` only: certificate authorities to trust instead of Node's bundled list. */
   ca?: TlsCredential | readonly TlsCredential[] | undefined;
   /** `wss:` only: client certificate chain, for servers that ask for one. */
@@ -60,6 +71,8 @@ export interface ResolvedOptions {
   readonly closeTimeout: number;
   readonly maxPayload: number;
   readonly maxFragments: number;
+  /** permessage-deflate settings, `null` when not offered. */
+  readonly deflate: ResolvedDeflateOptions | null;
   readonly tls: {
     readonly ca?: TlsCredential | TlsCredential[];
     readonly cert?: TlsCredential | TlsCredential[];
@@ -123,6 +136,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       1,
       Number.MAX_SAFE_INTEGER,
     ),
+    deflate: resolveDeflateOptions(o.perMessageDeflate, false),
     tls: {
       ...credential('ca', o.ca),
       ...credential('cert', o.cert),

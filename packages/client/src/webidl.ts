@@ -47,6 +47,9 @@ const byteLengthGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 
  */
 export function isArrayBuffer(value: unknown): value is ArrayBuffer {
   if (typeof value !== 'object' || value === null) return false;
+  // Views are the common case on a hot path (send of a Buffer or typed
+  // array): answer them without the throwing brand check below.
+  if (ArrayBuffer.isView(value)) return false;
   try {
     byteLengthGetter.call(value);
     return true;

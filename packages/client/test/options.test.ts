@@ -17,6 +17,7 @@ describe('resolveOptions', () => {
         closeTimeout: DEFAULT_TIMEOUT,
         maxPayload: DEFAULT_MAX_PAYLOAD,
         maxFragments: DEFAULT_MAX_FRAGMENTS,
+        deflate: null,
         tls: { rejectUnauthorized: true, servername: undefined },
       });
     }

@@ -16,11 +16,26 @@ import {
   splitHead,
 } from './http1.js';
 import { type MaskSource, createRandomMaskSource } from './mask.js';
+import {
+  type DeflateConfig,
+  PERMESSAGE_DEFLATE,
+  acceptDeflateResponse,
+  buildDeflateOffer,
+} from './permessage-deflate.js';
 import { encodeUtf8 } from './utf8.js';
 
 /** Options of a {@link ClientConnection}. */
 export interface ClientConnectionOptions
-  extends ConnectionOptions, HttpHeadLimits, Omit<ClientRequestOptions, 'key' | 'extensions'> {
+  extends
+    Omit<ConnectionOptions, 'perMessageDeflate'>,
+    HttpHeadLimits,
+    Omit<ClientRequestOptions, 'key' | 'extensions'> {
+  /**
+   * Offer permessage-deflate with these preferences (RFC 7692). Whether the
+   * server accepted, and with which parameters, is `deflate` in `onOpen`.
+   * Default: no offer.
+   */
+  perMessageDeflate?: DeflateConfig | undefined;
   /** The `Sec-WebSocket-Key`; a fresh random one by default. */
   key?: string | undefined;
   /**
@@ -48,13 +63,14 @@ export class ClientConnection extends Connection {
   readonly #protocols: readonly string[];
   readonly #sha1: Sha1 | undefined;
   readonly #limits: HttpHeadLimits;
+  readonly #deflate: DeflateConfig | undefined;
   #buffered: Uint8Array = EMPTY;
   #requested = false;
 
   /** @throws {TypeError} for an invalid subprotocol or header. */
   constructor(options: ClientConnectionOptions) {
     super(
-      options,
+      { ...options, perMessageDeflate: false },
       false,
       options.maskSource ?? (defaultMaskSource ??= createRandomMaskSource()),
       ConnectionState.Connecting,
@@ -63,7 +79,12 @@ export class ClientConnection extends Connection {
     this.#protocols = options.protocols ?? [];
     this.#sha1 = options.sha1;
     this.#limits = { maxHeadSize: options.maxHeadSize, maxHeaderCount: options.maxHeaderCount };
-    this.#request = buildClientRequest({ ...options, key: this.#key });
+    this.#deflate = options.perMessageDeflate;
+    this.#request = buildClientRequest({
+      ...options,
+      key: this.#key,
+      extensions: this.#deflate ? buildDeflateOffer(this.#deflate) : undefined,
+    });
   }
 
   /** The `Sec-WebSocket-Key` this client sends. */
@@ -96,10 +117,17 @@ export class ClientConnection extends Connection {
     const result = validateResponse(response, {
       key: this.#key,
       protocols: this.#protocols,
+      extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [],
       sha1: this.#sha1,
     });
+    const deflate = this.#deflate ? acceptDeflateResponse(result.extensions, this.#deflate) : null;
     this.open(
-      { protocol: result.protocol, extensions: result.extensionsHeader, headers: response.headers },
+      {
+        protocol: result.protocol,
+        extensions: result.extensionsHeader,
+        headers: response.headers,
+        deflate: deflate ?? undefined,
+      },
       split.rest,
     );
   }

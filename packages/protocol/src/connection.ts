@@ -2,12 +2,18 @@ import { EMPTY, toBytes } from './bytes.js';
 import { CloseCode } from './close-code.js';
 import { parseClosePayload, serializeClosePayload, truncateCloseReason } from './close-payload.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { InternalError, type WebSocketError, toWebSocketError } from './errors.js';
+import {
+  InternalError,
+  InvalidUtf8Error,
+  type WebSocketError,
+  toWebSocketError,
+} from './errors.js';
 import { encodeFrame } from './frame.js';
 import { FrameParser } from './frame-parser.js';
 import { type MaskSource } from './mask.js';
 import { MessageAssembler, type MessageLimits, type MessageSink } from './message-assembler.js';
-import { encodeUtf8 } from './utf8.js';
+import type { DeflateParams } from './permessage-deflate.js';
+import { encodeUtf8, isValidUtf8 } from './utf8.js';
 
 /**
  * Connection states, numbered as the WHATWG `readyState`.
@@ -35,6 +41,8 @@ export interface OpenInfo {
   readonly extensions: string;
   /** The server's response headers (client side), lower-case names. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The permessage-deflate parameters, when the server accepted our offer (client side). */
+  readonly deflate?: DeflateParams | undefined;
 }
 
 /**
@@ -64,8 +72,14 @@ export interface ConnectionHandler {
   /**
    * A complete message. `data` may be a view into chunks passed to
    * `receiveData`; text is validated UTF-8, still as bytes (`decodeUtf8`).
+   *
+   * `compressed` (only once permessage-deflate is negotiated): the message's
+   * first frame had RSV1 set, so `data` is still deflated and text is not yet
+   * validated. Call {@link Connection.pauseParsing}, inflate, and hand the
+   * result to {@link Connection.deliverMessage}, then
+   * {@link Connection.resumeParsing}.
    */
-  onMessage(data: Uint8Array, binary: boolean): void;
+  onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void;
   /** A ping arrived; the pong has already been sent. */
   onPing?(data: Uint8Array): void;
   /** A pong arrived. */
@@ -88,12 +102,23 @@ export interface ConnectionHandler {
 export interface ConnectionOptions extends MessageLimits {
   /** Where bytes and events go. */
   handler: ConnectionHandler;
+  /**
+   * permessage-deflate was negotiated (server side; a client learns it from
+   * the response): RSV1 marks a compressed message (RFC 7692 §6).
+   */
+  perMessageDeflate?: boolean | undefined;
 }
 
 /** Per-frame sending options. */
 export interface SendOptions {
   /** `false` to start or continue a fragmented message. Default `true`. */
   fin?: boolean;
+  /**
+   * The payload is already deflated, its `00 00 ff ff` tail removed
+   * (RFC 7692 §7.2.1): set RSV1 on the message's first frame. Only once
+   * permessage-deflate is negotiated; ignored on later fragments.
+   */
+  compressed?: boolean;
 }
 
 /** Data accepted by the send methods. */
@@ -132,6 +157,10 @@ export abstract class Connection implements MessageSink {
   #peerReason = '';
   /** Opcode of the outgoing fragmented message in progress, or -1. */
   #sendingOpcode = -1;
+  #compression = false;
+  #parsingPaused = false;
+  /** Input received while parsing is paused, oldest first. */
+  #queued: Uint8Array[] = [];
 
   protected constructor(
     options: ConnectionOptions,
@@ -143,6 +172,72 @@ export abstract class Connection implements MessageSink {
     this.#maskSource = maskSource;
     this.#state = state;
     this.#parser = new FrameParser(new MessageAssembler(this, options), { expectMasked });
+    if (options.perMessageDeflate) this.#enableCompression();
+  }
+
+  /** Whether permessage-deflate is in use: RSV1 marks compressed messages. */
+  get compression(): boolean {
+    return this.#compression;
+  }
+
+  /** Whether parsing is paused by {@link pauseParsing}. */
+  get parsingPaused(): boolean {
+    return this.#parsingPaused;
+  }
+
+  /**
+   * Stops parsing after the current message callback returns: later input,
+   * including the rest of the chunk being parsed, waits until
+   * {@link resumeParsing}. For an asynchronous step such as inflating a
+   * compressed message, so no later message or close frame overtakes it.
+   * The I/O layer should also stop reading its transport meanwhile.
+   */
+  pauseParsing(): void {
+    this.#parsingPaused = true;
+    this.#parser.suspend();
+  }
+
+  /**
+   * Continues parsing after {@link pauseParsing}, synchronously, with every
+   * byte that arrived meanwhile, until done or paused again.
+   */
+  resumeParsing(): void {
+    if (!this.#parsingPaused) return;
+    this.#parsingPaused = false;
+    try {
+      this.#parser.resume();
+      while (!this.#parsingPaused && this.#queued.length > 0 && this.#accepting) {
+        this.#parser.push(this.#queued.shift()!);
+      }
+    } catch (error) {
+      this.failWith(toWebSocketError(error));
+    }
+    if (!this.#accepting) this.#queued = [];
+  }
+
+  /**
+   * Delivers a message that the I/O layer transformed, e.g. inflated after
+   * `onMessage` reported it `compressed`: text is checked for UTF-8 here
+   * (failing the connection with 1007), then it goes to `onMessage` as any
+   * other. Dropped once the connection is no longer open.
+   */
+  deliverMessage(data: Uint8Array, binary: boolean): void {
+    if (this.#state !== ConnectionState.Open || this.#failed) return;
+    if (!binary && !isValidUtf8(data)) {
+      this.failWith(new InvalidUtf8Error());
+      return;
+    }
+    this.guard(() => this.handler.onMessage(data, binary, false));
+  }
+
+  /** Whether input is still parsed (not failed, no close frame yet, not closed). */
+  get #accepting(): boolean {
+    return !this.#failed && !this.#closeReceived && this.#state !== ConnectionState.Closed;
+  }
+
+  #enableCompression(): void {
+    this.#compression = true;
+    this.#parser.allowRsv1 = true;
   }
 
   /** The current state. */
@@ -177,7 +272,11 @@ export abstract class Connection implements MessageSink {
    * {@link receiveEof} is discarded (RFC 6455 §7.1.7).
    */
   receiveData(chunk: Uint8Array): void {
-    if (this.#failed || this.#closeReceived || this.#state === ConnectionState.Closed) return;
+    if (!this.#accepting) return;
+    if (this.#parsingPaused && this.#state !== ConnectionState.Connecting) {
+      this.#queued.push(chunk);
+      return;
+    }
     try {
       if (this.#state === ConnectionState.Connecting) {
         this.receiveHandshakeData(chunk);
@@ -220,6 +319,7 @@ export abstract class Connection implements MessageSink {
       Opcode.Text,
       typeof data === 'string' ? encodeUtf8(data) : data,
       options?.fin ?? true,
+      options?.compressed ?? false,
     );
   }
 
@@ -228,7 +328,12 @@ export abstract class Connection implements MessageSink {
    * @throws {InvalidStateError} as {@link sendText}.
    */
   sendBinary(data: ArrayBufferLike | ArrayBufferView, options?: SendOptions): void {
-    this.#sendData(Opcode.Binary, toBytes(data), options?.fin ?? true);
+    this.#sendData(
+      Opcode.Binary,
+      toBytes(data),
+      options?.fin ?? true,
+      options?.compressed ?? false,
+    );
   }
 
   /**
@@ -305,10 +410,11 @@ export abstract class Connection implements MessageSink {
   // ---- MessageSink: called by the assembler while parsing ----
 
   /** @internal */
-  onMessage(data: Uint8Array, binary: boolean): void {
+  onMessage(data: Uint8Array, binary: boolean, compressed = false): void {
     // "If readyState is not OPEN, then return": data after our close frame is dropped.
     if (this.#state !== ConnectionState.Open || this.#failed) return;
-    this.handler.onMessage(data, binary);
+    if (compressed) this.handler.onMessage(data, binary, true);
+    else this.handler.onMessage(data, binary);
   }
 
   /** @internal */
@@ -347,12 +453,16 @@ export abstract class Connection implements MessageSink {
   protected open(info: OpenInfo, rest: Uint8Array): void {
     this.#state = ConnectionState.Open;
     this.setNegotiated(info.protocol, info.extensions);
+    if (info.deflate) this.#enableCompression();
     this.handler.onOpen?.(info);
     if (rest.length > 0 && !this.#failed && !this.#closeReceived) this.#parser.push(rest);
   }
 
-  /** Reports `error` and fails the connection with its close code. */
-  protected failWith(error: WebSocketError): void {
+  /**
+   * Reports `error` to `onError` and fails the connection with its close
+   * code, e.g. a {@link PayloadTooBigError} found while inflating.
+   */
+  failWith(error: WebSocketError): void {
     if (this.#failed || this.#state === ConnectionState.Closed) return;
     // Never put internal details on the wire (they may be security-sensitive).
     this.fail(error.closeCode, error instanceof InternalError ? 'Internal error' : error.message);
@@ -403,9 +513,12 @@ export abstract class Connection implements MessageSink {
   /** Whether this side closes the transport first after the closing handshake (the server). */
   protected abstract get endsFirst(): boolean;
 
-  #sendData(opcode: number, payload: Uint8Array, fin: boolean): void {
+  #sendData(opcode: number, payload: Uint8Array, fin: boolean, compressed: boolean): void {
     if (this.#state !== ConnectionState.Open) {
       throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    }
+    if (compressed && !this.#compression) {
+      throw new InvalidStateError('Cannot send compressed: permessage-deflate was not negotiated');
     }
     let frameOpcode = opcode;
     if (this.#sendingOpcode !== -1) {
@@ -415,7 +528,7 @@ export abstract class Connection implements MessageSink {
       frameOpcode = Opcode.Continuation;
     }
     this.#sendingOpcode = fin ? -1 : opcode;
-    this.#writeFrame(frameOpcode, payload, fin);
+    this.#writeFrame(frameOpcode, payload, fin, compressed && frameOpcode !== Opcode.Continuation);
   }
 
   #sendControl(opcode: number, data: SendData): void {
@@ -434,9 +547,9 @@ export abstract class Connection implements MessageSink {
     this.#writeFrame(Opcode.Close, body, true);
   }
 
-  #writeFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+  #writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     const mask = this.#maskSource?.();
-    this.handler.write(encodeFrame(opcode, payload, { fin, mask }));
+    this.handler.write(encodeFrame(opcode, payload, { fin, mask, rsv1 }));
   }
 
   #end(): void {

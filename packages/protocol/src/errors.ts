@@ -7,6 +7,8 @@ import { CloseCode } from './close-code.js';
 export type WebSocketErrorCode =
   | ProtocolErrorCode
   | 'WS_ERR_INVALID_UTF8'
+  /** permessage-deflate data that does not inflate (close code 1007). */
+  | 'WS_ERR_INVALID_COMPRESSED_DATA'
   | 'WS_ERR_TOO_MANY_FRAGMENTS'
   | 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
   | 'WS_ERR_EXTENSION_NEGOTIATION'

@@ -5,7 +5,13 @@ import type { WebSocketError } from './errors.js';
 /** One thing a connection reported, as a plain value. */
 export type ConnectionEvent =
   | { readonly type: 'open'; readonly info: OpenInfo }
-  | { readonly type: 'message'; readonly data: Uint8Array; readonly binary: boolean }
+  | {
+      readonly type: 'message';
+      readonly data: Uint8Array;
+      readonly binary: boolean;
+      /** Present (`true`) only for a message still deflated (permessage-deflate). */
+      readonly compressed?: true;
+    }
   | { readonly type: 'ping'; readonly data: Uint8Array }
   | { readonly type: 'pong'; readonly data: Uint8Array }
   | { readonly type: 'closing'; readonly code: number; readonly reason: string }
@@ -56,8 +62,12 @@ export class EventCollector implements ConnectionHandler {
   onOpen(info: OpenInfo): void {
     this.#events.push({ type: 'open', info });
   }
-  onMessage(data: Uint8Array, binary: boolean): void {
-    this.#events.push({ type: 'message', data: data.slice(), binary });
+  onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
+    this.#events.push(
+      compressed
+        ? { type: 'message', data: data.slice(), binary, compressed: true }
+        : { type: 'message', data: data.slice(), binary },
+    );
   }
   onPing(data: Uint8Array): void {
     this.#events.push({ type: 'ping', data });

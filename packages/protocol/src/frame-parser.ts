@@ -59,6 +59,9 @@ export class FrameParser {
   #masked = false;
   #maskOffset = 0;
   #halted = false;
+  #suspended = false;
+  /** The rest of the chunk that was being parsed when {@link suspend} was called. */
+  #rest: Uint8Array | null = null;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -80,6 +83,26 @@ export class FrameParser {
     this.#halted = true;
   }
 
+  /**
+   * Stops parsing after the current callback returns, keeping the rest of the
+   * chunk for {@link resume}. The connection does this while an asynchronous
+   * step (inflating a compressed message) must finish before the next frame.
+   */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  /**
+   * Continues after {@link suspend}, synchronously, with the rest of the
+   * chunk that was being parsed. Throws as {@link push}.
+   */
+  resume(): void {
+    this.#suspended = false;
+    const rest = this.#rest;
+    this.#rest = null;
+    if (rest !== null) this.push(rest);
+  }
+
   /** Whether the parser stopped between frames (no partial header or payload pending). */
   get atFrameBoundary(): boolean {
     return this.#state === READ_HEADER && this.#spillLength === 0;
@@ -95,6 +118,10 @@ export class FrameParser {
     const length = chunk.length;
     let offset = 0;
     while (offset < length && !this.#halted) {
+      if (this.#suspended) {
+        this.#rest = chunk.subarray(offset);
+        return;
+      }
       if (this.#state === READ_HEADER) {
         offset = this.#readHeader(chunk, offset);
       } else {

@@ -293,8 +293,9 @@ export function validateResponse(
   //    the response per HTTP procedures", which for us is failing the connection.
   if (status !== 101)
     throw fail('WS_ERR_HANDSHAKE_STATUS', `Unexpected server response: ${status}`);
-  // 2. |Upgrade| must be "websocket"; 3. |Connection| must include "Upgrade".
-  if (!hasToken(headers['upgrade'], 'websocket')) {
+  // 2. |Upgrade| must be "websocket" (an ASCII case-insensitive match, not a
+  //    list that includes it); 3. |Connection| must include the token "Upgrade".
+  if (headers['upgrade']?.toLowerCase() !== 'websocket') {
     throw fail('WS_ERR_HANDSHAKE_UPGRADE', 'Upgrade header must be "websocket"');
   }
   if (!hasToken(headers['connection'], 'upgrade')) {

@@ -104,6 +104,18 @@ export {
   type SendData,
   type SendOptions,
 } from './connection.js';
+export {
+  DEFAULT_WINDOW_BITS,
+  type DeflateAcceptance,
+  type DeflateConfig,
+  type DeflateParams,
+  MIN_WINDOW_BITS,
+  PERMESSAGE_DEFLATE,
+  acceptDeflateOffer,
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  checkWindowBits,
+} from './permessage-deflate.js';
 export { ClientConnection, type ClientConnectionOptions } from './client-connection.js';
 export { ServerConnection, type ServerConnectionOptions } from './server-connection.js';
 export { type ConnectionEvent, EventCollector } from './event-collector.js';

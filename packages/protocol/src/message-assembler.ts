@@ -15,8 +15,10 @@ export interface MessageSink {
   /**
    * A complete data message. `data` may be a view into input chunks; text
    * has been validated as UTF-8 and is still bytes (decode with `decodeUtf8`).
+   * `compressed`: the first frame had RSV1 set (permessage-deflate); `data`
+   * is then still compressed and its UTF-8 is checked only once inflated.
    */
-  onMessage(data: Uint8Array, binary: boolean): void;
+  onMessage(data: Uint8Array, binary: boolean, compressed: boolean): void;
   /** A ping, pong or close frame with its (at most 125-byte) payload. */
   onControlFrame(opcode: number, payload: Uint8Array): void;
 }
@@ -55,6 +57,7 @@ export class MessageAssembler implements FrameSink {
   // Current data message.
   #inMessage = false;
   #binary = false;
+  #compressed = false;
   #fragments = 0;
   /** Declared size so far: every started frame's full length. */
   #declared = 0;
@@ -91,6 +94,12 @@ export class MessageAssembler implements FrameSink {
           'Continuation frame with no message in progress',
         );
       }
+      // RFC 7692 §6.1: RSV1 marks a compressed message on its first frame
+      // only; "An endpoint MUST NOT set the "Per-Message Compressed" bit of
+      // control frames and non-first fragments of a data message."
+      if (header.rsv1) {
+        throw new ProtocolError('WS_ERR_UNEXPECTED_RSV', 'RSV1 must be 0 on continuation frames');
+      }
     } else {
       if (this.#inMessage) {
         throw new ProtocolError(
@@ -100,6 +109,7 @@ export class MessageAssembler implements FrameSink {
       }
       this.#inMessage = true;
       this.#binary = opcode === Opcode.Binary;
+      this.#compressed = header.rsv1;
       this.#fragments = 0;
       this.#declared = 0;
       this.#utf8.reset();
@@ -123,7 +133,7 @@ export class MessageAssembler implements FrameSink {
       this.#controlLength += data.length;
       return;
     }
-    if (!this.#binary && !this.#utf8.push(data)) throw new InvalidUtf8Error();
+    if (!this.#binary && !this.#compressed && !this.#utf8.push(data)) throw new InvalidUtf8Error();
     if (this.#first === null && this.#length === 0) {
       this.#first = data;
       return;
@@ -138,7 +148,7 @@ export class MessageAssembler implements FrameSink {
       return;
     }
     if (!this.#fin) return;
-    if (!this.#binary && !this.#utf8.complete) throw new InvalidUtf8Error();
+    if (!this.#binary && !this.#compressed && !this.#utf8.complete) throw new InvalidUtf8Error();
     const data =
       this.#first ?? (this.#length === 0 ? EMPTY : this.#buffer.subarray(0, this.#length));
     const binary = this.#binary;
@@ -146,7 +156,7 @@ export class MessageAssembler implements FrameSink {
     this.#first = null;
     this.#buffer = EMPTY;
     this.#length = 0;
-    this.#sink.onMessage(data, binary);
+    this.#sink.onMessage(data, binary, this.#compressed);
   }
 
   #append(data: Uint8Array): void {

@@ -4,7 +4,10 @@ import { Connection, type ConnectionOptions, ConnectionState } from './connectio
 export interface ServerConnectionOptions extends ConnectionOptions {
   /** The subprotocol chosen in the handshake, or `""`. */
   protocol?: string | undefined;
-  /** The `Sec-WebSocket-Extensions` accepted in the handshake, or `""`. */
+  /**
+   * The `Sec-WebSocket-Extensions` accepted in the handshake, or `""`. With
+   * permessage-deflate accepted, also set `perMessageDeflate: true`.
+   */
   extensions?: string | undefined;
 }
 

@@ -509,6 +509,13 @@ describe('validateResponse', () => {
     ['a 403', response({}, 403), 'WS_ERR_HANDSHAKE_STATUS', 403],
     ['no Upgrade', response({ upgrade: undefined }), 'WS_ERR_HANDSHAKE_UPGRADE', 101],
     ['Upgrade: h2c', response({ upgrade: 'h2c' }), 'WS_ERR_HANDSHAKE_UPGRADE', 101],
+    // RFC 6455 §4.1: the value must match "websocket", not merely list it.
+    [
+      'Upgrade: h2c, websocket',
+      response({ upgrade: 'h2c, websocket' }),
+      'WS_ERR_HANDSHAKE_UPGRADE',
+      101,
+    ],
     ['no Connection', response({ connection: undefined }), 'WS_ERR_HANDSHAKE_CONNECTION', 101],
     ['Connection: close', response({ connection: 'close' }), 'WS_ERR_HANDSHAKE_CONNECTION', 101],
     ['no accept', response({ 'sec-websocket-accept': undefined }), 'WS_ERR_HANDSHAKE_ACCEPT', 101],

@@ -4,6 +4,7 @@
  */
 export {
   type BroadcastOptions,
+  type PublishOptions,
   WebSocketServer,
   type ServerCloseOptions,
   type WebSocketServerEvents,
@@ -17,6 +18,7 @@ export {
   type ServerWebSocketEvents,
 } from './server-websocket.js';
 export { type BacklogPolicy, DEFAULTS, type HandshakeInfo, type ServerOptions } from './options.js';
+export { MemoryAdapter, type PubSubAdapter, type PubSubAdapterEvents } from './topics.js';
 export { type OriginAllowListOptions, type OriginCheck, originAllowList } from './origin.js';
 export { type Rejection, reject } from './rejection.js';
 export {

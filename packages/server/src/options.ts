@@ -6,8 +6,14 @@ import {
   DEFAULT_MAX_HEAD_SIZE,
   DEFAULT_MAX_PAYLOAD,
 } from '@proj/protocol';
+import {
+  type DeflateOptions,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from '@proj/deflate';
 import { originAllowList } from './origin.js';
 import type { Rejection } from './rejection.js';
+import type { PubSubAdapter } from './topics.js';
 
 /** What the `authenticate` hook learns about a handshake before deciding. */
 export interface HandshakeInfo {
@@ -136,6 +142,20 @@ export interface ServerOptions<Data = undefined> {
    * not answered the previous ping. 0 turns the heartbeat off. Default 0.
    */
   heartbeatInterval?: number;
+  /**
+   * permessage-deflate (RFC 7692): `true` or options to accept browsers' and
+   * clients' offers. Off by default: each compressing connection holds zlib
+   * contexts (up to ~300 KiB with context takeover and 15-bit windows; see
+   * the README's measurements), which a server with many connections must
+   * budget for. `maxPayload` then counts inflated bytes. Default `false`.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
+  /**
+   * Carries `publish` to the subscribers on other nodes (processes or
+   * machines), e.g. `RedisAdapter` from `@proj/redis`. Closed by `close()`.
+   * Default: a `MemoryAdapter` (this process only).
+   */
+  adapter?: PubSubAdapter;
 }
 
 /** What a `send` over `maxBacklog` does; see {@link ServerOptions.backlogPolicy}. */
@@ -157,6 +177,8 @@ export interface ResolvedOptions<Data> extends ServerOptions<Data> {
   readonly handshakeTimeout: number;
   readonly closeTimeout: number;
   readonly heartbeatInterval: number;
+  /** permessage-deflate settings, `null` when off. */
+  readonly deflate: ResolvedDeflateOptions | null;
 }
 
 /** Defaults, documented in the README's options table. */
@@ -229,6 +251,19 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
   if (options.protocols !== undefined && !isStringArray(options.protocols)) {
     throw new TypeError('The "protocols" option must be an array of strings');
   }
+  const adapter = options.adapter as Partial<PubSubAdapter> | undefined;
+  if (
+    adapter !== undefined &&
+    (typeof adapter !== 'object' ||
+      adapter === null ||
+      !(['publish', 'subscribe', 'unsubscribe', 'close', 'on', 'off'] as const).every(
+        (name) => typeof adapter[name] === 'function',
+      ))
+  ) {
+    throw new TypeError(
+      'The "adapter" option must have publish, subscribe, unsubscribe, close, on and off methods',
+    );
+  }
   const backlogPolicy = options.backlogPolicy ?? DEFAULTS.backlogPolicy;
   if (backlogPolicy !== 'close' && backlogPolicy !== 'reject') {
     throw new TypeError(
@@ -292,6 +327,7 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
       2 ** 31 - 1,
     ),
     maxBacklog: integerOrInfinity('maxBacklog', options.maxBacklog ?? DEFAULTS.maxBacklog, 0),
+    deflate: resolveDeflateOptions(options.perMessageDeflate, false),
     backlogPolicy,
   };
 }

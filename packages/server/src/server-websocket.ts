@@ -11,7 +11,9 @@ import {
   frameHeaderSize,
   toBytes,
 } from '@proj/protocol';
+import { MessageCompression, type PerMessageDeflate } from '@proj/deflate';
 import type { BacklogPolicy } from './options.js';
+import type { TopicRegistry } from './topics.js';
 
 /** Events of a {@link ServerWebSocket}, with their listener arguments. */
 export interface ServerWebSocketEvents {
@@ -47,6 +49,12 @@ export interface ServerSendOptions {
   binary?: boolean;
   /** `false` to send a fragment of a larger message. Default `true`. */
   fin?: boolean;
+  /**
+   * With permessage-deflate negotiated, `false` sends this message
+   * uncompressed. Default `true`: messages of at least `threshold` bytes are
+   * compressed. Fragments (`fin: false`) are never compressed.
+   */
+  compress?: boolean;
 }
 
 /** Data `send` accepts. */
@@ -67,6 +75,10 @@ export interface ServerWebSocketInit<Data> {
   closeTimeout: number;
   maxBacklog: number;
   backlogPolicy: BacklogPolicy;
+  /** The compressor, when permessage-deflate was negotiated. */
+  deflate?: PerMessageDeflate | undefined;
+  /** The server's topics, for subscribe/unsubscribe. */
+  topics?: TopicRegistry;
 }
 
 /**
@@ -130,6 +142,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   readonly #backlogPolicy: BacklogPolicy;
   /** A refused send promised a `drain` that the socket will not emit by itself. */
   #drainOwed = false;
+  readonly #registry: TopicRegistry | undefined;
+  readonly #compression: MessageCompression | undefined;
+  /** Reading paused by {@link pause}, not just while a message inflates. */
+  #userPaused = false;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
@@ -139,13 +155,16 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.#closeTimeout = init.closeTimeout;
     this.#maxBacklog = init.maxBacklog;
     this.#backlogPolicy = init.backlogPolicy;
+    this.#registry = init.topics;
     this.#connection = new ServerConnection({
       handler: this.#createHandler(),
       protocol: init.protocol,
       extensions: init.extensions,
       maxPayload: init.maxPayload,
       maxFragments: init.maxFragments,
+      perMessageDeflate: init.deflate !== undefined,
     });
+    this.#compression = init.deflate && this.#createCompression(init.deflate);
 
     const socket = init.socket;
     socket.setNoDelay(true);
@@ -172,6 +191,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     socket.on('error', noop);
     socket.on('close', () => {
       clearTimeout(this.#closeTimer);
+      this.#compression?.close();
       this.#connection.receiveEof();
     });
   }
@@ -236,6 +256,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
+    if (this.#compression && fin) {
+      this.#sendCompressed(data, binary, options?.compress !== false, callback);
+      return !this.#socket.writableNeedDrain;
+    }
     this.#sendCallback = callback;
     if (binary) {
       this.#connection.sendBinary(typeof data === 'string' ? Buffer.from(data) : data, { fin });
@@ -280,6 +304,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {RangeError} for a code that may not be sent or a reason too long.
    */
   close(code?: number, reason?: string): void {
+    // Messages still being compressed go out first.
+    if (this.#compression?.busy) {
+      this.#compression.afterSends(() => this.close(code, reason));
+      return;
+    }
     this.#connection.close(code, reason);
     this.#armCloseTimer();
   }
@@ -289,14 +318,42 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.#socket.destroy();
   }
 
+  /** The topics this connection is subscribed to; see {@link subscribe}. */
+  get topics(): ReadonlySet<string> {
+    return this.#registry?.topicsOf(this as ServerWebSocket<unknown>) ?? new Set();
+  }
+
+  /**
+   * Subscribes this connection to `topic`: it receives every message
+   * `server.publish` sends there (on any node, with a multi-node adapter),
+   * until {@link unsubscribe} or close, when it leaves all its topics.
+   * @returns `false` when already subscribed or closed.
+   * @throws {TypeError} when `topic` is not a string.
+   */
+  subscribe(topic: string): boolean {
+    if (this.#connection.state === ConnectionState.Closed || !this.#registry) return false;
+    return this.#registry.subscribe(this as ServerWebSocket<unknown>, topic);
+  }
+
+  /**
+   * Unsubscribes this connection from `topic`.
+   * @returns `false` when it was not subscribed.
+   * @throws {TypeError} when `topic` is not a string.
+   */
+  unsubscribe(topic: string): boolean {
+    return this.#registry?.unsubscribe(this as ServerWebSocket<unknown>, topic) ?? false;
+  }
+
   /** Stops reading from the socket: TCP flow control pushes back on the peer. */
   pause(): void {
+    this.#userPaused = true;
     this.#socket.pause();
   }
 
   /** Resumes reading after {@link pause}. */
   resume(): void {
-    this.#socket.resume();
+    this.#userPaused = false;
+    if (!this.#connection.parsingPaused) this.#socket.resume();
   }
 
   /** Whether `data` would push the backlog past `maxBacklog`; never for an empty backlog. */
@@ -346,6 +403,16 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     let size = 0;
     for (const chunk of chunks) size += chunk.byteLength;
     if (this.#wouldPassBacklog(size)) return this.#refuseSend(undefined);
+    // A message still being compressed goes first: a broadcast must not overtake it.
+    if (this.#compression?.busy) {
+      this.#compression.afterSends(() => this.#writeEncoded(chunks));
+      return true;
+    }
+    return this.#writeEncoded(chunks);
+  }
+
+  #writeEncoded(chunks: readonly Uint8Array[]): boolean {
+    if (this.#connection.state !== ConnectionState.Open) return false;
     try {
       this.#connection.sendEncodedFrame(chunks);
       return true;
@@ -385,6 +452,43 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (this.#connection.state !== ConnectionState.Open) return;
     if (this.#socket.isPaused()) this.#idleSweeps = 0;
     else if (++this.#idleSweeps >= limit) this.close(CloseCode.GoingAway, 'Idle timeout');
+  }
+
+  /** The permessage-deflate hooks: pause reading while inflating, cork around delivery. */
+  #createCompression(deflate: PerMessageDeflate): MessageCompression {
+    const socket = this.#socket;
+    return new MessageCompression(deflate, this.#connection, {
+      pause: () => socket.pause(),
+      resume: () => {
+        if (!this.#userPaused) socket.resume();
+      },
+      deliver: (run) => {
+        socket.cork();
+        run();
+        socket.uncork();
+        this.#armCloseTimer();
+      },
+    });
+  }
+
+  /** Sends one whole message through the compressor, in order with every other send. */
+  #sendCompressed(
+    data: ServerSendData,
+    binary: boolean,
+    compress: boolean,
+    callback: SendCallback | undefined,
+  ): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    this.#compression!.send(
+      bytes,
+      compress,
+      (payload, compressed) => {
+        this.#sendCallback = callback;
+        if (binary) this.#connection.sendBinary(payload, { compressed });
+        else this.#connection.sendText(payload, { compressed });
+      },
+      (error) => callback && process.nextTick(callback, error),
+    );
   }
 
   #armCloseTimer(): void {
@@ -429,7 +533,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
         this.#armCloseTimer();
         socket.end();
       },
-      onMessage: (data, binary) => {
+      onMessage: (data, binary, compressed) => {
+        if (compressed) {
+          this.#compression!.receive(data, binary);
+          return;
+        }
         const buffer = toBuffer(data);
         if (binary) this.emit('message', buffer, true);
         else this.emit('message', buffer.toString('utf8'), false);
@@ -442,6 +550,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       onError: (error) => this.#reportError(error),
       onClose: (code, reason, wasClean) => {
         clearTimeout(this.#closeTimer);
+        this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
         this.emit('close', code, reason, wasClean);
       },
     };

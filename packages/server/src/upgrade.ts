@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { PerMessageDeflate } from '@proj/deflate';
 import {
   HandshakeError,
   type ValidatedRequest,
+  acceptDeflateOffer,
   buildAcceptResponse,
   buildRejectResponse,
   validateRequest,
@@ -22,6 +24,10 @@ export interface AcceptedUpgrade<Data> {
   readonly protocol: string;
   readonly data: Data;
   readonly response: string;
+  /** The accepted `Sec-WebSocket-Extensions`, or `""`. */
+  readonly extensions: string;
+  /** The compressor, when permessage-deflate was negotiated. */
+  readonly deflate: PerMessageDeflate | undefined;
 }
 
 /**
@@ -72,15 +78,28 @@ export async function negotiateUpgrade<Data>(
     data = result;
   }
 
+  // RFC 7692: only when enabled; an unacceptable offer falls back to none.
+  const accepted = options.deflate
+    ? acceptDeflateOffer(validated.extensions, options.deflate.config)
+    : null;
   const headers: Record<string, string | string[]> = {};
   options.headers?.(headers, request);
   const response = buildAcceptResponse({
     key: validated.key,
     protocol: protocol || undefined,
+    extensions: accepted?.response,
     headers,
     sha1: nodeSha1,
   });
-  return { protocol, data, response };
+  const deflate = accepted
+    ? new PerMessageDeflate({
+        params: accepted.params,
+        isServer: true,
+        maxPayload: options.maxPayload,
+        options: options.deflate ?? undefined,
+      })
+    : undefined;
+  return { protocol, data, response, extensions: accepted?.response ?? '', deflate };
 }
 
 function chooseProtocol<Data>(

@@ -17,6 +17,7 @@ import {
   idleSweep,
   sendEncoded,
 } from './server-websocket.js';
+import { MemoryAdapter, type PubSubAdapter, TopicRegistry } from './topics.js';
 import { abortHandshake, negotiateUpgrade } from './upgrade.js';
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
@@ -45,6 +46,14 @@ export interface BroadcastOptions<Data> {
   binary?: boolean;
   /** Only connections for which this returns true receive the message (e.g. all but the sender). */
   filter?: (socket: ServerWebSocket<Data>) => boolean;
+}
+
+/** Options of {@link WebSocketServer.publish}. */
+export interface PublishOptions<Data> {
+  /** Send as binary. Default: `true` for binary data, `false` for a string. */
+  binary?: boolean;
+  /** A local subscriber that does not receive it (typically the sender). */
+  except?: ServerWebSocket<Data>;
 }
 
 /** Options of {@link WebSocketServer.close}. */
@@ -76,6 +85,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   readonly #httpServer: HttpServer | undefined;
   readonly #ownsServer: boolean;
   readonly #clients = new Set<ServerWebSocket<Data>>();
+  readonly #topics: TopicRegistry;
   /** Sockets between `upgrade` and the 101 (or refusal). */
   readonly #pending = new Set<Duplex>();
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -110,6 +120,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     super();
     this.#options = resolveOptions(options);
     const resolved = this.#options;
+    this.#topics = new TopicRegistry(resolved.adapter ?? new MemoryAdapter());
     if (resolved.port !== undefined) {
       const timeout = resolved.handshakeTimeout;
       this.#ownsServer = true;
@@ -238,6 +249,36 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   }
 
   /**
+   * Sends one message to every subscriber of `topic` (see
+   * `ServerWebSocket#subscribe`): on this node, framed once with the same
+   * bytes written to each subscriber, and through the `adapter` to the
+   * subscribers on other nodes. Messages one publisher sends to a topic
+   * reach each subscriber in order. A subscriber over its `maxBacklog` is
+   * refused as `backlogPolicy` says; it never delays the others.
+   * @returns how many local subscribers it was written to.
+   * @throws {TypeError} when `topic` is not a string.
+   * @example
+   * socket.subscribe('room:42');
+   * server.publish('room:42', JSON.stringify(message), { except: socket });
+   */
+  publish(topic: string, data: ServerSendData, options: PublishOptions<Data> = {}): number {
+    const binary = options.binary ?? typeof data !== 'string';
+    const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
+    const except = options.except as ServerWebSocket<unknown> | undefined;
+    return this.#topics.publish(topic, payload, binary, except);
+  }
+
+  /** How many connections of this node are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.#topics.count(topic);
+  }
+
+  /** The adapter that carries publishes between nodes (a `MemoryAdapter` unless given). */
+  get adapter(): PubSubAdapter {
+    return this.#topics.adapter;
+  }
+
+  /**
    * Shuts down gracefully: stops accepting, sends a close frame (1001 by
    * default) to every client, waits for them to close up to the timeout,
    * terminates the rest, and resolves when every socket is closed (and, in
@@ -285,7 +326,18 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     for (const client of this.#clients) client.terminate();
     await Promise.all(closed);
     await serverClosed;
+    await this.#topics.close();
     this.emit('close');
+  }
+
+  /**
+   * Adds `client` to `clients` until it closes. A method of its own so the
+   * close listener's closure holds only the client: created inside
+   * `#upgrade`, it would keep the request and its socket alive per connection.
+   */
+  #track(client: ServerWebSocket<Data>): void {
+    this.#clients.add(client);
+    client.once('close', () => this.#clients.delete(client));
   }
 
   #matchesPath(request: IncomingMessage): boolean {
@@ -344,17 +396,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         socket: socket as Socket,
         head,
         protocol: outcome.protocol,
-        extensions: '',
+        extensions: outcome.extensions,
+        deflate: outcome.deflate,
         data: outcome.data,
         maxPayload: this.#options.maxPayload,
         maxFragments: this.#options.maxFragments,
         closeTimeout: this.#options.closeTimeout,
         maxBacklog: this.#options.maxBacklog,
         backlogPolicy: this.#options.backlogPolicy,
+        topics: this.#topics,
       });
-      const added = client;
-      this.#clients.add(added);
-      added.once('close', () => this.#clients.delete(added));
+      this.#track(client);
       onConnection?.(client, request);
       this.emit('connection', client, request);
     } catch (error) {

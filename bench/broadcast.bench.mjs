@@ -1,0 +1,205 @@
+// Broadcast: one binary message (16 B, 1 KiB) to 1,000 and to 10,000
+// connected clients; the time from the server's broadcast call until the last
+// client has received the whole message. @proj/server's `server.broadcast(data)`
+// (the frame encoded once, the same bytes written to every socket) against ws's
+// documented way (`wss.clients.forEach(c => c.readyState === OPEN && c.send(data))`,
+// framing per send).
+//
+// Clock: the server process reads process.hrtime.bigint() just before the
+// broadcast call (t0); the client process reads it when each connection has
+// received the message. process.hrtime is libuv's uv_hrtime, CLOCK_MONOTONIC
+// on Linux: one clock for every process on the machine (checked at start),
+// so "last receipt - t0" needs no clock sync.
+//
+// Both servers (pinned to core 0) stay up with their own client process
+// (gen/clients.mjs, raw sockets, pinned to core 1), so rounds alternate between
+// them without reconnecting: first with 1,000 connections each, then with
+// 10,000. Before each round the server runs a full GC (garbage of the previous
+// round is not charged to the next). Each cell: the median of the rounds.
+//
+//   node broadcast.bench.mjs                     # packages already built
+//   BENCH_RUNS=15 node broadcast.bench.mjs
+import { spawnSync } from 'node:child_process';
+import {
+  FULL,
+  SERVERS,
+  alternate,
+  benchFile,
+  pinningNote,
+  runsOr,
+  sleep,
+  spawnControlled,
+  startServer,
+} from './lib/harness.mjs';
+import {
+  formatSize,
+  formatSpread,
+  machineLines,
+  median,
+  now,
+  spread,
+  writeEntries,
+  writeSection,
+} from './lib/results.mjs';
+
+const ROUNDS = runsOr(FULL ? 15 : 7);
+const WARMUP_ROUNDS = 2;
+const COUNTS = [1000, 10_000];
+const SIZES = [16, 1024];
+const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws];
+
+// The shared clock, checked: a child's reading falls between two of ours.
+{
+  const before = process.hrtime.bigint();
+  const child = spawnSync(process.execPath, ['-p', 'process.hrtime.bigint().toString()'], {
+    encoding: 'utf8',
+  });
+  const after = process.hrtime.bigint();
+  const theirs = BigInt(child.stdout.trim());
+  if (!(before <= theirs && theirs <= after)) {
+    throw new Error(
+      'process.hrtime is not one clock across processes here: cannot time broadcasts',
+    );
+  }
+}
+
+async function until(server, count) {
+  for (let waited = 0; waited < 20_000; waited += 20) {
+    if (Number(await server.ask('CLIENTS')) === count) return;
+    await sleep(20);
+  }
+  throw new Error(`${server.name} server never reached ${count} connections`);
+}
+
+async function round(pair, size) {
+  await pair.server.ask('GC');
+  await pair.clients.ask('ARM', 'ARMED');
+  const got = pair.clients.next('GOT', 30_000);
+  const sent = JSON.parse(await pair.server.ask(`BROADCAST ${size}`));
+  const received = JSON.parse(await got);
+  return {
+    last: (received.last - sent.t0) / 1e6,
+    first: (received.first - sent.t0) / 1e6,
+    loop: (sent.t1 - sent.t0) / 1e6,
+    // The client process's CPU during the round, over the round's length.
+    clientCpu: received.cpu / ((received.last - sent.t0) / 1e9),
+    sent: sent.sent,
+  };
+}
+
+const began = Date.now();
+const pairs = [];
+for (const implementation of IMPLEMENTATIONS) {
+  const server = await startServer(implementation, { gc: true });
+  const clients = spawnControlled('1', benchFile('gen/clients.mjs'), [server.port]);
+  pairs.push({ name: implementation.name, server, clients });
+}
+
+const results = [];
+try {
+  for (const count of COUNTS) {
+    for (const pair of pairs) {
+      const [open, failed] = (await pair.clients.ask(`OPEN ${count}`)).split(' ').map(Number);
+      if (open !== count)
+        throw new Error(`${pair.name}: ${open} connections open (${failed} failed)`);
+      await until(pair.server, count);
+    }
+    for (const size of SIZES) {
+      const samples = new Map(pairs.map((pair) => [pair.name, []]));
+      for (let r = 0; r < WARMUP_ROUNDS + ROUNDS; r++) {
+        for (const pair of alternate(pairs, r)) {
+          const result = await round(pair, size);
+          if (result.sent !== count)
+            throw new Error(`${pair.name} sent to ${result.sent} of ${count}`);
+          if (r >= WARMUP_ROUNDS) samples.get(pair.name).push(result);
+        }
+      }
+      const by = {};
+      for (const [name, rounds] of samples) {
+        by[name] = {
+          last: median(rounds.map((r) => r.last)),
+          spread: spread(rounds.map((r) => r.last)),
+          first: median(rounds.map((r) => r.first)),
+          loop: median(rounds.map((r) => r.loop)),
+          clientCpu: median(rounds.map((r) => r.clientCpu)),
+        };
+      }
+      results.push({ count, size, by });
+      console.log(
+        `broadcast ${formatSize(size)} to ${count}: ` +
+          pairs.map((p) => `${p.name} ${by[p.name].last.toFixed(2)} ms`).join(', ') +
+          ` (ws/ours ${(by.ws.last / by.ours.last).toFixed(2)}×)`,
+      );
+    }
+  }
+} finally {
+  for (const pair of pairs) {
+    await pair.clients.ask('RESET').catch(() => {});
+    await pair.clients.stop();
+    await pair.server.stop();
+  }
+}
+
+const names = pairs.map((p) => p.name);
+const ms = (value) => value.toFixed(2);
+const seconds = (Date.now() - began) / 1000;
+writeSection(
+  'Broadcast',
+  [
+    '## Broadcast',
+    '',
+    '<!-- Written by bench/broadcast.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
+    '',
+    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
+    '',
+    ...machineLines(),
+    `- ${pinningNote}. One binary message to every connected client. Ours: \`server.broadcast(data)\` ` +
+      '(encodes the frame once, writes the same bytes to every socket); ws: its documented broadcast, ' +
+      '`wss.clients.forEach((client) => { if (client.readyState === WebSocket.OPEN) client.send(data, ' +
+      '{ binary: true }) })` (frames the message again per send).',
+    '- Time to last = from just before the broadcast call in the server process to the moment the last ' +
+      'client has the whole message, in the client process (gen/clients.mjs: raw sockets, one process ' +
+      'holding all connections). Both processes read `process.hrtime` (CLOCK_MONOTONIC, one clock for ' +
+      'the whole machine on Linux; checked at start). Send loop = the broadcast call alone, in the server. ' +
+      "Client CPU = the client process's CPU share during the round (near 100%: receiving, not sending, " +
+      'was the limit).',
+    `- Both servers stay up with their connections; rounds alternate between them, ${WARMUP_ROUNDS} ` +
+      `warm-up rounds then ${ROUNDS} measured per point, a full GC in the server before each round; ` +
+      'medians, spread ±half the interquartile range. Ratio: ws time / our time (above 1: ours is faster).',
+    '',
+    `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} | ${names.map((n) => `${n} first, ms`).join(' | ')} | client CPU | ws/ours time to last | ws/ours send loop |`,
+    `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|`,
+    ...results.map(
+      ({ count, size, by }) =>
+        `| ${count.toLocaleString('en-US')} | ${formatSize(size)} ` +
+        `| ${names.map((n) => `${ms(by[n].last)} (${formatSpread(by[n].spread)})`).join(' | ')} ` +
+        `| ${names.map((n) => ms(by[n].loop)).join(' | ')} | ${names.map((n) => ms(by[n].first)).join(' | ')} ` +
+        `| ${names.map((n) => `${(by[n].clientCpu * 100).toFixed(0)}%`).join(' / ')} ` +
+        `| **${(by.ws.last / by.ours.last).toFixed(2)}×** | ${(by.ws.loop / by.ours.loop).toFixed(2)}× |`,
+    ),
+    '',
+  ].join('\n'),
+);
+writeEntries(
+  'Broadcast',
+  results.flatMap(({ count, size, by }) => [
+    {
+      point: `${formatSize(size)} to ${count.toLocaleString('en-US')} clients`,
+      metric: 'time to last client',
+      unit: 'ms',
+      better: 'lower',
+      ours: by.ours.last,
+      ws: by.ws.last,
+    },
+    {
+      point: `${formatSize(size)} to ${count.toLocaleString('en-US')} clients`,
+      metric: 'server send loop',
+      unit: 'ms',
+      better: 'lower',
+      ours: by.ours.loop,
+      ws: by.ws.loop,
+    },
+  ]),
+  { seconds: Math.round(seconds), runs: ROUNDS },
+);
+console.log('Wrote bench/RESULTS.md (## Broadcast) and bench/results.json');

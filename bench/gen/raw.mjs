@@ -1,0 +1,87 @@
+// Raw-socket WebSocket client pieces the load generators share: a fixed
+// handshake (fixed key, so the expected accept value is a constant), frames
+// masked once and written many times, and a frame scanner that reads server
+// frames only as far as their lengths. Nothing here validates: the servers
+// under test are trusted, and the generators must stay cheaper than them.
+
+/** Key of RFC 6455's example handshake, and the Sec-WebSocket-Accept it must get. */
+export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+
+export const upgradeRequest = (port) =>
+  `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+
+/** A masked client frame with `payload` (bytes) and opcode `opcode` (binary by default). */
+export function maskedFrame(payload, opcode = 0x2) {
+  const length = payload.length;
+  const headerSize = (length < 126 ? 2 : length < 65536 ? 4 : 10) + 4;
+  const frame = Buffer.alloc(headerSize + length);
+  frame[0] = 0x80 | opcode;
+  if (length < 126) frame[1] = 0x80 | length;
+  else if (length < 65536) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  MASK.copy(frame, headerSize - 4);
+  for (let i = 0; i < length; i++) frame[headerSize + i] = payload[i] ^ MASK[i & 3];
+  return frame;
+}
+
+/** A binary message of `size` bytes (0, 1, 2... mod 256), masked. */
+export const maskedMessage = (size) =>
+  maskedFrame(Uint8Array.from({ length: size }, (_, i) => i & 0xff));
+
+/** A masked close frame with status 1000. */
+export const maskedClose = () => maskedFrame(Uint8Array.of(0x03, 0xe8), 0x8);
+
+/** Bytes of an unmasked server frame carrying `size` bytes. */
+export const serverFrameSize = (size) => (size < 126 ? 2 : size < 65536 ? 4 : 10) + size;
+
+/**
+ * Counts the server frames in a byte stream, reading headers only: `push(bytes, start, end)`
+ * calls `onFrame(opcode)` for every frame completed by those bytes.
+ */
+export class FrameScanner {
+  #skip = 0;
+  #header = Buffer.alloc(14);
+  #have = 0;
+  #opcode = 0;
+
+  constructor(onFrame) {
+    this.onFrame = onFrame;
+  }
+
+  push(bytes, start = 0, end = bytes.length) {
+    let offset = start;
+    while (offset < end) {
+      if (this.#skip > 0) {
+        const take = Math.min(this.#skip, end - offset);
+        this.#skip -= take;
+        offset += take;
+        if (this.#skip === 0) this.onFrame(this.#opcode);
+        continue;
+      }
+      // Gather the header (2, 4 or 10 bytes) even when a read splits it.
+      this.#header[this.#have++] = bytes[offset++];
+      if (this.#have < 2) continue;
+      const second = this.#header[1] & 0x7f;
+      const size = second === 126 ? 4 : second === 127 ? 10 : 2;
+      if (this.#have < size) continue;
+      this.#opcode = this.#header[0] & 0x0f;
+      const length =
+        second === 126
+          ? this.#header.readUInt16BE(2)
+          : second === 127
+            ? Number(this.#header.readBigUInt64BE(2))
+            : second;
+      this.#have = 0;
+      if (length === 0) this.onFrame(this.#opcode);
+      else this.#skip = length;
+    }
+  }
+}

@@ -1,0 +1,135 @@
+// Handshakes per second: connect, upgrade, one 16-byte message and its echo,
+// closing handshake, TCP close, from many concurrent loops, against
+// @proj/server and ws (the echo servers of echo/servers.mjs).
+//
+// Each server runs in its own process pinned to core 0; gen/handshakes.mjs (raw
+// sockets, a fixed key, minimal parsing) runs pinned to core 1 with 50
+// concurrent loops. Runs alternate between the servers; each cell is the
+// median of the runs.
+//
+//   node handshake.bench.mjs                     # packages already built
+//   BENCH_RUNS=9 BENCH_SECONDS=3 node handshake.bench.mjs
+import {
+  FULL,
+  SERVERS,
+  alternate,
+  cpuSeconds,
+  pinningNote,
+  runGenerator,
+  runsOr,
+  startServer,
+} from './lib/harness.mjs';
+import {
+  formatRate,
+  formatSpread,
+  machineLines,
+  median,
+  now,
+  spread,
+  writeEntries,
+  writeSection,
+} from './lib/results.mjs';
+
+const RUNS = runsOr(5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (FULL ? 3 : 1));
+const WARMUP_MS = 300;
+const CONCURRENCY = 50;
+const SIZE = 16;
+const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws];
+
+const began = Date.now();
+const servers = [];
+for (const implementation of IMPLEMENTATIONS) servers.push(await startServer(implementation));
+
+const samples = new Map(servers.map((server) => [server.name, []]));
+for (let run = 0; run < RUNS; run++) {
+  for (const server of alternate(servers, run)) {
+    const before = cpuSeconds(server.child.pid);
+    const result = await runGenerator('gen/handshakes.mjs', [
+      server.port,
+      CONCURRENCY,
+      SIZE,
+      SECONDS,
+      WARMUP_MS,
+    ]);
+    const serverCpu = cpuSeconds(server.child.pid) - before;
+    // The server's CPU over the generator's whole life (warm-up included), per cycle it completed.
+    samples.get(server.name).push({ ...result, serverMicros: (serverCpu / result.total) * 1e6 });
+    console.log(
+      `handshakes ${server.name}: ${formatRate(result.rate)}/s (loadgen CPU ${(result.cpu * 100).toFixed(0)}%)`,
+    );
+  }
+}
+await Promise.all(servers.map((server) => server.stop()));
+
+const by = {};
+for (const [name, runs] of samples) {
+  by[name] = {
+    rate: median(runs.map((r) => r.rate)),
+    spread: spread(runs.map((r) => r.rate)),
+    serverMicros: median(runs.map((r) => r.serverMicros)),
+    // CPU per cycle × cycles per second: the server's share of its core while measured.
+    serverShare: median(runs.map((r) => (r.serverMicros * r.rate) / 1e6)),
+    loadgenCpu: median(runs.map((r) => r.cpu)),
+    failed: runs.reduce((sum, r) => sum + r.failed, 0),
+  };
+}
+const names = servers.map((s) => s.name);
+const seconds = (Date.now() - began) / 1000;
+writeSection(
+  'Handshakes',
+  [
+    '## Handshakes',
+    '',
+    '<!-- Written by bench/handshake.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
+    '',
+    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
+    '',
+    ...machineLines(),
+    `- ${pinningNote}. One cycle: TCP connect, upgrade request (fixed key), 101, one ${SIZE}-byte binary ` +
+      "message and its echo, our close frame (1000), the server's close frame, TCP close. " +
+      `${CONCURRENCY} concurrent loops in one generator process (gen/handshakes.mjs, raw sockets, minimal ` +
+      `parsing). ${RUNS} alternated runs of ${SECONDS} s per server (after a ${WARMUP_MS} ms warm-up); ` +
+      "medians, spread ±half the interquartile range. µs CPU/cycle is the server process's CPU time per " +
+      'completed cycle, server CPU its share of its core (µs/cycle × cycles/s); loadgen CPU the ' +
+      "generator's share of its core. Both sides pay the kernel's loopback TCP work (connect, accept, " +
+      'FIN), so the generator costs almost as much per cycle as a server: when its share nears 100% it ' +
+      'caps both servers alike and the cycles/s ratio understates the difference, which the µs CPU/cycle ' +
+      'ratio (ws/ours, above 1: ours is cheaper) still shows. ' +
+      'Failures: cycles that ended before the closing handshake completed, over all runs.',
+    '',
+    `| ${names.map((n) => `${n} cycles/s (spread)`).join(' | ')} | ${names.map((n) => `${n} µs CPU/cycle`).join(' | ')} | server CPU | loadgen CPU | failures | ours/ws cycles/s | ws/ours µs CPU/cycle |`,
+    `|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|--:|--:|`,
+    `| ${names.map((n) => `${formatRate(by[n].rate)} (${formatSpread(by[n].spread)})`).join(' | ')} ` +
+      `| ${names.map((n) => by[n].serverMicros.toFixed(1)).join(' | ')} ` +
+      `| ${names.map((n) => `${(by[n].serverShare * 100).toFixed(0)}%`).join(' / ')} ` +
+      `| ${names.map((n) => `${(by[n].loadgenCpu * 100).toFixed(0)}%`).join(' / ')} ` +
+      `| ${names.map((n) => by[n].failed).join(' / ')} | **${(by.ours.rate / by.ws.rate).toFixed(2)}×** ` +
+      `| ${(by.ws.serverMicros / by.ours.serverMicros).toFixed(2)}× |`,
+    '',
+  ].join('\n'),
+);
+writeEntries(
+  'Handshakes',
+  [
+    {
+      point: `${CONCURRENCY} concurrent loops, ${SIZE} B message, clean close`,
+      metric: 'handshakes/s',
+      unit: 'cycles/s',
+      better: 'higher',
+      ours: by.ours.rate,
+      ws: by.ws.rate,
+    },
+    {
+      point: `${CONCURRENCY} concurrent loops, ${SIZE} B message, clean close`,
+      metric: 'server CPU per handshake',
+      unit: 'µs',
+      better: 'lower',
+      ours: by.ours.serverMicros,
+      ws: by.ws.serverMicros,
+    },
+  ],
+  { seconds: Math.round(seconds), runs: RUNS },
+);
+console.log(`handshakes: ours/ws ${(by.ours.rate / by.ws.rate).toFixed(2)}×`);
+console.log('Wrote bench/RESULTS.md (## Handshakes) and bench/results.json');

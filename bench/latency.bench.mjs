@@ -1,0 +1,135 @@
+// Round-trip latency: one connection, one message in flight, 16 B and 1 KiB
+// binary messages, against @proj/server, ws (plain) and ws with its native
+// addons, the echo servers of echo/servers.mjs.
+//
+// Each server runs in its own process pinned to core 0; gen/rtt.mjs (a raw
+// socket that stamps every send with process.hrtime and records the time
+// until the echo is back) runs pinned to core 1. Runs alternate between the
+// servers (A B C, C B A, ...); each cell is the median over the runs of that
+// run's percentile.
+//
+//   node latency.bench.mjs                       # packages already built
+//   BENCH_RUNS=9 BENCH_SECONDS=2 node latency.bench.mjs
+import {
+  SERVERS,
+  addons,
+  alternate,
+  pinningNote,
+  runGenerator,
+  runsOr,
+  startServer,
+  FULL,
+} from './lib/harness.mjs';
+import {
+  formatSize,
+  formatSpread,
+  machineLines,
+  median,
+  now,
+  spread,
+  writeEntries,
+  writeSection,
+} from './lib/results.mjs';
+
+const RUNS = runsOr(5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (FULL ? 2 : 0.6));
+const WARMUP_MS = 200;
+const SIZES = [16, 1024];
+const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
+
+const began = Date.now();
+const servers = [];
+for (const implementation of IMPLEMENTATIONS) servers.push(await startServer(implementation));
+
+const results = [];
+for (const size of SIZES) {
+  const samples = new Map(servers.map((server) => [server.name, []]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const server of alternate(servers, run)) {
+      const result = await runGenerator('gen/rtt.mjs', [server.port, size, SECONDS, WARMUP_MS]);
+      samples.get(server.name).push(result);
+    }
+  }
+  const by = {};
+  for (const [name, runs] of samples) {
+    by[name] = {
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      mean: median(runs.map((r) => r.mean)),
+      spread: spread(runs.map((r) => r.p50)),
+      count: median(runs.map((r) => r.count)),
+      cpu: Math.max(...runs.map((r) => r.cpu)),
+    };
+  }
+  results.push({ size, by });
+  console.log(
+    `latency ${formatSize(size)}: ` +
+      servers
+        .map(
+          (s) =>
+            `${s.name} p50 ${by[s.name].p50.toFixed(1)} µs p99 ${by[s.name].p99.toFixed(1)} µs`,
+        )
+        .join(', '),
+  );
+}
+await Promise.all(servers.map((server) => server.stop()));
+
+const names = servers.map((s) => s.name);
+const against = names.filter((n) => n !== 'ours');
+const us = (value) => value.toFixed(1);
+const rows = results.map(({ size, by }) => {
+  const cells = names.map(
+    (n) => `${us(by[n].p50)} / ${us(by[n].p99)} (${formatSpread(by[n].spread)})`,
+  );
+  const ratios = against.map(
+    (n) =>
+      `**${(by[n].p50 / by.ours.p50).toFixed(2)}×** / ${(by[n].p99 / by.ours.p99).toFixed(2)}×`,
+  );
+  const loadgen = `${(Math.max(...names.map((n) => by[n].cpu)) * 100).toFixed(0)}%`;
+  const counts = Math.min(...names.map((n) => by[n].count));
+  return `| ${formatSize(size)} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${loadgen} | ${counts} |`;
+});
+
+const seconds = (Date.now() - began) / 1000;
+writeSection(
+  'Latency',
+  [
+    '## Latency',
+    '',
+    '<!-- Written by bench/latency.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
+    '',
+    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
+    '',
+    ...machineLines(),
+    `- ${pinningNote}. One connection, one binary message in flight: the generator (gen/rtt.mjs, a raw ` +
+      'socket) stamps each send with `process.hrtime` and records the time until the whole echo is back, ' +
+      `then sends the next. ${RUNS} alternated runs of ${SECONDS} s per server and size (after a ` +
+      `${WARMUP_MS} ms warm-up); each cell is the median over the runs of that run's p50 / p99 in µs, ` +
+      'spread ±half the interquartile range of the p50s. Ratios are ws time / our time (above 1: ours is faster).',
+    '- Loopback round trips on a 2-core machine are dominated by the kernel and by waking the two ' +
+      'processes; the library share is a few µs of it, so expect ratios near 1 here.',
+    '',
+    `| payload | ${names.map((n) => `${n} p50 / p99 µs (spread)`).join(' | ')} | ${against.map((n) => `${n}/ours p50 / p99`).join(' | ')} | loadgen CPU | samples/run |`,
+    `|---|${names.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|--:|--:|`,
+    ...rows,
+    '',
+  ].join('\n'),
+);
+writeEntries(
+  'Latency',
+  results.flatMap(({ size, by }) =>
+    against.flatMap((n) =>
+      ['p50', 'p99'].map((metric) => ({
+        point: `${formatSize(size)}, 1 conn × 1 in flight`,
+        metric: `round trip ${metric}`,
+        unit: 'µs',
+        better: 'lower',
+        ours: by.ours[metric],
+        ws: by[n][metric],
+        against: n,
+      })),
+    ),
+  ),
+  { seconds: Math.round(seconds), runs: RUNS },
+);
+console.log('Wrote bench/RESULTS.md (## Latency) and bench/results.json');

@@ -1,0 +1,168 @@
+// Shared by the benchmarks that run servers and load generators as separate
+// processes: core pinning, the implementations compared, line-based control
+// of child processes, and CPU accounting from /proc.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+
+/** Absolute path of a file in bench/. */
+export const benchFile = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+
+export const FULL = process.env.BENCH_FULL === '1';
+/** `BENCH_RUNS` overrides every script's number of alternated runs (at least 5 by default). */
+export const runsOr = (fallback) => Number(process.env.BENCH_RUNS ?? fallback);
+
+export const hasTaskset =
+  spawnSync('taskset', ['-c', '0', 'true']).status === 0 && os.cpus().length >= 2;
+
+/** [command, args] running `command args` pinned to `core` when taskset is available. */
+export const pinned = (core, command, args) =>
+  hasTaskset ? ['taskset', ['-c', core, command, ...args]] : [command, args];
+
+export const pinningNote = hasTaskset
+  ? 'Servers pinned to core 0, clients and load generators to core 1'
+  : 'Not pinned (taskset unavailable or a single core)';
+
+/** Whether ws finds its optional native addons. */
+export const addons = (() => {
+  try {
+    createRequire(require.resolve('ws')).resolve('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** ws without its native addons, even where they are installed. */
+export const PLAIN_WS = { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
+
+/** The servers of echo/servers.mjs, named as in the tables. */
+export const SERVERS = {
+  ours: { name: 'ours', kind: 'ours', env: {} },
+  ws: { name: 'ws', kind: 'ws', env: PLAIN_WS },
+  wsAddons: { name: 'ws+addons', kind: 'ws', env: {} },
+  raw: { name: 'raw net', kind: 'raw', env: {} },
+};
+
+/** CPU seconds a process has used, from /proc (Linux); NaN elsewhere. */
+export function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime + stime, in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Starts `node [nodeArgs] script args` pinned to `core`, stdin and stdout piped: commands go in
+ * one per line, answers come back one per line. `next(prefix)` resolves with the rest of the next
+ * line starting with `prefix` (lines wait in a queue until asked for).
+ */
+export function spawnControlled(core, script, args, { env = {}, nodeArgs = [] } = {}) {
+  const [command, argv] = pinned(core, process.execPath, [...nodeArgs, script, ...args]);
+  const child = spawn(command, argv, {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const queue = [];
+  const waiters = [];
+  let exited = null;
+  let pending = '';
+  const deliver = () => {
+    for (let w = 0; w < waiters.length; w++) {
+      const index = queue.findIndex((line) => line.startsWith(waiters[w].prefix));
+      if (index === -1) continue;
+      const [line] = queue.splice(index, 1);
+      const [waiter] = waiters.splice(w--, 1);
+      clearTimeout(waiter.timer);
+      waiter.resolve(line.slice(waiter.prefix.length).trim());
+    }
+  };
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    pending += chunk;
+    let end;
+    while ((end = pending.indexOf('\n')) !== -1) {
+      queue.push(pending.slice(0, end));
+      pending = pending.slice(end + 1);
+    }
+    deliver();
+  });
+  child.stdin.on('error', () => {});
+  const done = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = new Error(`${script} ${args.join(' ')} exited (${code ?? signal})`);
+      for (const waiter of waiters.splice(0)) {
+        clearTimeout(waiter.timer);
+        waiter.reject(exited);
+      }
+      resolve();
+    });
+  });
+  const next = (prefix, timeoutMs = 120_000) =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(exited);
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`no "${prefix}" from ${script} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = { prefix, resolve, reject, timer };
+      waiters.push(waiter);
+      deliver();
+    });
+  const send = (line) => child.stdin.write(`${line}\n`);
+  return {
+    child,
+    next,
+    send,
+    ask: (line, prefix = line.split(' ')[0], timeoutMs) => {
+      const answer = next(prefix, timeoutMs);
+      send(line);
+      return answer;
+    },
+    stop: () => {
+      if (!exited) child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+/** Starts an echo/servers.mjs server on core 0; resolves once it listens. */
+export async function startServer(implementation, { gc = false } = {}) {
+  const process_ = spawnControlled('0', benchFile('echo/servers.mjs'), [implementation.kind, '0'], {
+    env: implementation.env,
+    nodeArgs: gc ? ['--expose-gc'] : [],
+  });
+  const port = Number(await process_.next('READY', 30_000));
+  return { ...implementation, ...process_, port };
+}
+
+/** Runs a generator to completion on core 1 and parses the JSON line it prints last. */
+export function runGenerator(script, args, env = {}) {
+  const [command, argv] = pinned('1', process.execPath, [benchFile(script), ...args.map(String)]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${script} failed (${code}): ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+/** The orders of alternated runs: A B C, C B A, A B C... */
+export const alternate = (items, run) => (run % 2 === 0 ? items : [...items].reverse());
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,815 @@
+/**
+ * Socket-level fuzzing (fast-check) of the Node client against a hostile raw
+ * `node:net` server: random and mutated answers to the opening handshake
+ * (wrong accept key, missing or repeated headers, a subprotocol or extension
+ * that was not offered, other statuses, garbage, an early EOF, a head over
+ * 16 KiB), and random and mutated frame streams after a valid 101, all
+ * written in random splits with random pauses.
+ *
+ * The expected outcome comes from the protocol's own pieces run on the same
+ * bytes (the oracle): `splitHead` + `parseResponseHead` + `validateResponse`
+ * with the key the client sent, then FrameParser + MessageAssembler with the
+ * client's limits and the close payload rules. The structured answers are
+ * also judged on their own: one that breaks a rule of RFC 6455 §4.1 by
+ * construction (status other than 101, Upgrade not exactly "websocket",
+ * Connection without "Upgrade", a missing, repeated or wrong accept key, a
+ * subprotocol not offered, any extension: the client offers none) must be
+ * refused by the oracle, and one that breaks none must open.
+ *
+ * What must hold for every case:
+ * - A handshake failure: `error` (its `error` a HandshakeError, or the
+ *   handshake timeout for an answer that stalls), then `close` with 1006,
+ *   not clean; never `open`; no frame written.
+ * - After a valid 101: `open`, then exactly the oracle's messages, in order;
+ *   a pong for each ping. A broken rule: `error` (the WebSocketError with the
+ *   oracle's close code), `close` 1006 not clean, and the server reads our
+ *   close frame with that code (1002, 1007, 1008, 1009) and its reason. A
+ *   close frame from the server: echoed, then `close` with its code, clean.
+ *   An EOF otherwise: `close` 1006, not clean, no `error`.
+ * - Always: exactly one `close`, the last event (none follows within a few
+ *   turns); the readyState is CLOSED at `error` and `close`; no uncaught
+ *   exception or unhandled rejection, in particular none out of an event
+ *   listener or the client's internals.
+ *
+ * Seeded; `FUZZ_RUNS=<n>` runs each property n times instead of its short
+ * default (`pnpm fuzz` runs 20,000), `FUZZ_SEED=<n>` explores another seed.
+ *
+ * The hook for the decompression-bomb test: see `compressedStream` below.
+ */
+import { createHash } from 'node:crypto';
+import type * as net from 'node:net';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { type ErrorEvent, type MessageEvent, WebSocket } from '@proj/client';
+import {
+  EMPTY,
+  FrameParser,
+  HandshakeError,
+  MessageAssembler,
+  type MessageLimits,
+  type MessageSink,
+  Opcode,
+  WEBSOCKET_GUID,
+  WebSocketError,
+  concatBytes,
+  decodeUtf8,
+  encodeFrame,
+  encodeUtf8,
+  parseClosePayload,
+  parseResponseHead,
+  serializeClosePayload,
+  splitHead,
+  truncateCloseReason,
+  validateResponse,
+} from '@proj/protocol';
+import {
+  cutsArb,
+  encodeStream,
+  expand,
+  hex,
+  hostileArb,
+  mutate,
+  mutationArb,
+  scriptArb,
+  split,
+} from '../../protocol/test/arbitraries.js';
+import { readHead, record, startRaw, turns } from './helpers.js';
+
+const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
+const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
+/** Per-test timeout: the short runs take seconds; long runs (`pnpm fuzz`) as long as they need. */
+const TIMEOUT = FUZZ_RUNS ? 24 * 3_600_000 : 60_000;
+
+function options(defaultRuns: number): fc.Parameters<unknown> {
+  return { seed: SEED, numRuns: FUZZ_RUNS || defaultRuns };
+}
+
+/** The client's limits: small enough that 1008 and 1009 come up often. */
+const LIMITS = { maxPayload: 65_536, maxFragments: 4 } as const satisfies MessageLimits;
+/** How long a case may take to end before it counts as a hang. */
+const CASE_TIMEOUT = 5_000;
+
+// ---- uncaught exceptions ------------------------------------------------
+
+const uncaught: unknown[] = [];
+const recordUncaught = (error: unknown): void => void uncaught.push(error);
+process.on('uncaughtException', recordUncaught);
+process.on('unhandledRejection', recordUncaught);
+afterEach(() => {
+  expect(uncaught.splice(0), 'no uncaught exception or unhandled rejection').toEqual([]);
+});
+afterAll(() => {
+  process.off('uncaughtException', recordUncaught);
+  process.off('unhandledRejection', recordUncaught);
+});
+
+// ---- helpers ----------------------------------------------------------------
+
+/** Rejects with `label` if `promise` takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, label: string, ms = CASE_TIMEOUT): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${label}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** No pause, one event-loop turn, or a 1 ms timer between two writes. */
+type Pause = 0 | 1 | 2;
+const pausesArb = fc.array(fc.constantFrom<Pause>(0, 0, 0, 1, 2), { maxLength: 16 });
+
+function acceptFor(key: string): string {
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
+}
+
+/** An unmasked frame with a 64-bit length announcing `size` bytes (none follow). */
+function bigHeader(opcode: number, fin: boolean, size: number): Uint8Array {
+  const bytes = Buffer.alloc(10);
+  bytes[0] = (fin ? 0x80 : 0) | opcode;
+  bytes[1] = 127;
+  bytes.writeBigUInt64BE(BigInt(size), 2);
+  return new Uint8Array(bytes);
+}
+
+/** Tallies outcomes, printed after each property so a run shows what it covered. */
+class Tally {
+  readonly counts = new Map<string, number>();
+  add(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  print(title: string): void {
+    const total = [...this.counts.values()].reduce((sum, n) => sum + n, 0);
+    const rows = [...this.counts].sort(([a], [b]) => a.localeCompare(b));
+    console.log(`${title}: ${total} cases\n${rows.map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
+  }
+}
+
+// ---- 101 answers: a model, and the mutations of it -------------------------
+
+interface Field {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** An answer to the handshake, built from the key and the protocols offered. */
+interface AnswerModel {
+  readonly statusLine: string;
+  readonly fields: readonly Field[];
+  /** Why the client must refuse it, by construction; empty if it need not. */
+  readonly mustFail: readonly string[];
+}
+
+const STATUS_LINES: readonly (readonly [string, boolean])[] = [
+  ['HTTP/1.1 101 Switching Protocols', true],
+  ['HTTP/1.1 101', true],
+  ['HTTP/1.1 101 ', true],
+  ['HTTP/1.0 101 Switching Protocols', true],
+  ['HTTP/1.1 200 OK', false],
+  ['HTTP/1.1 301 Moved Permanently', false],
+  ['HTTP/1.1 400 Bad Request', false],
+  ['HTTP/1.1 426 Upgrade Required', false],
+  ['HTTP/1.1 503 Service Unavailable', false],
+  ['HTTP/1.1 1010 Nope', false],
+  ['HTTP/2 101', false],
+  ['http/1.1 101 Switching Protocols', false],
+  ['HTTP/1.1  101 Switching Protocols', false],
+];
+
+type AnswerOp =
+  | { readonly op: 'status'; readonly pick: number }
+  | { readonly op: 'delete'; readonly at: number }
+  | { readonly op: 'duplicate'; readonly at: number; readonly to: number }
+  | { readonly op: 'set'; readonly at: number; readonly pick: number }
+  | { readonly op: 'add'; readonly pick: number; readonly to: number }
+  | { readonly op: 'case'; readonly at: number };
+
+const answerOpArb: fc.Arbitrary<AnswerOp> = fc.oneof(
+  fc.record({ op: fc.constant('status' as const), pick: fc.nat() }),
+  fc.record({ op: fc.constant('delete' as const), at: fc.nat() }),
+  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), to: fc.nat() }),
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), pick: fc.nat() }),
+  },
+  fc.record({ op: fc.constant('add' as const), pick: fc.nat(), to: fc.nat() }),
+  fc.record({ op: fc.constant('case' as const), at: fc.nat() }),
+);
+
+/** Subprotocol lists the client offers. */
+const OFFERS: readonly (readonly string[])[] = [[], ['chat'], ['chat', 'superchat']];
+
+/** Values a field may be set to: right ones, wrong ones, edge cases. */
+function valuesFor(name: string, key: string, offered: readonly string[]): readonly string[] {
+  switch (name.toLowerCase()) {
+    case 'upgrade':
+      return ['websocket', 'WebSocket', 'h2c', '', 'websocket2', 'websocket, h2c'];
+    case 'connection':
+      return ['Upgrade', 'keep-alive, upgrade', 'keep-alive', 'close', '', 'Upgradex'];
+    case 'sec-websocket-accept':
+      return [
+        acceptFor(key),
+        acceptFor('dGhlIHNhbXBsZSBub25jZQ=='),
+        acceptFor(key).replace(/=+$/, ''),
+        acceptFor(key).toLowerCase(),
+        ` ${acceptFor(key)}x`,
+        '',
+      ];
+    case 'sec-websocket-protocol':
+      return [...offered, 'bogus', 'chat, superchat', 'CHAT'];
+    case 'sec-websocket-extensions':
+      return [
+        'permessage-deflate',
+        'x-unknown',
+        'permessage-deflate; server_no_context_takeover',
+        'x; y="z',
+      ];
+    default:
+      return ['fuzz/1.0', '', 'a\tb', 'caf\xe9'];
+  }
+}
+
+/** Fields a server may add, harmless or not. */
+const EXTRA_FIELDS: readonly (readonly [string, string])[] = [
+  ['Server', 'fuzz/1.0'],
+  ['Set-Cookie', 'a=b; Path=/'],
+  ['Date', 'Thu, 01 Jan 1970 00:00:00 GMT'],
+  ['Sec-WebSocket-Extensions', 'permessage-deflate'],
+  ['Sec-WebSocket-Protocol', 'bogus'],
+  ['Content-Length', '0'],
+];
+
+/** Builds the model: a valid 101 for `key`, then `ops` applied to it. */
+function answerModel(
+  key: string,
+  offered: readonly string[],
+  ops: readonly AnswerOp[],
+): AnswerModel {
+  let statusLine = STATUS_LINES[0]![0];
+  let statusOk = true;
+  const fields: Field[] = [
+    { name: 'Upgrade', value: 'websocket' },
+    { name: 'Connection', value: 'Upgrade' },
+    { name: 'Sec-WebSocket-Accept', value: acceptFor(key) },
+  ];
+  if (offered.length > 0) fields.push({ name: 'Sec-WebSocket-Protocol', value: offered[0]! });
+  for (const op of ops) {
+    if (op.op === 'status') {
+      [statusLine, statusOk] = STATUS_LINES[op.pick % STATUS_LINES.length]!;
+      continue;
+    }
+    if (op.op === 'add') {
+      const [name, value] = EXTRA_FIELDS[op.pick % EXTRA_FIELDS.length]!;
+      fields.splice(op.to % (fields.length + 1), 0, { name, value });
+      continue;
+    }
+    if (fields.length === 0) continue;
+    const at = op.at % fields.length;
+    const field = fields[at]!;
+    if (op.op === 'delete') fields.splice(at, 1);
+    else if (op.op === 'duplicate') fields.splice(op.to % (fields.length + 1), 0, field);
+    else if (op.op === 'case') fields[at] = { ...field, name: field.name.toUpperCase() };
+    else {
+      const values = valuesFor(field.name, key, offered);
+      fields[at] = { name: field.name, value: values[op.pick % values.length]! };
+    }
+  }
+  // RFC 6455 §4.1, the client's checks of the answer, on the fields as sent.
+  const mustFail: string[] = [];
+  if (!statusOk) mustFail.push(`status line ${JSON.stringify(statusLine)}`);
+  const named = (name: string): Field[] => fields.filter((f) => f.name.toLowerCase() === name);
+  const [upgrade, ...moreUpgrades] = named('upgrade');
+  // Repeated fields read as one list, and "websocket, websocket" is not "websocket".
+  if (upgrade?.value.toLowerCase() !== 'websocket' || moreUpgrades.length > 0) {
+    mustFail.push('Upgrade is not "websocket"');
+  }
+  const tokens = named('connection').flatMap((f) => f.value.split(','));
+  if (!tokens.some((token) => token.trim().toLowerCase() === 'upgrade')) {
+    mustFail.push('Connection lacks "Upgrade"');
+  }
+  const accepts = named('sec-websocket-accept');
+  if (accepts.length !== 1 || accepts[0]!.value !== acceptFor(key)) {
+    mustFail.push('a wrong accept key');
+  }
+  const protocols = named('sec-websocket-protocol');
+  if (protocols.length > 1 || (protocols.length === 1 && !offered.includes(protocols[0]!.value))) {
+    mustFail.push('a subprotocol not offered');
+  }
+  if (named('sec-websocket-extensions').length > 0) mustFail.push('an extension not offered');
+  return { statusLine, fields, mustFail };
+}
+
+function serializeAnswer(model: AnswerModel): Uint8Array {
+  let text = `${model.statusLine}\r\n`;
+  for (const { name, value } of model.fields) text += `${name}: ${value}\r\n`;
+  return new Uint8Array(Buffer.from(`${text}\r\n`, 'latin1'));
+}
+
+// ---- the oracle ---------------------------------------------------------------
+
+/** One frame the client must send, payload as hex. */
+interface Sent {
+  readonly opcode: number;
+  readonly payload: string;
+}
+
+interface ClientOracle {
+  /** `incomplete`: no complete head yet (an EOF fails it, else the timeout). */
+  readonly handshake: 'open' | 'refused' | 'incomplete';
+  readonly protocol: string;
+  /** The messages the client must deliver, in order: strings, or binary as hex. */
+  readonly messages: readonly (string | { readonly binary: string })[];
+  /** The frames the client must send: a pong per ping, then its close frame if any. */
+  readonly sent: readonly Sent[];
+  readonly failure: { readonly closeCode: number; readonly code: string } | undefined;
+  readonly peerClose: { readonly code: number; readonly reason: string } | undefined;
+  readonly atBoundary: boolean;
+}
+
+/** Runs the protocol's own pieces on everything the server writes after the request. */
+function clientOracle(bytes: Uint8Array, key: string, offered: readonly string[]): ClientOracle {
+  const base = {
+    protocol: '',
+    messages: [],
+    sent: [],
+    failure: undefined,
+    peerClose: undefined,
+    atBoundary: true,
+  };
+  let rest: Uint8Array;
+  let protocol: string;
+  try {
+    const split = splitHead(bytes);
+    if (!split) return { ...base, handshake: 'incomplete' };
+    const response = parseResponseHead(split.head);
+    protocol = validateResponse(response, { key, protocols: offered }).protocol;
+    rest = split.rest;
+  } catch (error) {
+    if (!(error instanceof HandshakeError)) throw error;
+    return { ...base, handshake: 'refused' };
+  }
+  const messages: (string | { binary: string })[] = [];
+  const sent: Sent[] = [];
+  let failure: ClientOracle['failure'];
+  let peerClose: ClientOracle['peerClose'];
+  const sink: MessageSink = {
+    onMessage: (data, binary) =>
+      void messages.push(binary ? { binary: hex(data) } : decodeUtf8(data)),
+    onControlFrame: (opcode, payload) => {
+      if (opcode === Opcode.Ping) sent.push({ opcode: Opcode.Pong, payload: hex(payload) });
+      if (opcode !== Opcode.Close) return;
+      const { code, reason } = parseClosePayload(payload);
+      peerClose = { code, reason };
+      const echo = code === 1005 ? EMPTY : serializeClosePayload(code, reason);
+      sent.push({ opcode: Opcode.Close, payload: hex(echo) });
+      parser.halt();
+    },
+  };
+  const parser = new FrameParser(new MessageAssembler(sink, LIMITS), { expectMasked: false });
+  try {
+    parser.push(new Uint8Array(rest)); // a copy: the parser unmasks in place
+  } catch (error) {
+    if (!(error instanceof WebSocketError)) throw error;
+    failure = { closeCode: error.closeCode, code: error.code };
+    const body = serializeClosePayload(error.closeCode, truncateCloseReason(error.message));
+    sent.push({ opcode: Opcode.Close, payload: hex(body) });
+  }
+  return {
+    handshake: 'open',
+    protocol,
+    messages,
+    sent,
+    failure,
+    peerClose,
+    atBoundary: parser.atFrameBoundary,
+  };
+}
+
+// ---- one case: the hostile server's part and the client's ---------------------
+
+/** How the server ends after its bytes: EOF, or (after a clean stream) a close frame 1000. */
+type Ending = 'eof' | 'close';
+
+interface Case {
+  readonly offered: readonly string[];
+  /** What the server writes after the request, given the request's key. */
+  readonly bytes: (key: string) => Uint8Array;
+  /** Split points, or a function of the key (to cut right after the head). */
+  readonly cuts: readonly number[] | ((key: string) => readonly number[]);
+  readonly pauses: readonly Pause[];
+  readonly ending: Ending;
+  /** Write nothing more and keep the connection open: the client's handshake timeout must fire. */
+  readonly stall?: boolean;
+}
+
+/** What the hostile server saw: the frames the client sent after the handshake. */
+interface ServerSide {
+  readonly frames: Sent[];
+  parseError: unknown;
+}
+
+let play: ((socket: net.Socket) => void) | undefined;
+
+/**
+ * Runs one case: a fresh raw server connection plays the hostile part, the
+ * client under test connects, and both sides' records come back once the
+ * client's `close` fired and the TCP connection is gone.
+ */
+async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeout?: number } = {}) {
+  let resolveSide!: (side: ServerSide) => void;
+  const serverDone = new Promise<ServerSide>((resolve) => (resolveSide = resolve));
+  let oracle: ClientOracle | undefined;
+  play = (socket) => {
+    socket.setNoDelay(true);
+    void (async () => {
+      const { head, rest } = await readHead(socket);
+      const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)?.[1] ?? '';
+      const side: ServerSide = { frames: [], parseError: undefined };
+      let current: { opcode: number; chunks: Buffer[] } | undefined;
+      const parser = new FrameParser(
+        {
+          onFrameHeader: (header) => void (current = { opcode: header.opcode, chunks: [] }),
+          onFramePayload: (data) => void current!.chunks.push(Buffer.from(data)),
+          onFrameEnd: () => {
+            side.frames.push({
+              opcode: current!.opcode,
+              payload: Buffer.concat(current!.chunks).toString('hex'),
+            });
+            // The client's close frame ends the closing handshake: the server closes TCP.
+            if (current!.opcode === Opcode.Close) socket.end();
+          },
+        },
+        { expectMasked: true },
+      );
+      const receive = (chunk: Uint8Array): void => {
+        if (side.parseError !== undefined) return;
+        try {
+          parser.push(chunk);
+        } catch (error) {
+          side.parseError = error;
+        }
+      };
+      if (rest.length > 0) receive(rest);
+      socket.on('data', receive);
+      socket.on('end', () => socket.end());
+      socket.on('close', () => resolveSide(side));
+
+      const bytes = kase.bytes(key);
+      oracle = clientOracle(bytes, key, kase.offered);
+      const cuts = typeof kase.cuts === 'function' ? kase.cuts(key) : kase.cuts;
+      for (const [i, chunk] of split(bytes, cuts).entries()) {
+        if (socket.destroyed || socket.writableEnded) return;
+        socket.write(chunk);
+        const pause = kase.pauses.length > 0 ? kase.pauses[i % kase.pauses.length] : 0;
+        if (pause === 1) await nextTurn();
+        else if (pause === 2) await sleep(1);
+      }
+      if (kase.stall || socket.destroyed || socket.writableEnded) return;
+      const clean = oracle.handshake === 'open' && !oracle.failure && !oracle.peerClose;
+      if (kase.ending === 'close' && clean && oracle.atBoundary) {
+        socket.write(concatBytes(encodeFrame(Opcode.Close, serializeClosePayload(1000, ''))));
+      } else {
+        socket.end();
+      }
+    })();
+  };
+  const ws = new WebSocket(url, kase.offered, {
+    ...LIMITS,
+    closeTimeout: 3000,
+    handshakeTimeout: 3000,
+    ...clientOptions,
+  });
+  ws.binaryType = 'arraybuffer';
+  const { events, closed } = record(ws);
+  const close = await within(
+    closed,
+    'close event',
+    (clientOptions.handshakeTimeout ?? 0) + CASE_TIMEOUT,
+  );
+  const side = await within(serverDone, 'TCP connection closed');
+  // Nothing may follow the close event.
+  await turns(5);
+  await sleep(2);
+  return { events, close, side, oracle: oracle!, ws };
+}
+
+/** Asserts everything the client did against the oracle; returns the outcome's name. */
+function check(result: Awaited<ReturnType<typeof runCase>>, ending: Ending, stall = false): string {
+  const { events, close, side, oracle, ws } = result;
+  const types = events.map((e) => e.type);
+  expect(types.filter((t) => t === 'close')).toHaveLength(1);
+  expect(types.at(-1)).toBe('close');
+  expect(ws.readyState).toBe(WebSocket.CLOSED);
+  for (const seen of events.filter((e) => e.type === 'error' || e.type === 'close')) {
+    expect(seen.readyState).toBe(WebSocket.CLOSED);
+  }
+  expect(side.parseError).toBeUndefined();
+  const errorEvent = events.find((e) => e.type === 'error')?.event as ErrorEvent | undefined;
+
+  if (oracle.handshake !== 'open') {
+    expect(types).toEqual(['error', 'close']);
+    // A stalled answer fails by the handshake timeout; anything else with a HandshakeError.
+    if (stall) expect(errorEvent!.message).toMatch(/timed out/);
+    else expect(errorEvent!.error).toBeInstanceOf(HandshakeError);
+    expect([close.code, close.wasClean]).toEqual([1006, false]);
+    expect(side.frames).toEqual([]);
+    return oracle.handshake === 'refused' ? 'handshake refused' : 'handshake incomplete';
+  }
+
+  const messages = events
+    .filter((e) => e.type === 'message')
+    .map((e) => {
+      const data = (e.event as MessageEvent).data;
+      return typeof data === 'string'
+        ? data
+        : { binary: Buffer.from(data as ArrayBuffer).toString('hex') };
+    });
+  // open, the messages, `error` if the connection failed, `close`: nothing else.
+  expect(types).toEqual([
+    'open',
+    ...oracle.messages.map(() => 'message'),
+    ...(oracle.failure ? ['error'] : []),
+    'close',
+  ]);
+  expect(ws.protocol).toBe(oracle.protocol);
+  expect(messages).toEqual(oracle.messages);
+  const sent = [...oracle.sent];
+  if (oracle.failure) {
+    expect(errorEvent!.error).toBeInstanceOf(WebSocketError);
+    const error = errorEvent!.error as WebSocketError;
+    expect([error.code, error.closeCode]).toEqual([oracle.failure.code, oracle.failure.closeCode]);
+    expect([close.code, close.wasClean]).toEqual([1006, false]);
+    expect(side.frames).toEqual(sent);
+    return `close ${oracle.failure.closeCode} (${oracle.failure.code})`;
+  }
+  if (oracle.peerClose) {
+    expect([close.code, close.reason, close.wasClean]).toEqual([
+      oracle.peerClose.code,
+      oracle.peerClose.reason,
+      true,
+    ]);
+    expect(side.frames).toEqual(sent);
+    return 'server close echoed';
+  }
+  if (ending === 'close' && oracle.atBoundary) {
+    sent.push({ opcode: Opcode.Close, payload: hex(serializeClosePayload(1000, '')) });
+    expect([close.code, close.wasClean]).toEqual([1000, true]);
+    expect(side.frames).toEqual(sent);
+    return 'clean stream, then a close frame';
+  }
+  expect([close.code, close.wasClean]).toEqual([1006, false]);
+  expect(side.frames).toEqual(sent);
+  return 'clean stream, then EOF';
+}
+
+// ---- arbitraries ------------------------------------------------------------
+
+const offeredArb = fc.constantFrom(...OFFERS);
+
+/** Server frames (unmasked): hostile, valid scripts, many fragments, oversize. */
+const serverFramesArb = fc.oneof(
+  { weight: 4, arbitrary: hostileArb(false) },
+  {
+    weight: 2,
+    arbitrary: scriptArb.map((script) => encodeStream(expand(script).frames, null)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ text: fc.string({ maxLength: 60 }), fragments: fc.integer({ min: 1, max: 8 }) })
+      .map(({ text, fragments }) => {
+        const data = encodeUtf8(text);
+        const frames = Array.from({ length: fragments }, (_, i) => ({
+          opcode: i === 0 ? Opcode.Text : Opcode.Continuation,
+          fin: i === fragments - 1,
+          payload: data.subarray(
+            Math.floor((i * data.length) / fragments),
+            Math.floor(((i + 1) * data.length) / fragments),
+          ),
+        }));
+        return encodeStream(frames, null);
+      }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({
+        size: fc.oneof(
+          fc.integer({ min: LIMITS.maxPayload - 2, max: 2 ** 32 }),
+          fc.constantFrom(2 ** 40, 2 ** 53, 2 ** 62),
+        ),
+        first: fc.nat({ max: LIMITS.maxPayload }),
+        fragmented: fc.boolean(),
+      })
+      .map(({ size, first, fragmented }) =>
+        fragmented
+          ? concatBytes([
+              ...encodeFrame(Opcode.Binary, new Uint8Array(first), { fin: false }),
+              bigHeader(Opcode.Continuation, true, size),
+            ])
+          : bigHeader(Opcode.Binary, true, size),
+      ),
+  },
+);
+
+// ---- hook: the decompression-bomb test (`compressedStream`) ---------------
+//
+// Compression is not negotiated here yet. Once the client offers
+// permessage-deflate, the bomb test plugs in right here: a `compressedStream`
+// arbitrary (RSV1 frames whose DEFLATE data inflates far past `maxPayload`)
+// added to `serverFramesArb` above, behind a 101 that accepts the offer; and
+// `clientOracle` extended to inflate with a byte budget of `maxPayload`, so
+// that the client must fail with 1009 (error, then close) before it has
+// inflated more than that.
+
+/** A valid 101 for the key and offer, from the model with no changes. */
+function valid101(key: string, offered: readonly string[]): Uint8Array {
+  return serializeAnswer(answerModel(key, offered, []));
+}
+
+const endingArb = fc.constantFrom<Ending>('eof', 'close', 'close');
+
+describe('answers to the opening handshake', () => {
+  test(
+    'answers built from a model: open exactly when valid; a refusal is error then close 1006',
+    async () => {
+      const { url } = await startRaw((socket) => play?.(socket));
+      const tally = new Tally();
+      await fc.assert(
+        fc.asyncProperty(
+          offeredArb,
+          fc.array(answerOpArb, { maxLength: 4 }),
+          fc.option(serverFramesArb, { freq: 3 }),
+          cutsArb,
+          pausesArb,
+          endingArb,
+          async (offered, ops, frames, cuts, pauses, ending) => {
+            let model: AnswerModel | undefined;
+            const bytes = (key: string): Uint8Array => {
+              model = answerModel(key, offered, ops);
+              return concatBytes([serializeAnswer(model), frames ?? EMPTY]);
+            };
+            const result = await runCase(url, { offered, bytes, cuts, pauses, ending });
+            // The model and the oracle agree: refused exactly when a rule is broken.
+            expect(result.oracle.handshake, model!.mustFail.join('; ')).toBe(
+              model!.mustFail.length > 0 ? 'refused' : 'open',
+            );
+            const outcome = check(result, ending);
+            tally.add(
+              result.oracle.handshake === 'refused'
+                ? `refused${model!.mustFail.length > 0 ? ` (${model!.mustFail[0]})` : ''}`
+                : outcome,
+            );
+          },
+        ),
+        options(400),
+      );
+      tally.print('model answers');
+    },
+    TIMEOUT,
+  );
+
+  test(
+    'mutated answers, garbage and early EOF: error then close 1006, or open and the oracle',
+    async () => {
+      const { url } = await startRaw((socket) => play?.(socket));
+      const tally = new Tally();
+      const answerArb = fc.oneof(
+        // A valid 101 (and frames) mutated byte by byte.
+        {
+          weight: 3,
+          arbitrary: fc
+            .tuple(
+              fc.option(serverFramesArb, { freq: 2 }),
+              fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+            )
+            .map(
+              ([frames, mutations]) =>
+                (key: string, offered: readonly string[]) =>
+                  mutate(concatBytes([valid101(key, offered), frames ?? EMPTY]), mutations),
+            ),
+        },
+        // Garbage.
+        {
+          weight: 1,
+          arbitrary: fc
+            .uint8Array({ maxLength: 300 })
+            .map((garbage) => (_key: string, _offered: readonly string[]) => garbage),
+        },
+        // Cut short anywhere: an EOF in the head.
+        {
+          weight: 1,
+          arbitrary: fc.nat().map((at) => (key: string, offered: readonly string[]) => {
+            const answer = valid101(key, offered);
+            return answer.subarray(0, at % answer.length);
+          }),
+        },
+        // A head that never ends within 16 KiB.
+        {
+          weight: 1,
+          arbitrary: fc
+            .integer({ min: 16_384, max: 40_000 })
+            .map(
+              (size) => (_key: string, _offered: readonly string[]) =>
+                encodeUtf8(`HTTP/1.1 101 Switching Protocols\r\nX-Filler: ${'a'.repeat(size)}`),
+            ),
+        },
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          offeredArb,
+          answerArb,
+          cutsArb,
+          pausesArb,
+          endingArb,
+          async (offered, answer, cuts, pauses, ending) => {
+            const result = await runCase(url, {
+              offered,
+              bytes: (key) => answer(key, offered),
+              cuts,
+              pauses,
+              ending,
+            });
+            tally.add(check(result, ending));
+          },
+        ),
+        options(500),
+      );
+      tally.print('mutated answers');
+    },
+    TIMEOUT,
+  );
+
+  test(
+    'an answer that stops part-way with the connection open: the handshake timeout fails it',
+    async () => {
+      const { url } = await startRaw((socket) => play?.(socket));
+      const tally = new Tally();
+      await fc.assert(
+        fc.asyncProperty(offeredArb, fc.nat(), async (offered, at) => {
+          const result = await runCase(
+            url,
+            {
+              offered,
+              bytes: (key) => {
+                const answer = valid101(key, offered);
+                return answer.subarray(0, at % (answer.length - 1));
+              },
+              cuts: [],
+              pauses: [],
+              ending: 'eof',
+              stall: true,
+            },
+            { handshakeTimeout: 200 },
+          );
+          expect(result.oracle.handshake).toBe('incomplete');
+          tally.add(check(result, 'eof', true));
+        }),
+        { ...options(5), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 100) : 5 },
+      );
+      tally.print('stalled answers');
+    },
+    TIMEOUT,
+  );
+});
+
+describe('frame streams after a valid 101', () => {
+  test(
+    'messages, pongs and the close code the oracle predicts; error and close as the spec says',
+    async () => {
+      const { url } = await startRaw((socket) => play?.(socket));
+      const tally = new Tally();
+      await fc.assert(
+        fc.asyncProperty(
+          offeredArb,
+          serverFramesArb,
+          cutsArb,
+          pausesArb,
+          endingArb,
+          fc.boolean(),
+          async (offered, frames, cuts, pauses, ending, together) => {
+            // The frames come in the same write as the 101, or after it.
+            const result = await runCase(url, {
+              offered,
+              bytes: (key) => concatBytes([valid101(key, offered), frames]),
+              cuts: (key) => (together ? cuts : [valid101(key, offered).length, ...cuts]),
+              pauses,
+              ending,
+            });
+            expect(result.oracle.handshake).toBe('open');
+            tally.add(check(result, ending));
+          },
+        ),
+        options(600),
+      );
+      tally.print('frame streams');
+    },
+    TIMEOUT,
+  );
+});

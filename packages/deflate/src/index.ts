@@ -1,0 +1,20 @@
+/**
+ * @proj/deflate: permessage-deflate (RFC 7692) for Node.js over node:zlib.
+ * Negotiation is pure and lives in @proj/protocol; this package compresses.
+ * @packageDocumentation
+ */
+export { Limiter, sharedLimiter } from './limiter.js';
+export {
+  type CompressionTransport,
+  MessageCompression,
+  type SendPayload,
+} from './message-compression.js';
+export {
+  DEFLATE_DEFAULTS,
+  type DeflateCallback,
+  type DeflateOptions,
+  PerMessageDeflate,
+  type PerMessageDeflateInit,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from './per-message-deflate.js';

@@ -1,0 +1,1012 @@
+/**
+ * Socket-level fuzzing (fast-check) of one running @proj/server echo server:
+ * random and mutated opening handshakes, and random and mutated frame
+ * streams after a valid one, each on its own raw TCP connection, written in
+ * random splits with random pauses. Meanwhile a few healthy `ws` clients
+ * echo in a background loop that checks every reply.
+ *
+ * What must hold, case by case:
+ * - Handshakes. A request built from a model (headers deleted, duplicated,
+ *   set to wrong values, broken lines, wrong methods and versions, oversize
+ *   heads) gets exactly the status the model predicts, then the server
+ *   closes the socket by itself: node:http answers what its parser refuses
+ *   (400; 431 for a head over `maxHeadSize`; 408 for a head that stalls),
+ *   the request handler 426 for a request that is no upgrade, and the
+ *   upgrade path what `validateRequest` decides (400, 405, 426). A 101 must
+ *   carry the right accept key, then echo and close cleanly. Bytes mutated
+ *   at random, then our FIN, get `101` or a 4xx status line, then a closed
+ *   socket. No status line at all comes back only (a) when the bytes held
+ *   nothing but CR/LF (no request started), (b) for CONNECT (no 'connect'
+ *   listener: node:http destroys the socket), or (c) after a parse error of
+ *   node:http while our bytes were still arriving: it writes the status and
+ *   destroys the socket at once, and the kernel answers our unread bytes with
+ *   a reset that may discard the status (we then see ECONNRESET or EPIPE).
+ * - Frame streams. The frames the server sends back are exactly those that
+ *   the protocol's own FrameParser + MessageAssembler, run on the same bytes,
+ *   predict (the oracle): an echo per message, a pong per ping, then a close
+ *   frame with the oracle's code and reason on a broken rule (1002, 1007,
+ *   1008, 1009), or the echo of a valid close frame; or, when the stream
+ *   broke nothing and we end with FIN or RST, no close frame but a dropped
+ *   TCP connection. The server side reports the same failure (`error` with
+ *   the same code) and `close` exactly once.
+ * - Throughout: no uncaught exception or unhandled rejection, zero echo
+ *   mismatches on the healthy clients, and progress on each of them.
+ *
+ * Every property is seeded. Environment:
+ * - `FUZZ_RUNS=<n>` runs each property n times instead of its short default
+ *   (`pnpm fuzz` at the root runs 20,000 each).
+ * - `FUZZ_SEED=<n>` explores another seed; a failure prints its seed and path.
+ *
+ * The hook for the decompression-bomb test: see `compressedStream` below.
+ */
+import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import WebSocket from 'ws';
+import {
+  EMPTY,
+  FrameParser,
+  HandshakeError,
+  type HttpHeaders,
+  MessageAssembler,
+  type MessageLimits,
+  type MessageSink,
+  Opcode,
+  WEBSOCKET_GUID,
+  WebSocketError,
+  encodeBase64,
+  encodeFrame,
+  encodeUtf8,
+  parseClosePayload,
+  serializeClosePayload,
+  truncateCloseReason,
+  validateRequest,
+} from '@proj/protocol';
+import { WebSocketServer } from '@proj/server';
+import {
+  type Mutation,
+  cutsArb,
+  encodeStream,
+  expand,
+  hex,
+  hostileArb,
+  mutate,
+  mutationArb,
+  prng,
+  scriptArb,
+  split,
+} from '../../protocol/test/arbitraries.js';
+import { RawClient, handshakeRequest, useCleanup } from './helpers.js';
+
+useCleanup();
+
+const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
+const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
+/** Per-test timeout: the short runs take seconds; long runs (`pnpm fuzz`) as long as they need. */
+const TIMEOUT = FUZZ_RUNS ? 24 * 3_600_000 : 60_000;
+
+function options(defaultRuns: number): fc.Parameters<unknown> {
+  return { seed: SEED, numRuns: FUZZ_RUNS || defaultRuns };
+}
+
+/** The fuzzed server's limits: small enough that 1008 and 1009 come up often. */
+const LIMITS = { maxPayload: 65_536, maxFragments: 4 } as const satisfies MessageLimits;
+/** Short, so that a stalled head is answered (408) within a second or two. */
+const HANDSHAKE_TIMEOUT = 1000;
+/** How long a case may take to end before it counts as a hang. */
+const CASE_TIMEOUT = 5_000;
+
+// ---- the server, its connections, and the healthy clients ----------------
+
+/** What the server reported for one fuzzed connection, keyed by the client's port. */
+interface Tracked {
+  /** `undefined` when no error listener was attached (odd ports). */
+  readonly errors: WebSocketError[] | undefined;
+  readonly closes: [number, string, boolean][];
+  readonly closed: Promise<void>;
+}
+
+let server: WebSocketServer;
+let port: number;
+const tracked = new Map<number, Tracked>();
+
+/**
+ * Healthy `ws` clients, each echoing in a loop: a message (text or binary,
+ * of varying size, carrying its client and sequence number), then its echo,
+ * compared byte for byte, then the next.
+ */
+class HealthyLoad {
+  readonly clients: WebSocket[] = [];
+  /** Echoes received and checked, per client. */
+  readonly echoed: number[] = [];
+  readonly mismatches: string[] = [];
+  #running = true;
+  #loops: Promise<void>[] = [];
+
+  async start(url: string, count: number): Promise<void> {
+    for (let id = 0; id < count; id++) {
+      const ws = new WebSocket(url);
+      ws.on('error', (error) => this.mismatches.push(`client ${id}: ${String(error)}`));
+      ws.on('close', (code) => {
+        if (this.#running) this.mismatches.push(`client ${id}: closed with ${code}`);
+      });
+      await new Promise((resolve) => ws.once('open', resolve));
+      this.clients.push(ws);
+      this.echoed.push(0);
+    }
+    this.#loops = this.clients.map((ws, id) => this.#loop(ws, id));
+  }
+
+  async #loop(ws: WebSocket, id: number): Promise<void> {
+    const next = prng(id + 1);
+    for (let seq = 0; this.#running; seq++) {
+      const size = next() % 4 === 0 ? next() % 8192 : next() % 64;
+      const binary = next() % 2 === 0;
+      const body = Buffer.alloc(size, `${id}.${seq}.`);
+      const sent = binary ? body : body.toString('latin1');
+      const reply = new Promise<[Buffer, boolean] | 'timeout' | 'closed'>((resolve) => {
+        const timer = setTimeout(() => resolve('timeout'), CASE_TIMEOUT);
+        const done = (value: [Buffer, boolean] | 'closed'): void => {
+          clearTimeout(timer);
+          ws.off('message', onMessage);
+          ws.off('close', onClose);
+          resolve(value);
+        };
+        const onMessage = (data: Buffer, isBinary: boolean): void => done([data, isBinary]);
+        const onClose = (): void => done('closed');
+        ws.on('message', onMessage);
+        ws.on('close', onClose);
+      });
+      ws.send(sent);
+      const got = await reply;
+      if (got === 'closed') return;
+      if (got === 'timeout') {
+        this.mismatches.push(`client ${id}, message ${seq}: no echo`);
+        return;
+      }
+      const [data, isBinary] = got;
+      if (isBinary !== binary || !data.equals(body)) {
+        this.mismatches.push(`client ${id}, message ${seq}: wrong echo`);
+      }
+      this.echoed[id]!++;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await Promise.all(this.#loops);
+    await Promise.all(
+      this.clients.map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            ws.once('close', () => resolve());
+            ws.close(1000);
+          }),
+      ),
+    );
+  }
+}
+
+const healthy = new HealthyLoad();
+
+beforeAll(async () => {
+  server = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    ...LIMITS,
+    handshakeTimeout: HANDSHAKE_TIMEOUT,
+  });
+  server.on('connection', (socket, request) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    const remotePort = request.socket.remotePort ?? 0;
+    // Half the connections listen for errors; without a listener the server
+    // must fail the connection all the same, silently.
+    const errors = remotePort % 2 === 0 ? ([] as WebSocketError[]) : undefined;
+    if (errors) socket.on('error', (error) => errors.push(error));
+    const closes: [number, string, boolean][] = [];
+    const closed = new Promise<void>((resolve) =>
+      socket.on('close', (...args) => {
+        closes.push(args);
+        resolve();
+      }),
+    );
+    tracked.set(remotePort, { errors, closes, closed });
+  });
+  await server.ready();
+  port = (server.address() as { port: number }).port;
+  await healthy.start(`ws://127.0.0.1:${port}`, 4);
+});
+
+afterAll(async () => {
+  await healthy.stop();
+  await server.close({ timeout: 1000 });
+  expect(healthy.mismatches).toEqual([]);
+  expect(server.clients.size).toBe(0);
+});
+
+/** Runs `run` (a property) and checks that each healthy client kept echoing all along. */
+async function whileHealthyEcho(run: () => Promise<void>): Promise<void> {
+  const before = [...healthy.echoed];
+  await run();
+  expect(healthy.mismatches).toEqual([]);
+  for (const [id, count] of healthy.echoed.entries()) {
+    expect(count, `healthy client ${id} made progress`).toBeGreaterThan(before[id]!);
+  }
+  // Every fuzzed connection is gone: only the healthy clients remain.
+  expect(server.clients.size).toBe(healthy.clients.length);
+}
+
+// ---- helpers ----------------------------------------------------------------
+
+/** Rejects with `label` if `promise` takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, label: string, ms = CASE_TIMEOUT): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${label}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** No pause, one event-loop turn, or a 1 ms timer between two writes. */
+type Pause = 0 | 1 | 2;
+const pausesArb = fc.array(fc.constantFrom<Pause>(0, 0, 0, 1, 2), { maxLength: 16 });
+
+/** Writes `chunks` one by one with the given pauses between them. */
+async function writeChunks(
+  raw: RawClient,
+  chunks: readonly Uint8Array[],
+  pauses: readonly Pause[],
+): Promise<void> {
+  for (const [i, chunk] of chunks.entries()) {
+    if (raw.socket.destroyed) return;
+    raw.write(chunk);
+    const pause = pauses.length > 0 ? pauses[i % pauses.length] : 0;
+    if (pause === 1) await nextTurn();
+    else if (pause === 2) await sleep(1);
+  }
+}
+
+/** Records whether the connection was reset under us (ECONNRESET, or EPIPE on a write). */
+function watchReset(raw: RawClient): { readonly reset: boolean } {
+  const state = { reset: false };
+  raw.socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') state.reset = true;
+  });
+  return state;
+}
+
+/** Resolves once the socket is closed or a response head arrived, whichever comes first. */
+async function settled(raw: RawClient): Promise<void> {
+  try {
+    await raw.until(() => (raw.isClosed || raw.data.includes('\r\n\r\n') ? true : undefined));
+  } catch {
+    // Closed: settled too.
+  }
+}
+
+/** The server-side `close` of the connection `raw` opened (at once if there is none). */
+async function serverClosed(localPort: number): Promise<void> {
+  await within(tracked.get(localPort)?.closed ?? Promise.resolve(), 'server-side close event');
+  tracked.delete(localPort);
+}
+
+/** The status of the first response line, or `undefined` when nothing arrived. */
+function statusOf(data: Buffer): number | undefined {
+  if (data.length === 0) return undefined;
+  const match = /^HTTP\/1\.1 (\d{3}) /.exec(data.subarray(0, 16).toString('latin1'));
+  if (!match) throw new Error(`not a status line: ${JSON.stringify(data.toString('latin1'))}`);
+  return Number(match[1]);
+}
+
+function acceptFor(key: string): string {
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
+}
+
+/** A masked frame, mask from `seed`. */
+function masked(
+  opcode: number,
+  payload: Uint8Array | string,
+  seed = 0x1234_5678,
+  fin = true,
+): Uint8Array {
+  const bytes = typeof payload === 'string' ? encodeUtf8(payload) : payload;
+  const mask = new Uint8Array([
+    seed >>> 24,
+    (seed >>> 16) & 0xff,
+    (seed >>> 8) & 0xff,
+    seed & 0xff,
+  ]);
+  return Buffer.concat(encodeFrame(opcode, bytes, { mask, fin }));
+}
+
+/** Tallies outcomes, printed after each property so a run shows what it covered. */
+class Tally {
+  readonly counts = new Map<string, number>();
+  add(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  print(title: string): void {
+    const total = [...this.counts.values()].reduce((sum, n) => sum + n, 0);
+    const rows = [...this.counts].sort(([a], [b]) => a.localeCompare(b));
+    console.log(`${title}: ${total} cases\n${rows.map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
+  }
+}
+
+// ---- handshakes: the request model and what node:http + the server answer -------
+
+/** One header line; `raw` replaces the whole line with bytes node:http refuses. */
+interface Line {
+  readonly name: string;
+  readonly value: string;
+  readonly raw?: string;
+}
+
+interface RequestModel {
+  readonly method: string;
+  readonly target: string;
+  readonly version: string;
+  readonly lines: readonly Line[];
+  /** Size of a filler header put first, past `maxHeadSize` (431). */
+  readonly oversize?: number;
+}
+
+/** Methods llhttp knows (others, lower case included, are a parse error: 400). */
+const NODE_METHODS = new Set(['GET', 'POST', 'PUT', 'HEAD', 'OPTIONS', 'DELETE', 'PATCH']);
+/** HTTP versions llhttp accepts; others are a parse error (400). */
+const NODE_VERSIONS = new Set(['0.9', '1.0', '1.1', '2.0']);
+/** Fields IncomingMessage keeps the first of, dropping repeats (`_addHeaderLine`). */
+const FIRST_WINS = new Set(['host', 'user-agent', 'content-type', 'authorization', 'referer']);
+
+/** A valid key derived from `seed`, so runs reproduce. */
+function keyFrom(seed: number): string {
+  const next = prng(seed);
+  return encodeBase64(Uint8Array.from({ length: 16 }, () => next() & 0xff));
+}
+
+/** Values to set each field to: valid ones, wrong ones, and edge cases. */
+function valuesFor(name: string, seed: number): readonly string[] {
+  switch (name.toLowerCase()) {
+    case 'host':
+      return ['127.0.0.1', 'example.com:8080', '[::1]:80', ''];
+    case 'upgrade':
+      return ['websocket', 'WebSocket', 'websocket, h2c', 'h2c', 'websocket2', ''];
+    case 'connection':
+      return ['Upgrade', 'upgrade', 'keep-alive, Upgrade', 'keep-alive', 'close', 'Upgradex', ''];
+    case 'sec-websocket-key':
+      return [
+        keyFrom(seed + 1),
+        '',
+        'short',
+        'not base64 at all!!!!!!!',
+        encodeBase64(new Uint8Array(15)),
+        encodeBase64(new Uint8Array(17)),
+        keyFrom(seed).replace(/=+$/, ''),
+      ];
+    case 'sec-websocket-version':
+      return ['13', '8', '7', '14', '0', '', 'abc', '13, 8', '1300', '013'];
+    case 'sec-websocket-protocol':
+      return ['chat', 'chat, superchat', 'chat, chat', '', 'a b', 'x/y'];
+    case 'sec-websocket-extensions':
+      return [
+        'permessage-deflate',
+        'permessage-deflate; client_max_window_bits',
+        'x; y="z',
+        '',
+        'a, b',
+      ];
+    default:
+      return ['http://example.com', 'null', '', 'a\tb', 'caf\xe9'];
+  }
+}
+
+/** Optional fields a client may add. */
+const EXTRA_FIELDS: readonly (readonly [string, string])[] = [
+  ['Origin', 'http://example.com'],
+  ['Sec-WebSocket-Protocol', 'chat, superchat'],
+  ['Sec-WebSocket-Extensions', 'permessage-deflate; client_max_window_bits'],
+  ['User-Agent', 'fuzz/1.0'],
+  ['X-Filler', 'x'.repeat(100)],
+  ['Cookie', 'a=b'],
+];
+
+/** Ways to make one line unparsable for llhttp. */
+const BREAKS: readonly ((line: Line) => string)[] = [
+  (l) => `${l.name}: a\x01${l.value}`,
+  (l) => `${l.name}: ${l.value}\0`,
+  (l) => `${l.name}: \x7f${l.value}`,
+  (l) => `${l.name} : ${l.value}`,
+  (l) => `${l.name}${l.value.replace(/[:\s]/g, '')}`,
+  (l) => `${l.name}: ${l.value}\r\n folded`,
+  (l) => `${l.name}(x): ${l.value}`,
+  (l) => `${l.name}\xff: ${l.value}`,
+  (l) => `: ${l.value}`,
+];
+
+type HeaderOp =
+  | { readonly op: 'delete'; readonly at: number }
+  | { readonly op: 'duplicate'; readonly at: number; readonly to: number }
+  | { readonly op: 'set'; readonly at: number; readonly pick: number }
+  | { readonly op: 'add'; readonly field: number; readonly to: number }
+  | { readonly op: 'case'; readonly at: number }
+  | { readonly op: 'break'; readonly at: number; readonly how: number };
+
+const headerOpArb: fc.Arbitrary<HeaderOp> = fc.oneof(
+  fc.record({ op: fc.constant('delete' as const), at: fc.nat() }),
+  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), to: fc.nat() }),
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), pick: fc.nat() }),
+  },
+  fc.record({ op: fc.constant('add' as const), field: fc.nat(), to: fc.nat() }),
+  fc.record({ op: fc.constant('case' as const), at: fc.nat() }),
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('break' as const), at: fc.nat(), how: fc.nat() }),
+  },
+);
+
+function applyOps(lines: readonly Line[], ops: readonly HeaderOp[], seed: number): Line[] {
+  const out = [...lines];
+  for (const op of ops) {
+    if (op.op === 'add') {
+      const [name, value] = EXTRA_FIELDS[op.field % EXTRA_FIELDS.length]!;
+      out.splice(op.to % (out.length + 1), 0, { name, value });
+      continue;
+    }
+    if (out.length === 0) continue;
+    const at = op.at % out.length;
+    const line = out[at]!;
+    switch (op.op) {
+      case 'delete':
+        out.splice(at, 1);
+        break;
+      case 'duplicate':
+        out.splice(op.to % (out.length + 1), 0, line);
+        break;
+      case 'set': {
+        const values = valuesFor(line.name, seed);
+        out[at] = { name: line.name, value: values[op.pick % values.length]! };
+        break;
+      }
+      case 'case':
+        out[at] = { ...line, name: line.name.toUpperCase() };
+        break;
+      case 'break':
+        out[at] = { ...line, raw: BREAKS[op.how % BREAKS.length]!(line) };
+        break;
+    }
+  }
+  return out;
+}
+
+const requestModelArb: fc.Arbitrary<RequestModel> = fc
+  .record({
+    seed: fc.integer(),
+    method: fc.oneof(
+      { weight: 12, arbitrary: fc.constant('GET') },
+      fc.constantFrom(
+        'POST',
+        'PUT',
+        'HEAD',
+        'OPTIONS',
+        'DELETE',
+        'PATCH',
+        'get',
+        'GETS',
+        'CONNECT',
+      ),
+    ),
+    target: fc.oneof(
+      { weight: 8, arbitrary: fc.constant('/') },
+      fc.constantFrom('/chat?room=1', '*', 'http://127.0.0.1/ws', '/%7Euser', '', '/a b'),
+    ),
+    version: fc.oneof(
+      { weight: 10, arbitrary: fc.constant('1.1') },
+      fc.constantFrom('1.0', '2.0', '1.2', '0.9', '3.0'),
+    ),
+    ops: fc.array(headerOpArb, { maxLength: 4 }),
+    oversize: fc.oneof(
+      { weight: 20, arbitrary: fc.constant(undefined) },
+      fc.integer({ min: 17_000, max: 40_000 }),
+    ),
+  })
+  .map(({ seed, method, target, version, ops, oversize }) => {
+    const base: Line[] = [
+      { name: 'Host', value: '127.0.0.1' },
+      { name: 'Upgrade', value: 'websocket' },
+      { name: 'Connection', value: 'Upgrade' },
+      { name: 'Sec-WebSocket-Key', value: keyFrom(seed) },
+      { name: 'Sec-WebSocket-Version', value: '13' },
+    ];
+    return {
+      method,
+      target: method === 'CONNECT' ? 'example.com:443' : target,
+      version,
+      lines: applyOps(base, ops, seed),
+      oversize,
+    };
+  });
+
+function serialize(model: RequestModel): Uint8Array {
+  let text = `${model.method} ${model.target} HTTP/${model.version}\r\n`;
+  if (model.oversize !== undefined) text += `X-Oversize: ${'a'.repeat(model.oversize)}\r\n`;
+  for (const line of model.lines) text += `${line.raw ?? `${line.name}: ${line.value}`}\r\n`;
+  return new Uint8Array(Buffer.from(text + '\r\n', 'latin1'));
+}
+
+/** The headers as IncomingMessage has them: lower-case names, repeats joined or dropped. */
+function nodeHeaders(lines: readonly Line[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const { name, value } of lines) {
+    const key = name.toLowerCase();
+    const old = headers[key];
+    if (old === undefined) headers[key] = value;
+    else if (!FIRST_WINS.has(key)) headers[key] = `${old}, ${value}`;
+  }
+  return headers;
+}
+
+/**
+ * What must come back: a status (then the server closes), or nothing at all
+ * (CONNECT). `parseError`: node:http's parser refused the bytes before the
+ * head ended; it writes the status and destroys the socket at once, so when
+ * our bytes are still arriving the kernel answers them with a reset, which
+ * may discard the status (the one case where nothing comes back but a reset).
+ */
+type HandshakeOutcome =
+  { readonly status: number; readonly key?: string; readonly parseError?: boolean } | 'nothing';
+
+function expectedOutcome(model: RequestModel): HandshakeOutcome {
+  // node:http's parser: request line, size, then each field line.
+  const refused = (status: number): HandshakeOutcome => ({ status, parseError: true });
+  if (!NODE_METHODS.has(model.method) && model.method !== 'CONNECT') return refused(400);
+  if (model.target === '' || /\s/.test(model.target)) return refused(400);
+  if (!NODE_VERSIONS.has(model.version)) return refused(400);
+  if (model.oversize !== undefined) return refused(431);
+  if (model.lines.some((line) => line.raw !== undefined)) return refused(400);
+  // No 'connect' listener: node:http destroys the socket without a word.
+  if (model.method === 'CONNECT') return 'nothing';
+  const lines = model.lines;
+  const upgrade =
+    lines.some((l) => l.name.toLowerCase() === 'upgrade' && l.value !== '') &&
+    lines.some(
+      (l) =>
+        l.name.toLowerCase() === 'connection' &&
+        l.value.split(',').some((token) => token.trim().toLowerCase() === 'upgrade'),
+    );
+  const headers = nodeHeaders(lines);
+  if (!upgrade) {
+    // The request handler answers 426, unless node:http first refuses an
+    // HTTP/1.1 request without Host (its requireHostHeader).
+    return { status: model.version === '1.1' && headers['host'] === undefined ? 400 : 426 };
+  }
+  try {
+    const { key } = validateRequest({
+      method: model.method,
+      httpVersion: model.version,
+      headers: headers as HttpHeaders,
+    });
+    return { status: 101, key };
+  } catch (error) {
+    if (error instanceof HandshakeError) return { status: error.status };
+    throw error;
+  }
+}
+
+/** After a 101: one echo and a clean close must follow. */
+async function checkOpenConnection(raw: RawClient, localPort: number): Promise<void> {
+  raw.write(
+    Buffer.concat([masked(Opcode.Text, 'after the fuzz'), masked(Opcode.Close, closeBody(1000))]),
+  );
+  await within(raw.closed, 'server closes after the closing handshake');
+  await serverClosed(localPort);
+  expect(raw.parseError).toBeUndefined();
+  expect(raw.frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([
+    [Opcode.Text, 'after the fuzz'],
+    [Opcode.Close, closeBody(1000).toString()],
+  ]);
+}
+
+function closeBody(code: number, reason = ''): Buffer {
+  return Buffer.from(serializeClosePayload(code, reason));
+}
+
+describe('handshakes', () => {
+  test(
+    'requests built from a model: the predicted status, then the socket is closed',
+    async () => {
+      const tally = new Tally();
+      await whileHealthyEcho(async () => {
+        await fc.assert(
+          fc.asyncProperty(requestModelArb, cutsArb, pausesArb, async (model, cuts, pauses) => {
+            const expected = expectedOutcome(model);
+            const raw = await RawClient.connect(port);
+            const localPort = raw.socket.localPort!;
+            const connection = watchReset(raw);
+            raw.socket.setNoDelay(true);
+            await writeChunks(raw, split(serialize(model), cuts), pauses);
+            let lost = false;
+            if (expected !== 'nothing' && expected.status === 101) {
+              const response = await within(raw.response(), '101 response');
+              expect(response.status).toBe(101);
+              expect(response.headers['sec-websocket-accept']).toBe(acceptFor(expected.key!));
+              expect(response.headers['sec-websocket-protocol']).toBeUndefined();
+              await checkOpenConnection(raw, localPort);
+            } else {
+              await within(settled(raw), 'a response or the socket closed');
+              const status = statusOf(raw.data);
+              lost = status === undefined && connection.reset && expected !== 'nothing';
+              if (lost) expect(expected !== 'nothing' && expected.parseError).toBe(true);
+              else {
+                expect(status ?? 'nothing').toBe(
+                  expected === 'nothing' ? 'nothing' : expected.status,
+                );
+              }
+              // The server closes the socket by itself: no FIN from us.
+              await within(raw.closed, `socket closed after ${status ?? 'nothing'}`);
+            }
+            tally.add(
+              expected === 'nothing'
+                ? 'nothing (CONNECT)'
+                : `${expected.status}${lost ? ' lost to a reset' : ''}`,
+            );
+          }),
+          options(500),
+        );
+      });
+      tally.print('model handshakes');
+    },
+    TIMEOUT,
+  );
+
+  /** A valid request, serialized, then mutated byte by byte. */
+  const mutatedRequestArb = fc
+    .tuple(requestModelArb, fc.array(mutationArb, { minLength: 1, maxLength: 4 }))
+    .map(([model, mutations]: [RequestModel, Mutation[]]) => mutate(serialize(model), mutations));
+
+  /** Bytes that are barely HTTP or not at all. */
+  const garbageArb = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc.string({ maxLength: 200 }).map((s) => encodeUtf8(s)),
+    fc
+      .array(
+        fc.constantFrom(
+          'GET',
+          ' ',
+          '/',
+          'HTTP/1.1',
+          '\r\n',
+          '\n',
+          ':',
+          'Upgrade',
+          'websocket',
+          'Host',
+        ),
+        { maxLength: 30 },
+      )
+      .map((parts) => encodeUtf8(parts.join(''))),
+    { weight: 1, arbitrary: fc.constantFrom(EMPTY, encodeUtf8('\r\n'), encodeUtf8('\r\n\r\n\n')) },
+  );
+
+  test(
+    'mutated and random bytes, then FIN: 101 or a 4xx status line, and the socket is closed',
+    async () => {
+      const tally = new Tally();
+      await whileHealthyEcho(async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.oneof({ weight: 3, arbitrary: mutatedRequestArb }, garbageArb),
+            cutsArb,
+            pausesArb,
+            async (bytes, cuts, pauses) => {
+              const raw = await RawClient.connect(port);
+              const localPort = raw.socket.localPort!;
+              const connection = watchReset(raw);
+              raw.socket.setNoDelay(true);
+              await writeChunks(raw, split(bytes, cuts), pauses);
+              raw.socket.end();
+              await within(raw.closed, 'socket closed');
+              const status = statusOf(raw.data);
+              if (status === undefined) {
+                // No request ever started (llhttp skips CR/LF between
+                // requests), a CONNECT request, or a parse error whose status
+                // our next bytes' reset discarded.
+                const text = Buffer.from(bytes).toString('latin1');
+                const idle = /^[\r\n]*$/.test(text);
+                const connect = /^[\r\n]*CONNECT /.test(text);
+                expect(idle || connect || connection.reset).toBe(true);
+                tally.add(idle ? 'nothing (no request)' : connect ? 'nothing (CONNECT)' : 'reset');
+                return;
+              }
+              if (status === 101) {
+                await serverClosed(localPort);
+                const response = await raw.response();
+                expect(response.headers['sec-websocket-accept']).toBeDefined();
+                // Whatever followed the head was read as frames: any close
+                // frame carries a receive-side code.
+                expect(raw.parseError).toBeUndefined();
+                for (const frame of raw.frames.filter((f) => f.opcode === Opcode.Close)) {
+                  expect([1002, 1007, 1008, 1009]).toContain(frame.payload.readUInt16BE(0));
+                }
+              } else {
+                expect(status).toBeGreaterThanOrEqual(400);
+                expect(status).toBeLessThan(500);
+              }
+              tally.add(String(status));
+            },
+          ),
+          options(600),
+        );
+      });
+      tally.print('mutated handshakes');
+    },
+    TIMEOUT,
+  );
+
+  test(
+    'a head that stalls part-way (no FIN) gets 408 within the handshake timeout, then the socket is closed',
+    async () => {
+      const tally = new Tally();
+      await whileHealthyEcho(async () => {
+        await fc.assert(
+          fc.asyncProperty(requestModelArb, fc.nat(), async (model, at) => {
+            const bytes = serialize({
+              ...model,
+              method: 'GET',
+              version: '1.1',
+              oversize: undefined,
+              target: '/',
+            });
+            // Any proper prefix of a valid head: llhttp waits for the rest.
+            const prefix = bytes.subarray(0, 1 + (at % (bytes.length - 1)));
+            fc.pre(!model.lines.some((line) => line.raw !== undefined));
+            const raw = await RawClient.connect(port);
+            const started = performance.now();
+            raw.write(prefix);
+            await within(raw.closed, 'stalled head dropped', HANDSHAKE_TIMEOUT * 3 + 2000);
+            expect(statusOf(raw.data)).toBe(408);
+            expect(performance.now() - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 50);
+            tally.add('408');
+          }),
+          { ...options(3), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 500) : 3 },
+        );
+      });
+      tally.print('stalled handshakes');
+    },
+    TIMEOUT,
+  );
+});
+
+// ---- frame streams: the oracle and the fuzzed connection ------------------
+
+/** One frame the server must send, payload as hex. */
+interface Reply {
+  readonly opcode: number;
+  readonly payload: string;
+}
+
+interface FrameOracle {
+  /** Everything the server must send back, in order, its close frame included. */
+  readonly replies: readonly Reply[];
+  /** The first broken rule, as the server must report it. */
+  readonly failure: { readonly closeCode: number; readonly code: string } | undefined;
+  /** A valid close frame from us, which the server echoes. */
+  readonly peerClose: { readonly code: number; readonly reason: string } | undefined;
+  /** The stream ended between two frames (so a close frame can follow). */
+  readonly atBoundary: boolean;
+}
+
+/**
+ * The oracle: the protocol's FrameParser + MessageAssembler on the same bytes,
+ * with the server's limits, and the close payload rules of a close frame.
+ */
+function frameOracle(stream: Uint8Array): FrameOracle {
+  const replies: Reply[] = [];
+  let failure: FrameOracle['failure'];
+  let peerClose: FrameOracle['peerClose'];
+  const sink: MessageSink = {
+    onMessage: (data, binary) =>
+      void replies.push({ opcode: binary ? Opcode.Binary : Opcode.Text, payload: hex(data) }),
+    onControlFrame: (opcode, payload) => {
+      if (opcode === Opcode.Ping) replies.push({ opcode: Opcode.Pong, payload: hex(payload) });
+      if (opcode !== Opcode.Close) return;
+      // A bad close body (1-byte, invalid code, invalid UTF-8) throws here like any broken rule.
+      const { code, reason } = parseClosePayload(payload);
+      peerClose = { code, reason };
+      const echo = code === 1005 ? EMPTY : serializeClosePayload(code, reason);
+      replies.push({ opcode: Opcode.Close, payload: hex(echo) });
+      parser.halt();
+    },
+  };
+  const parser = new FrameParser(new MessageAssembler(sink, LIMITS), { expectMasked: true });
+  try {
+    parser.push(new Uint8Array(stream)); // a copy: the parser unmasks in place
+  } catch (error) {
+    if (!(error instanceof WebSocketError)) throw error;
+    failure = { closeCode: error.closeCode, code: error.code };
+    const body = serializeClosePayload(error.closeCode, truncateCloseReason(error.message));
+    replies.push({ opcode: Opcode.Close, payload: hex(body) });
+  }
+  return { replies, failure, peerClose, atBoundary: parser.atFrameBoundary };
+}
+
+/** One message in many fragments (with pings between), to reach `maxFragments`. */
+const fragmentedArb = fc
+  .record({
+    binary: fc.boolean(),
+    text: fc.string({ maxLength: 60 }),
+    fragments: fc.integer({ min: 1, max: 8 }),
+    pings: fc.boolean(),
+    seed: fc.integer(),
+  })
+  .map(({ binary, text, fragments, pings, seed }) => {
+    const data = encodeUtf8(text);
+    const frames = [];
+    for (let i = 0; i < fragments; i++) {
+      const piece = data.subarray(
+        Math.floor((i * data.length) / fragments),
+        Math.floor(((i + 1) * data.length) / fragments),
+      );
+      const opcode = i > 0 ? Opcode.Continuation : binary ? Opcode.Binary : Opcode.Text;
+      frames.push({ opcode, fin: i === fragments - 1, payload: piece });
+      if (pings && i < fragments - 1)
+        frames.push({ opcode: Opcode.Ping, fin: true, payload: piece.subarray(0, 125) });
+    }
+    return encodeStream(frames, seed);
+  });
+
+/**
+ * Messages at and over `maxPayload`: one frame header announcing a length
+ * from just under the limit up to 2^62, or a first fragment plus a
+ * continuation announcing the rest; only the first bytes of the payload follow.
+ */
+const oversizeArb = fc
+  .record({
+    length: fc.oneof(
+      fc.integer({ min: LIMITS.maxPayload - 2, max: 2 ** 32 }),
+      fc.constantFrom(2 ** 40, 2 ** 53 - 1, 2 ** 53, 2 ** 62),
+    ),
+    first: fc.nat({ max: LIMITS.maxPayload }),
+    fragmented: fc.boolean(),
+    binary: fc.boolean(),
+    seed: fc.integer(),
+  })
+  .map(({ length, first, fragmented, binary, seed }) => {
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    const head = (code: number, fin: boolean, size: number): Uint8Array => {
+      const bytes = Buffer.alloc(14);
+      bytes[0] = (fin ? 0x80 : 0) | code;
+      bytes[1] = 0x80 | 127;
+      bytes.writeBigUInt64BE(BigInt(size), 2);
+      bytes.writeInt32BE(seed, 10);
+      return bytes;
+    };
+    if (!fragmented)
+      return new Uint8Array(Buffer.concat([head(opcode, true, length), Buffer.alloc(16, 0x61)]));
+    // A first fragment of 'a's (valid text), then a continuation announcing the rest.
+    const firstFrame = masked(opcode, Buffer.alloc(first, 0x61), seed, false);
+    return new Uint8Array(Buffer.concat([firstFrame, head(Opcode.Continuation, true, length)]));
+  });
+
+// ---- hook: the decompression-bomb test (`compressedStream`) ---------------
+//
+// Compression is not negotiated here yet. Once the server accepts
+// permessage-deflate, the bomb test plugs in right here: a `compressedStream`
+// arbitrary (RSV1 frames whose DEFLATE data inflates far past `maxPayload`:
+// runs of zeros, overlapping back-references, one message split over many
+// fragments, a bomb after valid compressed messages) added to `frameCaseArb`
+// below, sent on a connection whose handshake offered the extension; and
+// `frameOracle` extended to inflate with a byte budget of `maxPayload`, so
+// that the server must close with 1009 before it has inflated more than that,
+// while the healthy clients keep echoing.
+
+/** How we end a stream that broke nothing: a close frame, FIN, or RST. */
+type Ending = 'close' | 'fin' | 'reset';
+
+const frameCaseArb = fc.record({
+  stream: fc.oneof(
+    { weight: 4, arbitrary: hostileArb(true) },
+    // Valid traffic, to check every echo and the closing handshake.
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(scriptArb, fc.integer())
+        .map(([script, seed]) => encodeStream(expand(script).frames, seed)),
+    },
+    { weight: 1, arbitrary: fragmentedArb },
+    { weight: 1, arbitrary: oversizeArb },
+  ),
+  cuts: cutsArb,
+  pauses: pausesArb,
+  ending: fc.constantFrom<Ending>('close', 'close', 'fin', 'reset'),
+  /** Send the first chunk in the same write as the handshake request. */
+  pipelined: fc.boolean(),
+});
+
+describe('frame streams after a valid handshake', () => {
+  test(
+    'the replies and close code the oracle predicts, or a dropped connection; the server reports the same',
+    async () => {
+      const tally = new Tally();
+      await whileHealthyEcho(async () => {
+        await fc.assert(
+          fc.asyncProperty(frameCaseArb, async ({ stream, cuts, pauses, ending, pipelined }) => {
+            const oracle = frameOracle(stream);
+            const chunks = split(stream, cuts);
+            const raw = await RawClient.connect(port);
+            const localPort = raw.socket.localPort!;
+            raw.socket.setNoDelay(true);
+            const { text, key } = handshakeRequest();
+            if (pipelined && chunks.length > 0)
+              raw.write(Buffer.concat([Buffer.from(text), chunks.shift()!]));
+            else raw.write(text);
+            const response = await within(raw.response(), '101 response');
+            expect(response.status).toBe(101);
+            expect(response.headers['sec-websocket-accept']).toBe(acceptFor(key));
+            const serverSide = tracked.get(localPort);
+            expect(serverSide).toBeDefined();
+
+            await writeChunks(raw, chunks, pauses);
+            const ended = oracle.failure !== undefined || oracle.peerClose !== undefined;
+            const how: Ending | 'server' = ended
+              ? 'server'
+              : ending === 'close' && !oracle.atBoundary
+                ? 'fin'
+                : ending;
+            const expectedReplies = [...oracle.replies];
+            if (how === 'close') {
+              raw.write(masked(Opcode.Close, closeBody(1000)));
+              expectedReplies.push({ opcode: Opcode.Close, payload: hex(closeBody(1000)) });
+            } else if (how === 'fin') {
+              raw.socket.end();
+            } else if (how === 'reset') {
+              raw.socket.resetAndDestroy();
+            }
+            await within(raw.closed, 'connection closed');
+            await serverClosed(localPort);
+
+            // What the server sent back (unreadable after our RST).
+            if (how !== 'reset') {
+              expect(raw.parseError).toBeUndefined();
+              expect(raw.frames.every((f) => f.fin && f.rsv === 0 && !f.masked)).toBe(true);
+              expect(
+                raw.frames.map((f) => ({ opcode: f.opcode, payload: f.payload.toString('hex') })),
+              ).toEqual(expectedReplies);
+            }
+            // What the server reported: the same failure, and one close.
+            const { errors, closes } = serverSide!;
+            if (errors) {
+              expect(errors.map((e) => [e.code, e.closeCode])).toEqual(
+                oracle.failure ? [[oracle.failure.code, oracle.failure.closeCode]] : [],
+              );
+            }
+            if (oracle.peerClose) {
+              expect(closes).toEqual([[oracle.peerClose.code, oracle.peerClose.reason, true]]);
+            } else if (how === 'close') {
+              expect(closes).toEqual([[1000, '', true]]);
+            } else {
+              expect(closes).toEqual([[1006, '', false]]);
+            }
+            tally.add(
+              oracle.failure
+                ? `close ${oracle.failure.closeCode} (${oracle.failure.code})`
+                : oracle.peerClose
+                  ? 'peer close echoed'
+                  : `clean stream, then ${how}`,
+            );
+          }),
+          options(600),
+        );
+      });
+      tally.print('frame streams');
+    },
+    TIMEOUT,
+  );
+});
