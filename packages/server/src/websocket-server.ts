@@ -152,6 +152,16 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.#httpServer.on('listening', () => this.emit('listening'));
       this.#httpServer.on('error', (error) => this.emit('error', error));
       this.#httpServer.on('upgrade', this.#onUpgrade);
+      // Without a 'connect' listener node:http drops a CONNECT request without
+      // a word; a WebSocket endpoint answers it like any other wrong method.
+      this.#httpServer.on('connect', (request, socket) => {
+        abortHandshake(socket, {
+          status: 405,
+          headers: { allow: 'GET' },
+          body: 'Method must be GET',
+        });
+        this.emit('rejected', 405, 'Method must be GET', request);
+      });
       if (onListening) this.once('listening', onListening);
       this.#httpServer.listen(resolved.port, resolved.host);
     } else if (resolved.server) {

@@ -302,6 +302,12 @@ describe('malformed requests on a raw socket', () => {
       status: 400,
     },
     { name: 'POST', request: { method: 'POST' }, status: 405, headers: { allow: 'GET' } },
+    {
+      name: 'CONNECT',
+      request: { method: 'CONNECT', path: 'example.com:443' },
+      status: 405,
+      headers: { allow: 'GET' },
+    },
     // node:http hands an HTTP/1.0 upgrade to us; the RFC 6455 check answers 400.
     { name: 'HTTP/1.0', request: { version: '1.0' }, status: 400 },
     { name: 'missing Host', request: { headers: { Host: undefined } }, status: 400 },

@@ -16,8 +16,7 @@
  *   carry the right accept key, then echo and close cleanly. Bytes mutated
  *   at random, then our FIN, get `101` or a 4xx status line, then a closed
  *   socket. No status line at all comes back only (a) when the bytes held
- *   nothing but CR/LF (no request started), (b) for CONNECT (no 'connect'
- *   listener: node:http destroys the socket), or (c) after a parse error of
+ *   nothing but CR/LF (no request started), or (b) after a parse error of
  *   node:http while our bytes were still arriving: it writes the status and
  *   destroys the socket at once, and the kernel answers our unread bytes with
  *   a reset that may discard the status (we then see ECONNRESET or EPIPE).
@@ -560,8 +559,11 @@ function nodeHeaders(lines: readonly Line[]): Record<string, string> {
  * our bytes are still arriving the kernel answers them with a reset, which
  * may discard the status (the one case where nothing comes back but a reset).
  */
-type HandshakeOutcome =
-  { readonly status: number; readonly key?: string; readonly parseError?: boolean } | 'nothing';
+type HandshakeOutcome = {
+  readonly status: number;
+  readonly key?: string;
+  readonly parseError?: boolean;
+};
 
 function expectedOutcome(model: RequestModel): HandshakeOutcome {
   // node:http's parser: request line, size, then each field line.
@@ -571,8 +573,8 @@ function expectedOutcome(model: RequestModel): HandshakeOutcome {
   if (!NODE_VERSIONS.has(model.version)) return refused(400);
   if (model.oversize !== undefined) return refused(431);
   if (model.lines.some((line) => line.raw !== undefined)) return refused(400);
-  // No 'connect' listener: node:http destroys the socket without a word.
-  if (model.method === 'CONNECT') return 'nothing';
+  // CONNECT goes to the server's 'connect' listener: 405, like any wrong method.
+  if (model.method === 'CONNECT') return { status: 405 };
   const lines = model.lines;
   const upgrade =
     lines.some((l) => l.name.toLowerCase() === 'upgrade' && l.value !== '') &&
@@ -633,7 +635,7 @@ describe('handshakes', () => {
             raw.socket.setNoDelay(true);
             await writeChunks(raw, split(serialize(model), cuts), pauses);
             let lost = false;
-            if (expected !== 'nothing' && expected.status === 101) {
+            if (expected.status === 101) {
               const response = await within(raw.response(), '101 response');
               expect(response.status).toBe(101);
               expect(response.headers['sec-websocket-accept']).toBe(acceptFor(expected.key!));
@@ -642,21 +644,13 @@ describe('handshakes', () => {
             } else {
               await within(settled(raw), 'a response or the socket closed');
               const status = statusOf(raw.data);
-              lost = status === undefined && connection.reset && expected !== 'nothing';
-              if (lost) expect(expected !== 'nothing' && expected.parseError).toBe(true);
-              else {
-                expect(status ?? 'nothing').toBe(
-                  expected === 'nothing' ? 'nothing' : expected.status,
-                );
-              }
+              lost = status === undefined && connection.reset;
+              if (lost) expect(expected.parseError).toBe(true);
+              else expect(status ?? 'nothing').toBe(expected.status);
               // The server closes the socket by itself: no FIN from us.
               await within(raw.closed, `socket closed after ${status ?? 'nothing'}`);
             }
-            tally.add(
-              expected === 'nothing'
-                ? 'nothing (CONNECT)'
-                : `${expected.status}${lost ? ' lost to a reset' : ''}`,
-            );
+            tally.add(`${expected.status}${lost ? ' lost to a reset' : ''}`);
           }),
           options(500),
         );
@@ -716,13 +710,12 @@ describe('handshakes', () => {
               const status = statusOf(raw.data);
               if (status === undefined) {
                 // No request ever started (llhttp skips CR/LF between
-                // requests), a CONNECT request, or a parse error whose status
-                // our next bytes' reset discarded.
+                // requests), or a parse error whose status our next bytes'
+                // reset discarded.
                 const text = Buffer.from(bytes).toString('latin1');
                 const idle = /^[\r\n]*$/.test(text);
-                const connect = /^[\r\n]*CONNECT /.test(text);
-                expect(idle || connect || connection.reset).toBe(true);
-                tally.add(idle ? 'nothing (no request)' : connect ? 'nothing (CONNECT)' : 'reset');
+                expect(idle || connection.reset).toBe(true);
+                tally.add(idle ? 'nothing (no request)' : 'reset');
                 return;
               }
               if (status === 101) {
