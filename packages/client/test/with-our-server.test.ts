@@ -265,7 +265,7 @@ describe('ping', () => {
   });
 
   test('the heartbeat keeps an idle client alive across many intervals', async () => {
-    const { ws, peer } = await openPair({}, { heartbeatInterval: 30 });
+    const { ws, peer } = await openPair({}, { heartbeatInterval: 100 });
     const { events } = record(ws);
     let pongs = 0;
     peer.on('pong', () => pongs++);

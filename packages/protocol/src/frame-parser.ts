@@ -51,11 +51,13 @@ export class FrameParser {
 
   #state = READ_HEADER;
   /** Header bytes carried over from an earlier chunk. */
-  readonly #spill = new Uint8Array(14);
+  /** Made the first time a header spans two chunks, which most connections never see. */
+  #spill: Uint8Array | undefined;
   #spillLength = 0;
   /** Payload bytes of the current frame not yet seen. */
   #remaining = 0;
-  readonly #mask = new Uint8Array(4);
+  /** The current frame's masking key; made with the first masked frame (an idle connection has none). */
+  #mask: Uint8Array | undefined;
   #masked = false;
   #maskOffset = 0;
   #halted = false;
@@ -128,7 +130,7 @@ export class FrameParser {
         const take = Math.min(this.#remaining, length - offset);
         const piece = chunk.subarray(offset, offset + take);
         offset += take;
-        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask, this.#maskOffset);
+        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
         this.#remaining -= take;
         this.#sink.onFramePayload(piece);
         if (this.#remaining === 0) this.#endFrame();
@@ -148,7 +150,7 @@ export class FrameParser {
       }
     }
     // Slow path: gather the header in the spill buffer across chunks.
-    const spill = this.#spill;
+    const spill = (this.#spill ??= new Uint8Array(14));
     if (this.#spillLength < 2) {
       const take = Math.min(2 - this.#spillLength, available);
       spill.set(chunk.subarray(offset, offset + take), this.#spillLength);
@@ -230,7 +232,7 @@ export class FrameParser {
       length = high * 0x1_0000_0000 + low;
     }
     if (masked) {
-      const mask = this.#mask;
+      const mask = (this.#mask ??= new Uint8Array(4));
       mask[0] = bytes[cursor]!;
       mask[1] = bytes[cursor + 1]!;
       mask[2] = bytes[cursor + 2]!;

@@ -51,7 +51,8 @@ export class MessageAssembler implements FrameSink {
   #opcode = 0;
   #fin = false;
   #control = false;
-  readonly #controlBuffer = new Uint8Array(125);
+  /** Made on the first control frame: most connections never see one, and idle ones cost less. */
+  #controlBuffer: Uint8Array | undefined;
   #controlLength = 0;
 
   // Current data message.
@@ -129,7 +130,7 @@ export class MessageAssembler implements FrameSink {
 
   onFramePayload(data: Uint8Array): void {
     if (this.#control) {
-      this.#controlBuffer.set(data, this.#controlLength);
+      (this.#controlBuffer ??= new Uint8Array(125)).set(data, this.#controlLength);
       this.#controlLength += data.length;
       return;
     }
@@ -144,7 +145,8 @@ export class MessageAssembler implements FrameSink {
   onFrameEnd(): void {
     if (this.#control) {
       this.#control = false;
-      this.#sink.onControlFrame(this.#opcode, this.#controlBuffer.slice(0, this.#controlLength));
+      const payload = this.#controlBuffer?.slice(0, this.#controlLength) ?? EMPTY;
+      this.#sink.onControlFrame(this.#opcode, payload);
       return;
     }
     if (!this.#fin) return;

@@ -101,6 +101,63 @@ export class BacklogExceededError extends Error {
 }
 
 const kHeartbeat = Symbol('heartbeat');
+const kOwner = Symbol('owner');
+const kReceive = Symbol('receive');
+const kTransportClosed = Symbol('transportClosed');
+const kWrite = Symbol('write');
+const kEnd = Symbol('end');
+const kOnMessage = Symbol('onMessage');
+const kOnPong = Symbol('onPong');
+const kOnError = Symbol('onError');
+const kOnClose = Symbol('onClose');
+
+/** A socket that knows its ServerWebSocket, for the shared listeners below. */
+type OwnedSocket = Socket & { [kOwner]: ServerWebSocket<unknown> };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kOwner][kReceive](chunk);
+}
+function onSocketEnd(this: Socket): void {
+  this.end();
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[kOwner].emit('drain');
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kOwner][kTransportClosed]();
+}
+
+/**
+ * The protocol's handler for one connection: one small object forwarding to
+ * its ServerWebSocket, instead of a closure per callback per connection.
+ */
+class SocketHandler implements ConnectionHandler {
+  readonly #owner: ServerWebSocket<unknown>;
+  constructor(owner: ServerWebSocket<unknown>) {
+    this.#owner = owner;
+  }
+  write(chunks: readonly Uint8Array[]): void {
+    this.#owner[kWrite](chunks);
+  }
+  end(): void {
+    this.#owner[kEnd]();
+  }
+  onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
+    this.#owner[kOnMessage](data, binary, compressed);
+  }
+  onPing(data: Uint8Array): void {
+    this.#owner.emit('ping', toBuffer(data));
+  }
+  onPong(data: Uint8Array): void {
+    this.#owner[kOnPong](data);
+  }
+  onError(error: WebSocketError): void {
+    this.#owner[kOnError](error);
+  }
+  onClose(code: number, reason: string, wasClean: boolean): void {
+    this.#owner[kOnClose](code, reason, wasClean);
+  }
+}
 const kIdleSweep = Symbol('idleSweep');
 const kSendEncoded = Symbol('sendEncoded');
 
@@ -157,7 +214,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.#backlogPolicy = init.backlogPolicy;
     this.#registry = init.topics;
     this.#connection = new ServerConnection({
-      handler: this.#createHandler(),
+      handler: new SocketHandler(this as ServerWebSocket<unknown>),
       protocol: init.protocol,
       extensions: init.extensions,
       maxPayload: init.maxPayload,
@@ -173,27 +230,37 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     // they are read with the rest once flowing, after the 'connection'
     // listeners are attached (parsing them here would emit messages to nobody).
     if (init.head.length > 0) socket.unshift(init.head);
-    socket.on('data', (chunk: Buffer) => {
-      this.#alive = true;
-      this.#idleSweeps = 0;
-      // Replies sent from message listeners (echoes, acks) leave in one
-      // writev per chunk read instead of one write each.
-      socket.cork();
-      this.#connection.receiveData(chunk);
-      socket.uncork();
-      this.#armCloseTimer();
-    });
+    // Shared listeners that find this object through the socket: no closures
+    // per connection (memory per idle connection is a benchmark target).
+    (socket as OwnedSocket)[kOwner] = this as ServerWebSocket<unknown>;
+    socket.on('data', onSocketData);
     // The peer half-closed: finish our side so 'close' follows.
-    socket.on('end', () => socket.end());
-    socket.on('drain', () => this.emit('drain'));
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
     // Transport errors (ECONNRESET, EPIPE) are ordinary disconnects: 'close'
     // follows and reports 1006. Listening keeps them from becoming uncaught.
     socket.on('error', noop);
-    socket.on('close', () => {
-      clearTimeout(this.#closeTimer);
-      this.#compression?.close();
-      this.#connection.receiveEof();
-    });
+    socket.on('close', onSocketClose);
+  }
+
+  /** @internal */
+  [kReceive](chunk: Buffer): void {
+    const socket = this.#socket;
+    this.#alive = true;
+    this.#idleSweeps = 0;
+    // Replies sent from message listeners (echoes, acks) leave in one
+    // writev per chunk read instead of one write each.
+    socket.cork();
+    this.#connection.receiveData(chunk);
+    socket.uncork();
+    this.#armCloseTimer();
+  }
+
+  /** @internal */
+  [kTransportClosed](): void {
+    clearTimeout(this.#closeTimer);
+    this.#compression?.close();
+    this.#connection.receiveEof();
   }
 
   /** The state, numbered as the WHATWG `readyState`: 1 open, 2 closing, 3 closed. */
@@ -498,62 +565,70 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     }
   }
 
-  #createHandler(): ConnectionHandler {
+  /** @internal ConnectionHandler.write */
+  [kWrite](chunks: readonly Uint8Array[]): void {
     const socket = this.#socket;
-    return {
-      write: (chunks) => {
-        const callback = this.#sendCallback;
-        this.#sendCallback = undefined;
-        if (socket.destroyed) {
-          if (callback) process.nextTick(callback, new Error('Socket is closed'));
-          return;
-        }
-        // An automatic pong is dropped while the backlog is over the cap, so a
-        // peer that pings without reading cannot grow it. RFC 6455 §5.5.3 lets
-        // an endpoint answer only the latest of several pings.
-        if (
-          socket.writableLength > this.#maxBacklog &&
-          (chunks[0]![0]! & 0x0f) === Opcode.Pong &&
-          callback === undefined
-        ) {
-          return;
-        }
-        if (chunks.length === 1) {
-          socket.write(chunks[0]!, callback);
-          return;
-        }
-        // One writev for header and payload instead of concatenating them.
-        socket.cork();
-        const last = chunks.length - 1;
-        for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-        socket.write(chunks[last]!, callback);
-        socket.uncork();
-      },
-      end: () => {
-        this.#armCloseTimer();
-        socket.end();
-      },
-      onMessage: (data, binary, compressed) => {
-        if (compressed) {
-          this.#compression!.receive(data, binary);
-          return;
-        }
-        const buffer = toBuffer(data);
-        if (binary) this.emit('message', buffer, true);
-        else this.emit('message', buffer.toString('utf8'), false);
-      },
-      onPing: (data) => this.emit('ping', toBuffer(data)),
-      onPong: (data) => {
-        this.#alive = true;
-        this.emit('pong', toBuffer(data));
-      },
-      onError: (error) => this.#reportError(error),
-      onClose: (code, reason, wasClean) => {
-        clearTimeout(this.#closeTimer);
-        this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
-        this.emit('close', code, reason, wasClean);
-      },
-    };
+    const callback = this.#sendCallback;
+    this.#sendCallback = undefined;
+    if (socket.destroyed) {
+      if (callback) process.nextTick(callback, new Error('Socket is closed'));
+      return;
+    }
+    // An automatic pong is dropped while the backlog is over the cap, so a
+    // peer that pings without reading cannot grow it. RFC 6455 §5.5.3 lets
+    // an endpoint answer only the latest of several pings.
+    if (
+      socket.writableLength > this.#maxBacklog &&
+      (chunks[0]![0]! & 0x0f) === Opcode.Pong &&
+      callback === undefined
+    ) {
+      return;
+    }
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!, callback);
+      return;
+    }
+    // One writev for header and payload instead of concatenating them.
+    socket.cork();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    socket.write(chunks[last]!, callback);
+    socket.uncork();
+  }
+
+  /** @internal ConnectionHandler.end */
+  [kEnd](): void {
+    this.#armCloseTimer();
+    this.#socket.end();
+  }
+
+  /** @internal ConnectionHandler.onMessage */
+  [kOnMessage](data: Uint8Array, binary: boolean, compressed: boolean | undefined): void {
+    if (compressed) {
+      this.#compression!.receive(data, binary);
+      return;
+    }
+    const buffer = toBuffer(data);
+    if (binary) this.emit('message', buffer, true);
+    else this.emit('message', buffer.toString('utf8'), false);
+  }
+
+  /** @internal ConnectionHandler.onPong */
+  [kOnPong](data: Uint8Array): void {
+    this.#alive = true;
+    this.emit('pong', toBuffer(data));
+  }
+
+  /** @internal ConnectionHandler.onError */
+  [kOnError](error: WebSocketError): void {
+    this.#reportError(error);
+  }
+
+  /** @internal ConnectionHandler.onClose */
+  [kOnClose](code: number, reason: string, wasClean: boolean): void {
+    clearTimeout(this.#closeTimer);
+    this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
+    this.emit('close', code, reason, wasClean);
   }
 
   #reportError(error: WebSocketError): void {

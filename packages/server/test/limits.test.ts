@@ -172,13 +172,14 @@ describe('idleTimeout', () => {
   });
 
   test('pongs count: a ws client answering the heartbeat is never idle', async () => {
-    const { server, url } = await startEchoServer({ idleTimeout: 200, heartbeatInterval: 50 });
+    // Intervals wide enough that a loaded machine still answers each ping in time.
+    const { server, url } = await startEchoServer({ idleTimeout: 500, heartbeatInterval: 120 });
     const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
     const ws = await connectWs(url);
     const [socket] = await connected;
     const pongs = new Collector<true>();
     socket.on('pong', () => pongs.push(true));
-    await pongs.until(16); // 800 ms, four idle timeouts
+    await pongs.until(17); // about 2 s, four idle timeouts
     expect(socket.readyState).toBe(socket.OPEN);
     expect(await echo(ws, 'alive')).toBe('alive');
   });
