@@ -5,7 +5,10 @@
 // kind: "ours" (@proj/server), "ws" (ws; its optional native addons are used
 // when installed unless WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE are set), or
 // "raw" (a bare node:net server that parses frames minimally, with no
-// validation, limits or events: the ceiling any Node implementation can reach). Each echoes every message back as it came,
+// validation, limits or events: the ceiling any Node implementation can reach).
+// "ours-deflate" and "ws-deflate" are "ours" and "ws" with permessage-deflate
+// accepted (`perMessageDeflate: { threshold: 0 }`: every message compressed),
+// for deflate.bench.mjs. Each echoes every message back as it came,
 // prints `READY <port>` once listening, and exits on SIGTERM.
 //
 // A control channel serves the memory and broadcast benchmarks: one command
@@ -38,7 +41,10 @@ let broadcast = () => {
   throw new Error(`no broadcast in the ${kind} server`);
 };
 
-if (kind === 'ours') {
+/** The perMessageDeflate option of the "-deflate" kinds. */
+const deflate = kind.endsWith('-deflate') ? { threshold: 0 } : undefined;
+
+if (kind === 'ours' || kind === 'ours-deflate') {
   const { WebSocketServer } = await import('@proj/server');
   // The 1 MiB × 16-in-flight echo queues up to 16 MiB per connection, right at the
   // default send-backlog cap (16 MiB, 'close' policy), which would close the
@@ -48,6 +54,7 @@ if (kind === 'ours') {
     host: '127.0.0.1',
     maxPayload: MAX_PAYLOAD,
     maxBacklog: Infinity,
+    ...(deflate && { perMessageDeflate: deflate }),
   });
   server.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
@@ -57,13 +64,13 @@ if (kind === 'ours') {
   broadcast = (data) => server.broadcast(data);
   await server.ready();
   ready(server.address());
-} else if (kind === 'ws') {
+} else if (kind === 'ws' || kind === 'ws-deflate') {
   const { WebSocket, WebSocketServer } = await import('ws');
   const server = new WebSocketServer({
     port,
     host: '127.0.0.1',
     maxPayload: MAX_PAYLOAD,
-    perMessageDeflate: false,
+    perMessageDeflate: deflate ?? false,
   });
   server.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));

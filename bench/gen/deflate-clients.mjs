@@ -1,0 +1,127 @@
+// ws clients that negotiate permessage-deflate (`perMessageDeflate: true`), for
+// deflate.bench.mjs. Every message is the same 1 KiB JSON-like text (an array
+// of objects with repeated keys), which ws compresses (its client threshold is
+// 1024 bytes, and the message is exactly 1024). Two modes:
+//
+//   node deflate-clients.mjs load <port> <connections> <inflight> <seconds>
+//     Each connection keeps `inflight` messages outstanding (every message
+//     received is answered with a new one). Prints one JSON line: messages
+//     received per second after a warm-up, and this process's CPU share.
+//
+//   node deflate-clients.mjs control <port>
+//     One command per line on stdin, one answer per line on stdout:
+//     OPEN <n>  → `OPEN <open> <failed>` once n connections are open (idle)
+//     ACTIVE    → `ACTIVE <n>` once every open connection has sent one message
+//                 and received its echo (so zlib contexts exist on both sides)
+//     RESET     → `RESET` after every connection was reset (RST: no TIME_WAIT)
+import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
+
+const [mode, portArg, ...rest] = process.argv.slice(2);
+const url = `ws://127.0.0.1:${portArg}/`;
+const WARMUP_MS = 300;
+const PARALLEL = 256;
+
+/** 1,024 bytes of JSON: an array of objects with the same keys, padded to the exact size. */
+function jsonMessage(size = 1024) {
+  const rows = [];
+  for (let i = 0; JSON.stringify(rows).length < size; i++) {
+    rows.push({
+      id: i,
+      name: `user${i}`,
+      active: i % 3 !== 0,
+      score: (i * 37) % 100,
+      tags: ['a', 'b'],
+    });
+  }
+  rows.pop();
+  const text = JSON.stringify(rows);
+  return `${text.slice(0, -1)},${JSON.stringify('x'.repeat(Math.max(0, size - text.length - 3)))}]`;
+}
+const message = jsonMessage();
+if (Buffer.byteLength(message) !== 1024) throw new Error(`message is ${message.length} bytes`);
+
+const connect = (onMessage) =>
+  new Promise((resolve) => {
+    const socket = new WebSocket(url, { perMessageDeflate: true });
+    socket.on('open', () => {
+      if (!socket.extensions.includes('permessage-deflate')) {
+        throw new Error(`permessage-deflate not negotiated (${socket.extensions || 'none'})`);
+      }
+      resolve(socket);
+    });
+    socket.on('error', () => resolve(null));
+    if (onMessage) socket.on('message', () => onMessage(socket));
+  });
+
+if (mode === 'load') {
+  const [connections, inflight, seconds] = rest.map(Number);
+  let received = 0;
+  let measuring = false;
+  const sockets = await Promise.all(
+    Array.from({ length: connections }, () =>
+      connect((socket) => {
+        if (measuring) received++;
+        socket.send(message);
+      }),
+    ),
+  );
+  if (sockets.includes(null)) throw new Error('a connection failed');
+  for (const socket of sockets) for (let i = 0; i < inflight; i++) socket.send(message);
+  await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
+  measuring = true;
+  const cpuStart = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  measuring = false;
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  process.stdout.write(
+    `${JSON.stringify({ messages: received, seconds: elapsed, rate: received / elapsed, cpu: (cpu.user + cpu.system) / 1e6 / elapsed })}\n`,
+  );
+  process.exit(0);
+} else if (mode === 'control') {
+  const open = new Set();
+  let failed = 0;
+  let waiting = 0;
+  const answer = (line) => process.stdout.write(`${line}\n`);
+  const onMessage = (socket) => {
+    if (!socket.armed) return;
+    socket.armed = false;
+    if (--waiting === 0) answer(`ACTIVE ${open.size}`);
+  };
+  const openUpTo = async (target) => {
+    let connecting = 0;
+    const lane = async () => {
+      while (open.size + connecting < target && failed < target) {
+        connecting++;
+        const socket = await connect(onMessage);
+        connecting--;
+        if (socket) open.add(socket);
+        else failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, lane));
+  };
+  createInterface({ input: process.stdin }).on('line', async (line) => {
+    const [command, argument] = line.trim().split(/\s+/);
+    if (command === 'OPEN') {
+      await openUpTo(Number(argument));
+      answer(`OPEN ${open.size} ${failed}`);
+    } else if (command === 'ACTIVE') {
+      waiting = open.size;
+      for (const socket of open) {
+        socket.armed = true;
+        socket.send(message);
+      }
+    } else if (command === 'RESET') {
+      for (const socket of open) socket._socket?.resetAndDestroy();
+      open.clear();
+      answer('RESET');
+    }
+  });
+  process.stdin.on('end', () => process.exit(0));
+} else {
+  console.error('usage: deflate-clients.mjs <load|control> <port> ...');
+  process.exit(2);
+}
