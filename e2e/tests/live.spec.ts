@@ -1,7 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { type Page, expect, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import {
+  buildLivePage,
+  collectErrors,
+  positionOf,
+  readLiveState as read,
+  startLiveServer,
+  stopLiveServers,
+} from '../live-app.js';
 
 // apps/live, the textbook's example made real, in a real browser: two pages
 // (two browser contexts, so two separate players) on one server. Each page
@@ -9,95 +14,20 @@ import { type Page, expect, test } from '@playwright/test';
 // broadcasts the world 20 times a second. Self-contained: it builds the page,
 // starts `node apps/live/server.mjs` on a free port and stops it at the end.
 
-const liveDir = fileURLToPath(new URL('../../apps/live/', import.meta.url));
 const POLL = { timeout: 15_000 };
-/** Servers this file started: stopped after each test, even one that failed or timed out. */
-const children: ChildProcess[] = [];
 
-test.afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  }
-});
-
-/** What the test reads of window.liveState (the page's documented test hooks). */
-interface LiveView {
-  status: string;
-  id: number | null;
-  count: number;
-  rtt: number | null;
-  received: number;
-  sentPerSecond: number;
-  players: Array<{ id: number; x: number; y: number }>;
-}
-
-function read(page: Page): Promise<LiveView> {
-  return page.evaluate(() => {
-    const state = (window as unknown as { liveState: LiveView & { players: Map<number, never> } })
-      .liveState;
-    return {
-      status: state.status,
-      id: state.id,
-      count: state.count,
-      rtt: state.rtt,
-      received: state.received,
-      sentPerSecond: state.sentPerSecond,
-      // A Map does not cross page.evaluate: hand over plain objects.
-      players: [...state.players.values()].map(({ id, x, y }) => ({ id, x, y })),
-    };
-  });
-}
-
-/** Where `page` sees player `id`, or undefined when it does not see it. */
-async function positionOf(page: Page, id: number): Promise<string | undefined> {
-  const player = (await read(page)).players.find((p) => p.id === id);
-  return player && `${player.x},${player.y}`;
-}
-
-async function startServer(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const child = spawn(process.execPath, ['server.mjs'], {
-    cwd: liveDir,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let log = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (log += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (log += text));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 10_000);
-    child.stdout!.on('data', () => {
-      const match = /live demo: open (http:\/\/\S+)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)));
-  });
-  return { child, url, log: () => log };
-}
+test.afterEach(stopLiveServers);
 
 test('live demo: two players see each other move, and a page that closes disappears', async ({
   browser,
 }) => {
-  // The bundle the server serves (what `pnpm --dir apps/live start` builds first).
-  execFileSync(process.execPath, ['build.mjs'], { cwd: liveDir, stdio: 'pipe' });
-  const server = await startServer();
+  buildLivePage();
+  const server = await startLiveServer();
   const contextA = await browser.newContext();
   const contextB = await browser.newContext();
-  const errors: string[] = [];
   try {
     const [pageA, pageB] = await Promise.all([contextA.newPage(), contextB.newPage()]);
-    for (const page of [pageA, pageB]) {
-      page.on('pageerror', (error) => errors.push(error.message));
-      page.on('console', (message) => {
-        if (message.type() === 'error') errors.push(message.text());
-      });
-    }
+    const errors = collectErrors([pageA, pageB]);
     await Promise.all([pageA.goto(`${server.url}?auto=1`), pageB.goto(`${server.url}?auto=1`)]);
 
     await expect.poll(async () => (await read(pageA)).id, POLL).not.toBeNull();
