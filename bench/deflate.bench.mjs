@@ -2,19 +2,21 @@
 // with `perMessageDeflate: { threshold: 0 }` (echo/servers.mjs kinds
 // "ours-deflate" and "ws-deflate"), in the same run.
 //
-// 1. Compressed echo: ws clients (`perMessageDeflate: true`, gen/deflate-clients.mjs
-//    in load mode, pinned to core 1) send 1 KiB JSON-like text messages,
-//    50 connections × 8 in flight; messages/s and the generator's CPU share.
+// 1. Compressed echo: gen/deflate-load.mjs (raw sockets, pinned to core 1)
+//    sends a sequence of distinct 1 KiB JSON messages compressed once up front
+//    with context takeover, 50 connections × 8 in flight, and counts echoes
+//    without inflating them, so the generator stays far from its limit;
+//    messages/s and the generator's CPU share.
 // 2. Memory per connection with compression negotiated: a fresh server per run
 //    (core 0, --expose-gc); after a warm-up (connections opened, active, reset),
 //    baseline MEM, then N idle connections (MEM), then every connection
-//    exchanges one compressed message each way (MEM): per idle and per active
-//    connection = (MEM - baseline) / N.
+//    exchanges one compressed message each way (MEM, "active"): per
+//    connection = (MEM - baseline) / N. The clients are ws (gen/deflate-clients.mjs).
 //
 // Runs alternate ours/ws; cells are medians, spread ±half the interquartile range.
 //
 //   node deflate.bench.mjs
-//   BENCH_RUNS=7 BENCH_SECONDS=2 BENCH_CONNECTIONS=10000 node deflate.bench.mjs
+//   BENCH_RUNS=7 BENCH_MEMORY_RUNS=5 BENCH_SECONDS=2 BENCH_CONNECTIONS=2000 node deflate.bench.mjs
 import {
   alternate,
   benchFile,
@@ -38,17 +40,32 @@ import {
 } from './lib/results.mjs';
 
 const RUNS = runsOr(5);
+// A memory run at 10,000 connections takes about 15 s per implementation;
+// memory figures vary far less between runs than throughput does.
+const MEMORY_RUNS = Number(process.env.BENCH_MEMORY_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 2000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
+/**
+ * Our `idleRelease` in the memory runs (ms; the default is 10 s): long enough
+ * that no context is released while 10,000 connections take turns to become
+ * active, which can take longer than 10 s on a loaded machine.
+ */
+const IDLE_RELEASE = 60_000;
 const WARMUP_CONNECTIONS = 200;
 const LOAD = { connections: 50, inflight: 8 };
 const IMPLEMENTATIONS = [
-  { name: 'ours', kind: 'ours-deflate', env: {} },
+  {
+    name: 'ours',
+    kind: 'ours-deflate',
+    env: {},
+    memoryEnv: { BENCH_DEFLATE_IDLE_RELEASE: String(IDLE_RELEASE) },
+  },
   // ws as the echo benchmark's plain ws: without its native addons.
   { name: 'ws', kind: 'ws-deflate', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
 ];
 const names = IMPLEMENTATIONS.map((i) => i.name);
-const GENERATOR = 'gen/deflate-clients.mjs';
+const LOAD_GENERATOR = 'gen/deflate-load.mjs';
+const CLIENTS = 'gen/deflate-clients.mjs';
 
 const began = Date.now();
 
@@ -60,8 +77,7 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const server of alternate(servers, run)) {
       const before = cpuSeconds(server.child.pid);
-      const result = await runGenerator(GENERATOR, [
-        'load',
+      const result = await runGenerator(LOAD_GENERATOR, [
         server.port,
         LOAD.connections,
         LOAD.inflight,
@@ -97,8 +113,11 @@ async function until(server, count) {
 }
 
 async function measureMemory(implementation) {
-  const server = await startServer(implementation, { gc: true });
-  const clients = spawnControlled('1', benchFile(GENERATOR), ['control', server.port]);
+  const server = await startServer(
+    { ...implementation, env: { ...implementation.env, ...implementation.memoryEnv } },
+    { gc: true },
+  );
+  const clients = spawnControlled('1', benchFile(CLIENTS), ['control', server.port]);
   const open = async (count) => {
     const [opened, failed] = (await clients.ask(`OPEN ${count}`)).split(' ').map(Number);
     if (opened !== count) throw new Error(`only ${opened} connections opened (${failed} failed)`);
@@ -132,7 +151,7 @@ async function measureMemory(implementation) {
 
 const memoryBegan = Date.now();
 const memory = new Map(names.map((n) => [n, []]));
-for (let run = 0; run < RUNS; run++) {
+for (let run = 0; run < MEMORY_RUNS; run++) {
   for (const implementation of alternate(IMPLEMENTATIONS, run)) {
     const result = await measureMemory(implementation);
     memory.get(implementation.name).push(result);
@@ -173,20 +192,26 @@ writeSection(
     ...machineLines(),
     `- ${pinningNote}. Both servers are the echo servers of echo/servers.mjs with ` +
       '`perMessageDeflate: { threshold: 0 }` (kinds "ours-deflate" and "ws-deflate"; ws without its ' +
-      'native addons) and otherwise default deflate options (level, memLevel, 15-bit windows with ' +
-      'context takeover, 10 concurrent zlib jobs). The clients are ws (`perMessageDeflate: true`, ' +
-      'gen/deflate-clients.mjs), so every message is compressed both ways. ' +
-      `${RUNS} alternated runs per server; medians, spread ±half the interquartile range.`,
-    `- Echo: 1 KiB JSON-like text messages (an array of objects with repeated keys), ` +
-      `${LOAD.connections} connections × ${LOAD.inflight} in flight, ${SECONDS} s per run after a 0.3 s ` +
-      "warm-up, one server process per implementation for all runs. Generator CPU is the load generator's " +
-      'share of its core (near 100%: the generator, not the server, was the limit); server CPU likewise.',
-    `- Memory: ${count} connections with permessage-deflate negotiated, a fresh server process ` +
-      '(`--expose-gc`) per run. `MEM` (process.memoryUsage() after two full GCs) before the connections ' +
-      `open, once they are open and idle, and once each has exchanged one compressed message each way ` +
-      `(zlib deflate and inflate contexts now exist); per connection = (MEM − before) / ${count}. Before ` +
-      `the baseline, ${WARMUP_CONNECTIONS} connections are opened, made active and reset. zlib's memory ` +
-      'is native: it shows in RSS, not in the V8 heap.',
+      'native addons) and otherwise their default deflate options: ours compresses at level 1 with an ' +
+      "8 KiB window (`windowBits` 13) and memLevel 8, ws at zlib's default level 6 with the negotiated " +
+      '32 KiB window and memLevel 8; both keep context takeover and run at most 10 zlib jobs at once. ' +
+      `In the memory runs ours has \`idleRelease: ${IDLE_RELEASE}\` (default 10,000 ms), so that no ` +
+      'context is released before it is measured. ' +
+      `Echo: ${RUNS} alternated runs per server; memory: ${MEMORY_RUNS}. Medians, spread ±half the interquartile range.`,
+    `- Echo: gen/deflate-load.mjs, raw sockets that negotiate permessage-deflate with context ` +
+      'takeover and send a sequence of distinct 1 KiB JSON text messages (rows with repeated keys), ' +
+      'compressed once up front as one 15-bit deflate stream (about 7× smaller), and count the echoes ' +
+      'from their frame headers without inflating them. The server inflates, checks UTF-8 and deflates ' +
+      `every message as for a browser. ${LOAD.connections} connections × ${LOAD.inflight} in flight, ` +
+      `${SECONDS} s per run after a 0.3 s warm-up, one server process per implementation for all runs. ` +
+      "Generator CPU is the load generator's share of its core (near 100%: the generator, not the server, " +
+      "was the limit); server CPU likewise (zlib runs on the server's thread pool, on the same core).",
+    `- Memory: ${count} connections from ws clients (gen/deflate-clients.mjs, \`perMessageDeflate: true\`) ` +
+      'with permessage-deflate negotiated, a fresh server process (`--expose-gc`) per run. `MEM` ' +
+      '(process.memoryUsage() after two full GCs) before the connections open, once they are open and ' +
+      'idle, and once each has exchanged one compressed message each way ("active": zlib contexts exist); ' +
+      `per connection = (MEM − before) / ${count}. Before the baseline, ${WARMUP_CONNECTIONS} connections are opened, made ` +
+      "active and reset. zlib's memory is native: it shows in RSS, not in the V8 heap.",
     '',
     '| compressed echo, 1 KiB JSON, 50 × 8 | msg/s (spread) | server CPU | generator CPU |',
     '|---|--:|--:|--:|',
@@ -237,7 +262,7 @@ writeEntries(
       ws: mem.ws[key],
     })),
   ],
-  { seconds: Math.round(seconds), runs: RUNS, connections: CONNECTIONS },
+  { seconds: Math.round(seconds), runs: RUNS, memoryRuns: MEMORY_RUNS, connections: CONNECTIONS },
 );
 console.log(
   `deflate ours/ws: echo ${echoRatio.toFixed(2)}×; idle RSS ${(mem.ours.idleRss / mem.ws.idleRss).toFixed(2)}×, ` +

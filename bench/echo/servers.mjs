@@ -43,6 +43,9 @@ let broadcast = () => {
 
 /** The perMessageDeflate option of the "-deflate" kinds. */
 const deflate = kind.endsWith('-deflate') ? { threshold: 0 } : undefined;
+// deflate.bench.mjs shortens our compressor's idle release (default 10 s) so
+// that "idle again" can be measured within the run; ws has no such option.
+const idleRelease = process.env.BENCH_DEFLATE_IDLE_RELEASE;
 
 if (kind === 'ours' || kind === 'ours-deflate') {
   const { WebSocketServer } = await import('@proj/server');
@@ -54,7 +57,9 @@ if (kind === 'ours' || kind === 'ours-deflate') {
     host: '127.0.0.1',
     maxPayload: MAX_PAYLOAD,
     maxBacklog: Infinity,
-    ...(deflate && { perMessageDeflate: deflate }),
+    ...(deflate && {
+      perMessageDeflate: idleRelease ? { ...deflate, idleRelease: Number(idleRelease) } : deflate,
+    }),
   });
   server.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));

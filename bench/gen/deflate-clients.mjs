@@ -1,12 +1,7 @@
 // ws clients that negotiate permessage-deflate (`perMessageDeflate: true`), for
-// deflate.bench.mjs. Every message is the same 1 KiB JSON-like text (an array
-// of objects with repeated keys), which ws compresses (its client threshold is
-// 1024 bytes, and the message is exactly 1024). Two modes:
-//
-//   node deflate-clients.mjs load <port> <connections> <inflight> <seconds>
-//     Each connection keeps `inflight` messages outstanding (every message
-//     received is answered with a new one). Prints one JSON line: messages
-//     received per second after a warm-up, and this process's CPU share.
+// the memory part of deflate.bench.mjs. Every message is the same 1 KiB
+// JSON-like text (an array of objects with repeated keys), which ws compresses
+// (its client threshold is 1024 bytes, and the message is exactly 1024).
 //
 //   node deflate-clients.mjs control <port>
 //     One command per line on stdin, one answer per line on stdout:
@@ -17,9 +12,8 @@
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 
-const [mode, portArg, ...rest] = process.argv.slice(2);
+const [mode, portArg] = process.argv.slice(2);
 const url = `ws://127.0.0.1:${portArg}/`;
-const WARMUP_MS = 300;
 const PARALLEL = 256;
 
 /** 1,024 bytes of JSON: an array of objects with the same keys, padded to the exact size. */
@@ -54,33 +48,7 @@ const connect = (onMessage) =>
     if (onMessage) socket.on('message', () => onMessage(socket));
   });
 
-if (mode === 'load') {
-  const [connections, inflight, seconds] = rest.map(Number);
-  let received = 0;
-  let measuring = false;
-  const sockets = await Promise.all(
-    Array.from({ length: connections }, () =>
-      connect((socket) => {
-        if (measuring) received++;
-        socket.send(message);
-      }),
-    ),
-  );
-  if (sockets.includes(null)) throw new Error('a connection failed');
-  for (const socket of sockets) for (let i = 0; i < inflight; i++) socket.send(message);
-  await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
-  measuring = true;
-  const cpuStart = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  measuring = false;
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = process.cpuUsage(cpuStart);
-  process.stdout.write(
-    `${JSON.stringify({ messages: received, seconds: elapsed, rate: received / elapsed, cpu: (cpu.user + cpu.system) / 1e6 / elapsed })}\n`,
-  );
-  process.exit(0);
-} else if (mode === 'control') {
+if (mode === 'control') {
   const open = new Set();
   let failed = 0;
   let waiting = 0;
@@ -122,6 +90,6 @@ if (mode === 'load') {
   });
   process.stdin.on('end', () => process.exit(0));
 } else {
-  console.error('usage: deflate-clients.mjs <load|control> <port> ...');
+  console.error('usage: deflate-clients.mjs control <port>');
   process.exit(2);
 }

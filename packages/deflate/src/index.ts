@@ -3,6 +3,7 @@
  * Negotiation is pure and lives in @proj/protocol; this package compresses.
  * @packageDocumentation
  */
+export { type IdleReleasable, IdleSweeper, sharedIdleSweeper } from './idle-sweeper.js';
 export { Limiter, sharedLimiter } from './limiter.js';
 export {
   type CompressionTransport,

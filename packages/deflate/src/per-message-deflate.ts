@@ -6,6 +6,7 @@ import {
   WebSocketError,
   checkWindowBits,
 } from '@proj/protocol';
+import { type IdleReleasable, type IdleSweeper, sharedIdleSweeper } from './idle-sweeper.js';
 import { type Limiter, sharedLimiter } from './limiter.js';
 
 /** The empty stored block that ends every sync flush (RFC 7692 §7.2.1). */
@@ -32,6 +33,24 @@ export interface DeflateOptions extends DeflateConfig {
    */
   memLevel?: number | undefined;
   /**
+   * The LZ77 window this side compresses with, 9-15 (2^bits bytes), capped by
+   * what the handshake allowed. Not negotiated: a compressor may always use
+   * less window than the peer accepts, so this only saves memory. Default 13
+   * (8 KiB): the compressor then takes about half the memory of a 15-bit one,
+   * and on messages of a few KiB the ratio is within 1% of it.
+   */
+  windowBits?: number | undefined;
+  /**
+   * Milliseconds a compressor may sit unused before its zlib context is
+   * released (0: keep it until the connection closes). Always valid, even
+   * with context takeover: the next message simply starts a fresh context,
+   * which the peer's inflater reads like any other. The inflate context is
+   * kept (the peer may refer back to earlier messages) unless the peer resets
+   * per message, in which case it is already released after each message.
+   * Default 10,000.
+   */
+  idleRelease?: number | undefined;
+  /**
    * Most zlib jobs in flight at once, shared by every connection configured
    * with the same value (see {@link Limiter}). Default 10.
    */
@@ -43,7 +62,9 @@ export interface ResolvedDeflateOptions {
   readonly threshold: number;
   readonly level: number;
   readonly memLevel: number;
+  readonly windowBits: number;
   readonly concurrency: number;
+  readonly idleRelease: number;
   readonly config: DeflateConfig;
 }
 
@@ -52,7 +73,9 @@ export const DEFLATE_DEFAULTS = {
   threshold: 1024,
   level: 1,
   memLevel: 8,
+  windowBits: 13,
   concurrency: 10,
+  idleRelease: 10_000,
 } as const;
 
 /**
@@ -96,10 +119,13 @@ export function resolveDeflateOptions(
     threshold: int('threshold', DEFLATE_DEFAULTS.threshold, 0, Number.MAX_SAFE_INTEGER),
     level: int('level', DEFLATE_DEFAULTS.level, -1, 9),
     memLevel: int('memLevel', DEFLATE_DEFAULTS.memLevel, 1, 9),
+    windowBits: int('windowBits', DEFLATE_DEFAULTS.windowBits, ZLIB_MIN_WINDOW_BITS, 15),
     concurrency:
       value.concurrency === Infinity
         ? Infinity
         : int('concurrency', DEFLATE_DEFAULTS.concurrency, 1, Number.MAX_SAFE_INTEGER),
+    // Up to 2^31 - 1: the most setInterval takes.
+    idleRelease: int('idleRelease', DEFLATE_DEFAULTS.idleRelease, 0, 0x7fffffff),
     config: {
       serverNoContextTakeover: bool('serverNoContextTakeover'),
       clientNoContextTakeover: bool('clientNoContextTakeover'),
@@ -134,11 +160,13 @@ export type DeflateCallback = (error: Error | null, result?: Buffer) => void;
  *
  * Memory: a zlib context is created on first use and released on
  * {@link close}; without context takeover it is also released after each
- * message, so an idle connection holds none. Every job runs through a
- * {@link Limiter} shared with other connections. Messages compress one at a
- * time, in the order given, and callbacks run in that order.
+ * message, so an idle connection holds none, and the compressor's context is
+ * released after `idleRelease` ms without use. It compresses with a window of
+ * at most `windowBits`. Every job runs through a {@link Limiter} shared with
+ * other connections. Messages compress one at a time, in the order given, and
+ * callbacks run in that order.
  */
-export class PerMessageDeflate {
+export class PerMessageDeflate implements IdleReleasable {
   readonly threshold: number;
   readonly #options: ResolvedDeflateOptions;
   readonly #limiter: Limiter;
@@ -156,6 +184,9 @@ export class PerMessageDeflate {
   #compressing = false;
   #closed = false;
   #inflated = 0;
+  /** Watches the compressor while it holds a context with takeover; null when never released. */
+  readonly #sweeper: IdleSweeper | null;
+  #lastUsed = -1;
 
   constructor(init: PerMessageDeflateInit) {
     const options = init.options ?? resolveDeflateOptions(true, true)!;
@@ -166,10 +197,15 @@ export class PerMessageDeflate {
     const { params } = init;
     const server = init.isServer;
     this.#sendBits = Math.max(
-      server ? params.serverMaxWindowBits : params.clientMaxWindowBits,
+      Math.min(
+        server ? params.serverMaxWindowBits : params.clientMaxWindowBits,
+        options.windowBits,
+      ),
       ZLIB_MIN_WINDOW_BITS,
     );
     this.#sendReset = server ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+    this.#sweeper =
+      options.idleRelease > 0 && !this.#sendReset ? sharedIdleSweeper(options.idleRelease) : null;
     this.#receiveBits = Math.max(
       server ? params.clientMaxWindowBits : params.serverMaxWindowBits,
       ZLIB_MIN_WINDOW_BITS,
@@ -180,6 +216,24 @@ export class PerMessageDeflate {
   /** Bytes inflated over this connection's life (diagnostics and tests). */
   get inflatedBytes(): number {
     return this.#inflated;
+  }
+
+  /** The window the compressor uses, in bits (the negotiated one or less). */
+  get windowBits(): number {
+    return this.#sendBits;
+  }
+
+  /**
+   * `Date.now()` when the compressor last finished, or -1 while it works or
+   * holds no context. Read by the idle sweeper.
+   */
+  get lastUsed(): number {
+    return this.#lastUsed;
+  }
+
+  /** Releases the compressor's context if it is not working; called by the idle sweeper. */
+  releaseIdle(): void {
+    if (!this.#compressing) this.#releaseDeflate();
   }
 
   /** Whether a zlib context is held, for compressing and for inflating. */
@@ -200,9 +254,11 @@ export class PerMessageDeflate {
     const job = this.#compressQueue.shift();
     if (!job) {
       this.#compressing = false;
+      if (this.#deflate !== null) this.#lastUsed = Date.now();
       return;
     }
     this.#compressing = true;
+    this.#lastUsed = -1;
     this.#limiter.add((done) => {
       if (this.#closed) {
         done();
@@ -210,11 +266,15 @@ export class PerMessageDeflate {
         this.#nextCompress();
         return;
       }
-      const deflate = (this.#deflate ??= zlib.createDeflateRaw({
-        level: this.#options.level,
-        memLevel: this.#options.memLevel,
-        windowBits: this.#sendBits,
-      }));
+      let deflate = this.#deflate;
+      if (deflate === null) {
+        deflate = this.#deflate = zlib.createDeflateRaw({
+          level: this.#options.level,
+          memLevel: this.#options.memLevel,
+          windowBits: this.#sendBits,
+        });
+        this.#sweeper?.add(this);
+      }
       const chunks: Buffer[] = [];
       let length = 0;
       const onData = (chunk: Buffer): void => {
@@ -314,8 +374,11 @@ export class PerMessageDeflate {
   }
 
   #releaseDeflate(): void {
-    this.#deflate?.close();
+    if (this.#deflate === null) return;
+    this.#deflate.close();
     this.#deflate = null;
+    this.#lastUsed = -1;
+    this.#sweeper?.delete(this);
   }
 
   #releaseInflate(): void {

@@ -1,7 +1,14 @@
 import * as zlib from 'node:zlib';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { type DeflateParams, PayloadTooBigError, WebSocketError } from '@proj/protocol';
-import { Limiter, PerMessageDeflate, resolveDeflateOptions, sharedLimiter } from '@proj/deflate';
+import {
+  IdleSweeper,
+  Limiter,
+  PerMessageDeflate,
+  resolveDeflateOptions,
+  sharedIdleSweeper,
+  sharedLimiter,
+} from '@proj/deflate';
 
 const DEFAULT_PARAMS: DeflateParams = {
   serverNoContextTakeover: false,
@@ -160,6 +167,167 @@ describe('PerMessageDeflate', () => {
   });
 });
 
+/** 1 KiB that does not compress. */
+const noise = () => {
+  let x = 7;
+  return Buffer.from(
+    Array.from({ length: 1024 }, () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24),
+  );
+};
+
+/** A client that inflates what the server sends with a window of `bits` (512 B for 9). */
+const receiverWithWindow = (bits: number) =>
+  new PerMessageDeflate({
+    params: { ...DEFAULT_PARAMS, serverMaxWindowBits: bits },
+    isServer: false,
+    maxPayload: 1e6,
+  });
+
+const untilReleased = async (pmd: PerMessageDeflate) => {
+  while (pmd.contexts.deflate) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+
+describe('PerMessageDeflate memory', () => {
+  test('compresses with `windowBits` (default 13) when the handshake allowed more', async () => {
+    const wide = new PerMessageDeflate({ params: DEFAULT_PARAMS, isServer: true, maxPayload: 1e6 });
+    expect(wide.windowBits).toBe(13);
+    const narrow = new PerMessageDeflate({
+      params: DEFAULT_PARAMS,
+      isServer: true,
+      maxPayload: 1e6,
+      options: resolveDeflateOptions({ windowBits: 9 }, true)!,
+    });
+    expect(narrow.windowBits).toBe(9);
+    const block = noise();
+    // The same 1 KiB twice: the 13-bit compressor refers back to the first
+    // message, which a 512-byte inflate window no longer holds...
+    const wideReader = receiverWithWindow(9);
+    await decompress(wideReader, await compress(wide, block));
+    const repeat = await compress(wide, block);
+    expect(repeat.length).toBeLessThan(100);
+    await expect(decompress(wideReader, repeat)).rejects.toThrow(/distance too far back/);
+    // ...while the 9-bit one never refers further back than 512 bytes.
+    const narrowReader = receiverWithWindow(9);
+    await decompress(narrowReader, await compress(narrow, block));
+    const literal = await compress(narrow, block);
+    expect(literal.length).toBeGreaterThan(1000);
+    expect((await decompress(narrowReader, literal)).equals(block)).toBe(true);
+    for (const pmd of [wide, narrow, wideReader, narrowReader]) pmd.close();
+  });
+
+  test('a smaller negotiated window wins over `windowBits`', async () => {
+    const params = { ...DEFAULT_PARAMS, serverMaxWindowBits: 9 };
+    const server = new PerMessageDeflate({ params, isServer: true, maxPayload: 1e6 });
+    expect(server.windowBits).toBe(9);
+    const reader = receiverWithWindow(9);
+    const block = noise();
+    for (let i = 0; i < 3; i++)
+      expect((await decompress(reader, await compress(server, block))).equals(block)).toBe(true);
+    server.close();
+    reader.close();
+  });
+
+  test('`idleRelease`: an unused compressor drops its context; the peer keeps reading with takeover', async () => {
+    const options = resolveDeflateOptions({ idleRelease: 30 }, true)!;
+    const server = new PerMessageDeflate({
+      params: DEFAULT_PARAMS,
+      isServer: true,
+      maxPayload: 1e6,
+      options,
+    });
+    const client = new PerMessageDeflate({
+      params: DEFAULT_PARAMS,
+      isServer: false,
+      maxPayload: 1e6,
+    });
+    const sweeper = sharedIdleSweeper(30);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) {
+        const message = json(round * 10 + i);
+        expect((await decompress(client, await compress(server, message))).equals(message)).toBe(
+          true,
+        );
+      }
+      expect(server.contexts.deflate).toBe(true);
+      expect(sweeper.size).toBe(1);
+      await untilReleased(server);
+      // Released, and the shared interval stopped with no member left.
+      expect(sweeper.size).toBe(0);
+      expect(server.lastUsed).toBe(-1);
+      // The client's inflater still holds the previous messages' window.
+      expect(client.contexts.inflate).toBe(true);
+    }
+    server.close();
+    client.close();
+  });
+
+  test('`idleRelease` never interrupts a busy compressor, nor leaves it idle when 0', async () => {
+    const busy = new PerMessageDeflate({
+      params: DEFAULT_PARAMS,
+      isServer: true,
+      maxPayload: 1e6,
+      options: resolveDeflateOptions({ idleRelease: 1 }, true)!,
+    });
+    const keep = new PerMessageDeflate({
+      params: DEFAULT_PARAMS,
+      isServer: true,
+      maxPayload: 1e6,
+      options: resolveDeflateOptions({ idleRelease: 0 }, true)!,
+    });
+    const client = new PerMessageDeflate({
+      params: DEFAULT_PARAMS,
+      isServer: false,
+      maxPayload: 1e6,
+    });
+    // 200 queued messages: the sweeper runs every millisecond meanwhile.
+    const outs = await Promise.all(Array.from({ length: 200 }, (_, i) => compress(busy, json(i))));
+    for (let i = 0; i < 200; i++)
+      expect((await decompress(client, outs[i]!)).equals(json(i))).toBe(true);
+    await compress(keep, json(1));
+    await untilReleased(busy);
+    expect(keep.contexts.deflate).toBe(true);
+    busy.close();
+    keep.close();
+    client.close();
+  });
+});
+
+describe('IdleSweeper', () => {
+  test('releases members unused for the idle time, skips busy ones, stops when empty', () => {
+    vi.useFakeTimers();
+    try {
+      const sweeper = new IdleSweeper(100);
+      const released: string[] = [];
+      const member = (name: string, lastUsed: number) => {
+        const m = {
+          lastUsed,
+          releaseIdle: () => {
+            released.push(name);
+            sweeper.delete(m);
+          },
+        };
+        return m;
+      };
+      const old = member('old', Date.now());
+      const busy = member('busy', -1);
+      sweeper.add(old);
+      sweeper.add(busy);
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(50);
+      expect(released).toEqual([]);
+      vi.advanceTimersByTime(100);
+      expect(released).toEqual(['old']);
+      vi.advanceTimersByTime(1000);
+      expect(released).toEqual(['old']);
+      sweeper.delete(busy);
+      expect(sweeper.size).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('Limiter', () => {
   test('runs at most `concurrency` jobs, in order', () => {
     const limiter = new Limiter(2);
@@ -196,7 +364,9 @@ describe('resolveDeflateOptions', () => {
       threshold: 1024,
       level: 1,
       memLevel: 8,
+      windowBits: 13,
       concurrency: 10,
+      idleRelease: 10_000,
     });
     expect(
       resolveDeflateOptions(
@@ -214,6 +384,10 @@ describe('resolveDeflateOptions', () => {
     [{ threshold: -1 }, RangeError],
     [{ level: 10 }, RangeError],
     [{ memLevel: 0 }, RangeError],
+    [{ windowBits: 8 }, RangeError],
+    [{ windowBits: 16 }, RangeError],
+    [{ idleRelease: -1 }, RangeError],
+    [{ idleRelease: 1.5 }, RangeError],
     [{ concurrency: 0 }, RangeError],
     [{ serverMaxWindowBits: 7 }, RangeError],
     [{ clientMaxWindowBits: 16 }, RangeError],

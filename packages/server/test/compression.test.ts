@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import WebSocket, { type PerMessageDeflateOptions } from 'ws';
+import { sharedIdleSweeper } from '@proj/deflate';
 import { type ServerOptions, type ServerWebSocket, WebSocketServer } from '@proj/server';
 
 const servers: WebSocketServer[] = [];
@@ -215,6 +216,24 @@ describe('our server, ws client', () => {
     const wire = socket.bytesWritten - written;
     expect(wire).toBeLessThan(64 * 1024);
     expect(errors).toEqual(['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH']);
+  });
+
+  test('`idleRelease`: after the server drops an idle compressor, ws (with context takeover) still reads every message', async () => {
+    // A value no other test uses, so the shared sweeper's size is this connection's state.
+    const idleRelease = 23;
+    const { url } = await echoServer({ perMessageDeflate: { threshold: 0, idleRelease } });
+    const ws = await open(url, { threshold: 0 });
+    const sweeper = sharedIdleSweeper(idleRelease);
+    for (let round = 0; round < 3; round++) {
+      const sent = messages();
+      const received = collect(ws, sent.length);
+      for (const m of sent) ws.send(m);
+      expect(await received).toEqual(sent);
+      ws.removeAllListeners('message');
+      expect(sweeper.size).toBe(1);
+      while (sweeper.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    ws.close();
   });
 
   test('invalid UTF-8 inside a compressed text message closes with 1007', async () => {
