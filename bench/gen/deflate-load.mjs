@@ -13,11 +13,11 @@
 // compressed size sent, and this process's CPU share.
 import net from 'node:net';
 import zlib from 'node:zlib';
+import { FrameScanner, RSV1, maskedFrame, upgradeRequest } from './raw.mjs';
 
 const [port, connections, inflight, seconds] = process.argv.slice(2).map(Number);
 const WARMUP_MS = 300;
 const SEQUENCE = Number(process.env.BENCH_DEFLATE_SEQUENCE ?? 4096);
-const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
 
 /** 1,024 bytes of JSON: rows with the same keys and varying values, padded to the exact size. */
 function jsonMessage(seed, size = 1024) {
@@ -39,22 +39,6 @@ function jsonMessage(seed, size = 1024) {
   );
 }
 
-/** One masked text frame with RSV1 set (a compressed message, RFC 7692 §6). */
-function compressedFrame(payload) {
-  const length = payload.length;
-  const headerSize = (length < 126 ? 2 : 4) + 4;
-  const frame = Buffer.alloc(headerSize + length);
-  frame[0] = 0xc1;
-  if (length < 126) frame[1] = 0x80 | length;
-  else {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
-  }
-  MASK.copy(frame, headerSize - 4);
-  for (let i = 0; i < length; i++) frame[headerSize + i] = payload[i] ^ MASK[i & 3];
-  return frame;
-}
-
 // The sequence, as one buffer of back-to-back frames, so that sending frames
 // i..i+k is one write of one subarray.
 const deflate = zlib.createDeflateRaw({ windowBits: 15 });
@@ -73,17 +57,14 @@ for (let i = 0; i < SEQUENCE; i++) {
   // The sync flush's 00 00 ff ff tail is left off on the wire (§7.2.1).
   const payload = Buffer.concat(chunks).subarray(0, -4);
   compressedBytes += payload.length;
-  frames.push(compressedFrame(payload));
+  frames.push(maskedFrame(payload, 0x1 | RSV1));
 }
 deflate.close();
 const sequence = Buffer.concat(frames);
 const offsets = [0];
 for (const frame of frames) offsets.push(offsets.at(-1) + frame.length);
 
-const request =
-  'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
-  'Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n';
+const request = upgradeRequest(port, 'Sec-WebSocket-Extensions: permessage-deflate\r\n');
 
 let received = 0;
 let measuring = false;
@@ -100,8 +81,12 @@ function connect() {
     let open = false;
     let head = '';
     let next = 0;
-    let skip = 0;
-    let partial = Buffer.alloc(0);
+    let completed = 0;
+    const scanner = new FrameScanner((opcode) => {
+      // A close frame: the server gave up on this connection; say so rather than stall.
+      if (opcode === 0x8) fail('the server closed a connection');
+      completed++;
+    });
     const send = (count) => {
       if (next + count > SEQUENCE) {
         fail(`the ${SEQUENCE}-message sequence ran out: raise BENCH_DEFLATE_SEQUENCE`);
@@ -125,43 +110,8 @@ function connect() {
         data = Buffer.from(head.slice(end + 4), 'latin1');
         resolve(send);
       }
-      if (partial.length > 0) {
-        data = Buffer.concat([partial, data]);
-        partial = Buffer.alloc(0);
-      }
-      let offset = 0;
-      let completed = 0;
-      while (offset < data.length) {
-        if (skip > 0) {
-          const take = Math.min(skip, data.length - offset);
-          skip -= take;
-          offset += take;
-          if (skip === 0) completed++;
-          continue;
-        }
-        if (data.length - offset < 2) break;
-        if ((data[offset] & 0x0f) === 0x8) {
-          fail(
-            `the server closed a connection: ${data.subarray(offset, offset + 32).toString('hex')}`,
-          );
-        }
-        const second = data[offset + 1] & 0x7f;
-        let headerSize = 2;
-        let length = second;
-        if (second === 126) {
-          if (data.length - offset < 4) break;
-          length = data.readUInt16BE(offset + 2);
-          headerSize = 4;
-        } else if (second === 127) {
-          if (data.length - offset < 10) break;
-          length = Number(data.readBigUInt64BE(offset + 2));
-          headerSize = 10;
-        }
-        offset += headerSize;
-        if (length === 0) completed++;
-        else skip = length;
-      }
-      if (offset < data.length) partial = Buffer.from(data.subarray(offset));
+      completed = 0;
+      scanner.push(data);
       if (completed > 0) {
         if (measuring) received += completed;
         send(completed);

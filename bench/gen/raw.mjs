@@ -8,12 +8,18 @@
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+/** The RSV1 bit of a frame's first byte, for `maskedFrame(payload, opcode | RSV1)`. */
+export const RSV1 = 0x40;
 
-export const upgradeRequest = (port) =>
+/** The upgrade request, with `extraHeaders` (whole `Name: value\r\n` lines) before the blank line. */
+export const upgradeRequest = (port, extraHeaders = '') =>
   `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-  `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`;
 
-/** A masked client frame with `payload` (bytes) and opcode `opcode` (binary by default). */
+/**
+ * A masked client frame with `payload` (bytes) and opcode `opcode` (binary by
+ * default); `opcode | RSV1` marks a compressed message (RFC 7692).
+ */
 export function maskedFrame(payload, opcode = 0x2) {
   const length = payload.length;
   const headerSize = (length < 126 ? 2 : length < 65536 ? 4 : 10) + 4;
