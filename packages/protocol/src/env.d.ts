@@ -1,7 +1,9 @@
 /**
- * The only ambient globals @proj/protocol may use. Both are WHATWG APIs that
+ * The only ambient globals @proj/protocol relies on. They are WHATWG APIs that
  * Node, browsers, Deno, Bun and workers all provide; `lib: ["ES2022"]` with
- * `types: []` keeps everything else (Buffer, process, timers, DOM) out.
+ * `types: []` keeps everything else (Buffer, process, timers, DOM) out. One
+ * optional extra: mask-simd.ts reads `globalThis.WebAssembly` (typed there)
+ * and falls back to JavaScript where it is missing or may not compile.
  */
 
 declare class TextEncoder {

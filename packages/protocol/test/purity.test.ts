@@ -105,6 +105,32 @@ function checkScenario(json: string): void {
   });
 }
 
+/** Masks 100,000 bytes at an odd offset and counts bytes that differ from RFC 6455 §5.3. */
+const MASK_SCENARIO = String.raw`(protocol) => {
+  const mask = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+  const buffer = new Uint8Array(100003);
+  for (let i = 0; i < buffer.length; i++) buffer[i] = (i * 7) & 0xff;
+  const data = buffer.subarray(3);
+  protocol.applyMask(data, mask, 1);
+  let wrong = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] !== ((((i + 3) * 7) & 0xff) ^ mask[(i + 1) & 3])) wrong++;
+  }
+  return JSON.stringify({ wasm: typeof WebAssembly, wrong });
+}`;
+
+/** Evaluates the CJS bundle in `context` with a fake module and no require; returns its exports. */
+function loadCjs(context: vm.Context): object {
+  const wrapper = vm.runInContext(
+    `(function (module, exports) {\n${readBundle(CJS_PATH)}\n})`,
+    context,
+    { filename: CJS_PATH },
+  ) as (module: { exports: object }, exports: object) => void;
+  const module = vm.runInContext('({ exports: {} })', context) as { exports: object };
+  wrapper(module, module.exports);
+  return module.exports;
+}
+
 /** `vm.SourceTextModule` exists only under `--experimental-vm-modules`. */
 type SourceTextModuleClass = new (
   source: string,
@@ -138,15 +164,20 @@ describe('the built bundle in a bare vm context', () => {
 
   it('CJS (dist/index.cjs) with a fake module and no require', () => {
     const context = bareContext();
-    const wrapper = vm.runInContext(
-      `(function (module, exports) {\n${readBundle(CJS_PATH)}\n})`,
-      context,
-      { filename: CJS_PATH },
-    ) as (module: { exports: object }, exports: object) => void;
-    const module = vm.runInContext('({ exports: {} })', context) as { exports: object };
-    wrapper(module, module.exports);
     const run = vm.runInContext(SCENARIO, context) as (protocol: object) => string;
-    checkScenario(run(module.exports));
+    checkScenario(run(loadCjs(context)));
+  });
+
+  // WebAssembly is a built-in of every V8 context; the SIMD masking path must
+  // use it only when present (mask-simd.ts) and give the same bytes without it.
+  it.each([
+    ['with', 'object'],
+    ['without', 'undefined'],
+  ])('CJS masks a 100 kB payload %s WebAssembly', (_name, wasmType) => {
+    const context = bareContext();
+    if (wasmType === 'undefined') vm.runInContext('delete globalThis.WebAssembly', context);
+    const run = vm.runInContext(MASK_SCENARIO, context) as (protocol: object) => string;
+    expect(JSON.parse(run(loadCjs(context)))).toEqual({ wasm: wasmType, wrong: 0 });
   });
 });
 
