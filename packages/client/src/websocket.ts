@@ -122,6 +122,8 @@ export class WebSocket extends EventTarget {
   }
 
   readonly #url: URL;
+  /** The serialization of the URL's origin, for every message event. */
+  readonly #origin: string;
   #readyState: ReadyState = CONNECTING;
   #protocol = '';
   #extensions = '';
@@ -177,11 +179,18 @@ export class WebSocket extends EventTarget {
     const resolved = resolveOptions(options);
     // 5. Set this's url to urlRecord.
     this.#url = urlRecord;
+    this.#origin = urlRecord.origin;
     // 6. Let client be this's relevant settings object.
     //    (Node has none: its origin is the `origin` option, if any.)
     // 7. Run this step in parallel: establish a WebSocket connection given
     //    urlRecord, protocols, and client.
-    this.#transport = new Transport(urlRecord, protocolList, resolved, this.#transportHandler);
+    this.#transport = new Transport(
+      urlRecord,
+      protocolList,
+      resolved,
+      this.#transportHandler,
+      this.#tasks,
+    );
     this.#sendQueue = new SendQueue(this.#transport);
     // Browsers do not limit listeners; Node's EventTarget warns past 10.
     setMaxListeners(0, this);
@@ -444,9 +453,7 @@ export class WebSocket extends EventTarget {
     // 3. Fire an event named message at the WebSocket object, using MessageEvent,
     //    with the origin attribute initialized to the serialization of the
     //    WebSocket object's url's origin, and the data attribute initialized to dataForEvent.
-    this.dispatchEvent(
-      new MessageEvent('message', { data: dataForEvent, origin: this.#url.origin }),
-    );
+    this.dispatchEvent(new MessageEvent('message', { data: dataForEvent, origin: this.#origin }));
   };
 
   /**

@@ -16,6 +16,7 @@ import {
   startPeer,
   startRaw,
   turns,
+  until,
 } from './helpers.js';
 
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
@@ -315,6 +316,49 @@ describe('listeners that throw', () => {
       const echoed = nextEvent(ws, 'message');
       ws.send('still works');
       expect((await echoed).data).toBe('still works');
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const listener of saved) process.on('uncaughtException', listener);
+    }
+  });
+  test('a listener that throws: its promise callbacks still run before the next event', async () => {
+    // The exception is rethrown from process.nextTick, between two immediates,
+    // which makes Node skip a microtask checkpoint; three messages in one
+    // chunk have their tasks queued together.
+    const saved = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const reported: unknown[] = [];
+    process.on('uncaughtException', (error) => reported.push(error));
+    try {
+      const raw = await startRaw((socket) => {
+        void acceptRaw(socket).then(() =>
+          socket.write(Buffer.concat([frame(0x1, '1'), frame(0x1, '2'), frame(0x1, '3')])),
+        );
+      });
+      const ws = connect(raw.url);
+      const log: string[] = [];
+      ws.onmessage = (event) => {
+        const data = event.data as string;
+        log.push(`message ${data}`);
+        void Promise.resolve()
+          .then(() => undefined)
+          .then(() => log.push(`microtask ${data}`));
+        throw new Error(`thrown on ${data}`);
+      };
+      await until(() => log.length === 6);
+      expect(log).toEqual([
+        'message 1',
+        'microtask 1',
+        'message 2',
+        'microtask 2',
+        'message 3',
+        'microtask 3',
+      ]);
+      expect(reported.map((e) => (e as Error).message)).toEqual([
+        'thrown on 1',
+        'thrown on 2',
+        'thrown on 3',
+      ]);
     } finally {
       process.removeAllListeners('uncaughtException');
       for (const listener of saved) process.on('uncaughtException', listener);

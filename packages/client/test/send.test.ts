@@ -291,3 +291,41 @@ describe('bufferedAmount', () => {
     );
   });
 });
+
+describe('writes', () => {
+  test('answers to messages that arrived together leave in one write', async () => {
+    // Three messages in one chunk: their tasks run in one turn of the event
+    // loop, and the three sends made by their listeners go out together.
+    const chunks: Buffer[] = [];
+    const raw = await startRaw((socket) => {
+      void acceptRaw(socket).then(() => {
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.write(Buffer.concat([frame(0x1, 'a'), frame(0x1, 'b'), frame(0x1, 'c')]));
+      });
+    });
+    const ws = connect(raw.url);
+    ws.onmessage = (event) => ws.send(`re ${event.data as string}`);
+    await until(() => parseClientFrames(Buffer.concat(chunks)).length === 3);
+    expect(chunks).toHaveLength(1);
+    expect(parseClientFrames(chunks[0]!).map((f) => f.payload.toString())).toEqual([
+      're a',
+      're b',
+      're c',
+    ]);
+    expect(ws.bufferedAmount).toBe(0);
+  });
+
+  test('a send outside any event task leaves at once, in its own write', async () => {
+    const chunks: Buffer[] = [];
+    const raw = await startRaw((socket) => {
+      void acceptRaw(socket).then(() => socket.on('data', (chunk: Buffer) => chunks.push(chunk)));
+    });
+    const ws = connect(raw.url);
+    await nextEvent(ws, 'open');
+    ws.send('one');
+    await until(() => chunks.length === 1);
+    ws.send('two');
+    await until(() => chunks.length === 2);
+    expect(chunks.map((c) => parseClientFrames(c)[0]!.payload.toString())).toEqual(['one', 'two']);
+  });
+});
