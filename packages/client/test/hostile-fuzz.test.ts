@@ -46,9 +46,7 @@ import {
   EMPTY,
   FrameParser,
   HandshakeError,
-  MessageAssembler,
   type MessageLimits,
-  type MessageSink,
   Opcode,
   WEBSOCKET_GUID,
   WebSocketError,
@@ -56,11 +54,9 @@ import {
   decodeUtf8,
   encodeFrame,
   encodeUtf8,
-  parseClosePayload,
   parseResponseHead,
   serializeClosePayload,
   splitHead,
-  truncateCloseReason,
   validateResponse,
 } from '@proj/protocol';
 import {
@@ -73,6 +69,7 @@ import {
   mutationArb,
   scriptArb,
   split,
+  streamOracle,
 } from '../../protocol/test/arbitraries.js';
 import { readHead, record, startRaw, turns } from './helpers.js';
 
@@ -354,40 +351,23 @@ function clientOracle(bytes: Uint8Array, key: string, offered: readonly string[]
     if (!(error instanceof HandshakeError)) throw error;
     return { ...base, handshake: 'refused' };
   }
-  const messages: (string | { binary: string })[] = [];
-  const sent: Sent[] = [];
-  let failure: ClientOracle['failure'];
-  let peerClose: ClientOracle['peerClose'];
-  const sink: MessageSink = {
-    onMessage: (data, binary) =>
-      void messages.push(binary ? { binary: hex(data) } : decodeUtf8(data)),
-    onControlFrame: (opcode, payload) => {
-      if (opcode === Opcode.Ping) sent.push({ opcode: Opcode.Pong, payload: hex(payload) });
-      if (opcode !== Opcode.Close) return;
-      const { code, reason } = parseClosePayload(payload);
-      peerClose = { code, reason };
-      const echo = code === 1005 ? EMPTY : serializeClosePayload(code, reason);
-      sent.push({ opcode: Opcode.Close, payload: hex(echo) });
-      parser.halt();
-    },
-  };
-  const parser = new FrameParser(new MessageAssembler(sink, LIMITS), { expectMasked: false });
-  try {
-    parser.push(new Uint8Array(rest)); // a copy: the parser unmasks in place
-  } catch (error) {
-    if (!(error instanceof WebSocketError)) throw error;
-    failure = { closeCode: error.closeCode, code: error.code };
-    const body = serializeClosePayload(error.closeCode, truncateCloseReason(error.message));
-    sent.push({ opcode: Opcode.Close, payload: hex(body) });
-  }
+  const oracle = streamOracle(rest, LIMITS, false);
   return {
     handshake: 'open',
     protocol,
-    messages,
-    sent,
-    failure,
-    peerClose,
-    atBoundary: parser.atFrameBoundary,
+    // Messages, as delivered: text as strings, binary as hex.
+    messages: oracle.frames
+      .filter((f) => f.opcode === Opcode.Text || f.opcode === Opcode.Binary)
+      .map((f) =>
+        f.opcode === Opcode.Binary
+          ? { binary: f.payload }
+          : decodeUtf8(Uint8Array.from(Buffer.from(f.payload, 'hex'))),
+      ),
+    // What the client sends: a pong per ping, then its close frame.
+    sent: oracle.frames.filter((f) => f.opcode === Opcode.Pong || f.opcode === Opcode.Close),
+    failure: oracle.failure,
+    peerClose: oracle.peerClose,
+    atBoundary: oracle.atBoundary,
   };
 }
 

@@ -10,11 +10,17 @@
  */
 import fc from 'fast-check';
 import {
+  EMPTY,
+  FrameParser,
+  MessageAssembler,
   type MessageLimits,
+  type MessageSink,
   Opcode,
+  WebSocketError,
   concatBytes,
   encodeFrame,
   encodeUtf8,
+  parseClosePayload,
   serializeClosePayload,
   truncateCloseReason,
 } from '@proj/protocol';
@@ -339,3 +345,66 @@ export const limitsArb: fc.Arbitrary<MessageLimits> = fc.oneof(
     maxFragments: fc.integer({ min: 1, max: 10 }),
   }),
 );
+
+// ---- the oracle of the socket-level fuzzers --------------------------------
+
+/** One frame, payload as hex: a message delivered, or a frame the receiver must send. */
+export interface OracleFrame {
+  readonly opcode: number;
+  readonly payload: string;
+}
+
+/** What a conforming receiver does with a byte stream (after the handshake). */
+export interface StreamOracle {
+  /**
+   * In order: each message it delivers (Text/Binary), the pong for each ping,
+   * and its close frame: the echo of the peer's close, or its own on a broken rule.
+   */
+  readonly frames: readonly OracleFrame[];
+  /** The first broken rule, as the receiver must report it. */
+  readonly failure: { readonly closeCode: number; readonly code: string } | undefined;
+  /** A valid close frame in the stream, which the receiver echoes. */
+  readonly peerClose: { readonly code: number; readonly reason: string } | undefined;
+  /** The stream ended between two frames (so a close frame can follow). */
+  readonly atBoundary: boolean;
+}
+
+/**
+ * The protocol's own FrameParser + MessageAssembler run on `stream` with
+ * `limits`, and the close payload rules: what a server (`expectMasked`) or a
+ * client must deliver and answer. The socket fuzzers compare the real
+ * endpoint, over TCP, with this.
+ */
+export function streamOracle(
+  stream: Uint8Array,
+  limits: MessageLimits,
+  expectMasked: boolean,
+): StreamOracle {
+  const frames: OracleFrame[] = [];
+  let failure: StreamOracle['failure'];
+  let peerClose: StreamOracle['peerClose'];
+  const sink: MessageSink = {
+    onMessage: (data, binary) =>
+      void frames.push({ opcode: binary ? Opcode.Binary : Opcode.Text, payload: hex(data) }),
+    onControlFrame: (opcode, payload) => {
+      if (opcode === Opcode.Ping) frames.push({ opcode: Opcode.Pong, payload: hex(payload) });
+      if (opcode !== Opcode.Close) return;
+      // A bad close body (1-byte, invalid code, invalid UTF-8) throws here like any broken rule.
+      const { code, reason } = parseClosePayload(payload);
+      peerClose = { code, reason };
+      const echo = code === 1005 ? EMPTY : serializeClosePayload(code, reason);
+      frames.push({ opcode: Opcode.Close, payload: hex(echo) });
+      parser.halt();
+    },
+  };
+  const parser = new FrameParser(new MessageAssembler(sink, limits), { expectMasked });
+  try {
+    parser.push(new Uint8Array(stream)); // a copy: the parser unmasks in place
+  } catch (error) {
+    if (!(error instanceof WebSocketError)) throw error;
+    failure = { closeCode: error.closeCode, code: error.code };
+    const body = serializeClosePayload(error.closeCode, truncateCloseReason(error.message));
+    frames.push({ opcode: Opcode.Close, payload: hex(body) });
+  }
+  return { frames, failure, peerClose, atBoundary: parser.atFrameBoundary };
+}

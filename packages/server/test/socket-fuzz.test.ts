@@ -45,21 +45,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import {
   EMPTY,
-  FrameParser,
   HandshakeError,
   type HttpHeaders,
-  MessageAssembler,
   type MessageLimits,
-  type MessageSink,
   Opcode,
   WEBSOCKET_GUID,
   WebSocketError,
   encodeBase64,
   encodeFrame,
   encodeUtf8,
-  parseClosePayload,
   serializeClosePayload,
-  truncateCloseReason,
   validateRequest,
 } from '@proj/protocol';
 import { WebSocketServer } from '@proj/server';
@@ -75,6 +70,7 @@ import {
   prng,
   scriptArb,
   split,
+  streamOracle,
 } from '../../protocol/test/arbitraries.js';
 import { RawClient, handshakeRequest, useCleanup } from './helpers.js';
 
@@ -779,56 +775,11 @@ describe('handshakes', () => {
 
 // ---- frame streams: the oracle and the fuzzed connection ------------------
 
-/** One frame the server must send, payload as hex. */
-interface Reply {
-  readonly opcode: number;
-  readonly payload: string;
-}
-
-interface FrameOracle {
-  /** Everything the server must send back, in order, its close frame included. */
-  readonly replies: readonly Reply[];
-  /** The first broken rule, as the server must report it. */
-  readonly failure: { readonly closeCode: number; readonly code: string } | undefined;
-  /** A valid close frame from us, which the server echoes. */
-  readonly peerClose: { readonly code: number; readonly reason: string } | undefined;
-  /** The stream ended between two frames (so a close frame can follow). */
-  readonly atBoundary: boolean;
-}
-
-/**
- * The oracle: the protocol's FrameParser + MessageAssembler on the same bytes,
- * with the server's limits, and the close payload rules of a close frame.
- */
-function frameOracle(stream: Uint8Array): FrameOracle {
-  const replies: Reply[] = [];
-  let failure: FrameOracle['failure'];
-  let peerClose: FrameOracle['peerClose'];
-  const sink: MessageSink = {
-    onMessage: (data, binary) =>
-      void replies.push({ opcode: binary ? Opcode.Binary : Opcode.Text, payload: hex(data) }),
-    onControlFrame: (opcode, payload) => {
-      if (opcode === Opcode.Ping) replies.push({ opcode: Opcode.Pong, payload: hex(payload) });
-      if (opcode !== Opcode.Close) return;
-      // A bad close body (1-byte, invalid code, invalid UTF-8) throws here like any broken rule.
-      const { code, reason } = parseClosePayload(payload);
-      peerClose = { code, reason };
-      const echo = code === 1005 ? EMPTY : serializeClosePayload(code, reason);
-      replies.push({ opcode: Opcode.Close, payload: hex(echo) });
-      parser.halt();
-    },
-  };
-  const parser = new FrameParser(new MessageAssembler(sink, LIMITS), { expectMasked: true });
-  try {
-    parser.push(new Uint8Array(stream)); // a copy: the parser unmasks in place
-  } catch (error) {
-    if (!(error instanceof WebSocketError)) throw error;
-    failure = { closeCode: error.closeCode, code: error.code };
-    const body = serializeClosePayload(error.closeCode, truncateCloseReason(error.message));
-    replies.push({ opcode: Opcode.Close, payload: hex(body) });
-  }
-  return { replies, failure, peerClose, atBoundary: parser.atFrameBoundary };
-}
+/** The oracle: the protocol's parser on the same bytes, with the server's limits. */
+const frameOracle = (stream: Uint8Array) => {
+  const { frames: replies, ...rest } = streamOracle(stream, LIMITS, true);
+  return { replies, ...rest };
+};
 
 /** One message in many fragments (with pings between), to reach `maxFragments`. */
 const fragmentedArb = fc
