@@ -79,6 +79,11 @@ export interface ServerWebSocketInit<Data> {
   deflate?: PerMessageDeflate | undefined;
   /** The server's topics, for subscribe/unsubscribe. */
   topics?: TopicRegistry;
+  /**
+   * The server's `clients`: the connection is in it from construction until
+   * just before its `close` event (no listener and closure per connection).
+   */
+  clients?: Set<ServerWebSocket<unknown>>;
 }
 
 /**
@@ -118,7 +123,9 @@ function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   this[kOwner][kReceive](chunk);
 }
 function onSocketEnd(this: Socket): void {
-  this.end();
+  // After our close frame we ended already (the usual clean close): a second
+  // end() would only build an ERR_STREAM_ALREADY_FINISHED error, stack and all.
+  if (!this.writableEnded) this.end();
 }
 function onSocketDrain(this: OwnedSocket): void {
   this[kOwner].emit('drain');
@@ -200,6 +207,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** A refused send promised a `drain` that the socket will not emit by itself. */
   #drainOwed = false;
   readonly #registry: TopicRegistry | undefined;
+  readonly #clients: Set<ServerWebSocket<unknown>> | undefined;
   readonly #compression: MessageCompression | undefined;
   /** Reading paused by {@link pause}, not just while a message inflates. */
   #userPaused = false;
@@ -213,6 +221,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.#maxBacklog = init.maxBacklog;
     this.#backlogPolicy = init.backlogPolicy;
     this.#registry = init.topics;
+    this.#clients = init.clients;
     this.#connection = new ServerConnection({
       handler: new SocketHandler(this as ServerWebSocket<unknown>),
       protocol: init.protocol,
@@ -628,6 +637,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   [kOnClose](code: number, reason: string, wasClean: boolean): void {
     clearTimeout(this.#closeTimer);
     this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
+    this.#clients?.delete(this as ServerWebSocket<unknown>);
     this.emit('close', code, reason, wasClean);
   }
 

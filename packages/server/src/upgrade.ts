@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { PerMessageDeflate } from '@proj/deflate';
 import {
+  type AcceptOptions,
   HandshakeError,
   type ValidatedRequest,
+  WEBSOCKET_GUID,
   acceptDeflateOffer,
   buildAcceptResponse,
   buildRejectResponse,
@@ -16,7 +18,28 @@ import { type Rejection, isRejection, reject } from './rejection.js';
 
 /** SHA-1 through `node:crypto`: the protocol's pure fallback is several times slower. */
 export function nodeSha1(data: Uint8Array): Uint8Array {
-  return createHash('sha1').update(data).digest();
+  return hash('sha1', data, 'buffer');
+}
+
+/** The 101 of {@link buildAcceptResponse} up to the accept key, for {@link acceptResponse}. */
+const ACCEPT_HEAD =
+  'HTTP/1.1 101 Switching Protocols\r\n' +
+  'Upgrade: websocket\r\n' +
+  'Connection: Upgrade\r\n' +
+  'Sec-WebSocket-Accept: ';
+
+/**
+ * The 101 response: the protocol's `buildAcceptResponse`, except in the
+ * common case of no subprotocol, extension or extra header, where it is one
+ * template and a one-shot `node:crypto` hash to base64 (the protocol's
+ * `acceptKey` encodes, hashes and base64-encodes in three steps).
+ */
+export function acceptResponse(options: AcceptOptions): string {
+  if (!options.protocol && !options.extensions && options.headers === undefined) {
+    // The key passed validateRequest: base64, so ASCII, and hashes as it is.
+    return `${ACCEPT_HEAD}${hash('sha1', options.key + WEBSOCKET_GUID, 'base64')}\r\n\r\n`;
+  }
+  return buildAcceptResponse({ ...options, sha1: nodeSha1 });
 }
 
 /** A handshake that may proceed, with what was decided for it. */
@@ -30,15 +53,21 @@ export interface AcceptedUpgrade<Data> {
   readonly deflate: PerMessageDeflate | undefined;
 }
 
+/** What {@link negotiateUpgrade} decides: accept with this, or answer with that rejection. */
+export type UpgradeOutcome<Data> = AcceptedUpgrade<Data> | Rejection;
+
 /**
  * Runs every check of an upgrade request in order: RFC 6455 validity, origin,
- * subprotocol, then the application's `authenticate`. Resolves to what to
- * accept with, or to a rejection to answer with.
+ * subprotocol, then the application's `authenticate`. Returns what to accept
+ * with, or a rejection to answer with. Synchronous unless `authenticate`
+ * returns a promise: the common handshake costs no promise and no microtask.
+ * @throws whatever a hook (`allowedOrigins`, `handleProtocols`,
+ *   `authenticate`, `headers`) throws; a returned promise rejects with it.
  */
-export async function negotiateUpgrade<Data>(
+export function negotiateUpgrade<Data>(
   request: IncomingMessage,
   options: ResolvedOptions<Data>,
-): Promise<AcceptedUpgrade<Data> | Rejection> {
+): UpgradeOutcome<Data> | Promise<UpgradeOutcome<Data>> {
   // Node's parser keeps at most its maxHeadersCount fields (set just above
   // ours in standalone mode), so a longer list shows up here as one too many.
   if (request.rawHeaders.length / 2 > options.maxHeaderCount) {
@@ -66,30 +95,53 @@ export async function negotiateUpgrade<Data>(
   }
 
   const protocol = chooseProtocol(validated.protocols, request, options);
-
-  let data = undefined as Data;
-  if (options.authenticate) {
-    const result = await options.authenticate(request, {
-      origin,
-      protocols: validated.protocols,
-      secure: (request.socket as Partial<TLSSocket>).encrypted === true,
-    });
-    if (isRejection(result)) return result;
-    data = result;
+  const authenticate = options.authenticate;
+  if (!authenticate) return accept(request, options, validated, protocol, undefined as Data);
+  const result = authenticate(request, {
+    origin,
+    protocols: validated.protocols,
+    secure: (request.socket as Partial<TLSSocket>).encrypted === true,
+  });
+  if (isThenable(result)) {
+    return Promise.resolve(result).then((settled) =>
+      isRejection(settled) ? settled : accept(request, options, validated, protocol, settled),
+    );
   }
+  if (isRejection(result)) return result;
+  return accept(request, options, validated, protocol, result);
+}
 
+/** Whether `value` is a promise (or any thenable), which `await` would wait for. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** The accepted handshake: permessage-deflate, extra headers and the 101 response. */
+function accept<Data>(
+  request: IncomingMessage,
+  options: ResolvedOptions<Data>,
+  validated: ValidatedRequest,
+  protocol: string,
+  data: Data,
+): AcceptedUpgrade<Data> {
   // RFC 7692: only when enabled; an unacceptable offer falls back to none.
   const accepted = options.deflate
     ? acceptDeflateOffer(validated.extensions, options.deflate.config)
     : null;
-  const headers: Record<string, string | string[]> = {};
-  options.headers?.(headers, request);
-  const response = buildAcceptResponse({
+  let headers: Record<string, string | string[]> | undefined;
+  if (options.headers) {
+    headers = {};
+    options.headers(headers, request);
+  }
+  const response = acceptResponse({
     key: validated.key,
     protocol: protocol || undefined,
     extensions: accepted?.response,
     headers,
-    sha1: nodeSha1,
   });
   const deflate = accepted
     ? new PerMessageDeflate({
@@ -135,8 +187,15 @@ export function abortHandshake(
     socket.destroy();
     return;
   }
-  socket.once('finish', () => socket.destroy());
+  // node:http removed its listeners when it handed the socket over: without
+  // one, a reset while the answer is written would be an uncaught error.
+  socket.on('error', destroySocket);
+  socket.once('finish', destroySocket);
   socket.end(
     buildRejectResponse(rejection.status, { headers: rejection.headers, body: rejection.body }),
   );
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }

@@ -18,7 +18,7 @@ import {
   sendEncoded,
 } from './server-websocket.js';
 import { MemoryAdapter, type PubSubAdapter, TopicRegistry } from './topics.js';
-import { abortHandshake, negotiateUpgrade } from './upgrade.js';
+import { type UpgradeOutcome, abortHandshake, negotiateUpgrade } from './upgrade.js';
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
 const attachedServers = new WeakMap<HttpServer, WebSocketServer<unknown>[]>();
@@ -234,7 +234,29 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     head: Buffer,
     onConnection?: (socket: ServerWebSocket<Data>, request: IncomingMessage) => void,
   ): void {
-    void this.#upgrade(request, socket, head, onConnection);
+    if (this.#closing) {
+      this.#refuse(socket, request, 503, 'Server is shutting down');
+      return;
+    }
+    // Closing connections still hold a socket, so they count until 'close'.
+    if (this.#clients.size + this.#pending.size >= this.#options.maxConnections) {
+      this.#refuse(socket, request, 503, 'Too many connections');
+      return;
+    }
+    let outcome: UpgradeOutcome<Data> | Promise<UpgradeOutcome<Data>>;
+    try {
+      outcome = negotiateUpgrade(request, this.#options);
+    } catch (error) {
+      this.#hookFailed(socket, request, undefined, error);
+      return;
+    }
+    // Without an asynchronous `authenticate` the handshake completes here,
+    // in the tick node:http delivered it: nothing to wait for, so no timer,
+    // no error listener and no pending entry (the head's arrival is timed by
+    // node:http's headersTimeout in standalone mode).
+    if (outcome instanceof Promise)
+      this.#awaitUpgrade(request, socket, head, outcome, onConnection);
+    else this.#completeUpgrade(request, socket, head, outcome, onConnection);
   }
 
   /**
@@ -340,16 +362,6 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.emit('close');
   }
 
-  /**
-   * Adds `client` to `clients` until it closes. A method of its own so the
-   * close listener's closure holds only the client: created inside
-   * `#upgrade`, it would keep the request and its socket alive per connection.
-   */
-  #track(client: ServerWebSocket<Data>): void {
-    this.#clients.add(client);
-    client.once('close', () => this.#clients.delete(client));
-  }
-
   #matchesPath(request: IncomingMessage): boolean {
     const path = this.#options.path;
     if (path === undefined) return true;
@@ -358,29 +370,42 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return (query === -1 ? url : url.slice(0, query)) === path;
   }
 
-  async #upgrade(
+  /** Answers a refused handshake and reports it as `rejected`. */
+  #refuse(
+    socket: Duplex,
+    request: IncomingMessage,
+    status: number,
+    reason: string,
+    headers: Readonly<Record<string, string | readonly string[]>> = {},
+  ): void {
+    abortHandshake(socket, { status, headers, body: reason });
+    this.emit('rejected', status, reason, request);
+  }
+
+  /**
+   * A hook threw: answer 500 without leaking its message to the client.
+   * After the 101 (a 'connection' listener threw) HTTP is over: fail with 1011.
+   */
+  #hookFailed(
+    socket: Duplex,
+    request: IncomingMessage,
+    client: ServerWebSocket<Data> | undefined,
+    error: unknown,
+  ): void {
+    if (client) client.close(CloseCode.InternalError, 'Internal error');
+    else this.#refuse(socket, request, 500, 'Internal Server Error');
+    if (this.listenerCount('error') > 0)
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** Waits for an asynchronous `authenticate`, within `handshakeTimeout`. */
+  async #awaitUpgrade(
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    onConnection?: (socket: ServerWebSocket<Data>, request: IncomingMessage) => void,
+    negotiation: Promise<UpgradeOutcome<Data>>,
+    onConnection: ((socket: ServerWebSocket<Data>, request: IncomingMessage) => void) | undefined,
   ): Promise<void> {
-    const refuse = (
-      status: number,
-      reason: string,
-      headers: Record<string, string | readonly string[]> = {},
-    ): void => {
-      abortHandshake(socket, { status, headers, body: reason });
-      this.emit('rejected', status, reason, request);
-    };
-    if (this.#closing) {
-      refuse(503, 'Server is shutting down');
-      return;
-    }
-    // Closing connections still hold a socket, so they count until 'close'.
-    if (this.#clients.size + this.#pending.size >= this.#options.maxConnections) {
-      refuse(503, 'Too many connections');
-      return;
-    }
     this.#pending.add(socket);
     const onSocketError = (): void => void socket.destroy();
     socket.on('error', onSocketError);
@@ -389,18 +414,42 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       socket.destroy();
     }, this.#options.handshakeTimeout);
     timer.unref();
+    try {
+      let outcome: UpgradeOutcome<Data>;
+      try {
+        outcome = await negotiation;
+      } catch (error) {
+        this.#hookFailed(socket, request, undefined, error);
+        return;
+      }
+      if (socket.destroyed) return;
+      this.#completeUpgrade(request, socket, head, outcome, onConnection);
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(socket);
+      socket.off('error', onSocketError);
+    }
+  }
+
+  /** Answers a negotiated handshake: the refusal, or the 101 and a new connection. */
+  #completeUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    outcome: UpgradeOutcome<Data>,
+    onConnection: ((socket: ServerWebSocket<Data>, request: IncomingMessage) => void) | undefined,
+  ): void {
+    if (isRejection(outcome)) {
+      const reason = outcome.body ?? STATUS_CODES[outcome.status] ?? '';
+      this.#refuse(socket, request, outcome.status, reason, outcome.headers);
+      return;
+    }
+    if (this.#closing) {
+      this.#refuse(socket, request, 503, 'Server is shutting down');
+      return;
+    }
     let client: ServerWebSocket<Data> | undefined;
     try {
-      const outcome = await negotiateUpgrade(request, this.#options);
-      if (socket.destroyed) return;
-      if (isRejection(outcome)) {
-        refuse(outcome.status, outcome.body ?? STATUS_CODES[outcome.status] ?? '', outcome.headers);
-        return;
-      }
-      if (this.#closing) {
-        refuse(503, 'Server is shutting down');
-        return;
-      }
       socket.write(outcome.response);
       client = new ServerWebSocket<Data>({
         socket: socket as Socket,
@@ -415,21 +464,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         maxBacklog: this.#options.maxBacklog,
         backlogPolicy: this.#options.backlogPolicy,
         topics: this.#topics,
+        // The connection leaves the set itself, just before its 'close'.
+        clients: this.#clients as Set<ServerWebSocket<unknown>>,
       });
-      this.#track(client);
+      this.#clients.add(client);
       onConnection?.(client, request);
       this.emit('connection', client, request);
     } catch (error) {
-      // A hook threw: answer 500 without leaking its message to the client.
-      // After the 101 (a 'connection' listener threw) HTTP is over: fail with 1011.
-      if (client) client.close(CloseCode.InternalError, 'Internal error');
-      else refuse(500, 'Internal Server Error');
-      if (this.listenerCount('error') > 0)
-        this.emit('error', error instanceof Error ? error : new Error(String(error)));
-    } finally {
-      clearTimeout(timer);
-      this.#pending.delete(socket);
-      socket.off('error', onSocketError);
+      this.#hookFailed(socket, request, client, error);
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { encodeFrame } from '@proj/protocol';
+import { buildAcceptResponse, encodeFrame } from '@proj/protocol';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { type HandshakeInfo, type ServerWebSocket, reject } from '@proj/server';
 import {
@@ -240,6 +240,32 @@ describe('pipelining', () => {
     expect((await raw.response()).status).toBe(101);
     const frames = [await raw.nextFrame(), await raw.nextFrame()];
     expect(frames.map((frame) => frame.payload.toString())).toEqual(['first', 'second']);
+  });
+});
+
+describe('the 101 response', () => {
+  // The common case is written from the server's own template (one hash to
+  // base64); it must stay byte for byte what the protocol builds.
+  test("without subprotocol, extension or headers hook: exactly the protocol's buildAcceptResponse", async () => {
+    const { port } = await startServer();
+    for (let i = 0; i < 3; i++) {
+      const raw = await RawClient.connect(port);
+      const { text, key } = handshakeRequest();
+      raw.write(text);
+      const response = await raw.response();
+      expect(`${response.head}\r\n\r\n`).toBe(buildAcceptResponse({ key }));
+      raw.socket.destroy();
+    }
+  });
+
+  test("with a subprotocol: the protocol's buildAcceptResponse, which names it", async () => {
+    const { port } = await startServer({ protocols: ['chat'] });
+    const raw = await RawClient.connect(port);
+    const { text, key } = handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': 'chat' } });
+    raw.write(text);
+    const response = await raw.response();
+    expect(`${response.head}\r\n\r\n`).toBe(buildAcceptResponse({ key, protocol: 'chat' }));
+    raw.socket.destroy();
   });
 });
 
