@@ -2,10 +2,13 @@
 // closing handshake, TCP close, from many concurrent loops, against
 // @proj/server and ws (the echo servers of echo/servers.mjs).
 //
-// Each server runs in its own process pinned to core 0; gen/handshakes.mjs (raw
-// sockets, a fixed key, minimal parsing) runs pinned to core 1 with 50
-// concurrent loops. Runs alternate between the servers; each cell is the
-// median of the runs.
+// Each server runs in its own process pinned to core 0; the generator runs
+// pinned to core 1 with 200 concurrent loops: gen/handshakes.c (epoll, raw
+// sockets, a fixed key, minimal parsing), compiled with the system's C compiler,
+// or gen/handshakes.mjs where there is none. The Node generator costs about as
+// much per cycle as the servers and caps both near the same rate; the C one
+// leaves the server as the limit. Runs alternate between the servers; each cell
+// is the median of the runs.
 //
 //   node handshake.bench.mjs                     # packages already built
 //   BENCH_RUNS=9 BENCH_SECONDS=3 node handshake.bench.mjs
@@ -14,6 +17,7 @@ import {
   SERVERS,
   alternate,
   cpuSeconds,
+  nativeGenerator,
   pinningNote,
   runGenerator,
   runsOr,
@@ -33,7 +37,13 @@ import {
 const RUNS = runsOr(5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (FULL ? 3 : 1));
 const WARMUP_MS = 300;
-const CONCURRENCY = 50;
+// Enough loops that the server, not the round trips of each loop, sets the pace.
+const CONCURRENCY = 200;
+const NATIVE = nativeGenerator('handshakes');
+const GENERATOR = NATIVE ?? 'gen/handshakes.mjs';
+const GENERATOR_NOTE = NATIVE
+  ? 'gen/handshakes.c, compiled with the system C compiler: one epoll loop, raw sockets, minimal parsing'
+  : 'gen/handshakes.mjs, raw node:net sockets and minimal parsing (no C compiler found for gen/handshakes.c)';
 const SIZE = 16;
 const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws];
 
@@ -45,7 +55,7 @@ const samples = new Map(servers.map((server) => [server.name, []]));
 for (let run = 0; run < RUNS; run++) {
   for (const server of alternate(servers, run)) {
     const before = cpuSeconds(server.child.pid);
-    const result = await runGenerator('gen/handshakes.mjs', [
+    const result = await runGenerator(GENERATOR, [
       server.port,
       CONCURRENCY,
       SIZE,
@@ -88,8 +98,7 @@ writeSection(
     ...machineLines(),
     `- ${pinningNote}. One cycle: TCP connect, upgrade request (fixed key), 101, one ${SIZE}-byte binary ` +
       "message and its echo, our close frame (1000), the server's close frame, TCP close. " +
-      `${CONCURRENCY} concurrent loops in one generator process (gen/handshakes.mjs, raw sockets, minimal ` +
-      `parsing). ${RUNS} alternated runs of ${SECONDS} s per server (after a ${WARMUP_MS} ms warm-up); ` +
+      `${CONCURRENCY} concurrent loops in one generator process (${GENERATOR_NOTE}). ${RUNS} alternated runs of ${SECONDS} s per server (after a ${WARMUP_MS} ms warm-up); ` +
       "medians, spread ±half the interquartile range. µs CPU/cycle is the server process's CPU time per " +
       'completed cycle, server CPU its share of its core (µs/cycle × cycles/s); loadgen CPU the ' +
       "generator's share of its core. Both sides pay the kernel's loopback TCP work (connect, accept, " +

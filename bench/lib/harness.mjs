@@ -2,7 +2,8 @@
 // processes: core pinning, the implementations compared, line-based control
 // of child processes, and CPU accounting from /proc.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -143,9 +144,36 @@ export async function startServer(implementation, { gc = false } = {}) {
   return { ...implementation, ...process_, port };
 }
 
-/** Runs a generator to completion on core 1 and parses the JSON line it prints last. */
+/**
+ * Compiles the C generator `gen/<name>.c` with the system's C compiler (`cc`,
+ * `-O2`) into the temporary directory, once per version of its source.
+ * @returns the executable's path, or null where no compiler is found (or it
+ *   fails): callers then fall back to their Node generator.
+ */
+export function nativeGenerator(name) {
+  const source = benchFile(`gen/${name}.c`);
+  const digest = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
+  const binary = `${os.tmpdir()}/proj-bench-${name}-${digest}`;
+  if (existsSync(binary)) return binary;
+  const result = spawnSync(process.env.CC ?? 'cc', ['-O2', '-o', binary, source], {
+    encoding: 'utf8',
+  });
+  if (result.status === 0) return binary;
+  console.warn(
+    `Could not compile gen/${name}.c (${result.error?.message ?? result.stderr}); using the Node generator`,
+  );
+  return null;
+}
+
+/**
+ * Runs a generator to completion on core 1 and parses the JSON line it prints last:
+ * `script` is a bench-relative .mjs file, or the path of a native executable.
+ */
 export function runGenerator(script, args, env = {}) {
-  const [command, argv] = pinned('1', process.execPath, [benchFile(script), ...args.map(String)]);
+  const argList = args.map(String);
+  const [command, argv] = script.endsWith('.mjs')
+    ? pinned('1', process.execPath, [benchFile(script), ...argList])
+    : pinned('1', script, argList);
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, {
       env: { ...process.env, ...env },
