@@ -4,8 +4,11 @@
 // generator in the same run.
 //
 // Every server runs in its own process pinned to core 0; the load generator
-// (echo/loadgen.mjs: raw sockets, pre-encoded frames, pipelined writes) runs
-// pinned to core 1. Runs alternate between the servers (A B C D, then
+// runs pinned to core 1: gen/echo.c (one epoll loop, raw sockets, one frame
+// masked once and written with writev), compiled with the system's C compiler,
+// or echo/loadgen.mjs (the same in Node) where there is none. The Node
+// generator needs most of its core for 64 KiB and 1 MiB messages and would cap
+// every server there alike. Runs alternate between the servers (A B C D, then
 // D C B A, ...), and each table cell is the median of the runs, with the
 // spread as ±half the interquartile range.
 //
@@ -17,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { nativeGenerator } from './lib/harness.mjs';
 import {
   echoPoint,
   formatRate,
@@ -109,18 +113,19 @@ function cpuSeconds(pid) {
   }
 }
 
+const NATIVE = nativeGenerator('echo');
+const GENERATOR_NOTE = NATIVE
+  ? 'gen/echo.c, compiled with the system C compiler: one epoll loop, raw sockets, one pre-masked frame written again with writev'
+  : 'echo/loadgen.mjs: raw node:net sockets, pre-encoded frames, pipelined writes (no C compiler found for gen/echo.c)';
+
 function runLoad(server, [size, connections, inflight]) {
   // The server process may be the taskset wrapper's child; /proc of the wrapper pid is the node process
   // itself because taskset execs.
   const before = cpuSeconds(server.child.pid);
-  const [command, args] = pinned('1', process.execPath, [
-    here('./echo/loadgen.mjs'),
-    String(server.port),
-    String(connections),
-    String(inflight),
-    String(size),
-    String(SECONDS),
-  ]);
+  const argv = [server.port, connections, inflight, size, SECONDS].map(String);
+  const [command, args] = NATIVE
+    ? pinned('1', NATIVE, argv)
+    : pinned('1', process.execPath, [here('./echo/loadgen.mjs'), ...argv]);
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1024 * 1024 });
   if (result.status !== 0) throw new Error(`load generator failed: ${result.stderr}`);
   const measured = JSON.parse(result.stdout.trim().split('\n').pop());
@@ -182,7 +187,7 @@ writeSection(
     `Measured ${now()} UTC in ${((Date.now() - began) / 1000).toFixed(0)} s.`,
     '',
     ...machineLines(),
-    `- Servers pinned to core 0, the load generator to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
+    `- Servers pinned to core 0, the load generator (${GENERATOR_NOTE}) to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
       `Binary messages echoed as sent; each connection keeps its "in flight" messages outstanding. ` +
       `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up); medians, ` +
       "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message. " +

@@ -1,0 +1,297 @@
+/*
+ * Echo load in C, with the interface and output of echo/loadgen.mjs: raw
+ * connections that keep <inflight> masked binary messages of <size> bytes
+ * outstanding each, send a new one for every echo received, and read the
+ * server's frames only as far as their headers. One epoll loop, one frame
+ * masked once and written again and again (writev of several copies at a
+ * time). Where the Node generator needs a large share of its core to move
+ * 64 KiB and 1 MiB messages (a buffer and an event per 64 KiB read), this
+ * one leaves the server as the limit. echo.bench.mjs compiles it with the
+ * system's C compiler when there is one and uses loadgen.mjs otherwise.
+ *
+ *   echo <port> <connections> <inflight> <size> <seconds>
+ *
+ * Prints one JSON line: messages echoed per second in the measured window
+ * (after a 500 ms warm-up), payload MiB/s, and this process's CPU share.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#define WARMUP 0.5
+#define IOVECS 64
+
+enum state { CONNECTING, HEAD, OPEN };
+
+struct conn {
+  int fd;
+  enum state state;
+  int want_write;
+  char head[2048];
+  size_t head_len;
+  /* Frames still to send, and how much of the first one is already written. */
+  long owed;
+  size_t sent;
+  /* Server frames, scanned by header only. */
+  unsigned char header[14];
+  int have;
+  unsigned long long skip;
+};
+
+static int epfd, inflight;
+static struct sockaddr_in address;
+static char request[512];
+static size_t request_len;
+static unsigned char *frame;
+static size_t frame_len;
+static long received, total, opened;
+static int measuring;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
+         usage.ru_stime.tv_usec / 1e6;
+}
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static void watch(struct conn *c, int write) {
+  if (c->want_write == write) return;
+  c->want_write = write;
+  struct epoll_event event = {.events = EPOLLIN | (write ? EPOLLOUT : 0), .data.ptr = c};
+  epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &event);
+}
+
+/* Writes owed frames until done or the socket is full (then waits for EPOLLOUT). */
+static void flush(struct conn *c) {
+  while (c->owed > 0) {
+    struct iovec iov[IOVECS];
+    int count = 0;
+    size_t want = 0;
+    for (long i = 0; i < c->owed && count < IOVECS; i++) {
+      size_t skip = i == 0 ? c->sent : 0;
+      iov[count].iov_base = frame + skip;
+      iov[count].iov_len = frame_len - skip;
+      want += iov[count].iov_len;
+      count++;
+    }
+    ssize_t n = writev(c->fd, iov, count);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      die("writev");
+    }
+    size_t left = (size_t)n;
+    while (left > 0) {
+      size_t take = frame_len - c->sent < left ? frame_len - c->sent : left;
+      c->sent += take;
+      left -= take;
+      if (c->sent == frame_len) {
+        c->sent = 0;
+        c->owed--;
+      }
+    }
+    if ((size_t)n < want) break;
+  }
+  watch(c, c->owed > 0);
+}
+
+/* Counts the server frames these bytes complete; a close frame means the server gave up. */
+static long scan(struct conn *c, const unsigned char *bytes, size_t length) {
+  long completed = 0;
+  size_t offset = 0;
+  while (offset < length) {
+    if (c->skip > 0) {
+      size_t take = length - offset < c->skip ? length - offset : c->skip;
+      c->skip -= take;
+      offset += take;
+      if (c->skip == 0) completed++;
+      continue;
+    }
+    c->header[c->have++] = bytes[offset++];
+    if (c->have < 2) continue;
+    int second = c->header[1] & 0x7f;
+    int size = second == 126 ? 4 : second == 127 ? 10 : 2;
+    if (c->have < size) continue;
+    if ((c->header[0] & 0x0f) == 0x8) {
+      fprintf(stderr, "the server closed a connection\n");
+      exit(1);
+    }
+    unsigned long long len = second;
+    if (second == 126) len = (c->header[2] << 8) | c->header[3];
+    if (second == 127) {
+      len = 0;
+      for (int i = 2; i < 10; i++) len = (len << 8) | c->header[i];
+    }
+    c->have = 0;
+    if (len == 0)
+      completed++;
+    else
+      c->skip = len;
+  }
+  return completed;
+}
+
+static void on_readable(struct conn *c) {
+  static unsigned char buffer[256 * 1024];
+  long completed = 0;
+  for (;;) {
+    ssize_t n = read(c->fd, buffer, sizeof buffer);
+    if (n == 0) {
+      fprintf(stderr, "the server closed a connection\n");
+      exit(1);
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      die("read");
+    }
+    size_t offset = 0;
+    if (c->state == HEAD) {
+      size_t room = sizeof c->head - 1 - c->head_len;
+      size_t take = (size_t)n < room ? (size_t)n : room;
+      memcpy(c->head + c->head_len, buffer, take);
+      size_t before = c->head_len;
+      c->head_len += take;
+      c->head[c->head_len] = 0;
+      char *end = strstr(c->head, "\r\n\r\n");
+      if (!end) {
+        if (c->head_len < sizeof c->head - 1) continue;
+        fprintf(stderr, "no end of the response head\n");
+        exit(1);
+      }
+      if (strncmp(c->head, "HTTP/1.1 101", 12) != 0 || !strstr(c->head, ACCEPT)) {
+        fprintf(stderr, "handshake refused: %.60s\n", c->head);
+        exit(1);
+      }
+      offset = (size_t)(end + 4 - c->head) - before;
+      c->state = OPEN;
+      opened++;
+      c->owed = inflight;
+    }
+    completed += scan(c, buffer + offset, (size_t)n - offset);
+  }
+  if (completed > 0) {
+    total += completed;
+    if (measuring) received += completed;
+    c->owed += completed;
+  }
+  if (c->state == OPEN) flush(c);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 6) {
+    fprintf(stderr, "usage: echo <port> <connections> <inflight> <size> <seconds>\n");
+    return 2;
+  }
+  int port = atoi(argv[1]), connections = atoi(argv[2]);
+  inflight = atoi(argv[3]);
+  long size = atol(argv[4]);
+  double seconds = atof(argv[5]);
+  if (connections < 1 || inflight < 1 || size < 0) {
+    fprintf(stderr, "connections and inflight must be positive, size not negative\n");
+    return 2;
+  }
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  request_len = snprintf(request, sizeof request,
+                         "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n",
+                         port);
+  /* A masked binary frame carrying 0, 1, 2... mod 256, as raw.mjs's maskedMessage. */
+  static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  size_t header = size < 126 ? 2 : size < 65536 ? 4 : 10;
+  frame_len = header + 4 + size;
+  frame = malloc(frame_len);
+  if (!frame) die("malloc");
+  frame[0] = 0x82;
+  if (size < 126) {
+    frame[1] = 0x80 | size;
+  } else if (size < 65536) {
+    frame[1] = 0x80 | 126;
+    frame[2] = size >> 8;
+    frame[3] = size & 0xff;
+  } else {
+    frame[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++) frame[2 + i] = (unsigned long long)size >> (56 - 8 * i);
+  }
+  memcpy(frame + header, mask, 4);
+  for (long i = 0; i < size; i++) frame[header + 4 + i] = (i & 0xff) ^ mask[i & 3];
+
+  epfd = epoll_create1(0);
+  struct conn *conns = calloc(connections, sizeof *conns);
+  for (int i = 0; i < connections; i++) {
+    struct conn *c = &conns[i];
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) die("socket");
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->fd, (struct sockaddr *)&address, sizeof address) < 0 && errno != EINPROGRESS)
+      die("connect");
+    c->want_write = 1;
+    struct epoll_event event = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &event);
+  }
+
+  double began = 0, measure_start = 0, cpu_start = 0;
+  struct epoll_event events[512];
+  for (;;) {
+    int n = epoll_wait(epfd, events, 512, 10);
+    for (int i = 0; i < n; i++) {
+      struct conn *c = events[i].data.ptr;
+      if (c->state == CONNECTING) {
+        int error = 0;
+        socklen_t length = sizeof error;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        if (error != 0) {
+          errno = error;
+          die("connect");
+        }
+        if (!(events[i].events & EPOLLOUT)) continue;
+        watch(c, 0);
+        c->state = HEAD;
+        if (write(c->fd, request, request_len) != (ssize_t)request_len) die("write");
+        continue;
+      }
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+      if (c->state == OPEN && (events[i].events & EPOLLOUT)) flush(c);
+    }
+    double t = now();
+    /* The warm-up starts once every connection is open. */
+    if (began == 0 && opened == connections) began = t;
+    if (began != 0 && !measuring && measure_start == 0 && t - began >= WARMUP) {
+      measuring = 1;
+      measure_start = t;
+      cpu_start = cpu_seconds();
+    } else if (measuring && t - measure_start >= seconds) {
+      double elapsed = t - measure_start, cpu = cpu_seconds() - cpu_start;
+      printf("{\"connections\":%ld,\"messages\":%ld,\"total\":%ld,\"seconds\":%.6f,\"rate\":%.3f,"
+             "\"mibps\":%.3f,\"cpu\":%.4f,\"generator\":\"c\"}\n",
+             opened, received, total, elapsed, received / elapsed,
+             received * (double)size / elapsed / 1048576, cpu / elapsed);
+      return 0;
+    }
+  }
+}
