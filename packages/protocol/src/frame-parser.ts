@@ -13,6 +13,14 @@ export interface FrameSink {
    * call returns; pieces of one frame arrive in order and sum to its length.
    */
   onFramePayload(data: Uint8Array): void;
+  /**
+   * Optional: takes a masked frame's payload pieces still masked, instead of
+   * {@link onFramePayload}, to unmask them while copying them where they go
+   * (one pass instead of an in-place pass and a copy). `maskOffset` is the
+   * mask position of the piece's first byte. Same view rules as
+   * {@link onFramePayload}; the sink may unmask the piece in place.
+   */
+  onMaskedFramePayload?(data: Uint8Array, mask: Uint8Array, maskOffset: number): void;
   /** The current frame's payload is complete (also called for empty frames). */
   onFrameEnd(): void;
 }
@@ -130,9 +138,17 @@ export class FrameParser {
         const take = Math.min(this.#remaining, length - offset);
         const piece = chunk.subarray(offset, offset + take);
         offset += take;
-        if (this.#masked) this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
         this.#remaining -= take;
-        this.#sink.onFramePayload(piece);
+        if (!this.#masked) {
+          this.#sink.onFramePayload(piece);
+        } else if (this.#sink.onMaskedFramePayload) {
+          const maskOffset = this.#maskOffset;
+          this.#maskOffset = (maskOffset + take) & 3;
+          this.#sink.onMaskedFramePayload(piece, this.#mask!, maskOffset);
+        } else {
+          this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
+          this.#sink.onFramePayload(piece);
+        }
         if (this.#remaining === 0) this.#endFrame();
       }
     }

@@ -8,6 +8,7 @@ import {
 import { InvalidUtf8Error, PayloadTooBigError, PolicyError, ProtocolError } from './errors.js';
 import type { FrameHeader } from './frame.js';
 import type { FrameSink } from './frame-parser.js';
+import { applyMask, maskInto } from './mask.js';
 import { Utf8Validator } from './utf8.js';
 
 /** Receives whole messages and control frames from a {@link MessageAssembler}. */
@@ -29,7 +30,16 @@ export interface MessageLimits {
   maxPayload?: number;
   /** Most frames in one message. Default 131,072. */
   maxFragments?: number;
+  /**
+   * Makes the buffer a message is gathered into (every byte of it is written
+   * before the message is handed out). Default `new Uint8Array(size)`, which
+   * zero-fills first; on Node, `Buffer.allocUnsafe` skips that pass, and the
+   * message is then a `Buffer` view.
+   */
+  allocate?: ((size: number) => Uint8Array) | undefined;
 }
+
+const allocateZeroed = (size: number): Uint8Array => new Uint8Array(size);
 
 /**
  * Turns frames into messages: reassembles fragments (with control frames
@@ -45,6 +55,7 @@ export class MessageAssembler implements FrameSink {
   readonly #sink: MessageSink;
   readonly #maxPayload: number;
   readonly #maxFragments: number;
+  readonly #allocate: (size: number) => Uint8Array;
   readonly #utf8 = new Utf8Validator();
 
   // Current frame.
@@ -71,6 +82,7 @@ export class MessageAssembler implements FrameSink {
     this.#sink = sink;
     this.#maxPayload = limits.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.#maxFragments = limits.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#allocate = limits.allocate ?? allocateZeroed;
   }
 
   /** Whether a fragmented message is in progress. */
@@ -134,12 +146,49 @@ export class MessageAssembler implements FrameSink {
       this.#controlLength += data.length;
       return;
     }
-    if (!this.#binary && !this.#compressed && !this.#utf8.push(data)) throw new InvalidUtf8Error();
+    this.#check(data);
     if (this.#first === null && this.#length === 0) {
       this.#first = data;
       return;
     }
     this.#append(data);
+  }
+
+  /**
+   * A masked piece: unmasked in place when it is the whole message (handed
+   * out as a view), otherwise unmasked straight into the message buffer, so
+   * a large message costs one pass over its bytes rather than an in-place
+   * pass and a copy.
+   */
+  onMaskedFramePayload(data: Uint8Array, mask: Uint8Array, maskOffset: number): void {
+    const length = data.length;
+    if (this.#control) {
+      const control = (this.#controlBuffer ??= new Uint8Array(125));
+      maskInto(
+        data,
+        control.subarray(this.#controlLength, this.#controlLength + length),
+        mask,
+        maskOffset,
+      );
+      this.#controlLength += length;
+      return;
+    }
+    if (this.#first === null && this.#length === 0 && this.#fin && length === this.#declared) {
+      applyMask(data, mask, maskOffset);
+      this.#check(data);
+      this.#first = data;
+      return;
+    }
+    this.#reserve(length);
+    const target = this.#buffer.subarray(this.#length, this.#length + length);
+    maskInto(data, target, mask, maskOffset);
+    this.#check(target);
+    this.#length += length;
+  }
+
+  /** Validates text as it arrives: bad UTF-8 fails the message at the first bad byte. */
+  #check(data: Uint8Array): void {
+    if (!this.#binary && !this.#compressed && !this.#utf8.push(data)) throw new InvalidUtf8Error();
   }
 
   onFrameEnd(): void {
@@ -162,8 +211,15 @@ export class MessageAssembler implements FrameSink {
   }
 
   #append(data: Uint8Array): void {
+    this.#reserve(data.length);
+    this.#buffer.set(data, this.#length);
+    this.#length += data.length;
+  }
+
+  /** Makes room for `more` bytes after what is gathered, moving the first view in. */
+  #reserve(more: number): void {
     const first = this.#first;
-    const needed = this.#length + (first ? first.length : 0) + data.length;
+    const needed = this.#length + (first ? first.length : 0) + more;
     if (needed > this.#buffer.length) {
       // The headers seen so far tell the size exactly for a single frame;
       // across fragments, double so the total copying stays linear.
@@ -171,7 +227,7 @@ export class MessageAssembler implements FrameSink {
         Math.max(this.#declared, this.#buffer.length * 2, needed),
         this.#maxPayload,
       );
-      const grown = new Uint8Array(Math.max(capacity, needed));
+      const grown = this.#allocate(Math.max(capacity, needed));
       grown.set(this.#buffer.subarray(0, this.#length));
       this.#buffer = grown;
     }
@@ -180,7 +236,5 @@ export class MessageAssembler implements FrameSink {
       this.#length += first.length;
       this.#first = null;
     }
-    this.#buffer.set(data, this.#length);
-    this.#length += data.length;
   }
 }

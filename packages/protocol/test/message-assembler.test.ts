@@ -197,6 +197,44 @@ describe('copies and views', () => {
     expect((sink.events[0] as { payload: Uint8Array }).payload).toEqual(utf8('abc'));
   });
 
+  test('masked (server side): one frame in one chunk is unmasked in place and handed out as a view', () => {
+    const sink = new Recorder();
+    const parser = new FrameParser(new MessageAssembler(sink), { expectMasked: true });
+    const chunk = frame(BINARY, pattern(2000), { mask: Uint8Array.of(1, 2, 3, 4) });
+    parser.push(chunk);
+    const view = (sink.events[0] as { view: Uint8Array }).view;
+    expect(view.buffer).toBe(chunk.buffer);
+    expect(view).toEqual(pattern(2000));
+  });
+
+  test('masked, split across chunks: unmasked straight into one buffer from `allocate`, at every mask phase', () => {
+    for (let cut = 1; cut < 12; cut++) {
+      const sink = new Recorder();
+      const sizes: number[] = [];
+      const allocate = (size: number) => {
+        sizes.push(size);
+        return new Uint8Array(size).fill(0xee); // garbage: every byte must be overwritten
+      };
+      const parser = new FrameParser(new MessageAssembler(sink, { allocate }), {
+        expectMasked: true,
+      });
+      const stream = concat(
+        frame(TEXT, 'héllo wörld, '.repeat(9), { mask: Uint8Array.of(9, 8, 7, 6), fin: false }),
+        frame(PING, 'p', { mask: Uint8Array.of(5, 4, 3, 2) }),
+        frame(CONT, 'the end', { mask: Uint8Array.of(1, 3, 5, 7) }),
+      );
+      const headerSize = 2 + 4;
+      parser.push(stream.subarray(0, headerSize + cut));
+      parser.push(stream.subarray(headerSize + cut));
+      expect(sink.summary()).toEqual([
+        ['control', PING, 'p'],
+        ['text', `${'héllo wörld, '.repeat(9)}the end`],
+      ]);
+      // One allocation: the first frame's exact size, then doubled for the fragment.
+      expect(sizes.length).toBeLessThanOrEqual(2);
+    }
+  });
+
   test('inMessage is true between the first and the last fragment', () => {
     const { parser, assembler } = setup();
     expect(assembler.inMessage).toBe(false);
