@@ -215,7 +215,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   #drainOwed = false;
   readonly #registry: TopicRegistry | undefined;
   readonly #clients: Set<ServerWebSocket<unknown>> | undefined;
-  readonly #compression: MessageCompression | undefined;
+  /** permessage-deflate, when negotiated. */
+  readonly #deflate: PerMessageDeflate | undefined;
+  /** Its hooks, made on the first message that needs them: idle connections skip them. */
+  #compression: MessageCompression | undefined;
   /** Reading paused by {@link pause}, not just while a message inflates. */
   #userPaused = false;
 
@@ -238,7 +241,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       allocate: allocateUnsafe,
       perMessageDeflate: init.deflate !== undefined,
     });
-    this.#compression = init.deflate && this.#createCompression(init.deflate);
+    this.#deflate = init.deflate;
 
     const socket = init.socket;
     socket.setNoDelay(true);
@@ -276,7 +279,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal */
   [kTransportClosed](): void {
     clearTimeout(this.#closeTimer);
-    this.#compression?.close();
+    if (this.#compression) this.#compression.close();
+    else this.#deflate?.close();
     this.#connection.receiveEof();
   }
 
@@ -340,7 +344,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
-    if (this.#compression && fin) {
+    if (this.#deflate && fin) {
       this.#sendCompressed(data, binary, options?.compress !== false, callback);
       return !this.#socket.writableNeedDrain;
     }
@@ -538,6 +542,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     else if (++this.#idleSweeps >= limit) this.close(CloseCode.GoingAway, 'Idle timeout');
   }
 
+  /** {@link #compression}, made now if it was not yet. */
+  get #compressor(): MessageCompression {
+    return (this.#compression ??= this.#createCompression(this.#deflate!));
+  }
+
   /** The permessage-deflate hooks: pause reading while inflating, cork around delivery. */
   #createCompression(deflate: PerMessageDeflate): MessageCompression {
     const socket = this.#socket;
@@ -563,7 +572,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     callback: SendCallback | undefined,
   ): void {
     const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
-    this.#compression!.send(
+    this.#compressor.send(
       bytes,
       compress,
       (payload, compressed) => {
@@ -622,7 +631,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal ConnectionHandler.onMessage */
   [kOnMessage](data: Uint8Array, binary: boolean, compressed: boolean | undefined): void {
     if (compressed) {
-      this.#compression!.receive(data, binary);
+      this.#compressor.receive(data, binary);
       return;
     }
     const buffer = toBuffer(data);
