@@ -19,17 +19,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#include "raw.h"
+
 #define WARMUP 0.5
 #define IOVECS 64
 
@@ -39,15 +36,11 @@ struct conn {
   int fd;
   enum state state;
   int want_write;
-  char head[2048];
-  size_t head_len;
+  struct raw_head head;
   /* Frames still to send, and how much of the first one is already written. */
   long owed;
   size_t sent;
-  /* Server frames, scanned by header only. */
-  unsigned char header[14];
-  int have;
-  unsigned long long skip;
+  struct raw_scanner scanner;
 };
 
 static int epfd, inflight;
@@ -58,19 +51,6 @@ static unsigned char *frame;
 static size_t frame_len;
 static long received, total, opened;
 static int measuring;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void) {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
-         usage.ru_stime.tv_usec / 1e6;
-}
 
 static void die(const char *what) {
   perror(what);
@@ -117,42 +97,6 @@ static void flush(struct conn *c) {
   watch(c, c->owed > 0);
 }
 
-/* Counts the server frames these bytes complete; a close frame means the server gave up. */
-static long scan(struct conn *c, const unsigned char *bytes, size_t length) {
-  long completed = 0;
-  size_t offset = 0;
-  while (offset < length) {
-    if (c->skip > 0) {
-      size_t take = length - offset < c->skip ? length - offset : c->skip;
-      c->skip -= take;
-      offset += take;
-      if (c->skip == 0) completed++;
-      continue;
-    }
-    c->header[c->have++] = bytes[offset++];
-    if (c->have < 2) continue;
-    int second = c->header[1] & 0x7f;
-    int size = second == 126 ? 4 : second == 127 ? 10 : 2;
-    if (c->have < size) continue;
-    if ((c->header[0] & 0x0f) == 0x8) {
-      fprintf(stderr, "the server closed a connection\n");
-      exit(1);
-    }
-    unsigned long long len = second;
-    if (second == 126) len = (c->header[2] << 8) | c->header[3];
-    if (second == 127) {
-      len = 0;
-      for (int i = 2; i < 10; i++) len = (len << 8) | c->header[i];
-    }
-    c->have = 0;
-    if (len == 0)
-      completed++;
-    else
-      c->skip = len;
-  }
-  return completed;
-}
-
 static void on_readable(struct conn *c) {
   static unsigned char buffer[256 * 1024];
   long completed = 0;
@@ -168,28 +112,19 @@ static void on_readable(struct conn *c) {
     }
     size_t offset = 0;
     if (c->state == HEAD) {
-      size_t room = sizeof c->head - 1 - c->head_len;
-      size_t take = (size_t)n < room ? (size_t)n : room;
-      memcpy(c->head + c->head_len, buffer, take);
-      size_t before = c->head_len;
-      c->head_len += take;
-      c->head[c->head_len] = 0;
-      char *end = strstr(c->head, "\r\n\r\n");
-      if (!end) {
-        if (c->head_len < sizeof c->head - 1) continue;
-        fprintf(stderr, "no end of the response head\n");
-        exit(1);
-      }
-      if (strncmp(c->head, "HTTP/1.1 101", 12) != 0 || !strstr(c->head, ACCEPT)) {
-        fprintf(stderr, "handshake refused: %.60s\n", c->head);
-        exit(1);
-      }
-      offset = (size_t)(end + 4 - c->head) - before;
+      int done = raw_head_push(&c->head, buffer, (size_t)n, &offset);
+      if (done == 0) continue;
+      if (done < 0) exit(1);
       c->state = OPEN;
       opened++;
       c->owed = inflight;
     }
-    completed += scan(c, buffer + offset, (size_t)n - offset);
+    int closed = 0;
+    completed += raw_scan(&c->scanner, buffer + offset, (size_t)n - offset, &closed);
+    if (closed) {
+      fprintf(stderr, "the server closed a connection\n");
+      exit(1);
+    }
   }
   if (completed > 0) {
     total += completed;
@@ -215,30 +150,11 @@ int main(int argc, char **argv) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  request_len = snprintf(request, sizeof request,
-                         "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n",
-                         port);
-  /* A masked binary frame carrying 0, 1, 2... mod 256, as raw.mjs's maskedMessage. */
-  static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-  size_t header = size < 126 ? 2 : size < 65536 ? 4 : 10;
-  frame_len = header + 4 + size;
+  request_len = raw_upgrade_request(request, sizeof request, port);
+  frame_len = raw_masked_frame_size(size);
   frame = malloc(frame_len);
   if (!frame) die("malloc");
-  frame[0] = 0x82;
-  if (size < 126) {
-    frame[1] = 0x80 | size;
-  } else if (size < 65536) {
-    frame[1] = 0x80 | 126;
-    frame[2] = size >> 8;
-    frame[3] = size & 0xff;
-  } else {
-    frame[1] = 0x80 | 127;
-    for (int i = 0; i < 8; i++) frame[2 + i] = (unsigned long long)size >> (56 - 8 * i);
-  }
-  memcpy(frame + header, mask, 4);
-  for (long i = 0; i < size; i++) frame[header + 4 + i] = (i & 0xff) ^ mask[i & 3];
+  raw_masked_message(frame, size);
 
   epfd = epoll_create1(0);
   struct conn *conns = calloc(connections, sizeof *conns);
@@ -255,7 +171,7 @@ int main(int argc, char **argv) {
     epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &event);
   }
 
-  double began = 0, measure_start = 0, cpu_start = 0;
+  double began = 0, measure_start = 0, cpu_start = 0, system;
   struct epoll_event events[512];
   for (;;) {
     int n = epoll_wait(epfd, events, 512, 10);
@@ -278,15 +194,15 @@ int main(int argc, char **argv) {
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
       if (c->state == OPEN && (events[i].events & EPOLLOUT)) flush(c);
     }
-    double t = now();
+    double t = raw_now();
     /* The warm-up starts once every connection is open. */
     if (began == 0 && opened == connections) began = t;
     if (began != 0 && !measuring && measure_start == 0 && t - began >= WARMUP) {
       measuring = 1;
       measure_start = t;
-      cpu_start = cpu_seconds();
+      cpu_start = raw_cpu_seconds(&system);
     } else if (measuring && t - measure_start >= seconds) {
-      double elapsed = t - measure_start, cpu = cpu_seconds() - cpu_start;
+      double elapsed = t - measure_start, cpu = raw_cpu_seconds(&system) - cpu_start;
       printf("{\"connections\":%ld,\"messages\":%ld,\"total\":%ld,\"seconds\":%.6f,\"rate\":%.3f,"
              "\"mibps\":%.3f,\"cpu\":%.4f,\"generator\":\"c\"}\n",
              opened, received, total, elapsed, received / elapsed,

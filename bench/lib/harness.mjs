@@ -145,14 +145,20 @@ export async function startServer(implementation, { gc = false } = {}) {
 }
 
 /**
- * Compiles the C generator `gen/<name>.c` with the system's C compiler (`cc`,
- * `-O2`) into the temporary directory, once per version of its source.
+ * Compiles the C generator `gen/<name>.c` (and the gen/raw.h it includes) with
+ * the system's C compiler (`cc`, or `$CC`; `-O2`) into the temporary
+ * directory, once per version of its sources.
  * @returns the executable's path, or null where no compiler is found (or it
  *   fails): callers then fall back to their Node generator.
  */
 export function nativeGenerator(name) {
   const source = benchFile(`gen/${name}.c`);
-  const digest = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
+  // The shared header is part of every generator's version.
+  const digest = createHash('sha256')
+    .update(readFileSync(source))
+    .update(readFileSync(benchFile('gen/raw.h')))
+    .digest('hex')
+    .slice(0, 12);
   const binary = `${os.tmpdir()}/proj-bench-${name}-${digest}`;
   if (existsSync(binary)) return binary;
   const result = spawnSync(process.env.CC ?? 'cc', ['-O2', '-o', binary, source], {

@@ -289,15 +289,28 @@ describe('event handler attributes', () => {
   });
 });
 
+/**
+ * Runs `body` with Node's 'uncaughtException' listeners replaced by one that
+ * records: Node's EventTarget reports a listener's exception there.
+ */
+async function withUncaught(body: (reported: unknown[]) => Promise<void>): Promise<void> {
+  const saved = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  const reported: unknown[] = [];
+  process.on('uncaughtException', (error) => reported.push(error));
+  try {
+    await body(reported);
+  } finally {
+    process.removeAllListeners('uncaughtException');
+    for (const listener of saved) process.on('uncaughtException', listener);
+  }
+}
+
 describe('listeners that throw', () => {
   test('the error is reported, dispatch goes on, and the connection keeps working', async () => {
     // Node's EventTarget reports a listener's exception as 'uncaughtException'
     // (the browser reports it to window.onerror) and carries on.
-    const saved = process.listeners('uncaughtException');
-    process.removeAllListeners('uncaughtException');
-    const reported: unknown[] = [];
-    process.on('uncaughtException', (error) => reported.push(error));
-    try {
+    await withUncaught(async (reported) => {
       const { ws, peer } = await openEcho();
       const log: string[] = [];
       ws.onmessage = (event) => {
@@ -316,20 +329,14 @@ describe('listeners that throw', () => {
       const echoed = nextEvent(ws, 'message');
       ws.send('still works');
       expect((await echoed).data).toBe('still works');
-    } finally {
-      process.removeAllListeners('uncaughtException');
-      for (const listener of saved) process.on('uncaughtException', listener);
-    }
+    });
   });
+
   test('a listener that throws: its promise callbacks still run before the next event', async () => {
     // The exception is rethrown from process.nextTick, between two immediates,
     // which makes Node skip a microtask checkpoint; three messages in one
     // chunk have their tasks queued together.
-    const saved = process.listeners('uncaughtException');
-    process.removeAllListeners('uncaughtException');
-    const reported: unknown[] = [];
-    process.on('uncaughtException', (error) => reported.push(error));
-    try {
+    await withUncaught(async (reported) => {
       const raw = await startRaw((socket) => {
         void acceptRaw(socket).then(() =>
           socket.write(Buffer.concat([frame(0x1, '1'), frame(0x1, '2'), frame(0x1, '3')])),
@@ -359,10 +366,7 @@ describe('listeners that throw', () => {
         'thrown on 2',
         'thrown on 3',
       ]);
-    } finally {
-      process.removeAllListeners('uncaughtException');
-      for (const listener of saved) process.on('uncaughtException', listener);
-    }
+    });
   });
 });
 
