@@ -13,6 +13,8 @@
 //
 // Prints one JSON line: messages received per second in the measured window
 // (after a warm-up), total messages, and this process's CPU share.
+import { measureWindow } from './raw.mjs';
+
 const [library, ...numbers] = process.argv.slice(2);
 const [port, connections, inflight, size, seconds] = numbers.map(Number);
 const WARMUP_MS = 300;
@@ -57,14 +59,9 @@ const open =
 const sockets = await Promise.all(Array.from({ length: connections }, open));
 for (const socket of sockets) for (let i = 0; i < inflight; i++) socket.send(payload);
 
-await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
-measuring = true;
-const cpuStart = process.cpuUsage();
-const start = process.hrtime.bigint();
-await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-measuring = false;
-const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-const cpu = process.cpuUsage(cpuStart);
+const { elapsed, cpu } = await measureWindow(WARMUP_MS, seconds, (on) => {
+  measuring = on;
+});
 process.stdout.write(
   JSON.stringify({
     messages: received,
@@ -72,7 +69,7 @@ process.stdout.write(
     seconds: elapsed,
     rate: received / elapsed,
     mibps: (received * size) / elapsed / 1024 / 1024,
-    cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+    cpu: cpu,
   }) + '\n',
 );
 process.exit(0);

@@ -13,7 +13,7 @@
 // compressed size sent, and this process's CPU share.
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { FrameScanner, RSV1, maskedFrame, upgradeRequest } from './raw.mjs';
+import { FrameScanner, RSV1, maskedFrame, measureWindow, upgradeRequest } from './raw.mjs';
 
 const [port, connections, inflight, seconds] = process.argv.slice(2).map(Number);
 const WARMUP_MS = 300;
@@ -123,21 +123,16 @@ function connect() {
 const senders = await Promise.all(Array.from({ length: connections }, connect));
 for (const send of senders) send(inflight);
 
-await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
-measuring = true;
-const cpuStart = process.cpuUsage();
-const start = process.hrtime.bigint();
-await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-measuring = false;
-const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-const cpu = process.cpuUsage(cpuStart);
+const { elapsed, cpu } = await measureWindow(WARMUP_MS, seconds, (on) => {
+  measuring = on;
+});
 process.stdout.write(
   `${JSON.stringify({
     messages: received,
     seconds: elapsed,
     rate: received / elapsed,
     ratio: plainBytes / compressedBytes,
-    cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+    cpu: cpu,
   })}\n`,
 );
 process.exit(0);

@@ -160,12 +160,7 @@ int main(int argc, char **argv) {
   struct conn *conns = calloc(connections, sizeof *conns);
   for (int i = 0; i < connections; i++) {
     struct conn *c = &conns[i];
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (c->fd < 0) die("socket");
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (struct sockaddr *)&address, sizeof address) < 0 && errno != EINPROGRESS)
-      die("connect");
+    c->fd = raw_connect(&address);
     c->want_write = 1;
     struct epoll_event event = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &event);
@@ -178,9 +173,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       struct conn *c = events[i].data.ptr;
       if (c->state == CONNECTING) {
-        int error = 0;
-        socklen_t length = sizeof error;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        int error = raw_connect_error(c->fd);
         if (error != 0) {
           errno = error;
           die("connect");

@@ -48,18 +48,8 @@ static long completed, total, failed;
 
 static void start(struct conn *c) {
   memset(c, 0, sizeof *c);
-  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  if (c->fd < 0) {
-    perror("socket");
-    exit(1);
-  }
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->fd = raw_connect(&address);
   c->state = CONNECTING;
-  if (connect(c->fd, (struct sockaddr *)&address, sizeof address) < 0 && errno != EINPROGRESS) {
-    perror("connect");
-    exit(1);
-  }
   struct epoll_event event = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
   epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &event);
 }
@@ -161,10 +151,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       struct conn *c = events[i].data.ptr;
       if (c->state == CONNECTING) {
-        int error = 0;
-        socklen_t length = sizeof error;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0 || (events[i].events & (EPOLLERR | EPOLLHUP))) {
+        if (raw_connect_error(c->fd) != 0 || (events[i].events & (EPOLLERR | EPOLLHUP))) {
           finish(c, 0);
           continue;
         }

@@ -14,6 +14,7 @@ import {
   FrameScanner,
   maskedClose,
   maskedMessage,
+  measureWindow,
   serverFrameSize,
   upgradeRequest,
 } from './raw.mjs';
@@ -79,14 +80,9 @@ function cycle() {
 }
 
 for (let i = 0; i < concurrency; i++) cycle();
-await new Promise((resolve) => setTimeout(resolve, warmupMs));
-measuring = true;
-const cpuStart = process.cpuUsage();
-const start = process.hrtime.bigint();
-await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-measuring = false;
-const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-const cpu = process.cpuUsage(cpuStart);
+const { elapsed, cpu, systemCpu } = await measureWindow(warmupMs, seconds, (on) => {
+  measuring = on;
+});
 stopped = true;
 process.stdout.write(
   JSON.stringify({
@@ -95,8 +91,8 @@ process.stdout.write(
     failed,
     seconds: elapsed,
     rate: completed / elapsed,
-    cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
-    systemCpu: cpu.system / 1e6 / elapsed,
+    cpu: cpu,
+    systemCpu: systemCpu,
   }) + '\n',
 );
 process.exit(0);

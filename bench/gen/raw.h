@@ -9,9 +9,14 @@
 #ifndef PROJ_BENCH_RAW_H
 #define PROJ_BENCH_RAW_H
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define RAW_KEY "dGhlIHNhbXBsZSBub25jZQ=="
@@ -32,6 +37,30 @@ static double raw_cpu_seconds(double *system) {
   getrusage(RUSAGE_SELF, &usage);
   *system = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
   return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + *system;
+}
+
+/* Starts a non-blocking connect with TCP_NODELAY; exits if it cannot even start. */
+static int raw_connect(const struct sockaddr_in *address) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    perror("socket");
+    exit(1);
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, (const struct sockaddr *)address, sizeof *address) < 0 && errno != EINPROGRESS) {
+    perror("connect");
+    exit(1);
+  }
+  return fd;
+}
+
+/* How a non-blocking connect ended, once epoll reported the socket: 0 or an errno. */
+static int raw_connect_error(int fd) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  return error;
 }
 
 static int raw_upgrade_request(char *out, size_t capacity, int port) {

@@ -91,3 +91,25 @@ export class FrameScanner {
     }
   }
 }
+
+/**
+ * The measured window of every generator: waits `warmupMs`, calls
+ * `onMeasuring(true)`, waits `seconds`, calls `onMeasuring(false)`.
+ * @returns the window's length in seconds, and this process's CPU share in it
+ *   (all, and the kernel's part).
+ */
+export async function measureWindow(warmupMs, seconds, onMeasuring) {
+  await new Promise((resolve) => setTimeout(resolve, warmupMs));
+  onMeasuring(true);
+  const cpuStart = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  onMeasuring(false);
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  return {
+    elapsed,
+    cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+    systemCpu: cpu.system / 1e6 / elapsed,
+  };
+}

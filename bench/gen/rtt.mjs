@@ -9,7 +9,7 @@
 // Prints one JSON line: samples, percentiles and mean in µs, and this
 // process's CPU share during the measured window.
 import net from 'node:net';
-import { maskedMessage, serverFrameSize, upgradeRequest } from './raw.mjs';
+import { maskedMessage, measureWindow, serverFrameSize, upgradeRequest } from './raw.mjs';
 
 const [port, size, seconds, warmupMs] = process.argv.slice(2).map(Number);
 const frame = maskedMessage(size);
@@ -55,14 +55,9 @@ socket.on('data', (chunk) => {
   }
 });
 
-await new Promise((resolve) => setTimeout(resolve, warmupMs));
-measuring = true;
-const cpuStart = process.cpuUsage();
-const start = process.hrtime.bigint();
-await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-measuring = false;
-const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-const cpu = process.cpuUsage(cpuStart);
+const { cpu } = await measureWindow(warmupMs, seconds, (on) => {
+  measuring = on;
+});
 socket.destroy();
 
 const sorted = samples.subarray(0, count).sort();
@@ -78,7 +73,7 @@ process.stdout.write(
     p999: at(0.999),
     max: sorted[count - 1],
     mean: sum / count,
-    cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+    cpu: cpu,
   }) + '\n',
 );
 process.exit(0);
