@@ -97,6 +97,16 @@ static void flush(struct conn *c) {
   watch(c, c->owed > 0);
 }
 
+static struct conn *conns;
+static int connections;
+
+static void start_traffic(void) {
+  for (int i = 0; i < connections; i++) {
+    conns[i].owed = inflight;
+    flush(&conns[i]);
+  }
+}
+
 static void on_readable(struct conn *c) {
   static unsigned char buffer[256 * 1024];
   long completed = 0;
@@ -116,8 +126,9 @@ static void on_readable(struct conn *c) {
       if (done == 0) continue;
       if (done < 0) exit(1);
       c->state = OPEN;
-      opened++;
-      c->owed = inflight;
+      /* Traffic starts once every connection is open, as in loadgen.mjs:
+         otherwise the first connections' echoes starve the last handshakes. */
+      if (++opened == connections) start_traffic();
     }
     int closed = 0;
     completed += raw_scan(&c->scanner, buffer + offset, (size_t)n - offset, &closed);
@@ -131,7 +142,7 @@ static void on_readable(struct conn *c) {
     if (measuring) received += completed;
     c->owed += completed;
   }
-  if (c->state == OPEN) flush(c);
+  if (c->state == OPEN && opened == connections) flush(c);
 }
 
 int main(int argc, char **argv) {
@@ -139,7 +150,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: echo <port> <connections> <inflight> <size> <seconds>\n");
     return 2;
   }
-  int port = atoi(argv[1]), connections = atoi(argv[2]);
+  int port = atoi(argv[1]);
+  connections = atoi(argv[2]);
   inflight = atoi(argv[3]);
   long size = atol(argv[4]);
   double seconds = atof(argv[5]);
@@ -157,7 +169,7 @@ int main(int argc, char **argv) {
   raw_masked_message(frame, size);
 
   epfd = epoll_create1(0);
-  struct conn *conns = calloc(connections, sizeof *conns);
+  conns = calloc(connections, sizeof *conns);
   for (int i = 0; i < connections; i++) {
     struct conn *c = &conns[i];
     c->fd = raw_connect(&address);
