@@ -11,7 +11,7 @@ import {
   frameHeaderSize,
   toBytes,
 } from '@proj/protocol';
-import { MessageCompression, type PerMessageDeflate } from '@proj/deflate';
+import { MessageCompression, PerMessageDeflate, type PerMessageDeflateInit } from '@proj/deflate';
 import type { BacklogPolicy } from './options.js';
 import type { TopicRegistry } from './topics.js';
 
@@ -82,8 +82,8 @@ export interface ServerWebSocketInit<Data> {
   closeTimeout: number;
   maxBacklog: number;
   backlogPolicy: BacklogPolicy;
-  /** The compressor, when permessage-deflate was negotiated. */
-  deflate?: PerMessageDeflate | undefined;
+  /** What the compressor is built from, when permessage-deflate was negotiated. */
+  deflate?: PerMessageDeflateInit | undefined;
   /** The server's topics, for subscribe/unsubscribe. */
   topics?: TopicRegistry;
   /**
@@ -215,9 +215,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   #drainOwed = false;
   readonly #registry: TopicRegistry | undefined;
   readonly #clients: Set<ServerWebSocket<unknown>> | undefined;
-  /** permessage-deflate, when negotiated. */
-  readonly #deflate: PerMessageDeflate | undefined;
-  /** Its hooks, made on the first message that needs them: idle connections skip them. */
+  /** permessage-deflate's settings, when negotiated. */
+  readonly #deflate: PerMessageDeflateInit | undefined;
+  /**
+   * The compressor and its hooks, made on the first message that needs them:
+   * a connection that stays idle costs no more than one without compression.
+   */
   #compression: MessageCompression | undefined;
   /** Reading paused by {@link pause}, not just while a message inflates. */
   #userPaused = false;
@@ -279,8 +282,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal */
   [kTransportClosed](): void {
     clearTimeout(this.#closeTimer);
-    if (this.#compression) this.#compression.close();
-    else this.#deflate?.close();
+    this.#compression?.close();
     this.#connection.receiveEof();
   }
 
@@ -544,7 +546,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** {@link #compression}, made now if it was not yet. */
   get #compressor(): MessageCompression {
-    return (this.#compression ??= this.#createCompression(this.#deflate!));
+    return (this.#compression ??= this.#createCompression(new PerMessageDeflate(this.#deflate!)));
   }
 
   /** The permessage-deflate hooks: pause reading while inflating, cork around delivery. */

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { PerMessageDeflate } from '@proj/deflate';
+import type { PerMessageDeflateInit } from '@proj/deflate';
 import {
   type AcceptOptions,
   HandshakeError,
@@ -49,8 +49,11 @@ export interface AcceptedUpgrade<Data> {
   readonly response: string;
   /** The accepted `Sec-WebSocket-Extensions`, or `""`. */
   readonly extensions: string;
-  /** The compressor, when permessage-deflate was negotiated. */
-  readonly deflate: PerMessageDeflate | undefined;
+  /**
+   * What to build the compressor from, when permessage-deflate was
+   * negotiated (the connection builds it on first use).
+   */
+  readonly deflate: PerMessageDeflateInit | undefined;
 }
 
 /** What {@link negotiateUpgrade} decides: accept with this, or answer with that rejection. */
@@ -143,13 +146,13 @@ function accept<Data>(
     extensions: accepted?.response,
     headers,
   });
-  const deflate = accepted
-    ? new PerMessageDeflate({
+  const deflate: PerMessageDeflateInit | undefined = accepted
+    ? {
         params: accepted.params,
         isServer: true,
         maxPayload: options.maxPayload,
         options: options.deflate ?? undefined,
-      })
+      }
     : undefined;
   return { protocol, data, response, extensions: accepted?.response ?? '', deflate };
 }
