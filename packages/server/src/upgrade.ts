@@ -132,9 +132,7 @@ function accept<Data>(
   data: Data,
 ): AcceptedUpgrade<Data> {
   // RFC 7692: only when enabled; an unacceptable offer falls back to none.
-  const accepted = options.deflate
-    ? acceptDeflateOffer(validated.extensions, options.deflate.config)
-    : null;
+  const accepted = options.deflate ? negotiateDeflate(request, options, validated) : null;
   let headers: Record<string, string | string[]> | undefined;
   if (options.headers) {
     headers = {};
@@ -146,15 +144,57 @@ function accept<Data>(
     extensions: accepted?.response,
     headers,
   });
-  const deflate: PerMessageDeflateInit | undefined = accepted
-    ? {
-        params: accepted.params,
-        isServer: true,
-        maxPayload: options.maxPayload,
-        options: options.deflate ?? undefined,
-      }
-    : undefined;
-  return { protocol, data, response, extensions: accepted?.response ?? '', deflate };
+  return {
+    protocol,
+    data,
+    response,
+    extensions: accepted?.response ?? '',
+    deflate: accepted?.init,
+  };
+}
+
+/** permessage-deflate as settled for one offer: the response element and the compressor's settings. */
+interface DeflateOutcome {
+  readonly response: string;
+  readonly init: PerMessageDeflateInit;
+}
+
+/**
+ * Outcomes by `Sec-WebSocket-Extensions` value, per server. Nearly every
+ * client sends one of a few offers (each browser its own), so connections
+ * share one frozen outcome instead of holding a copy each; at 10,000 idle
+ * connections that is most of what negotiating compression costs. Bounded:
+ * offers past the first {@link MAX_CACHED_OFFERS} are negotiated every time.
+ */
+const deflateOutcomes = new WeakMap<object, Map<string, DeflateOutcome | null>>();
+const MAX_CACHED_OFFERS = 64;
+
+function negotiateDeflate<Data>(
+  request: IncomingMessage,
+  options: ResolvedOptions<Data>,
+  validated: ValidatedRequest,
+): DeflateOutcome | null {
+  const offer = request.headers['sec-websocket-extensions'];
+  let cache = deflateOutcomes.get(options);
+  if (typeof offer === 'string') {
+    const known = cache?.get(offer);
+    if (known !== undefined) return known;
+  }
+  const accepted = acceptDeflateOffer(validated.extensions, options.deflate!.config);
+  const outcome: DeflateOutcome | null = accepted && {
+    response: accepted.response,
+    init: Object.freeze({
+      params: Object.freeze(accepted.params),
+      isServer: true,
+      maxPayload: options.maxPayload,
+      options: options.deflate!,
+    }),
+  };
+  if (typeof offer === 'string') {
+    if (!cache) deflateOutcomes.set(options, (cache = new Map()));
+    if (cache.size < MAX_CACHED_OFFERS) cache.set(offer, outcome);
+  }
+  return outcome;
 }
 
 function chooseProtocol<Data>(

@@ -117,6 +117,30 @@ describe('our server, ws client', () => {
     },
   );
 
+  test('one server, different offers: each connection gets its own negotiation (shared per offer)', async () => {
+    const { url, sockets } = await echoServer({ perMessageDeflate: { threshold: 0 } });
+    const offers: PerMessageDeflateOptions[] = [
+      { serverMaxWindowBits: 10 },
+      {},
+      { serverMaxWindowBits: 10 },
+      { serverNoContextTakeover: true },
+    ];
+    const clients = [];
+    for (const offer of offers) clients.push(await open(url, { ...offer, threshold: 0 }));
+    expect(sockets.map((s) => s.extensions)).toEqual([
+      expect.stringContaining('server_max_window_bits=10'),
+      expect.not.stringContaining('server_max_window_bits'),
+      sockets[0]!.extensions,
+      expect.stringContaining('server_no_context_takeover'),
+    ]);
+    for (const ws of clients) {
+      const received = collect(ws, 1);
+      ws.send('x'.repeat(2000));
+      expect(await received).toEqual(['x'.repeat(2000)]);
+      ws.close();
+    }
+  });
+
   test('off by default: the offer is declined', async () => {
     const { url } = await echoServer();
     const ws = await open(url, true);
