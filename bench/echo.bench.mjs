@@ -16,11 +16,17 @@
 //   node echo.bench.mjs        # just this, packages already built
 //   BENCH_RUNS=7 BENCH_SECONDS=2 node echo.bench.mjs
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { nativeGenerator } from './lib/harness.mjs';
+import {
+  FULL,
+  SERVERS,
+  addons,
+  cpuSeconds,
+  hasTaskset,
+  nativeGenerator,
+  pinned,
+  runsOr,
+} from './lib/harness.mjs';
 import {
   echoPoint,
   formatRate,
@@ -34,28 +40,15 @@ import {
   writeSection,
 } from './lib/results.mjs';
 
-const require = createRequire(import.meta.url);
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = runsOr(5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
-const FULL = process.env.BENCH_FULL === '1';
-
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && os.cpus().length >= 2;
-const pinned = (core, command, args) =>
-  hasTaskset ? ['taskset', ['-c', core, command, ...args]] : [command, args];
-
-let addons = true;
-try {
-  createRequire(require.resolve('ws')).resolve('bufferutil');
-} catch {
-  addons = false;
-}
 
 const IMPLEMENTATIONS = [
-  { name: 'ours', kind: 'ours', env: {} },
-  { name: 'ws', kind: 'ws', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
-  ...(addons ? [{ name: 'ws+addons', kind: 'ws', env: {} }] : []),
-  { name: 'raw net', kind: 'raw', env: {} },
+  SERVERS.ours,
+  SERVERS.ws,
+  ...(addons ? [SERVERS.wsAddons] : []),
+  SERVERS.raw,
 ];
 
 /** [size, connections, in flight]; the first ones are the targets of issue 6. */
@@ -101,16 +94,6 @@ function startServer(implementation) {
       reject(new Error(`${implementation.name} server exited with ${code}`)),
     );
   });
-}
-
-/** CPU seconds a process has used, from /proc (Linux). */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 const NATIVE = nativeGenerator('echo');

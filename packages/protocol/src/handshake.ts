@@ -164,6 +164,12 @@ export interface AcceptOptions {
   headers?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /** SHA-1 to compute the accept key with. */
   sha1?: Sha1 | undefined;
+  /**
+   * The `Sec-WebSocket-Accept` value, already computed (`acceptKey(key)`), for
+   * a caller with a faster way to hash to base64 (Node's one-shot
+   * `crypto.hash`); `key` and `sha1` are then not used for it.
+   */
+  accept?: string | undefined;
 }
 
 /** Builds the `101 Switching Protocols` response head, blank line included. */
@@ -172,7 +178,7 @@ export function buildAcceptResponse(options: AcceptOptions): string {
     'HTTP/1.1 101 Switching Protocols\r\n' +
     'Upgrade: websocket\r\n' +
     'Connection: Upgrade\r\n' +
-    `Sec-WebSocket-Accept: ${acceptKey(options.key, options.sha1)}\r\n`;
+    `Sec-WebSocket-Accept: ${options.accept ?? acceptKey(options.key, options.sha1)}\r\n`;
   // "" means no subprotocol, as in ServerConnection: an empty header field makes browsers fail.
   if (options.protocol) {
     if (!isToken(options.protocol)) {

@@ -295,6 +295,14 @@ describe('buildAcceptResponse', () => {
     expect(sha1).toHaveBeenCalledOnce();
   });
 
+  test('a precomputed accept value is used as given, without hashing', () => {
+    const sha1 = vi.fn(nodeSha1);
+    expect(buildAcceptResponse({ key: KEY, accept: ACCEPT, sha1 })).toBe(
+      buildAcceptResponse({ key: KEY }),
+    );
+    expect(sha1).not.toHaveBeenCalled();
+  });
+
   test.each([
     ['a subprotocol with CRLF', { protocol: 'chat\r\nX-Evil: 1' }],
     ['a subprotocol that is not a token', { protocol: 'chat room' }],

@@ -4,7 +4,6 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { PerMessageDeflateInit } from '@proj/deflate';
 import {
-  type AcceptOptions,
   HandshakeError,
   type ValidatedRequest,
   WEBSOCKET_GUID,
@@ -16,30 +15,14 @@ import {
 import type { ResolvedOptions } from './options.js';
 import { type Rejection, isRejection, reject } from './rejection.js';
 
-/** SHA-1 through `node:crypto`: the protocol's pure fallback is several times slower. */
-export function nodeSha1(data: Uint8Array): Uint8Array {
-  return hash('sha1', data, 'buffer');
-}
-
-/** The 101 of {@link buildAcceptResponse} up to the accept key, for {@link acceptResponse}. */
-const ACCEPT_HEAD =
-  'HTTP/1.1 101 Switching Protocols\r\n' +
-  'Upgrade: websocket\r\n' +
-  'Connection: Upgrade\r\n' +
-  'Sec-WebSocket-Accept: ';
-
 /**
- * The 101 response: the protocol's `buildAcceptResponse`, except in the
- * common case of no subprotocol, extension or extra header, where it is one
- * template and a one-shot `node:crypto` hash to base64 (the protocol's
- * `acceptKey` encodes, hashes and base64-encodes in three steps).
+ * `Sec-WebSocket-Accept` for `key` with Node's one-shot hash straight to
+ * base64; the protocol's `acceptKey` encodes, hashes and base64-encodes in
+ * three steps. The key passed validateRequest: base64, so ASCII, and it
+ * hashes as it is.
  */
-export function acceptResponse(options: AcceptOptions): string {
-  if (!options.protocol && !options.extensions && options.headers === undefined) {
-    // The key passed validateRequest: base64, so ASCII, and hashes as it is.
-    return `${ACCEPT_HEAD}${hash('sha1', options.key + WEBSOCKET_GUID, 'base64')}\r\n\r\n`;
-  }
-  return buildAcceptResponse({ ...options, sha1: nodeSha1 });
+function nodeAcceptKey(key: string): string {
+  return hash('sha1', key + WEBSOCKET_GUID, 'base64');
 }
 
 /** A handshake that may proceed, with what was decided for it. */
@@ -138,8 +121,9 @@ function accept<Data>(
     headers = {};
     options.headers(headers, request);
   }
-  const response = acceptResponse({
+  const response = buildAcceptResponse({
     key: validated.key,
+    accept: nodeAcceptKey(validated.key),
     protocol: protocol || undefined,
     extensions: accepted?.response,
     headers,

@@ -244,8 +244,8 @@ describe('pipelining', () => {
 });
 
 describe('the 101 response', () => {
-  // The common case is written from the server's own template (one hash to
-  // base64); it must stay byte for byte what the protocol builds.
+  // The server hashes the key with node:crypto's one-shot hash and passes the
+  // result as `accept`; the response must stay what the protocol builds.
   test("without subprotocol, extension or headers hook: exactly the protocol's buildAcceptResponse", async () => {
     const { port } = await startServer();
     for (let i = 0; i < 3; i++) {
