@@ -284,6 +284,16 @@ export abstract class Connection implements MessageSink {
   }
 
   /**
+   * Whether the closing handshake is complete: both close frames exchanged,
+   * so the peer sends nothing more. The server's I/O layer closes the
+   * transport at once rather than half-closing and waiting for the peer's EOF
+   * (RFC 6455 §7.1.1: the server closes the TCP connection first).
+   */
+  get closeHandshakeComplete(): boolean {
+    return this.#closeSent && this.#closeReceived;
+  }
+
+  /**
    * Feeds bytes received from the transport. The connection takes ownership
    * of `chunk`: it unmasks in place and may hand out views of it, so do not
    * reuse it. Input after a failure, after the peer's close frame, or after
@@ -319,7 +329,7 @@ export abstract class Connection implements MessageSink {
       this.#ended = true;
       this.guard(() => this.handler.end());
     }
-    const wasClean = this.#closeSent && this.#closeReceived;
+    const wasClean = this.closeHandshakeComplete;
     const code = this.#closeReceived ? this.#peerCode : CloseCode.Abnormal;
     this.guard(() =>
       this.handler.onClose(code, this.#closeReceived ? this.#peerReason : '', wasClean),

@@ -83,6 +83,7 @@ function expectFailed(
   expect(handler.ended).toBe(true);
   expect(conn.state).toBe(ConnectionState.Closing);
   expect(conn.closeExpected).toBe(true);
+  expect(conn.closeHandshakeComplete).toBe(false);
   // §7.1.7: all further input is discarded.
   conn.receiveData(
     conn instanceof ServerConnection ? clientFrame(TEXT, 'more') : frame(TEXT, 'more'),
@@ -576,6 +577,7 @@ describe('7.1 closing', () => {
     eachFeeding((feeding) => {
       test('a server echoes the code and reason, reports closing, and ends the transport at once', () => {
         const { conn, handler } = server();
+        expect(conn.closeHandshakeComplete).toBe(false);
         feeding.feed(conn, clientFrame(CLOSE, closeBody(1001, 'going away')));
         expect(handler.eventsReceived()).toEqual([
           { type: 'closing', code: 1001, reason: 'going away' },
@@ -583,6 +585,8 @@ describe('7.1 closing', () => {
         // The code and the reason are echoed.
         expect(handler.dataToSend()).toEqual(frame(CLOSE, closeBody(1001, 'going away')));
         expect(handler.ended).toBe(true);
+        // What lets the server's I/O layer close the transport instead of half-closing it.
+        expect(conn.closeHandshakeComplete).toBe(true);
         expect(conn.state).toBe(ConnectionState.Closing);
         conn.receiveEof();
         expect(handler.eventsReceived()).toEqual([

@@ -628,8 +628,20 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** @internal ConnectionHandler.end */
   [kEnd](): void {
+    const socket = this.#socket;
     this.#armCloseTimer();
-    this.#socket.end();
+    if (this.#connection.closeHandshakeComplete) {
+      // The peer sends nothing after its close frame: close now instead of
+      // half-closing and waiting a round trip for its FIN (RFC 6455 §7.1.1,
+      // the server closes first). Our close frame may sit in a cork (replies
+      // are batched per chunk read): flush it, and close only once it is out.
+      while (socket.writableCorked > 0) socket.uncork();
+      if (socket.writableLength === 0) {
+        socket.destroy();
+        return;
+      }
+    }
+    socket.end();
   }
 
   /** @internal ConnectionHandler.onMessage */

@@ -95,6 +95,8 @@ describe('server.close() delivers everything sent before it', () => {
       raw.sendClose(1001);
       await closing;
       expect(server.clients.size).toBe(0);
+      // The server closed the TCP connection after the closing handshake.
+      await raw.closed;
       console.info(
         `shutdown: ${CLIENTS * PER_CLIENT} messages of ${SIZE} B, ${queued} B still queued in the server at close(), all delivered`,
       );

@@ -119,6 +119,35 @@ describe('close timeout', () => {
     expect(await closed.until(1)).toEqual([[4000, '', true]]);
   });
 
+  // RFC 6455 §7.1.1: once both close frames are exchanged, the server closes
+  // the TCP connection itself. A peer that never ends its side must not hold
+  // the connection (and its 'close' event) for closeTimeout.
+  test('after a client-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
+    const { server, port } = await startServer({ closeTimeout: 60_000 });
+    const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
+      nextEvent<[number, string, boolean]>(socket, 'close'),
+    );
+    const raw = await RawClient.open(port, { allowHalfOpen: true });
+    raw.sendClose(1000, 'bye');
+    expect(await raw.closeFrame()).toEqual({ code: 1000, reason: 'bye' });
+    await raw.ended;
+    expect(await closed).toEqual([1000, 'bye', true]);
+  });
+
+  test('after a server-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
+    const { server, port } = await startServer({ closeTimeout: 60_000 });
+    const closed = new Collector<[number, string, boolean]>();
+    server.on('connection', (socket) => {
+      socket.on('close', (...args) => closed.push(args));
+      socket.close(4001, 'done');
+    });
+    const raw = await RawClient.open(port, { allowHalfOpen: true });
+    expect(await raw.closeFrame()).toEqual({ code: 4001, reason: 'done' });
+    raw.sendClose(4001);
+    await raw.ended;
+    expect(await closed.until(1)).toEqual([[4001, '', true]]);
+  });
+
   test('after a protocol failure, a peer keeping its half open is destroyed after closeTimeout', async () => {
     const { server, port } = await startServer({ closeTimeout: 200 });
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
