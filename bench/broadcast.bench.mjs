@@ -25,6 +25,7 @@ import {
   SERVERS,
   alternate,
   benchFile,
+  cFloor,
   pinningNote,
   runsOr,
   sleep,
@@ -49,8 +50,13 @@ const SIZES = [16, 1024];
 // raw net: a bare node:net server (echo/servers.mjs "raw") writing one frame,
 // built once, to every socket: the floor for a broadcast from Node, and so
 // the most any Node implementation can gain over ws here.
-const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, SERVERS.raw];
+// C floor: gen/broadcaster.c, one write(2) of prebuilt bytes per socket and
+// nothing else: the most any implementation, in any language, could gain over
+// ws. Left out where no C compiler is found.
+const C_FLOOR = cFloor();
+const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, SERVERS.raw, ...(C_FLOOR ? [C_FLOOR] : [])];
 const RAW = SERVERS.raw.name;
+const FLOORS = [RAW, ...(C_FLOOR ? [C_FLOOR.name] : [])];
 
 // The shared clock, checked: a child's reading falls between two of ours.
 {
@@ -132,7 +138,9 @@ try {
       console.log(
         `broadcast ${formatSize(size)} to ${count}: ` +
           pairs.map((p) => `${p.name} ${by[p.name].last.toFixed(2)} ms`).join(', ') +
-          ` (ws/ours ${(by.ws.last / by.ours.last).toFixed(2)}×, ws/${RAW} ${(by.ws.last / by[RAW].last).toFixed(2)}×)`,
+          ` (ws/ours ${(by.ws.last / by.ours.last).toFixed(2)}×` +
+          FLOORS.map((n) => `, ws/${n} ${(by.ws.last / by[n].last).toFixed(2)}×`).join('') +
+          ')',
       );
     }
   }
@@ -170,13 +178,21 @@ writeSection(
     `- ${RAW}: a bare \`node:net\` server that builds the frame once and calls \`socket.write\` with it for ` +
       'every connection, with no WebSocket state at all: the floor for a broadcast from Node. ' +
       `ws/${RAW} is therefore the most any Node implementation could gain over ws at that point; where it ` +
-      'is under 2×, the issue\'s 2× target is out of reach for one write per socket on this machine.',
+      "is under 2×, the issue's 2× target is out of reach for a Node server on this machine.",
+    ...(C_FLOOR
+      ? [
+          `- ${C_FLOOR.name}: gen/broadcaster.c, a native process that accepts the same clients and writes ` +
+            'a frame built once to every socket, one `write(2)` each, with no runtime in between: what one ' +
+            `write per socket costs here in any language. ws/${C_FLOOR.name} bounds what any implementation ` +
+            'could gain over ws while writing to every socket.',
+        ]
+      : []),
     `- Both servers stay up with their connections; rounds alternate between them, ${WARMUP_ROUNDS} ` +
       `warm-up rounds then ${ROUNDS} measured per point, a full GC in the server before each round; ` +
       'medians, spread ±half the interquartile range. Ratio: ws time / our time (above 1: ours is faster).',
     '',
-    `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} | ${names.map((n) => `${n} first, ms`).join(' | ')} | client CPU | ws/ours time to last | ws/ours send loop | ws/${RAW} time to last (the Node ceiling) |`,
-    `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|--:|`,
+    `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} | ${names.map((n) => `${n} first, ms`).join(' | ')} | client CPU | ws/ours time to last | ws/ours send loop | ${FLOORS.map((n) => `ws/${n} time to last`).join(' | ')} |`,
+    `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|${FLOORS.map(() => '--:').join('|')}|`,
     ...results.map(
       ({ count, size, by }) =>
         `| ${count.toLocaleString('en-US')} | ${formatSize(size)} ` +
@@ -184,7 +200,7 @@ writeSection(
         `| ${names.map((n) => ms(by[n].loop)).join(' | ')} | ${names.map((n) => ms(by[n].first)).join(' | ')} ` +
         `| ${names.map((n) => `${(by[n].clientCpu * 100).toFixed(0)}%`).join(' / ')} ` +
         `| **${(by.ws.last / by.ours.last).toFixed(2)}×** | ${(by.ws.loop / by.ours.loop).toFixed(2)}× ` +
-        `| ${(by.ws.last / by[RAW].last).toFixed(2)}× |`,
+        `| ${FLOORS.map((n) => `${(by.ws.last / by[n].last).toFixed(2)}×`).join(' | ')} |`,
     ),
     '',
   ].join('\n'),
@@ -218,6 +234,19 @@ writeEntries(
       ours: by.ours.last,
       ws: by[RAW].last,
     },
+    ...(C_FLOOR
+      ? [
+          {
+            point: `${formatSize(size)} to ${count.toLocaleString('en-US')} clients`,
+            metric: 'time to last client',
+            unit: 'ms',
+            better: 'lower',
+            against: C_FLOOR.name,
+            ours: by.ours.last,
+            ws: by[C_FLOOR.name].last,
+          },
+        ]
+      : []),
   ]),
   { seconds: Math.round(seconds), runs: ROUNDS },
 );

@@ -66,7 +66,18 @@ export function cpuSeconds(pid) {
  * line starting with `prefix` (lines wait in a queue until asked for).
  */
 export function spawnControlled(core, script, args, { env = {}, nodeArgs = [] } = {}) {
-  const [command, argv] = pinned(core, process.execPath, [...nodeArgs, script, ...args]);
+  return controlled(core, process.execPath, [...nodeArgs, script, ...args], {
+    env,
+    label: [script, ...args].join(' '),
+  });
+}
+
+/**
+ * spawnControlled for any executable (`executable args`, e.g. a compiled gen/*.c): the same
+ * piping and line protocol; `label` names it in errors.
+ */
+function controlled(core, executable, args, { env = {}, label }) {
+  const [command, argv] = pinned(core, executable, args);
   const child = spawn(command, argv, {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -98,7 +109,7 @@ export function spawnControlled(core, script, args, { env = {}, nodeArgs = [] } 
   child.stdin.on('error', () => {});
   const done = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
-      exited = new Error(`${script} ${args.join(' ')} exited (${code ?? signal})`);
+      exited = new Error(`${label} exited (${code ?? signal})`);
       for (const waiter of waiters.splice(0)) {
         clearTimeout(waiter.timer);
         waiter.reject(exited);
@@ -111,7 +122,7 @@ export function spawnControlled(core, script, args, { env = {}, nodeArgs = [] } 
       if (exited) return reject(exited);
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(waiter), 1);
-        reject(new Error(`no "${prefix}" from ${script} within ${timeoutMs} ms`));
+        reject(new Error(`no "${prefix}" from ${label} within ${timeoutMs} ms`));
       }, timeoutMs);
       const waiter = { prefix, resolve, reject, timer };
       waiters.push(waiter);
@@ -134,24 +145,47 @@ export function spawnControlled(core, script, args, { env = {}, nodeArgs = [] } 
   };
 }
 
-/** Starts an echo/servers.mjs server on core 0; resolves once it listens. */
+/**
+ * Starts a server on core 0, any free port; resolves once it listens. An echo/servers.mjs server,
+ * or the executable `implementation.binary` (as from cFloor(), run as `binary 0`; `gc` does not
+ * apply: it has no collector).
+ */
 export async function startServer(implementation, { gc = false } = {}) {
-  const process_ = spawnControlled('0', benchFile('echo/servers.mjs'), [implementation.kind, '0'], {
-    env: implementation.env,
-    nodeArgs: gc ? ['--expose-gc'] : [],
-  });
+  const process_ = implementation.binary
+    ? controlled('0', implementation.binary, ['0'], {
+        env: implementation.env,
+        label: `${implementation.name} (${implementation.binary})`,
+      })
+    : spawnControlled('0', benchFile('echo/servers.mjs'), [implementation.kind, '0'], {
+        env: implementation.env,
+        nodeArgs: gc ? ['--expose-gc'] : [],
+      });
   const port = Number(await process_.next('READY', 30_000));
   return { ...implementation, ...process_, port };
+}
+
+/**
+ * The C floor of the broadcast benchmark: gen/broadcaster.c, a native server with the control
+ * channel of echo/servers.mjs that writes a frame built once to every socket, one write(2) each,
+ * with no WebSocket layer; what one write per socket costs on this machine, in any language.
+ * Compiled on first call (nativeGenerator).
+ * @returns an entry like those of SERVERS, for startServer, or null where it cannot be compiled
+ *   (callers then leave the column out).
+ */
+export function cFloor() {
+  const binary = nativeGenerator('broadcaster', 'leaving out the C floor');
+  return binary && { name: 'C floor', kind: 'c', env: {}, binary };
 }
 
 /**
  * Compiles the C generator `gen/<name>.c` (and the gen/raw.h it includes) with
  * the system's C compiler (`cc`, or `$CC`; `-O2`) into the temporary
  * directory, once per version of its sources.
+ * @param fallback what the caller does without it, for the warning.
  * @returns the executable's path, or null where no compiler is found (or it
- *   fails): callers then fall back to their Node generator.
+ *   fails): callers then fall back to their Node generator (or go without).
  */
-export function nativeGenerator(name) {
+export function nativeGenerator(name, fallback = 'using the Node generator') {
   const source = benchFile(`gen/${name}.c`);
   // The shared header is part of every generator's version.
   const digest = createHash('sha256')
@@ -166,7 +200,7 @@ export function nativeGenerator(name) {
   });
   if (result.status === 0) return binary;
   console.warn(
-    `Could not compile gen/${name}.c (${result.error?.message ?? result.stderr}); using the Node generator`,
+    `Could not compile gen/${name}.c (${result.error?.message ?? result.stderr}); ${fallback}`,
   );
   return null;
 }
