@@ -98,18 +98,14 @@ if (kind === 'ours' || kind === 'ours-deflate') {
 } else if (kind === 'raw') {
   // Unmasking is the one shared part: a byte loop here would make the
   // "ceiling" slower than the libraries it bounds.
-  const { applyMask } = await import('@proj/protocol');
+  const { Opcode, applyMask, encodeFrame } = await import('@proj/protocol');
   const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
   const opened = new Set();
   countClients = () => opened.size;
-  // The floor for a broadcast from Node: the frame built once (payloads up
-  // to 64 KiB), then one socket.write of the same bytes per connection.
+  // The floor for a broadcast from Node: the frame built once, in one piece,
+  // then one socket.write of the same bytes per connection.
   broadcast = (data) => {
-    const header =
-      data.length < 126
-        ? Buffer.from([0x82, data.length])
-        : Buffer.from([0x82, 126, data.length >> 8, data.length & 0xff]);
-    const frame = Buffer.concat([header, data]);
+    const frame = Buffer.concat(encodeFrame(Opcode.Binary, data));
     for (const socket of opened) socket.write(frame);
     return opened.size;
   };
