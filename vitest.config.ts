@@ -13,6 +13,10 @@ export default defineConfig({
     // is merely slow under load must not fail. Tests await events, never sleep.
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // A stray `.only` would run a fraction of the suite and still report
+    // `0 failed`: refuse it everywhere, not just when CI is set (vitest's
+    // default). Every vitest run in the repo (apps, conformance) uses this file.
+    allowOnly: false,
     // purity.test.ts loads the ESM bundle through vm.SourceTextModule.
     execArgv: ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning'],
     include: [
