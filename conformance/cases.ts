@@ -101,10 +101,17 @@ export interface ConformanceCase {
 export const DEFAULT_WAIT_MS = 3000;
 
 /**
- * Autobahn pauses 1 s where a case waits (5.19, 6.4.x); 200 ms on loopback
- * shows the same thing: whether the peer answers before the rest is sent.
+ * Autobahn's timings where a case waits (5.19, 5.20, 6.4.x): it pauses 1 s
+ * after the first part (`continueLater(1, part2)`; the peer must still be
+ * open then), and after the part that needs an answer it gives the peer 1 s
+ * more before sending the rest (`continueLater(1, part3)`): a close (6.4.x)
+ * or pong (5.19, 5.20) that arrives later is NON-STRICT. Both are taken as
+ * they are, so a verdict here means what it means in Autobahn's report.
  */
-export const PAUSE_MS = 200;
+export const PAUSE_MS = 1000;
+
+/** How long a checkpoint (`awaitClose`, `awaitEvents`) waits: Autobahn's 1 s. */
+export const CHECKPOINT_MS = 1000;
 
 /** Section titles, as in the Autobahn report. */
 export const SECTIONS: Readonly<Record<string, string>> = {

@@ -81,12 +81,6 @@ describe('Autobahn cases against a @proj/client WebSocket echo client', () => {
     test(`${testCase.id} ${testCase.description}`, { timeout: 3 * wait + 5000 }, async () => {
       const result = await fuzzClient(webSocketEchoClient, testCase);
       webSocketResults.push(result);
-      // A WebSocket hands each message to the page in a task of its own, after
-      // the read that carried it (and send() goes out a task later still); when
-      // a later frame of that read is bad, the connection has failed before the
-      // echo. Autobahn scores that NON-STRICT and defines it for exactly these
-      // cases (the table's `nonStrictEvents`): here, and only here, it passes.
-      if (result.onlyNonStrictAlternative) return;
       expect(result.problems).toEqual([]);
       expect(result.verdict).toBe('OK');
     });

@@ -17,6 +17,7 @@ import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { FrameParser, type FrameHeader, type FrameSink, Opcode } from '@proj/protocol';
 import {
+  CHECKPOINT_MS,
   type ConformanceCase,
   DEFAULT_WAIT_MS,
   type Encode,
@@ -236,7 +237,10 @@ class Session {
         }
         return;
       case 'awaitEvents':
-        await this.#waitFor(() => receiver.events.length >= step.count || this.#stopped);
+        await this.#waitFor(
+          () => receiver.events.length >= step.count || this.#stopped,
+          CHECKPOINT_MS,
+        );
         if (receiver.events.length < step.count) {
           this.#problem(
             'NON-STRICT',
@@ -245,11 +249,11 @@ class Session {
         }
         return;
       case 'awaitClose':
-        await this.#waitFor(() => receiver.close !== null || this.#peerEnded);
+        await this.#waitFor(() => receiver.close !== null || this.#peerEnded, CHECKPOINT_MS);
         if (!receiver.close) {
           this.#problem(
             'NON-STRICT',
-            `no fail-fast: no close within ${this.#wait} ms of the invalid data, before the rest was sent`,
+            `no fail-fast: no close within ${CHECKPOINT_MS} ms of the invalid data, before the rest was sent`,
           );
         }
         return;
@@ -301,8 +305,11 @@ class Session {
     for (const waiter of [...this.#waiters]) waiter();
   }
 
-  /** Resolves `true` once `condition` holds, `false` after the case's wait or when the socket closes. */
-  #waitFor(condition: () => boolean): Promise<boolean> {
+  /**
+   * Resolves `true` once `condition` holds, `false` after `ms` (the case's
+   * wait by default) or when the socket closes.
+   */
+  #waitFor(condition: () => boolean, ms = this.#wait): Promise<boolean> {
     if (condition()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (result: boolean): void => {
@@ -314,7 +321,7 @@ class Session {
         if (condition()) done(true);
         else if (this.#socketClosed) done(false);
       };
-      const timer = setTimeout(() => done(condition()), this.#wait);
+      const timer = setTimeout(() => done(condition()), ms);
       this.#waiters.add(check);
     });
   }

@@ -223,6 +223,7 @@ export class Transport implements SendTarget {
         return;
       }
       this.#handler.onMessage(binary ? ownBuffer(data) : decodeUtf8(data));
+      this.#holdUntilDelivered();
     },
     onClosing: () => this.#handler.onClosing(),
     onError: (error: WebSocketError) => {
@@ -255,6 +256,27 @@ export class Transport implements SendTarget {
     });
   }
 
+  /**
+   * The message just reported reaches the application in a task of its own:
+   * until every queued task has run, a close frame, ping or bad frame that
+   * followed it in the input waits (`hold`), so the application can still
+   * answer the message first, as if those bytes had arrived a moment later.
+   */
+  #holdUntilDelivered(): void {
+    if (this.#boundary?.afterQueued(this.#afterTasks)) this.#connection.hold();
+  }
+
+  /**
+   * Runs once every queued task has: what was held takes effect (and parsing
+   * goes on), then the writes those tasks made leave together, unless the
+   * parsing queued more tasks, whose writes join them.
+   */
+  readonly #afterTasks = (): void => {
+    this.#connection.release();
+    this.#afterCall();
+    if (this.#corked && !this.#boundary!.afterQueued(this.#afterTasks)) this.#uncork();
+  };
+
   /** Sends one message through the compressor, in order with every other send. */
   #sendCompressed(bytes: Uint8Array, binary: boolean, size: number): void {
     this.#compression!.send(bytes, true, (payload, compressed) => {
@@ -280,7 +302,7 @@ export class Transport implements SendTarget {
     if (!this.#corked) {
       this.#corked = true;
       socket.cork();
-      if (!this.#boundary?.afterQueued(this.#uncork)) process.nextTick(this.#uncork);
+      if (!this.#boundary?.afterQueued(this.#afterTasks)) process.nextTick(this.#uncork);
     }
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) socket.write(chunks[i]!);

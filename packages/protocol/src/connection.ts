@@ -168,6 +168,14 @@ export abstract class Connection implements MessageSink {
   #parsingPaused = false;
   /** Input received while parsing is paused, oldest first (made on first use). */
   #queued: Uint8Array[] | null = null;
+  /** Set by {@link hold}: a control frame or input error waits for {@link release}. */
+  #holding = false;
+  /** The control frame that arrived while holding; parsing is paused behind it. */
+  #heldControl: HeldControl | null = null;
+  /** The input error found while holding; parsing has stopped for good. */
+  #heldError: WebSocketError | null = null;
+  /** {@link receiveEof} was called: every input received takes effect now. */
+  #eof = false;
 
   protected constructor(
     options: ConnectionOptions,
@@ -231,6 +239,51 @@ export abstract class Connection implements MessageSink {
       this.failWith(toWebSocketError(error));
     }
     if (!this.#accepting) this.#queued = null;
+  }
+
+  /**
+   * Holds back, until {@link release}, whatever in the input would change the
+   * connection's state or make it write: a control frame (ping, pong, close)
+   * and an input error (a protocol violation, invalid UTF-8, a message over
+   * `maxPayload`). Data messages keep being delivered; parsing stops right
+   * after a held control frame, and for good after an error.
+   *
+   * For an I/O layer that hands messages to the application later than it
+   * reports them, as a WHATWG `WebSocket` does (one task per message): it
+   * holds after each message it reports and releases once the application
+   * has seen them all. A close frame or a bad frame that followed a message
+   * in the same read then takes effect after the application handled that
+   * message (and, say, echoed it), exactly as if its bytes had arrived a
+   * moment later, which they legally could have.
+   */
+  hold(): void {
+    // Once the transport is gone, nothing is waited for any more.
+    if (!this.#eof) this.#holding = true;
+  }
+
+  /**
+   * Ends {@link hold}: a held error fails the connection now; a held control
+   * frame takes effect now, and parsing continues behind it, synchronously.
+   */
+  release(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    const error = this.#heldError;
+    const control = this.#heldControl;
+    this.#heldError = null;
+    this.#heldControl = null;
+    if (error !== null) {
+      this.failWith(error);
+    } else if (control !== null) {
+      try {
+        // A close frame is validated here (its code, its reason's UTF-8).
+        this.onControlFrame(control.opcode, control.payload);
+      } catch (error) {
+        this.failWith(toWebSocketError(error));
+        return;
+      }
+      this.resumeParsing();
+    }
   }
 
   /**
@@ -322,6 +375,10 @@ export abstract class Connection implements MessageSink {
    */
   receiveEof(): void {
     if (this.#state === ConnectionState.Closed) return;
+    // The transport is gone: what was held, and all input behind it, takes
+    // effect before the end, as it would have without a hold.
+    this.#eof = true;
+    this.release();
     if (this.#state === ConnectionState.Connecting && !this.#failed) this.handshakeEof();
     this.#state = ConnectionState.Closed;
     this.#parser?.halt();
@@ -448,6 +505,12 @@ export abstract class Connection implements MessageSink {
   /** @internal */
   onControlFrame(opcode: number, payload: Uint8Array): void {
     if (this.#failed) return;
+    if (this.#holding) {
+      // The payload may be a view of a buffer the assembler reuses.
+      this.#heldControl = { opcode, payload: payload.slice() };
+      this.pauseParsing();
+      return;
+    }
     if (opcode === Opcode.Ping) {
       // "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response, unless it already received a Close frame" (RFC 6455 §5.5.2);
@@ -492,6 +555,12 @@ export abstract class Connection implements MessageSink {
    */
   failWith(error: WebSocketError): void {
     if (this.#failed || this.#state === ConnectionState.Closed) return;
+    if (this.#holding && !(error instanceof InternalError)) {
+      // Nothing after a bad frame is ever processed (RFC 6455 §7.1.7).
+      this.#heldError ??= error;
+      this.#parser?.halt();
+      return;
+    }
     // Never put internal details on the wire (they may be security-sensitive).
     this.fail(error.closeCode, error instanceof InternalError ? 'Internal error' : error.message);
     // Reported after failing, as onError documents; a throwing onError then
@@ -585,6 +654,12 @@ export abstract class Connection implements MessageSink {
     this.#ended = true;
     this.handler.end();
   }
+}
+
+/** A control frame held by {@link Connection.hold}. */
+interface HeldControl {
+  readonly opcode: number;
+  readonly payload: Uint8Array;
 }
 
 function stateName(state: ConnectionState): string {
