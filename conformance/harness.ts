@@ -40,12 +40,6 @@ export interface CaseResult {
   readonly verdict: Verdict;
   /** What went wrong, one line each; empty when OK. */
   readonly problems: readonly string[];
-  /**
-   * The peer's answers were Autobahn's NON-STRICT alternative for the case
-   * (it failed before it echoed what came before the bad frame), and that
-   * was the only deviation.
-   */
-  readonly onlyNonStrictAlternative: boolean;
   /** Wall time from the end of the handshake to the end of the TCP connection. */
   readonly ms: number;
 }
@@ -144,7 +138,6 @@ class Session {
   readonly #wait: number;
   readonly #problems: { verdict: Verdict; text: string }[] = [];
   readonly #waiters = new Set<() => void>();
-  #matchedAlternative = false;
   /** Our close frame is out (`reply` cases send it in their first write). */
   #closeSent: boolean;
   /** The peer's close frame arrived while ours was not yet sent. */
@@ -337,7 +330,6 @@ class Session {
     const mismatch = compareEvents(receiver.events, this.#script.events);
     const alternative = this.#script.nonStrictEvents;
     if (mismatch && alternative && !compareEvents(receiver.events, alternative)) {
-      this.#matchedAlternative = true;
       this.#problem(
         'NON-STRICT',
         `${mismatch} (Autobahn's NON-STRICT alternative: no answer, the peer had closed or failed first)`,
@@ -391,7 +383,6 @@ class Session {
       id: this.#case.id,
       verdict,
       problems: this.#problems.map((p) => `${p.verdict}: ${p.text}`),
-      onlyNonStrictAlternative: this.#matchedAlternative && this.#problems.length === 1,
       ms: Math.round(ms),
     };
   }
@@ -476,7 +467,6 @@ function failed(id: string, problem: string): CaseResult {
     id,
     verdict: 'FAILED',
     problems: [`FAILED: ${problem}`],
-    onlyNonStrictAlternative: false,
     ms: 0,
   };
 }
