@@ -156,6 +156,23 @@ describe('a refused handshake', () => {
     expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_EXTENSIONS' });
   });
 
+  test('a 101 whose lines end in a bare LF fails at once, naming it (no wait for the timeout)', async () => {
+    const raw = await startRaw((socket) => {
+      // The connection stays open: only the malformed head can end the wait.
+      void readHead(socket).then(({ head }) =>
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n' +
+            `Sec-WebSocket-Accept: ${acceptFor(head)}\n\n`,
+        ),
+      );
+    });
+    const { error, event } = await expectFailure(raw.url, [], { handshakeTimeout: 120_000 });
+    expect(error).toBeInstanceOf(HandshakeError);
+    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_MALFORMED' });
+    expect((error as Error).message).toMatch(/bare LF at byte 32/);
+    expect(event.message).toMatch(/bare LF/);
+  });
+
   test('garbage instead of HTTP', async () => {
     const raw = await startRaw((socket) => {
       void readHead(socket).then(() => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));

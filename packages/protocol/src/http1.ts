@@ -49,10 +49,16 @@ export interface HeadSplit {
  * @returns the head and what follows it, or `null` when more bytes are needed.
  * @throws {HandshakeError} `WS_ERR_HANDSHAKE_HEAD_TOO_LARGE` (431) when no
  *   head ends within `maxHeadSize` bytes.
+ * @throws {HandshakeError} `WS_ERR_HANDSHAKE_MALFORMED` (400) as soon as the
+ *   bytes hold a bare LF, a bare CR or a NUL, which no head may contain.
  */
 export function splitHead(buffered: Uint8Array, limits: HttpHeadLimits = {}): HeadSplit | null {
   const maxHeadSize = limits.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
   const end = indexOfHeadEnd(buffered);
+  // A head whose lines end in a bare LF never ends in CRLF CRLF: without this
+  // a peer that sends one leaves us waiting for the handshake timeout.
+  const stray = strayByte(buffered, end === -1 ? buffered.length : end);
+  if (stray !== null) throw malformed(`Malformed head: ${stray} (HTTP/1.1 lines end in CRLF)`);
   if (end === -1 || end + 4 > maxHeadSize) {
     if (buffered.length >= maxHeadSize) {
       throw new HandshakeError(
@@ -104,6 +110,23 @@ export function parseResponseHead(head: Uint8Array, limits: HttpHeadLimits = {})
 export function headerValue(headers: HttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return typeof value === 'string' || value === undefined ? value : value.join(', ');
+}
+
+/**
+ * Names the first byte before `end` that no well-formed head has: a LF
+ * without its CR, a CR without its LF (one at the very end may still get its
+ * LF), or a NUL. `null` when there is none.
+ */
+function strayByte(bytes: Uint8Array, end: number): string | null {
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte === 10 && (i === 0 || bytes[i - 1] !== 13)) return `bare LF at byte ${i}`;
+    if (byte === 13 && i + 1 < bytes.length && bytes[i + 1] !== 10) {
+      return `bare CR at byte ${i}`;
+    }
+    if (byte === 0) return `NUL at byte ${i}`;
+  }
+  return null;
 }
 
 function malformed(message: string): HandshakeError {

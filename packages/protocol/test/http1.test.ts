@@ -44,6 +44,26 @@ describe('splitHead', () => {
     expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_HEAD_TOO_LARGE', 1006, 431);
   });
 
+  test.each([
+    [
+      'a bare LF ending the status line',
+      'HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n',
+      /bare LF/,
+    ],
+    ['a bare LF after a CRLF line', 'HTTP/1.1 101 OK\r\nUpgrade: websocket\n', /bare LF/],
+    ['a bare CR', 'HTTP/1.1 101 OK\rUpgrade: websocket', /bare CR/],
+    ['a NUL', 'HTTP/1.1 101 OK\0', /NUL/],
+  ])('fails at once, before the head is complete, on %s', (_name, text, message) => {
+    const error = thrown(() => splitHead(utf8(text)));
+    expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_MALFORMED', 1006, 400);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  test('a CR at the very end may be the start of a CRLF: more bytes are awaited', () => {
+    expect(splitHead(utf8('HTTP/1.1 101 OK\r'))).toBeNull();
+    expect(splitHead(utf8('HTTP/1.1 101 OK\r\n\r'))).toBeNull();
+  });
+
   test('the default bound is 16 KiB', () => {
     expect(splitHead(new Uint8Array(16 * 1024 - 1).fill(0x61))).toBeNull();
     const error = thrown(() => splitHead(new Uint8Array(16 * 1024).fill(0x61)));
