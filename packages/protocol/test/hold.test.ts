@@ -11,6 +11,7 @@ import {
   ConnectionState,
   EventCollector,
   InternalError,
+  Opcode,
   ProtocolError,
   decodeUtf8,
 } from '@proj/protocol';
@@ -27,10 +28,7 @@ import {
   types,
 } from './helpers.js';
 
-const TEXT = 0x1;
-const CLOSE = 0x8;
-const PING = 0x9;
-const PONG = 0xa;
+const { Text: TEXT, Close: CLOSE, Ping: PING, Pong: PONG } = Opcode;
 
 /**
  * A client whose handler holds after every message, as `@proj/client` does
