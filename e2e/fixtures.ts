@@ -4,11 +4,15 @@
  *   `ws:`, attached to its own `node:https` server for `wss:`;
  * - a page server on 127.0.0.1, port 0 (HTTP, or HTTPS with the same
  *   certificate), serving the test page, the page harness and the esbuild
- *   bundle of `@proj/client` made by global-setup.ts.
+ *   bundle of `@proj/client` made by global-setup.ts (`/client.js`, imported
+ *   only by bundle.spec.ts).
  * The page is served from 127.0.0.1 because Chromium refuses to let other
  * origins reach loopback (Local Network Access). Both are torn down after the test.
  *
- * Each spec runs once per {@link Variant}: wrap it in {@link describeVariants}.
+ * The harness opens every socket with the browser's own `WebSocket`: in a
+ * browser bundle `@proj/client` exports that very class, so a spec run "with
+ * the bundle" would test the same object twice. bundle.spec.ts checks the one
+ * thing the bundle adds, that its import resolves to the native class.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,11 +30,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test as base, expect, type Page } from '@playwright/test';
 import { type ServerOptions, type ServerWebSocket, WebSocketServer } from '@proj/server';
-import type { Variant } from './page/types.js';
+import { type WireTap, startWireTap } from './wire-tap.js';
 
 export { expect };
-export type { Variant };
-export const VARIANTS: readonly Variant[] = ['native', 'bundled'];
+export type { WireTap };
 
 /** What the server saw of one message: text in full, binary as size and checksum. */
 export interface ReceivedMessage {
@@ -74,13 +77,16 @@ export interface Env {
   peers: Peer[];
   /** Resolves with the `index`-th accepted connection. */
   peer(index?: number): Promise<Peer>;
-  /** Navigates the test's page to the harness page of the test's variant. */
+  /** Navigates the test's page to the harness page. */
   open(): Promise<void>;
+  /**
+   * Starts a TCP relay to the WebSocket server that records the frames each
+   * way as they cross the wire (ws: only); connect the page to its `url`.
+   */
+  tap(): Promise<WireTap>;
 }
 
 export interface Fixtures {
-  /** The WebSocket constructor the page uses; set per describe with `test.use`. */
-  variant: Variant;
   /** Serve the page and the WebSocket server over TLS (`https:` / `wss:`), self-signed. */
   tls: boolean;
   /**
@@ -109,13 +115,7 @@ const PAGE = `<!doctype html>
 <html lang="en">
   <meta charset="utf-8" />
   <title>@proj e2e</title>
-  <script type="module">
-    if (new URLSearchParams(location.search).get('variant') === 'bundled') {
-      const { WebSocket } = await import('/client.js');
-      window.ProjWebSocket = WebSocket;
-    }
-    await import('/harness.js');
-  </script>
+  <script type="module" src="/harness.js"></script>
 </html>
 `;
 
@@ -212,22 +212,15 @@ function track(socket: ServerWebSocket<unknown>, request: IncomingMessage): Peer
   };
 }
 
-async function openPage(page: Page, pageOrigin: string, variant: Variant): Promise<void> {
-  await page.goto(`${pageOrigin}/?variant=${variant}`);
+async function openPage(page: Page, pageOrigin: string): Promise<void> {
+  await page.goto(`${pageOrigin}/`);
   await page.waitForFunction(() => window.harness !== undefined);
-  const { usesBundle, actual } = await page.evaluate(() => ({
-    usesBundle: window.harness.usesBundle,
-    actual: window.harness.variant,
-  }));
-  expect(actual).toBe(variant);
-  expect(usesBundle).toBe(variant === 'bundled');
 }
 
 export const test = base.extend<Fixtures>({
-  variant: ['native', { option: true }],
   tls: [false, { option: true }],
 
-  serve: async ({ page, variant, tls }, use) => {
+  serve: async ({ page, tls }, use) => {
     const cleanups: (() => Promise<void> | void)[] = [];
 
     const credentials = tls ? selfSignedCertificate() : undefined;
@@ -287,7 +280,13 @@ export const test = base.extend<Fixtures>({
           }
           return peers[index]!;
         },
-        open: () => openPage(page, pageOrigin, variant),
+        open: () => openPage(page, pageOrigin),
+        async tap() {
+          if (tls) throw new Error('tap() relays ws: only: TLS would hide the frames');
+          const tap = await startWireTap(wsPort);
+          cleanups.unshift(() => tap.close());
+          return tap;
+        },
       };
     };
 
@@ -296,13 +295,3 @@ export const test = base.extend<Fixtures>({
     for (const cleanup of cleanups) await cleanup();
   },
 });
-
-/** Declares the specs in `body` once per variant: the native and the bundled WebSocket. */
-export function describeVariants(title: string, body: () => void): void {
-  for (const variant of VARIANTS) {
-    test.describe(`${title} [${variant}]`, () => {
-      test.use({ variant });
-      body();
-    });
-  }
-}

@@ -4,11 +4,11 @@
  *    anything here, so the suite drives Debian's `chromium` and `firefox-esr`:
  *    installed with apt when we are root on Debian, otherwise a clear error
  *    naming what to install (or which variable to set).
- * 2. Bundles the two scripts the test page loads, once for all workers, with
- *    esbuild: the page harness, and `@proj/client` resolved the way a front-end
- *    bundler resolves it (platform "browser", so the package's `browser`
- *    export condition picks dist/browser.js). The directory is handed to the
- *    workers through PROJ_E2E_BUNDLES and removed by the returned teardown.
+ * 2. Bundles, once for all workers, with esbuild: the page harness, and
+ *    `@proj/client` resolved the way a front-end bundler resolves it
+ *    (platform "browser", so the package's `browser` export condition picks
+ *    dist/browser.js), which bundle.spec.ts imports. The directory is handed
+ *    to the workers through PROJ_E2E_BUNDLES and removed by the returned teardown.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -63,7 +63,7 @@ async function bundle(outDir: string): Promise<void> {
     build({
       ...common,
       stdin: {
-        contents: "export { WebSocket } from '@proj/client';",
+        contents: "export { CloseEvent, ErrorEvent, MessageEvent, WebSocket } from '@proj/client';",
         resolveDir: here,
         sourcefile: 'client-entry.js',
       },

@@ -3,8 +3,10 @@ import { CHROMIUM_PATH, FIREFOX_PATH } from './browsers.js';
 
 /**
  * Real Chromium and Firefox ESR from Debian (see shared/TOOLCHAIN.md): Playwright
- * drives the system binaries; nothing is downloaded. Every spec runs in both
- * projects and, inside each, with the native and the bundled WebSocket.
+ * drives the system binaries; nothing is downloaded. Every spec runs once in
+ * each project, with the page's own WebSocket. The bundled `@proj/client` is
+ * that same class in a browser, so it is not run through the specs again:
+ * bundle.spec.ts checks that its import resolves to the native class and works.
  */
 export default defineConfig({
   testDir: 'tests',

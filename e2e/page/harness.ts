@@ -1,19 +1,12 @@
 /**
  * Runs in the browser (bundled by global-setup.ts into /harness.js). It opens
- * one WebSocket at a time with the constructor the page's variant names, the
- * browser's own `WebSocket` or the `WebSocket` exported by the bundled
- * `@proj/client` (`window.ProjWebSocket`), records every event in order, and
- * summarizes messages so that tests compare checksums instead of shipping
- * megabytes through `page.evaluate`.
+ * one WebSocket at a time with the browser's own `WebSocket` (which is what
+ * `@proj/client` exports in a browser bundle: bundle.spec.ts checks that),
+ * records every event in order, and summarizes messages so that tests
+ * compare checksums instead of shipping megabytes through `page.evaluate`.
  */
 import { pattern } from './pattern.js';
-import type { Harness, LoggedEvent, MessageSummary, Variant } from './types.js';
-
-const variant: Variant =
-  new URLSearchParams(location.search).get('variant') === 'bundled' ? 'bundled' : 'native';
-const Impl: typeof WebSocket | undefined =
-  variant === 'bundled' ? window.ProjWebSocket : window.WebSocket;
-if (typeof Impl !== 'function') throw new Error(`No WebSocket constructor for variant ${variant}`);
+import type { Harness, LoggedEvent, MessageSummary } from './types.js';
 
 async function sha256(bytes: ArrayBuffer): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
@@ -53,12 +46,9 @@ function socket(): WebSocket {
 }
 
 const harness: Harness = {
-  variant,
-  usesBundle: variant === 'bundled' && Impl === window.ProjWebSocket,
-
   open(url, protocols, binaryType) {
     events.length = 0;
-    ws = protocols === undefined ? new Impl(url) : new Impl(url, protocols);
+    ws = protocols === undefined ? new WebSocket(url) : new WebSocket(url, protocols);
     if (binaryType) ws.binaryType = binaryType;
     const current = ws;
     current.addEventListener('open', () =>

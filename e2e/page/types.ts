@@ -1,8 +1,5 @@
 /** Types shared by the page harness (browser) and the specs (Node). */
 
-/** Which constructor the page uses: the browser's own, or the bundled `@proj/client` export. */
-export type Variant = 'native' | 'bundled';
-
 export type MessageSummary =
   | { kind: 'pending' }
   | { kind: 'text'; text: string; size: number }
@@ -33,9 +30,6 @@ export interface UpdateStats {
 }
 
 export interface Harness {
-  readonly variant: Variant;
-  /** True when the page constructs sockets with the bundle's export. */
-  readonly usesBundle: boolean;
   /** Opens a new WebSocket (forgetting the previous one's events). */
   open(url: string, protocols?: string | string[], binaryType?: BinaryType): void;
   /** Events so far, in dispatch order. */
@@ -69,8 +63,6 @@ export interface Harness {
 declare global {
   interface Window {
     harness: Harness;
-    /** `WebSocket` as exported by the bundled `@proj/client` (bundled variant only). */
-    ProjWebSocket?: typeof WebSocket;
     updateStats?: UpdateStats;
   }
 }

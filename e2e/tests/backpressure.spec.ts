@@ -1,9 +1,9 @@
 import { pattern } from '../page/pattern.js';
-import { describeVariants, expect, sha256, test } from '../fixtures.js';
+import { expect, sha256, test } from '../fixtures.js';
 
 const MiB = 1024 * 1024;
 
-describeVariants('bufferedAmount', () => {
+test.describe('bufferedAmount', () => {
   test('rises after a large send to a paused server and returns to 0', async ({ page, serve }) => {
     const env = await serve();
     // Stop reading at once: TCP pushes back, the kernel buffers fill, the

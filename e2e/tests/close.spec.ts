@@ -1,6 +1,6 @@
-import { describeVariants, expect, test } from '../fixtures.js';
+import { expect, test } from '../fixtures.js';
 
-describeVariants('closing', () => {
+test.describe('closing', () => {
   test('page close(4000, "bye"): the server sees the code and reason', async ({ page, serve }) => {
     const env = await serve();
     await env.open();

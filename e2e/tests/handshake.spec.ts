@@ -1,6 +1,6 @@
-import { describeVariants, expect, test } from '../fixtures.js';
+import { expect, test } from '../fixtures.js';
 
-describeVariants('handshake', () => {
+test.describe('handshake', () => {
   test('an allowed Origin connects', async ({ page, serve }) => {
     const env = await serve(({ pageOrigin }) => ({ allowedOrigins: [pageOrigin] }));
     await env.open();

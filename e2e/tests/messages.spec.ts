@@ -1,9 +1,9 @@
 import { pattern } from '../page/pattern.js';
-import { describeVariants, expect, sha256, test } from '../fixtures.js';
+import { expect, sha256, test } from '../fixtures.js';
 
 const MiB = 1024 * 1024;
 
-describeVariants('messages', () => {
+test.describe('messages', () => {
   test('text both ways, UTF-8 intact', async ({ page, serve }) => {
     const env = await serve();
     await env.open();

@@ -1,6 +1,6 @@
-import { describeVariants, expect, test } from '../fixtures.js';
+import { expect, test } from '../fixtures.js';
 
-describeVariants('wss://', () => {
+test.describe('wss://', () => {
   // A certificate generated for this run (openssl, self-signed, 127.0.0.1):
   // the page and the WebSocket server use it; the browser is told to accept it.
   test.use({ tls: true, ignoreHTTPSErrors: true });
