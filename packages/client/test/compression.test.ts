@@ -40,15 +40,18 @@ function connect(url: string, options: WebSocketOptions): Promise<WebSocket> {
   });
 }
 
+/** The next `count` messages; rejects if the connection closes first (no wait for the timeout). */
 function collect(ws: WebSocket, count: number): Promise<(string | Buffer)[]> {
   const received: (string | Buffer)[] = [];
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     ws.onmessage = (event) => {
       received.push(
         typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer),
       );
       if (received.length === count) resolve(received);
     };
+    ws.onclose = (event) =>
+      reject(new Error(`closed with ${event.code} after ${received.length} of ${count} messages`));
   });
 }
 
