@@ -13,6 +13,7 @@ import {
   connectOpen,
   frame,
   nextEvent,
+  onCleanup,
   parseClientFrames,
   record,
   startPeer,
@@ -272,22 +273,55 @@ describe('bufferedAmount', () => {
     await until(() => received.length === 2, 20_000);
   });
 
-  test('the textbook loop: send only while bufferedAmount is 0', async () => {
-    const { ws, received } = await openPair();
+  test('the textbook loop: send only while bufferedAmount is 0; it stops while the peer does not read and resumes once the data drains', async () => {
+    const { ws, peer, received } = await openPair();
+    const socket = (peer as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    const SIZE = 1024 * 1024;
+    // The kernel holds at most its socket buffers for a peer that reads
+    // nothing (tens of MiB at most: tcp_rmem's maximum, 32 MiB on Debian 12,
+    // plus tcp_wmem's, 4 MiB); 128 MiB sent means bufferedAmount never stayed up.
+    const CAP = 128;
+    /** Message `i`: 1 MiB numbered at its head and filled with a pattern of `i`. */
+    const message = (i: number): Uint8Array => {
+      const bytes = Buffer.alloc(SIZE, (i * 7) & 0xff);
+      bytes.writeUInt32BE(i, 0);
+      return bytes;
+    };
+    let target = CAP;
     let sent = 0;
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (ws.bufferedAmount !== 0) return;
-        ws.send(`update ${sent++}`);
-        if (sent === 10) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 5);
-    });
-    await until(() => received.length === 10);
-    expect(received.map((r) => r.data.toString())).toEqual(
-      Array.from({ length: 10 }, (_, i) => `update ${i}`),
+    /** Ticks in a row that found bufferedAmount above 0 and sent nothing. */
+    let streak = 0;
+    let longestStreak = 0;
+    const timer = setInterval(() => {
+      if (ws.bufferedAmount !== 0) {
+        longestStreak = Math.max(longestStreak, ++streak);
+        return;
+      }
+      streak = 0;
+      if (sent < target) ws.send(message(sent++));
+    }, 5);
+    onCleanup(() => clearInterval(timer));
+
+    // The peer reads nothing: its kernel buffers fill, bufferedAmount stays
+    // above 0, and the loop stops sending (40 ticks in a row without a send).
+    await until(() => streak >= 40 || sent >= CAP, 60_000);
+    expect(sent, 'the loop stopped sending before it sent 128 MiB').toBeLessThan(CAP);
+    expect(ws.bufferedAmount).toBeGreaterThan(0);
+    const sentWhilePaused = sent;
+    expect(received.length).toBeLessThan(sentWhilePaused);
+
+    // The peer reads again: bufferedAmount falls to 0 and sending resumes.
+    target = sentWhilePaused + 5;
+    socket.resume();
+    await until(() => sent === target && ws.bufferedAmount === 0, 60_000);
+    await until(() => received.length === target, 60_000);
+    clearInterval(timer);
+    // Everything arrived, each message whole and in order.
+    const wrong = received.findIndex((r, i) => !r.isBinary || !r.data.equals(message(i)));
+    expect(wrong, 'the first message that differs').toBe(-1);
+    console.info(
+      `textbook loop: ${sentWhilePaused} MiB sent before it stopped for ${longestStreak} ticks, then ${target - sentWhilePaused} more once the peer read`,
     );
   });
 });

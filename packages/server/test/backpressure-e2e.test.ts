@@ -33,24 +33,36 @@ function message(seq: number): Buffer {
   return payload;
 }
 
-/** Asserts that `frames` are the messages `0 .. count - 1`, complete and in order. */
+/**
+ * Asserts that `frames` are the messages `0 .. count - 1`, in order, each
+ * whole and unchanged: one final (FIN) binary frame, no RSV bit, every byte of
+ * its payload equal to what was sent. Checks every frame; reports the first
+ * that differs, in full (payload as hex).
+ */
 function expectSequence(frames: readonly RawFrame[], count: number): void {
   expect(frames.length).toBe(count);
-  for (let seq = 0; seq < count; seq++) {
-    const frame = frames[seq]!;
-    // One expect per frame would be slow; report the first mismatch.
-    if (
+  const seq = frames.findIndex(
+    (frame, i) =>
       frame.opcode !== Opcode.Binary ||
       !frame.fin ||
-      !frame.payload.equals(message(seq)) // carries seq, whole and unchanged
-    ) {
-      expect({ seq, opcode: frame.opcode, got: frame.payload.readUInt32BE(0) }).toEqual({
-        seq,
-        opcode: Opcode.Binary,
-        got: seq,
-      });
-    }
-  }
+      frame.rsv !== 0 ||
+      !frame.payload.equals(message(i)),
+  );
+  if (seq === -1) return;
+  const frame = frames[seq]!;
+  expect({
+    seq,
+    opcode: frame.opcode,
+    fin: frame.fin,
+    rsv: frame.rsv,
+    payload: frame.payload.toString('hex'),
+  }).toEqual({
+    seq,
+    opcode: Opcode.Binary,
+    fin: true,
+    rsv: 0,
+    payload: message(seq).toString('hex'),
+  });
 }
 
 /**

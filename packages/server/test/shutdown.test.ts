@@ -24,10 +24,41 @@ import {
 
 useCleanup();
 
-/** A text message naming its recipient and sequence number, padded to about `size` bytes. */
+/** The filler of {@link numbered}: enough for messages of up to 8 KiB. */
+const PATTERN = 'abcdefghijklmnopqrstuvwxyz'.repeat(1 + 8192 / 26);
+
+/**
+ * A text message naming its recipient and sequence number, filled to `size`
+ * bytes with a pattern that depends on both, so that a message cut short,
+ * swapped with another or changed anywhere (not only in its head) differs.
+ * At most 8 KiB.
+ */
 function numbered(client: number, seq: number, size: number): string {
   const head = `${client}:${seq}:`;
-  return head + 'x'.repeat(Math.max(0, size - head.length));
+  const from = (client + seq) % 26;
+  return head + PATTERN.slice(from, from + Math.max(0, size - head.length));
+}
+
+/**
+ * Asserts that `messages` are exactly the messages `0 .. count - 1` for
+ * `client`, each whole: same length, every character. Compares all of them
+ * but reports only the first that differs (a diff of 8 MiB would be useless).
+ */
+function expectMessages(
+  messages: readonly string[],
+  client: number,
+  count: number,
+  size: number,
+): void {
+  expect(messages.length).toBe(count);
+  const seq = messages.findIndex((message, i) => message !== numbered(client, i, size));
+  if (seq !== -1) {
+    expect({ client, seq, message: messages[seq] }).toEqual({
+      client,
+      seq,
+      message: numbered(client, seq, size),
+    });
+  }
 }
 
 describe('server.close() delivers everything sent before it', () => {
@@ -73,25 +104,25 @@ describe('server.close() delivers everything sent before it', () => {
       for (const [i, close] of closes.entries()) {
         expect(await close).toEqual({ code: 1001, reason: '' });
         const messages = received[i]!;
-        expect(messages.length).toBe(PER_CLIENT);
-        const client = sockets.findIndex((_, index) => messages[0]!.startsWith(`${index}:`));
-        for (let seq = 0; seq < PER_CLIENT; seq++) {
-          if (messages[seq] !== numbered(client, seq, SIZE)) {
-            expect(messages[seq]?.slice(0, 20)).toBe(numbered(client, seq, SIZE).slice(0, 20));
-          }
-        }
+        // The recipient is named at the head of its first message.
+        const client = sockets.findIndex((_, index) => messages[0]?.startsWith(`${index}:`));
+        expect(client).toBeGreaterThanOrEqual(0);
+        expectMessages(messages, client, PER_CLIENT, SIZE);
       }
+      // The raw client sees the frames themselves: every message in one
+      // final (FIN) text frame, nothing between them, then the close frame.
       expect(await raw.closeFrame()).toEqual({ code: 1001, reason: '' });
-      const data = raw.frames.filter((frame) => frame.opcode === Opcode.Text);
-      expect(data.length).toBe(PER_CLIENT);
-      const rawIndex = CLIENTS - 1;
-      data.forEach((frame, seq) => {
-        if (frame.payload.toString() !== numbered(rawIndex, seq, SIZE)) {
-          expect(frame.payload.toString().slice(0, 20)).toBe(
-            numbered(rawIndex, seq, SIZE).slice(0, 20),
-          );
-        }
-      });
+      expect(raw.parseError).toBeUndefined();
+      const data = raw.frames.slice(0, -1);
+      expect(raw.frames.at(-1)!.opcode).toBe(Opcode.Close);
+      const notWhole = data.findIndex((frame) => frame.opcode !== Opcode.Text || !frame.fin);
+      expect(notWhole, 'every message one FIN text frame').toBe(-1);
+      expectMessages(
+        data.map((frame) => frame.payload.toString()),
+        CLIENTS - 1,
+        PER_CLIENT,
+        SIZE,
+      );
       raw.sendClose(1001);
       await closing;
       expect(server.clients.size).toBe(0);
