@@ -3,7 +3,9 @@
 // client has received the whole message. @proj/server's `server.broadcast(data)`
 // (the frame encoded once, the same bytes written to every socket) against ws's
 // documented way (`wss.clients.forEach(c => c.readyState === OPEN && c.send(data))`,
-// framing per send).
+// framing per send), plain and with its native addons. "ours publish" is the
+// same fan-out through topics: every client subscribed to one topic and
+// `server.publish(topic, data)`, against the same ws loop (ws has no topics).
 //
 // Clock: the server process reads process.hrtime.bigint() just before the
 // broadcast call (t0); the client process reads it when each connection has
@@ -23,22 +25,22 @@ import { spawnSync } from 'node:child_process';
 import {
   FULL,
   SERVERS,
+  addons,
   alternate,
   benchFile,
   cFloor,
   pinningNote,
   runsOr,
-  sleep,
   spawnControlled,
   startServer,
+  waitForClients,
 } from './lib/harness.mjs';
 import {
   formatSize,
   formatSpread,
   machineLines,
-  median,
+  mediansOf,
   now,
-  spread,
   writeEntries,
   writeSection,
 } from './lib/results.mjs';
@@ -54,9 +56,20 @@ const SIZES = [16, 1024];
 // nothing else: the most any implementation, in any language, could gain over
 // ws. Left out where no C compiler is found.
 const C_FLOOR = cFloor();
-const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, SERVERS.raw, ...(C_FLOOR ? [C_FLOOR] : [])];
+const OURS = [SERVERS.ours.name, SERVERS.oursPublish.name];
+const REFERENCES = [SERVERS.ws.name, ...(addons ? [SERVERS.wsAddons.name] : [])];
+const IMPLEMENTATIONS = [
+  SERVERS.ours,
+  SERVERS.oursPublish,
+  SERVERS.ws,
+  ...(addons ? [SERVERS.wsAddons] : []),
+  SERVERS.raw,
+  ...(C_FLOOR ? [C_FLOOR] : []),
+];
 const RAW = SERVERS.raw.name;
 const FLOORS = [RAW, ...(C_FLOOR ? [C_FLOOR.name] : [])];
+/** The results.json metric of each of ours: the broadcast call, or publishing to a topic. */
+const METRIC = { ours: 'time to last client', 'ours publish': 'time to last client, via publish' };
 
 // The shared clock, checked: a child's reading falls between two of ours.
 {
@@ -71,14 +84,6 @@ const FLOORS = [RAW, ...(C_FLOOR ? [C_FLOOR.name] : [])];
       'process.hrtime is not one clock across processes here: cannot time broadcasts',
     );
   }
-}
-
-async function until(server, count) {
-  for (let waited = 0; waited < 20_000; waited += 20) {
-    if (Number(await server.ask('CLIENTS')) === count) return;
-    await sleep(20);
-  }
-  throw new Error(`${server.name} server never reached ${count} connections`);
 }
 
 async function round(pair, size) {
@@ -112,7 +117,7 @@ try {
       const [open, failed] = (await pair.clients.ask(`OPEN ${count}`)).split(' ').map(Number);
       if (open !== count)
         throw new Error(`${pair.name}: ${open} connections open (${failed} failed)`);
-      await until(pair.server, count);
+      await waitForClients(pair.server, count);
     }
     for (const size of SIZES) {
       const samples = new Map(pairs.map((pair) => [pair.name, []]));
@@ -126,13 +131,10 @@ try {
       }
       const by = {};
       for (const [name, rounds] of samples) {
-        by[name] = {
-          last: median(rounds.map((r) => r.last)),
-          spread: spread(rounds.map((r) => r.last)),
-          first: median(rounds.map((r) => r.first)),
-          loop: median(rounds.map((r) => r.loop)),
-          clientCpu: median(rounds.map((r) => r.clientCpu)),
-        };
+        // busy: the share of the time to last the server spent in its send loop (its core was
+        // busy at least that long), the server's CPU share in the terms of lib/limit.mjs.
+        const busy = rounds.map((r) => ({ ...r, busy: r.loop / r.last }));
+        by[name] = mediansOf(busy, ['last', 'first', 'loop', 'clientCpu', 'busy']);
       }
       results.push({ count, size, by });
       console.log(
@@ -154,6 +156,9 @@ try {
 
 const names = pairs.map((p) => p.name);
 const ms = (value) => value.toFixed(2);
+const percent = (share) => `${(share * 100).toFixed(0)}%`;
+/** [reference, ours] pairs of the ratio columns: every ws against every one of ours. */
+const RATIOS = OURS.flatMap((o) => REFERENCES.map((r) => [r, o]));
 const seconds = (Date.now() - began) / 1000;
 writeSection(
   'Broadcast',
@@ -164,15 +169,19 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
     '',
-    ...machineLines(),
+    ...machineLines(REFERENCES),
     `- ${pinningNote}. One binary message to every connected client. Ours: \`server.broadcast(data)\` ` +
-      '(encodes the frame once, writes the same bytes to every socket); ws: its documented broadcast, ' +
+      '(encodes the frame once, writes the same bytes to every socket); ours publish: every client ' +
+      'subscribed to one topic on connection and `server.publish(topic, data)` (the fan-out through ' +
+      'topics); ws: its documented broadcast, ' +
       '`wss.clients.forEach((client) => { if (client.readyState === WebSocket.OPEN) client.send(data, ' +
-      '{ binary: true }) })` (frames the message again per send).',
+      '{ binary: true }) })` (frames the message again per send). ws has no topics, so both of ours are ' +
+      'compared with the same ws loop.',
     '- Time to last = from just before the broadcast call in the server process to the moment the last ' +
       'client has the whole message, in the client process (gen/clients.mjs: raw sockets, one process ' +
       'holding all connections). Both processes read `process.hrtime` (CLOCK_MONOTONIC, one clock for ' +
-      'the whole machine on Linux; checked at start). Send loop = the broadcast call alone, in the server. ' +
+      'the whole machine on Linux; checked at start). Send loop = the broadcast call alone, in the server; ' +
+      'server busy = send loop / time to last (near 100%: the server was the limit). ' +
       "Client CPU = the client process's CPU share during the round (near 100%: receiving, not sending, " +
       'was the limit).',
     `- ${RAW}: a bare \`node:net\` server that builds the frame once and calls \`socket.write\` with it for ` +
@@ -187,57 +196,60 @@ writeSection(
             'could gain over ws while writing to every socket.',
         ]
       : []),
-    `- Both servers stay up with their connections; rounds alternate between them, ${WARMUP_ROUNDS} ` +
+    `- All servers stay up with their connections; rounds alternate between them, ${WARMUP_ROUNDS} ` +
       `warm-up rounds then ${ROUNDS} measured per point, a full GC in the server before each round; ` +
       'medians, spread ±half the interquartile range. Ratio: ws time / our time (above 1: ours is faster).',
     '',
-    `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} | ${names.map((n) => `${n} first, ms`).join(' | ')} | client CPU | ws/ours time to last | ws/ours send loop | ${FLOORS.map((n) => `ws/${n} time to last`).join(' | ')} |`,
-    `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|${FLOORS.map(() => '--:').join('|')}|`,
+    `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} ` +
+      `| server busy (${names.join(' / ')}) | client CPU (${names.join(' / ')}) ` +
+      `| ${RATIOS.map(([r, o]) => `${r}/${o} time to last`).join(' | ')} | ${FLOORS.map((n) => `ws/${n} time to last`).join(' | ')} |`,
+    `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${RATIOS.map(() => '--:').join('|')}|${FLOORS.map(() => '--:').join('|')}|`,
     ...results.map(
       ({ count, size, by }) =>
         `| ${count.toLocaleString('en-US')} | ${formatSize(size)} ` +
-        `| ${names.map((n) => `${ms(by[n].last)} (${formatSpread(by[n].spread)})`).join(' | ')} ` +
-        `| ${names.map((n) => ms(by[n].loop)).join(' | ')} | ${names.map((n) => ms(by[n].first)).join(' | ')} ` +
-        `| ${names.map((n) => `${(by[n].clientCpu * 100).toFixed(0)}%`).join(' / ')} ` +
-        `| **${(by.ws.last / by.ours.last).toFixed(2)}×** | ${(by.ws.loop / by.ours.loop).toFixed(2)}× ` +
+        `| ${names.map((n) => `${ms(by[n].last)} (${formatSpread(by[n].lastSpread)})`).join(' | ')} ` +
+        `| ${names.map((n) => ms(by[n].loop)).join(' | ')} ` +
+        `| ${names.map((n) => percent(by[n].busy)).join(' / ')} ` +
+        `| ${names.map((n) => percent(by[n].clientCpu)).join(' / ')} ` +
+        `| ${RATIOS.map(([r, o]) => `**${(by[r].last / by[o].last).toFixed(2)}×**`).join(' | ')} ` +
         `| ${FLOORS.map((n) => `${(by.ws.last / by[n].last).toFixed(2)}×`).join(' | ')} |`,
     ),
     '',
   ].join('\n'),
 );
+
+/** The CPU shares of one comparison, in the roles of lib/limit.mjs. */
+const cpuOf = (by, o, r) =>
+  Object.fromEntries([
+    ['ours', { server: by[o].busy, clients: by[o].clientCpu }],
+    [r, { server: by[r].busy, clients: by[r].clientCpu }],
+  ]);
 writeEntries(
   'Broadcast',
   results.flatMap(({ count, size, by }) => {
     const point = `${formatSize(size)} to ${count.toLocaleString('en-US')} clients`;
+    const entry = (metric, o, r, key = 'last') => ({
+      point,
+      metric,
+      unit: 'ms',
+      better: 'lower',
+      ours: by[o][key],
+      ws: by[r][key],
+      against: r,
+      cpu: cpuOf(by, o, r),
+    });
     return [
-      {
-        point,
-        metric: 'time to last client',
-        unit: 'ms',
-        better: 'lower',
-        ours: by.ours.last,
-        ws: by.ws.last,
-      },
-      {
-        point,
-        metric: 'server send loop',
-        unit: 'ms',
-        better: 'lower',
-        ours: by.ours.loop,
-        ws: by.ws.loop,
-      },
+      ...RATIOS.map(([r, o]) => entry(METRIC[o], o, r)),
+      ...REFERENCES.map((r) => entry('server send loop', 'ours', r, 'loop')),
       // "ws" holds the floor's time: the ratio says how close ours is to it.
-      ...FLOORS.map((floor) => ({
-        point,
-        metric: 'time to last client',
-        unit: 'ms',
-        better: 'lower',
-        against: floor,
-        ours: by.ours.last,
-        ws: by[floor].last,
-      })),
+      ...FLOORS.map((floor) => entry('time to last client', 'ours', floor)),
     ];
   }),
-  { seconds: Math.round(seconds), runs: ROUNDS },
+  {
+    seconds: Math.round(seconds),
+    runs: ROUNDS,
+    roles: { measured: 'server', load: 'clients' },
+    generator: 'gen/clients.mjs (Node, receiving clients)',
+  },
 );
 console.log('Wrote bench/RESULTS.md (## Broadcast) and bench/results.json');

@@ -27,9 +27,8 @@ import {
   formatSize,
   formatSpread,
   machineLines,
-  median,
+  mediansOf,
   now,
-  spread,
   writeEntries,
   writeSection,
 } from './lib/results.mjs';
@@ -68,13 +67,7 @@ try {
     }
     const by = {};
     for (const [name, runs] of samples) {
-      by[name] = {
-        rate: median(runs.map((r) => r.rate)),
-        mibps: median(runs.map((r) => r.mibps)),
-        spread: spread(runs.map((r) => r.rate)),
-        cpu: median(runs.map((r) => r.cpu)),
-        serverShare: median(runs.map((r) => r.serverShare)),
-      };
+      by[name] = mediansOf(runs, ['rate', 'mibps', 'cpu', 'serverShare']);
     }
     results.push({ size, by });
     console.log(
@@ -98,7 +91,7 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
     '',
-    ...machineLines(),
+    ...machineLines(against),
     `- ${pinningNote}. The server is the bare node:net echo (raw net); the client process ` +
       `(gen/client-load.mjs) opens ${CONNECTIONS} connections with one library and keeps ${INFLIGHT} ` +
       'binary messages in flight on each, answering every message received with a new one. Ours: ' +
@@ -111,12 +104,12 @@ writeSection(
       'every message in its own syscall and reads arrive one message at a time, so the raw server can ' +
       'saturate too: where its share nears 100%, the ws rate is a lower bound and ours/ws an upper bound.',
     '',
-    `| payload | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} | client CPU | server CPU | ${against.map((n) => `ours/${n}`).join(' | ')} |`,
+    `| payload | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} | client CPU (${names.join(' / ')}) | server CPU (${names.join(' / ')}) | ${against.map((n) => `ours/${n}`).join(' | ')} |`,
     `|---|${names.map(() => '--:').join('|')}|--:|--:|${against.map(() => '--:').join('|')}|`,
     ...results.map(
       ({ size, by }) =>
         `| ${formatSize(size)} ` +
-        `| ${names.map((n) => `${formatRate(by[n].rate)} (${by[n].mibps.toFixed(1)}, ${formatSpread(by[n].spread)})`).join(' | ')} ` +
+        `| ${names.map((n) => `${formatRate(by[n].rate)} (${by[n].mibps.toFixed(1)}, ${formatSpread(by[n].rateSpread)})`).join(' | ')} ` +
         `| ${names.map((n) => `${(by[n].cpu * 100).toFixed(0)}%`).join(' / ')} ` +
         `| ${names.map((n) => `${(by[n].serverShare * 100).toFixed(0)}%`).join(' / ')} ` +
         `| ${against.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`).join(' | ')} |`,
@@ -135,8 +128,16 @@ writeEntries(
       ours: by.ours.rate,
       ws: by[n].rate,
       against: n,
+      cpu: Object.fromEntries(
+        ['ours', n].map((m) => [m, { client: by[m].cpu, 'echo server': by[m].serverShare }]),
+      ),
     })),
   ),
-  { seconds: Math.round(seconds), runs: RUNS },
+  {
+    seconds: Math.round(seconds),
+    runs: RUNS,
+    roles: { measured: 'client', load: 'echo server' },
+    generator: 'the raw node:net echo server (Node) answering gen/client-load.mjs',
+  },
 );
 console.log('Wrote bench/RESULTS.md (## Client) and bench/results.json');

@@ -1,49 +1,63 @@
-// Compression (permessage-deflate) benchmark: @proj/server against ws, both
-// with `perMessageDeflate: { threshold: 0 }` (echo/servers.mjs kinds
-// "ours-deflate" and "ws-deflate"), in the same run.
+// Compression (permessage-deflate) benchmark: @proj/server against ws (plain,
+// and with its native addons when installed), all with `perMessageDeflate: {
+// threshold: 0 }` (echo/servers.mjs kinds "ours-deflate" and "ws-deflate"), in
+// the same run, at two settings:
+//
+// - each on its defaults: ours compresses at level 1 with an 8 KiB window, ws
+//   at zlib's level 6 with the 32 KiB window it negotiates. What a user gets
+//   without tuning; most of the memory gap is the window.
+// - like for like: ws configured to ours' defaults (`serverMaxWindowBits` and
+//   `zlibDeflateOptions: { level, memLevel }`), so both run zlib with the same
+//   level, window and memLevel and only the libraries differ.
+// Ours runs once for both: its defaults are the like-for-like settings.
 //
 // 1. Compressed echo: gen/deflate-load.mjs (raw sockets, pinned to core 1)
 //    sends a sequence of distinct 1 KiB JSON messages compressed once up front
 //    with context takeover, 50 connections × 8 in flight, and counts echoes
 //    without inflating them, so the generator stays far from its limit;
-//    messages/s and the generator's CPU share.
+//    messages/s, the compression ratio of the echoes, and CPU shares.
 // 2. Memory per connection with compression negotiated: a fresh server per run
 //    (core 0, --expose-gc); after a warm-up (connections opened, active, reset),
 //    baseline MEM, then N idle connections (MEM), then every connection
 //    exchanges one compressed message each way (MEM, "active"): per
 //    connection = (MEM - baseline) / N. The clients are ws (gen/deflate-clients.mjs).
 //
-// Runs alternate ours/ws; cells are medians, spread ±half the interquartile range.
+// Runs alternate between the servers; cells are medians, spread ±half the
+// interquartile range.
 //
 //   node deflate.bench.mjs
 //   BENCH_RUNS=7 BENCH_MEMORY_RUNS=5 BENCH_SECONDS=2 BENCH_CONNECTIONS=2000 node deflate.bench.mjs
+import { createRequire } from 'node:module';
 import {
+  PLAIN_WS,
+  addons,
   alternate,
   benchFile,
-  cpuSeconds,
   pinningNote,
   runGenerator,
   runsOr,
-  sleep,
   spawnControlled,
   startServer,
+  waitForClients,
+  withServerCpu,
 } from './lib/harness.mjs';
+import { MEMORY_ROW } from './lib/limit.mjs';
 import {
   formatRate,
   formatSpread,
   machineLines,
-  median,
+  mediansOf,
   now,
-  spread,
   writeEntries,
   writeSection,
 } from './lib/results.mjs';
 
 const RUNS = runsOr(5);
-// A memory run at 10,000 connections takes about 15 s per implementation;
-// memory figures vary far less between runs than throughput does.
-const MEMORY_RUNS = Number(process.env.BENCH_MEMORY_RUNS ?? 3);
+// A memory run at 10,000 connections takes about 10 s per server; five runs
+// per server keep every row a median of at least 5.
+const MEMORY_RUNS = Number(process.env.BENCH_MEMORY_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
+const WARMUP_SECONDS = 0.3;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 /**
  * Our `idleRelease` in the memory runs (ms; the default is 10 s): long enough
@@ -53,65 +67,100 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const IDLE_RELEASE = 60_000;
 const WARMUP_CONNECTIONS = 200;
 const LOAD = { connections: 50, inflight: 8 };
+const LOAD_GENERATOR = 'gen/deflate-load.mjs';
+const CLIENTS = 'gen/deflate-clients.mjs';
+
+/**
+ * Ours' deflate defaults, from @proj/deflate's DEFLATE_DEFAULTS (reached through @proj/server,
+ * which depends on it), so that the like-for-like settings follow them.
+ */
+const OURS = createRequire(import.meta.resolve('@proj/server'))('@proj/deflate').DEFLATE_DEFAULTS;
+/** zlib's defaults, which ws uses: level 6 (Z_DEFAULT_COMPRESSION), windowBits 15, memLevel 8. */
+const ZLIB = { level: 6, windowBits: 15, memLevel: 8 };
+
+const zlibSettings = ({ level, windowBits, memLevel }) =>
+  `level ${level}, windowBits ${windowBits} (${2 ** windowBits / 1024} KiB window), memLevel ${memLevel}`;
+
+/**
+ * The two settings, by the key results.json's `settings` uses (the label says what each side ran
+ * with); `ws` holds ws's extra options.
+ */
+const SETTINGS = {
+  'each on its defaults': {
+    label: `ours ${zlibSettings(OURS)}; ws ${zlibSettings(ZLIB)}`,
+    ws: {},
+  },
+  'like for like': {
+    label:
+      `both ${zlibSettings(OURS)}; ws configured with \`serverMaxWindowBits: ${OURS.windowBits}\`, ` +
+      `\`zlibDeflateOptions: { level: ${OURS.level}, memLevel: ${OURS.memLevel} }\``,
+    ws: {
+      serverMaxWindowBits: OURS.windowBits,
+      zlibDeflateOptions: { level: OURS.level, memLevel: OURS.memLevel },
+    },
+  },
+};
+const REFERENCES = [
+  { name: 'ws', env: PLAIN_WS },
+  ...(addons ? [{ name: 'ws+addons', env: {} }] : []),
+];
+
+/** ws's servers, one per reference and settings; `id` tells them apart in the samples. */
+const wsServers = Object.entries(SETTINGS).flatMap(([settings, { ws }]) =>
+  REFERENCES.map(({ name, env }) => ({
+    id: `${name} (${settings})`,
+    name,
+    settings,
+    kind: 'ws-deflate',
+    env: { ...env, BENCH_DEFLATE_OPTIONS: JSON.stringify(ws) },
+  })),
+);
 const IMPLEMENTATIONS = [
   {
+    id: 'ours',
     name: 'ours',
     kind: 'ours-deflate',
     env: {},
-    memoryEnv: { BENCH_DEFLATE_IDLE_RELEASE: String(IDLE_RELEASE) },
+    memoryEnv: { BENCH_DEFLATE_OPTIONS: JSON.stringify({ idleRelease: IDLE_RELEASE }) },
   },
-  // ws as the echo benchmark's plain ws: without its native addons.
-  { name: 'ws', kind: 'ws-deflate', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
+  ...wsServers,
 ];
-const names = IMPLEMENTATIONS.map((i) => i.name);
-const LOAD_GENERATOR = 'gen/deflate-load.mjs';
-const CLIENTS = 'gen/deflate-clients.mjs';
+const ids = IMPLEMENTATIONS.map((i) => i.id);
 
 const began = Date.now();
 
 // 1. Compressed echo, one long-lived server per implementation.
-const echo = new Map(names.map((n) => [n, []]));
+async function echoRun(server) {
+  const args = [server.port, LOAD.connections, LOAD.inflight, SECONDS];
+  // zlib runs on the server's thread pool, on the same pinned core: its CPU counts.
+  return withServerCpu(server.child.pid, SECONDS + WARMUP_SECONDS, () =>
+    runGenerator(LOAD_GENERATOR, args),
+  );
+}
+
+const echoSamples = new Map(ids.map((id) => [id, []]));
 const servers = [];
 for (const implementation of IMPLEMENTATIONS) servers.push(await startServer(implementation));
 try {
   for (let run = 0; run < RUNS; run++) {
     for (const server of alternate(servers, run)) {
-      const before = cpuSeconds(server.child.pid);
-      const result = await runGenerator(LOAD_GENERATOR, [
-        server.port,
-        LOAD.connections,
-        LOAD.inflight,
-        SECONDS,
-      ]);
-      const serverCpu = (cpuSeconds(server.child.pid) - before) / (SECONDS + 0.3);
-      echo.get(server.name).push({ ...result, serverCpu });
+      const result = await echoRun(server);
+      echoSamples.get(server.id).push(result);
       console.log(
-        `deflate echo ${server.name}: ${formatRate(result.rate)}msg/s, generator CPU ${(result.cpu * 100).toFixed(0)}%`,
+        `deflate echo ${server.id}: ${formatRate(result.rate)}msg/s, ${result.echoRatio.toFixed(2)}× ` +
+          `compressed, generator CPU ${(result.cpu * 100).toFixed(0)}%`,
       );
     }
   }
 } finally {
-  for (const server of servers) await server.stop();
+  await Promise.all(servers.map((server) => server.stop()));
 }
-const rate = {};
-for (const [name, runs] of echo) {
-  rate[name] = {
-    rate: median(runs.map((r) => r.rate)),
-    spread: spread(runs.map((r) => r.rate)),
-    cpu: median(runs.map((r) => r.cpu)),
-    serverCpu: median(runs.map((r) => r.serverCpu)),
-  };
+const echo = {};
+for (const [id, runs] of echoSamples) {
+  echo[id] = mediansOf(runs, ['rate', 'echoRatio', 'cpu', 'serverCpu']);
 }
 
 // 2. Memory per idle and per active connection.
-async function until(server, count) {
-  for (let waited = 0; waited < 30_000; waited += 20) {
-    if (Number(await server.ask('CLIENTS')) === count) return;
-    await sleep(20);
-  }
-  throw new Error(`${server.name} server never reached ${count} connections`);
-}
-
 async function measureMemory(implementation) {
   const server = await startServer(
     { ...implementation, env: { ...implementation.env, ...implementation.memoryEnv } },
@@ -121,13 +170,13 @@ async function measureMemory(implementation) {
   const open = async (count) => {
     const [opened, failed] = (await clients.ask(`OPEN ${count}`)).split(' ').map(Number);
     if (opened !== count) throw new Error(`only ${opened} connections opened (${failed} failed)`);
-    await until(server, count);
+    await waitForClients(server, count);
   };
   try {
     await open(WARMUP_CONNECTIONS);
     await clients.ask('ACTIVE');
     await clients.ask('RESET');
-    await until(server, 0);
+    await waitForClients(server, 0);
     const base = JSON.parse(await server.ask('MEM'));
     await open(CONNECTIONS);
     const idle = JSON.parse(await server.ask('MEM'));
@@ -150,35 +199,68 @@ async function measureMemory(implementation) {
 }
 
 const memoryBegan = Date.now();
-const memory = new Map(names.map((n) => [n, []]));
+const memorySamples = new Map(ids.map((id) => [id, []]));
 for (let run = 0; run < MEMORY_RUNS; run++) {
   for (const implementation of alternate(IMPLEMENTATIONS, run)) {
     const result = await measureMemory(implementation);
-    memory.get(implementation.name).push(result);
+    memorySamples.get(implementation.id).push(result);
     console.log(
-      `deflate memory ${implementation.name}: idle ${(result.idleRss / 1024).toFixed(2)} KiB RSS, ` +
+      `deflate memory ${implementation.id}: idle ${(result.idleRss / 1024).toFixed(2)} KiB RSS, ` +
         `active ${(result.activeRss / 1024).toFixed(2)} KiB RSS per connection`,
     );
   }
 }
 const memorySeconds = (Date.now() - memoryBegan) / 1000;
-const KEYS = ['idleRss', 'idleHeap', 'activeRss', 'activeHeap', 'activeExternal'];
+const MEMORY_KEYS = ['idleRss', 'idleHeap', 'activeRss', 'activeHeap', 'activeExternal'];
 const mem = {};
-for (const [name, runs] of memory) {
-  mem[name] = {};
-  for (const key of KEYS) {
-    mem[name][key] = median(runs.map((r) => r[key]));
-    mem[name][`${key}Spread`] = spread(runs.map((r) => r[key]));
-  }
-}
+for (const [id, runs] of memorySamples) mem[id] = mediansOf(runs, MEMORY_KEYS);
 
+// 3. RESULTS.md and results.json.
 const seconds = (Date.now() - began) / 1000;
 const kib = (bytes) => (bytes / 1024).toFixed(2);
 const count = CONNECTIONS.toLocaleString('en-US');
-const cell = (name, key) =>
-  `${kib(mem[name][key])} KiB (${formatSpread(mem[name][`${key}Spread`])})`;
-const memRatio = (key) => `**${(mem.ours[key] / mem.ws[key]).toFixed(2)}×**`;
-const echoRatio = rate.ours.rate / rate.ws.rate;
+const percent = (share) => `${(share * 100).toFixed(0)}%`;
+const memCell = (id, key) => `${kib(mem[id][key])} KiB (${formatSpread(mem[id][`${key}Spread`])})`;
+/** ws's servers at one settings key, each with ours/it ratio rows. */
+const at = (settings) => wsServers.filter((w) => w.settings === settings);
+
+function echoTable() {
+  const row = (id, label = id) =>
+    `| ${label} | ${formatRate(echo[id].rate)} (${formatSpread(echo[id].rateSpread)}) ` +
+    `| ${echo[id].echoRatio.toFixed(2)}× | ${percent(echo[id].serverCpu)} | ${percent(echo[id].cpu)} |`;
+  return [
+    `| compressed echo, 1 KiB JSON, ${LOAD.connections} × ${LOAD.inflight} | msg/s (spread) | compression of the echoes | server CPU | generator CPU |`,
+    '|---|--:|--:|--:|--:|',
+    row('ours', `ours (${zlibSettings(OURS)})`),
+    ...Object.keys(SETTINGS).flatMap((settings) => [
+      ...at(settings).map((w) => row(w.id)),
+      ...at(settings).map(
+        (w) =>
+          `| **ours/${w.id}** (target ≥ 1.0×) | **${(echo.ours.rate / echo[w.id].rate).toFixed(2)}×** | | | |`,
+      ),
+    ]),
+  ];
+}
+
+function memoryTable() {
+  const cells = (id) =>
+    `${memCell(id, 'idleRss')} | ${memCell(id, 'idleHeap')} | ${memCell(id, 'activeRss')} ` +
+    `| ${memCell(id, 'activeHeap')} | ${kib(mem[id].activeExternal)} KiB`;
+  const ratio = (id, key) => `**${(mem.ours[key] / mem[id][key]).toFixed(2)}×**`;
+  return [
+    `| ${count} connections | idle RSS / conn | idle heap / conn | active RSS / conn | active heap / conn | active external / conn |`,
+    '|---|--:|--:|--:|--:|--:|',
+    `| ours | ${cells('ours')} |`,
+    ...Object.keys(SETTINGS).flatMap((settings) => [
+      ...at(settings).map((w) => `| ${w.id} | ${cells(w.id)} |`),
+      ...at(settings).map(
+        (w) =>
+          `| **ours/${w.id}** (target ≤ 0.8×) | ${ratio(w.id, 'idleRss')} | ${ratio(w.id, 'idleHeap')} ` +
+          `| ${ratio(w.id, 'activeRss')} | ${ratio(w.id, 'activeHeap')} | |`,
+      ),
+    ]),
+  ];
+}
 
 writeSection(
   'Compression',
@@ -189,21 +271,22 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${seconds.toFixed(0)} s (memory part ${memorySeconds.toFixed(0)} s).`,
     '',
-    ...machineLines(),
-    `- ${pinningNote}. Both servers are the echo servers of echo/servers.mjs with ` +
-      '`perMessageDeflate: { threshold: 0 }` (kinds "ours-deflate" and "ws-deflate"; ws without its ' +
-      'native addons) and otherwise their default deflate options: ours compresses at level 1 with an ' +
-      "8 KiB window (`windowBits` 13) and memLevel 8, ws at zlib's default level 6 with the negotiated " +
-      '32 KiB window and memLevel 8; both keep context takeover and run at most 10 zlib jobs at once. ' +
+    ...machineLines(REFERENCES.map((r) => r.name)),
+    `- ${pinningNote}. All servers are the echo servers of echo/servers.mjs with ` +
+      '`perMessageDeflate: { threshold: 0 }` (kinds "ours-deflate" and "ws-deflate"), both keeping ' +
+      'context takeover and running at most 10 zlib jobs at once, at two settings:',
+    ...Object.entries(SETTINGS).map(([key, { label }]) => `  - **${key}**: ${label}.`),
+    '  Ours runs once for both: its defaults are the like-for-like settings. ' +
       `In the memory runs ours has \`idleRelease: ${IDLE_RELEASE}\` (default 10,000 ms), so that no ` +
       'context is released before it is measured. ' +
       `Echo: ${RUNS} alternated runs per server; memory: ${MEMORY_RUNS}. Medians, spread ±half the interquartile range.`,
     `- Echo: gen/deflate-load.mjs, raw sockets that negotiate permessage-deflate with context ` +
       'takeover and send a sequence of distinct 1 KiB JSON text messages (rows with repeated keys), ' +
-      'compressed once up front as one 15-bit deflate stream (about 7× smaller), and count the echoes ' +
-      'from their frame headers without inflating them. The server inflates, checks UTF-8 and deflates ' +
+      'compressed once up front as one 15-bit deflate stream, and count the echoes from their frame ' +
+      'headers without inflating them; compression of the echoes = 1 KiB over the mean echoed payload, ' +
+      "the ratio the server's settings reached. The server inflates, checks UTF-8 and deflates " +
       `every message as for a browser. ${LOAD.connections} connections × ${LOAD.inflight} in flight, ` +
-      `${SECONDS} s per run after a 0.3 s warm-up, one server process per implementation for all runs. ` +
+      `${SECONDS} s per run after a ${WARMUP_SECONDS} s warm-up, one server process per implementation for all runs. ` +
       "Generator CPU is the load generator's share of its core (near 100%: the generator, not the server, " +
       "was the limit); server CPU likewise (zlib runs on the server's thread pool, on the same core).",
     `- Memory: ${count} connections from ws clients (gen/deflate-clients.mjs, \`perMessageDeflate: true\`) ` +
@@ -212,64 +295,79 @@ writeSection(
       'idle, and once each has exchanged one compressed message each way ("active": zlib contexts exist); ' +
       `per connection = (MEM − before) / ${count}. Before the baseline, ${WARMUP_CONNECTIONS} connections are opened, made ` +
       "active and reset. zlib's memory is native: it shows in RSS, not in the V8 heap. Idle RSS is " +
-      'mostly V8 heap the process committed while the handshakes ran (`heapTotal` grows by about 4.3 KiB ' +
-      'per connection for both libraries, against 1.8 and 2.5 KiB of `heapUsed`), so it varies by ' +
-      '±5% from run to run; the idle heap is what the connections themselves retain.',
+      'mostly V8 heap the process committed while the handshakes ran, so it varies more from run to ' +
+      'run than the idle heap, which is what the connections themselves retain.',
     '',
-    '| compressed echo, 1 KiB JSON, 50 × 8 | msg/s (spread) | server CPU | generator CPU |',
-    '|---|--:|--:|--:|',
-    ...names.map(
-      (n) =>
-        `| ${n} | ${formatRate(rate[n].rate)} (${formatSpread(rate[n].spread)}) ` +
-        `| ${(rate[n].serverCpu * 100).toFixed(0)}% | ${(rate[n].cpu * 100).toFixed(0)}% |`,
-    ),
-    `| **ours/ws** (target ≥ 1.0×) | **${echoRatio.toFixed(2)}×** | | |`,
+    ...echoTable(),
     '',
-    `| ${count} connections | idle RSS / conn | idle heap / conn | active RSS / conn | active heap / conn | active external / conn |`,
-    '|---|--:|--:|--:|--:|--:|',
-    ...names.map(
-      (n) =>
-        `| ${n} | ${cell(n, 'idleRss')} | ${cell(n, 'idleHeap')} | ${cell(n, 'activeRss')} ` +
-        `| ${cell(n, 'activeHeap')} | ${kib(mem[n].activeExternal)} KiB |`,
-    ),
-    `| **ours/ws** (target ≤ 0.8×) | ${memRatio('idleRss')} | ${memRatio('idleHeap')} ` +
-      `| ${memRatio('activeRss')} | ${memRatio('activeHeap')} | |`,
+    ...memoryTable(),
     '',
   ].join('\n'),
 );
 
 const idlePoint = `${count} idle connections, deflate negotiated`;
 const activePoint = `${count} active connections (one compressed message each way)`;
-writeEntries(
-  'Compression',
-  [
+const echoPoint = `1 KiB JSON, ${LOAD.connections} conns × ${LOAD.inflight} in flight`;
+const MEMORY_METRICS = [
+  [idlePoint, 'RSS per idle connection', 'idleRss'],
+  [idlePoint, 'heap per idle connection', 'idleHeap'],
+  [activePoint, 'RSS per active connection', 'activeRss'],
+  [activePoint, 'heap per active connection', 'activeHeap'],
+];
+/** The entries comparing ours with one of ws's servers. */
+const entriesAgainst = (w) => {
+  const common = { against: w.name, settings: w.settings };
+  const cpu = Object.fromEntries(
+    [
+      ['ours', 'ours'],
+      [w.name, w.id],
+    ].map(([name, id]) => [name, { server: echo[id].serverCpu, generator: echo[id].cpu }]),
+  );
+  return [
     {
-      point: `1 KiB JSON, ${LOAD.connections} conns × ${LOAD.inflight} in flight`,
+      ...common,
+      point: echoPoint,
       metric: 'compressed messages/s',
       unit: 'msg/s',
-      better: 'higher',
-      ours: rate.ours.rate,
-      ws: rate.ws.rate,
+      ours: echo.ours.rate,
+      ws: echo[w.id].rate,
+      cpu,
     },
-    ...[
-      [idlePoint, 'RSS per idle connection', 'idleRss'],
-      [idlePoint, 'heap per idle connection', 'idleHeap'],
-      [activePoint, 'RSS per active connection', 'activeRss'],
-      [activePoint, 'heap per active connection', 'activeHeap'],
-    ].map(([point, metric, key]) => ({
+    {
+      ...common,
+      point: echoPoint,
+      metric: 'compression of the echoes',
+      unit: '×',
+      ours: echo.ours.echoRatio,
+      ws: echo[w.id].echoRatio,
+      cpu,
+    },
+    ...MEMORY_METRICS.map(([point, metric, key]) => ({
+      ...common,
       point,
       metric,
       unit: 'bytes',
       better: 'lower',
       ours: mem.ours[key],
-      ws: mem.ws[key],
+      ws: mem[w.id][key],
+      runs: MEMORY_RUNS,
+      limit: MEMORY_ROW,
     })),
-  ],
-  { seconds: Math.round(seconds), runs: RUNS, memoryRuns: MEMORY_RUNS, connections: CONNECTIONS },
-);
-console.log(
-  `deflate ours/ws: echo ${echoRatio.toFixed(2)}×; idle RSS ${(mem.ours.idleRss / mem.ws.idleRss).toFixed(2)}×, ` +
-    `heap ${(mem.ours.idleHeap / mem.ws.idleHeap).toFixed(2)}×; active RSS ` +
-    `${(mem.ours.activeRss / mem.ws.activeRss).toFixed(2)}×, heap ${(mem.ours.activeHeap / mem.ws.activeHeap).toFixed(2)}×`,
-);
+  ];
+};
+writeEntries('Compression', wsServers.flatMap(entriesAgainst), {
+  seconds: Math.round(seconds),
+  runs: RUNS,
+  memoryRuns: MEMORY_RUNS,
+  connections: CONNECTIONS,
+  roles: { measured: 'server', load: 'generator' },
+  generator: 'gen/deflate-load.mjs (Node); memory: gen/deflate-clients.mjs (Node, ws clients)',
+  settings: Object.fromEntries(Object.entries(SETTINGS).map(([key, { label }]) => [key, label])),
+});
+for (const w of wsServers) {
+  console.log(
+    `deflate ours/${w.id}: echo ${(echo.ours.rate / echo[w.id].rate).toFixed(2)}×; active RSS ` +
+      `${(mem.ours.activeRss / mem[w.id].activeRss).toFixed(2)}×`,
+  );
+}
 console.log('Wrote bench/RESULTS.md (## Compression) and bench/results.json');

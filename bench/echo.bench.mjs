@@ -15,17 +15,17 @@
 //   pnpm bench                 # everything (builds first)
 //   node echo.bench.mjs        # just this, packages already built
 //   BENCH_RUNS=7 BENCH_SECONDS=2 node echo.bench.mjs
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import {
   FULL,
   SERVERS,
   addons,
+  alternate,
   cpuSeconds,
   hasTaskset,
   nativeGenerator,
-  pinned,
+  runGenerator,
   runsOr,
+  startServer,
 } from './lib/harness.mjs';
 import {
   echoPoint,
@@ -33,14 +33,12 @@ import {
   formatSize,
   formatSpread,
   machineLines,
-  median,
+  mediansOf,
   now,
-  spread,
   writeEntries,
   writeSection,
 } from './lib/results.mjs';
 
-const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const RUNS = runsOr(5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 
@@ -73,47 +71,27 @@ for (const size of [16, 1024, 64 * 1024, 1024 * 1024]) {
 // The default run measures the targets plus a sample across the matrix; BENCH_FULL=1 takes it all.
 const POINTS = [...TARGET_POINTS, ...(FULL ? MATRIX : MATRIX.filter((_, i) => i % 3 === 0))];
 
-function startServer(implementation) {
-  const [command, args] = pinned('0', process.execPath, [
-    here('./echo/servers.mjs'),
-    implementation.kind,
-    '0',
-  ]);
-  const child = spawn(command, args, {
-    env: { ...process.env, ...implementation.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const match = /READY (\d+)/.exec(output);
-      if (match) resolve({ ...implementation, child, port: Number(match[1]) });
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`${implementation.name} server exited with ${code}`)),
-    );
-  });
-}
-
 const NATIVE = nativeGenerator('echo');
+const GENERATOR = NATIVE ?? 'echo/loadgen.mjs';
 const GENERATOR_NOTE = NATIVE
   ? 'gen/echo.c, compiled with the system C compiler: one epoll loop, raw sockets, one pre-masked frame written again with writev'
   : 'echo/loadgen.mjs: raw node:net sockets, pre-encoded frames, pipelined writes (no C compiler found for gen/echo.c)';
 
-function runLoad(server, [size, connections, inflight]) {
-  // The server process may be the taskset wrapper's child; /proc of the wrapper pid is the node process
-  // itself because taskset execs.
+/**
+ * One generator run against `server`: the generator's result plus the server's CPU time per
+ * echoed message and its share of its core (µs/msg × msg/s, the rate of the measured window).
+ */
+async function runLoad(server, [size, connections, inflight]) {
   const before = cpuSeconds(server.child.pid);
-  const argv = [server.port, connections, inflight, size, SECONDS].map(String);
-  const [command, args] = NATIVE
-    ? pinned('1', NATIVE, argv)
-    : pinned('1', process.execPath, [here('./echo/loadgen.mjs'), ...argv]);
-  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1024 * 1024 });
-  if (result.status !== 0) throw new Error(`load generator failed: ${result.stderr}`);
-  const measured = JSON.parse(result.stdout.trim().split('\n').pop());
-  const serverCpu = cpuSeconds(server.child.pid) - before;
-  return { ...measured, serverMicrosPerMessage: (serverCpu / measured.total) * 1e6 };
+  const measured = await runGenerator(GENERATOR, [
+    server.port,
+    connections,
+    inflight,
+    size,
+    SECONDS,
+  ]);
+  const serverMicros = ((cpuSeconds(server.child.pid) - before) / measured.total) * 1e6;
+  return { ...measured, serverMicros, serverCpu: (serverMicros * measured.rate) / 1e6 };
 }
 
 const began = Date.now();
@@ -121,43 +99,45 @@ const servers = [];
 for (const implementation of IMPLEMENTATIONS) servers.push(await startServer(implementation));
 
 const results = [];
-for (const point of POINTS) {
-  const samples = new Map(servers.map((server) => [server.name, []]));
-  for (let run = 0; run < RUNS; run++) {
-    const order = run % 2 === 0 ? servers : [...servers].reverse();
-    for (const server of order) samples.get(server.name).push(runLoad(server, point));
+try {
+  for (const point of POINTS) {
+    const samples = new Map(servers.map((server) => [server.name, []]));
+    for (let run = 0; run < RUNS; run++) {
+      for (const server of alternate(servers, run)) {
+        samples.get(server.name).push(await runLoad(server, point));
+      }
+    }
+    const by = {};
+    for (const [name, runs] of samples) {
+      by[name] = mediansOf(runs, ['rate', 'mibps', 'serverMicros', 'serverCpu', 'cpu']);
+    }
+    results.push({ point, by });
+    const [size, connections, inflight] = point;
+    const line = servers.map((s) => `${s.name} ${formatRate(by[s.name].rate)}msg/s`).join(', ');
+    console.log(`${formatSize(size)} × ${connections} conn × ${inflight} in flight: ${line}`);
   }
-  const row = { point, by: {} };
-  for (const [name, runs] of samples) {
-    row.by[name] = {
-      rate: median(runs.map((r) => r.rate)),
-      mibps: median(runs.map((r) => r.mibps)),
-      spread: spread(runs.map((r) => r.rate)),
-      serverMicros: median(runs.map((r) => r.serverMicrosPerMessage)),
-      loadgenCpu: median(runs.map((r) => r.cpu)),
-    };
-  }
-  results.push(row);
-  const [size, connections, inflight] = point;
-  const line = servers.map((s) => `${s.name} ${formatRate(row.by[s.name].rate)}msg/s`).join(', ');
-  console.log(`${formatSize(size)} × ${connections} conn × ${inflight} in flight: ${line}`);
+} finally {
+  await Promise.all(servers.map((server) => server.stop()));
 }
-for (const server of servers) server.child.kill('SIGTERM');
 
 const names = servers.map((s) => s.name);
 const ratioColumns = ['ws', ...(addons ? ['ws+addons'] : [])];
+const percent = (share) => `${(share * 100).toFixed(0)}%`;
 const header =
   `| payload | conns × in flight | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} ` +
-  `| ${names.map((n) => `${n} µs CPU/msg`).join(' | ')} | loadgen CPU | ${ratioColumns.map((n) => `ours/${n}`).join(' | ')} |`;
-const align = `|---|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|${ratioColumns.map(() => '--:').join('|')}|`;
+  `| ${names.map((n) => `${n} µs CPU/msg`).join(' | ')} | server CPU (${names.join(' / ')}) ` +
+  `| loadgen CPU (${names.join(' / ')}) | ${ratioColumns.map((n) => `ours/${n}`).join(' | ')} |`;
+const align = `|---|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${ratioColumns.map(() => '--:').join('|')}|`;
 const rows = results.map(({ point: [size, connections, inflight], by }) => {
   const cells = names.map(
-    (n) => `${formatRate(by[n].rate)} (${by[n].mibps.toFixed(1)}, ${formatSpread(by[n].spread)})`,
+    (n) =>
+      `${formatRate(by[n].rate)} (${by[n].mibps.toFixed(1)}, ${formatSpread(by[n].rateSpread)})`,
   );
   const cpu = names.map((n) => by[n].serverMicros.toFixed(2));
-  const loadgen = `${(Math.max(...names.map((n) => by[n].loadgenCpu)) * 100).toFixed(0)}%`;
+  const server = names.map((n) => percent(by[n].serverCpu)).join(' / ');
+  const loadgen = names.map((n) => percent(by[n].cpu)).join(' / ');
   const ratios = ratioColumns.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`);
-  return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${loadgen} | ${ratios.join(' | ')} |`;
+  return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${server} | ${loadgen} | ${ratios.join(' | ')} |`;
 });
 
 writeSection(
@@ -169,12 +149,14 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${((Date.now() - began) / 1000).toFixed(0)} s.`,
     '',
-    ...machineLines(),
+    ...machineLines(ratioColumns),
     `- Servers pinned to core 0, the load generator (${GENERATOR_NOTE}) to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
       `Binary messages echoed as sent; each connection keeps its "in flight" messages outstanding. ` +
       `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up); medians, ` +
-      "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message. " +
-      "Loadgen CPU is the load generator's busiest share of its core: near 100% means it, not the server, was the limit.",
+      "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message; " +
+      "server CPU its share of its core (µs/msg × msg/s). Loadgen CPU is the load generator's share of its " +
+      'core in the runs against each server: near 100% means it, not that server, was the limit (the ' +
+      'Summary names the limit of every row).',
     `- First ${TARGET_POINTS.length} rows: the points issue 6 sets targets for.${FULL ? '' : ' Other rows: a sample of the matrix (`BENCH_FULL=1` for all).'}`,
     '',
     header,
@@ -196,8 +178,16 @@ writeEntries(
         ours: by.ours.rate,
         ws: by[n].rate,
         against: n,
+        cpu: Object.fromEntries(
+          ['ours', n].map((m) => [m, { server: by[m].serverCpu, generator: by[m].cpu }]),
+        ),
       })),
   ),
-  { seconds: Math.round((Date.now() - began) / 1000), runs: RUNS },
+  {
+    seconds: Math.round((Date.now() - began) / 1000),
+    runs: RUNS,
+    roles: { measured: 'server', load: 'generator' },
+    generator: NATIVE ? 'gen/echo.c (C)' : 'echo/loadgen.mjs (Node)',
+  },
 );
 console.log('Wrote bench/RESULTS.md (## Echo) and bench/results.json');

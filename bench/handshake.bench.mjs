@@ -1,6 +1,7 @@
 // Handshakes per second: connect, upgrade, one 16-byte message and its echo,
 // closing handshake, TCP close, from many concurrent loops, against
-// @proj/server and ws (the echo servers of echo/servers.mjs).
+// @proj/server and ws, plain and with its native addons when installed (the
+// echo servers of echo/servers.mjs).
 //
 // Each server runs in its own process pinned to core 0; the generator runs
 // pinned to core 1 with 200 concurrent loops: gen/handshakes.c (epoll, raw
@@ -15,6 +16,7 @@
 import {
   FULL,
   SERVERS,
+  addons,
   alternate,
   cpuSeconds,
   nativeGenerator,
@@ -28,8 +30,8 @@ import {
   formatSpread,
   machineLines,
   median,
+  mediansOf,
   now,
-  spread,
   writeEntries,
   writeSection,
 } from './lib/results.mjs';
@@ -45,7 +47,7 @@ const GENERATOR_NOTE = NATIVE
   ? 'gen/handshakes.c, compiled with the system C compiler: one epoll loop, raw sockets, minimal parsing'
   : 'gen/handshakes.mjs, raw node:net sockets and minimal parsing (no C compiler found for gen/handshakes.c)';
 const SIZE = 16;
-const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws];
+const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
 
 const began = Date.now();
 const servers = [];
@@ -75,16 +77,14 @@ await Promise.all(servers.map((server) => server.stop()));
 const by = {};
 for (const [name, runs] of samples) {
   by[name] = {
-    rate: median(runs.map((r) => r.rate)),
-    spread: spread(runs.map((r) => r.rate)),
-    serverMicros: median(runs.map((r) => r.serverMicros)),
-    // CPU per cycle × cycles per second: the server's share of its core while measured.
+    ...mediansOf(runs, ['rate', 'serverMicros', 'cpu']),
     serverShare: median(runs.map((r) => (r.serverMicros * r.rate) / 1e6)),
-    loadgenCpu: median(runs.map((r) => r.cpu)),
     failed: runs.reduce((sum, r) => sum + r.failed, 0),
   };
 }
 const names = servers.map((s) => s.name);
+const against = names.filter((n) => n !== 'ours');
+const percent = (share) => `${(share * 100).toFixed(0)}%`;
 const seconds = (Date.now() - began) / 1000;
 writeSection(
   'Handshakes',
@@ -95,7 +95,7 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
     '',
-    ...machineLines(),
+    ...machineLines(against),
     `- ${pinningNote}. One cycle: TCP connect, upgrade request (fixed key), 101, one ${SIZE}-byte binary ` +
       "message and its echo, our close frame (1000), the server's close frame, TCP close. " +
       `${CONCURRENCY} concurrent loops in one generator process (${GENERATOR_NOTE}). ${RUNS} alternated runs of ${SECONDS} s per server (after a ${WARMUP_MS} ms warm-up); ` +
@@ -107,38 +107,45 @@ writeSection(
       'ratio (ws/ours, above 1: ours is cheaper) still shows. ' +
       'Failures: cycles that ended before the closing handshake completed, over all runs.',
     '',
-    `| ${names.map((n) => `${n} cycles/s (spread)`).join(' | ')} | ${names.map((n) => `${n} µs CPU/cycle`).join(' | ')} | server CPU | loadgen CPU | failures | ours/ws cycles/s | ws/ours µs CPU/cycle |`,
-    `|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|--:|--:|`,
-    `| ${names.map((n) => `${formatRate(by[n].rate)} (${formatSpread(by[n].spread)})`).join(' | ')} ` +
+    `| ${names.map((n) => `${n} cycles/s (spread)`).join(' | ')} | ${names.map((n) => `${n} µs CPU/cycle`).join(' | ')} ` +
+      `| server CPU (${names.join(' / ')}) | loadgen CPU (${names.join(' / ')}) | failures ` +
+      `| ${against.map((n) => `ours/${n} cycles/s`).join(' | ')} | ${against.map((n) => `${n}/ours µs CPU/cycle`).join(' | ')} |`,
+    `|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|${against.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|`,
+    `| ${names.map((n) => `${formatRate(by[n].rate)} (${formatSpread(by[n].rateSpread)})`).join(' | ')} ` +
       `| ${names.map((n) => by[n].serverMicros.toFixed(1)).join(' | ')} ` +
-      `| ${names.map((n) => `${(by[n].serverShare * 100).toFixed(0)}%`).join(' / ')} ` +
-      `| ${names.map((n) => `${(by[n].loadgenCpu * 100).toFixed(0)}%`).join(' / ')} ` +
-      `| ${names.map((n) => by[n].failed).join(' / ')} | **${(by.ours.rate / by.ws.rate).toFixed(2)}×** ` +
-      `| ${(by.ws.serverMicros / by.ours.serverMicros).toFixed(2)}× |`,
+      `| ${names.map((n) => percent(by[n].serverShare)).join(' / ')} ` +
+      `| ${names.map((n) => percent(by[n].cpu)).join(' / ')} ` +
+      `| ${names.map((n) => by[n].failed).join(' / ')} ` +
+      `| ${against.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`).join(' | ')} ` +
+      `| ${against.map((n) => `${(by[n].serverMicros / by.ours.serverMicros).toFixed(2)}×`).join(' | ')} |`,
     '',
   ].join('\n'),
 );
+const point = `${CONCURRENCY} concurrent loops, ${SIZE} B message, clean close`;
 writeEntries(
   'Handshakes',
-  [
-    {
-      point: `${CONCURRENCY} concurrent loops, ${SIZE} B message, clean close`,
-      metric: 'handshakes/s',
-      unit: 'cycles/s',
-      better: 'higher',
-      ours: by.ours.rate,
-      ws: by.ws.rate,
-    },
-    {
-      point: `${CONCURRENCY} concurrent loops, ${SIZE} B message, clean close`,
-      metric: 'server CPU per handshake',
-      unit: 'µs',
-      better: 'lower',
-      ours: by.ours.serverMicros,
-      ws: by.ws.serverMicros,
-    },
-  ],
-  { seconds: Math.round(seconds), runs: RUNS },
+  against.flatMap((n) => {
+    const cpu = Object.fromEntries(
+      ['ours', n].map((m) => [m, { server: by[m].serverShare, generator: by[m].cpu }]),
+    );
+    return [
+      { metric: 'handshakes/s', unit: 'cycles/s', better: 'higher', key: 'rate' },
+      { metric: 'server CPU per handshake', unit: 'µs', better: 'lower', key: 'serverMicros' },
+    ].map(({ key, ...entry }) => ({
+      ...entry,
+      point,
+      ours: by.ours[key],
+      ws: by[n][key],
+      against: n,
+      cpu,
+    }));
+  }),
+  {
+    seconds: Math.round(seconds),
+    runs: RUNS,
+    roles: { measured: 'server', load: 'generator' },
+    generator: NATIVE ? 'gen/handshakes.c (C)' : 'gen/handshakes.mjs (Node)',
+  },
 );
 console.log(`handshakes: ours/ws ${(by.ours.rate / by.ws.rate).toFixed(2)}×`);
 console.log('Wrote bench/RESULTS.md (## Handshakes) and bench/results.json');

@@ -18,6 +18,7 @@ import {
   runGenerator,
   runsOr,
   startServer,
+  withServerCpu,
   FULL,
 } from './lib/harness.mjs';
 import {
@@ -46,7 +47,9 @@ for (const size of SIZES) {
   const samples = new Map(servers.map((server) => [server.name, []]));
   for (let run = 0; run < RUNS; run++) {
     for (const server of alternate(servers, run)) {
-      const result = await runGenerator('gen/rtt.mjs', [server.port, size, SECONDS, WARMUP_MS]);
+      const result = await withServerCpu(server.child.pid, SECONDS + WARMUP_MS / 1000, () =>
+        runGenerator('gen/rtt.mjs', [server.port, size, SECONDS, WARMUP_MS]),
+      );
       samples.get(server.name).push(result);
     }
   }
@@ -58,7 +61,8 @@ for (const size of SIZES) {
       mean: median(runs.map((r) => r.mean)),
       spread: spread(runs.map((r) => r.p50)),
       count: median(runs.map((r) => r.count)),
-      cpu: Math.max(...runs.map((r) => r.cpu)),
+      cpu: median(runs.map((r) => r.cpu)),
+      serverCpu: median(runs.map((r) => r.serverCpu)),
     };
   }
   results.push({ size, by });
@@ -85,9 +89,11 @@ const rows = results.map(({ size, by }) => {
     (n) =>
       `**${(by[n].p50 / by.ours.p50).toFixed(2)}×** / ${(by[n].p99 / by.ours.p99).toFixed(2)}×`,
   );
-  const loadgen = `${(Math.max(...names.map((n) => by[n].cpu)) * 100).toFixed(0)}%`;
+  const percent = (share) => `${(share * 100).toFixed(0)}%`;
+  const server = names.map((n) => percent(by[n].serverCpu)).join(' / ');
+  const loadgen = names.map((n) => percent(by[n].cpu)).join(' / ');
   const counts = Math.min(...names.map((n) => by[n].count));
-  return `| ${formatSize(size)} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${loadgen} | ${counts} |`;
+  return `| ${formatSize(size)} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${server} | ${loadgen} | ${counts} |`;
 });
 
 const seconds = (Date.now() - began) / 1000;
@@ -100,17 +106,19 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
     '',
-    ...machineLines(),
+    ...machineLines(against),
     `- ${pinningNote}. One connection, one binary message in flight: the generator (gen/rtt.mjs, a raw ` +
       'socket) stamps each send with `process.hrtime` and records the time until the whole echo is back, ' +
       `then sends the next. ${RUNS} alternated runs of ${SECONDS} s per server and size (after a ` +
       `${WARMUP_MS} ms warm-up); each cell is the median over the runs of that run's p50 / p99 in µs, ` +
-      'spread ±half the interquartile range of the p50s. Ratios are ws time / our time (above 1: ours is faster).',
+      'spread ±half the interquartile range of the p50s. Ratios are ws time / our time (above 1: ours is faster). ' +
+      "Server CPU is the server process's share of its core over the run (warm-up included), loadgen CPU " +
+      "the generator's, in the runs against each server.",
     '- Loopback round trips on a 2-core machine are dominated by the kernel and by waking the two ' +
       'processes; the library share is a few µs of it, so expect ratios near 1 here.',
     '',
-    `| payload | ${names.map((n) => `${n} p50 / p99 µs (spread)`).join(' | ')} | ${against.map((n) => `${n}/ours p50 / p99`).join(' | ')} | loadgen CPU | samples/run |`,
-    `|---|${names.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|--:|--:|`,
+    `| payload | ${names.map((n) => `${n} p50 / p99 µs (spread)`).join(' | ')} | ${against.map((n) => `${n}/ours p50 / p99`).join(' | ')} | server CPU (${names.join(' / ')}) | loadgen CPU (${names.join(' / ')}) | samples/run |`,
+    `|---|${names.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|--:|--:|--:|`,
     ...rows,
     '',
   ].join('\n'),
@@ -127,9 +135,17 @@ writeEntries(
         ours: by.ours[metric],
         ws: by[n][metric],
         against: n,
+        cpu: Object.fromEntries(
+          ['ours', n].map((m) => [m, { server: by[m].serverCpu, generator: by[m].cpu }]),
+        ),
       })),
     ),
   ),
-  { seconds: Math.round(seconds), runs: RUNS },
+  {
+    seconds: Math.round(seconds),
+    runs: RUNS,
+    roles: { measured: 'server', load: 'generator' },
+    generator: 'gen/rtt.mjs (Node)',
+  },
 );
 console.log('Wrote bench/RESULTS.md (## Latency) and bench/results.json');

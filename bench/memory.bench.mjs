@@ -1,5 +1,5 @@
-// Memory per idle connection at 10,000 connections: @proj/server against ws,
-// both the echo servers of echo/servers.mjs (a 'message' listener on every
+// Memory per idle connection at 10,000 connections: @proj/server against ws
+// (plain, and with its native addons when installed), all the echo servers of echo/servers.mjs (a 'message' listener on every
 // connection, as an application would have).
 //
 // Every run starts a fresh server process (pinned to core 0, --expose-gc) and
@@ -15,50 +15,42 @@
 //   BENCH_RUNS=9 node memory.bench.mjs
 import {
   SERVERS,
+  addons,
   alternate,
   pinningNote,
   runsOr,
-  sleep,
   spawnControlled,
   startServer,
   benchFile,
+  waitForClients,
 } from './lib/harness.mjs';
 import {
   formatSpread,
   machineLines,
-  median,
+  mediansOf,
   now,
-  spread,
   writeEntries,
   writeSection,
 } from './lib/results.mjs';
+import { MEMORY_ROW } from './lib/limit.mjs';
 
 const RUNS = runsOr(5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const WARMUP_CONNECTIONS = 1000;
-const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws];
-
-/** Polls the server until it tracks `count` connections. */
-async function until(server, count) {
-  for (let waited = 0; waited < 20_000; waited += 20) {
-    if (Number(await server.ask('CLIENTS')) === count) return;
-    await sleep(20);
-  }
-  throw new Error(`${server.name} server never reached ${count} connections`);
-}
+const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
 
 async function measure(implementation) {
   const server = await startServer(implementation, { gc: true });
   const clients = spawnControlled('1', benchFile('gen/clients.mjs'), [server.port]);
   try {
     await clients.ask(`OPEN ${WARMUP_CONNECTIONS}`);
-    await until(server, WARMUP_CONNECTIONS);
+    await waitForClients(server, WARMUP_CONNECTIONS);
     await clients.ask('RESET');
-    await until(server, 0);
+    await waitForClients(server, 0);
     const before = JSON.parse(await server.ask('MEM'));
     const [open, failed] = (await clients.ask(`OPEN ${CONNECTIONS}`)).split(' ').map(Number);
     if (open !== CONNECTIONS) throw new Error(`only ${open} connections opened (${failed} failed)`);
-    await until(server, CONNECTIONS);
+    await waitForClients(server, CONNECTIONS);
     const after = JSON.parse(await server.ask('MEM'));
     if (!after.gc) throw new Error('the server runs without --expose-gc');
     const per = (key) => (after[key] - before[key]) / CONNECTIONS;
@@ -91,13 +83,10 @@ for (let run = 0; run < RUNS; run++) {
 
 const by = {};
 for (const [name, runs] of samples) {
-  by[name] = {};
-  for (const key of ['rss', 'heap', 'external', 'baseRss', 'baseHeap']) {
-    by[name][key] = median(runs.map((r) => r[key]));
-    by[name][`${key}Spread`] = spread(runs.map((r) => r[key]));
-  }
+  by[name] = mediansOf(runs, ['rss', 'heap', 'external', 'baseRss', 'baseHeap']);
 }
 const names = IMPLEMENTATIONS.map((i) => i.name);
+const against = names.filter((n) => n !== 'ours');
 const kib = (bytes) => (bytes / 1024).toFixed(2);
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 const seconds = (Date.now() - began) / 1000;
@@ -110,7 +99,7 @@ writeSection(
     '',
     `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
     '',
-    ...machineLines(),
+    ...machineLines(against),
     `- ${pinningNote}. ${CONNECTIONS.toLocaleString('en-US')} idle connections (handshake done, nothing ` +
       'sent) held by a separate client process (gen/clients.mjs, raw sockets); each server is the echo ' +
       "server (a 'message' listener per connection). The server process answers `MEM` on its stdin with " +
@@ -131,26 +120,33 @@ writeSection(
         `| ${kib(by[n].heap)} KiB (${formatSpread(by[n].heapSpread)}) | ${kib(by[n].external)} KiB ` +
         `| ${mib(by[n].baseRss)} MiB | ${mib(by[n].baseHeap)} MiB |`,
     ),
-    `| **ours/ws** (at most 1: ours is smaller) | **${(by.ours.rss / by.ws.rss).toFixed(2)}×** ` +
-      `| **${(by.ours.heap / by.ws.heap).toFixed(2)}×** | | | |`,
+    ...against.map(
+      (n) =>
+        `| **ours/${n}** (at most 1: ours is smaller) | **${(by.ours.rss / by[n].rss).toFixed(2)}×** ` +
+        `| **${(by.ours.heap / by[n].heap).toFixed(2)}×** | | | |`,
+    ),
     '',
   ].join('\n'),
 );
 const point = `${CONNECTIONS.toLocaleString('en-US')} idle connections`;
 writeEntries(
   'Memory',
-  [
-    { metric: 'RSS per connection', key: 'rss' },
-    { metric: 'heap per connection', key: 'heap' },
-  ].map(({ metric, key }) => ({
-    point,
-    metric,
-    unit: 'bytes',
-    better: 'lower',
-    ours: by.ours[key],
-    ws: by.ws[key],
-  })),
-  { seconds: Math.round(seconds), runs: RUNS },
+  against.flatMap((n) =>
+    [
+      { metric: 'RSS per connection', key: 'rss' },
+      { metric: 'heap per connection', key: 'heap' },
+    ].map(({ metric, key }) => ({
+      point,
+      metric,
+      unit: 'bytes',
+      better: 'lower',
+      ours: by.ours[key],
+      ws: by[n][key],
+      against: n,
+      limit: MEMORY_ROW,
+    })),
+  ),
+  { seconds: Math.round(seconds), runs: RUNS, generator: 'gen/clients.mjs (Node, idle clients)' },
 );
 console.log(
   `memory ours/ws: RSS ${(by.ours.rss / by.ws.rss).toFixed(2)}×, heap ${(by.ours.heap / by.ws.heap).toFixed(2)}×`,

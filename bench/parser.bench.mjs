@@ -18,11 +18,20 @@
 // `pnpm --dir bench run bench` once they are built. The result replaces the
 // "## Parser" section of RESULTS.md and leaves other sections alone.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { writeEntries } from './lib/results.mjs';
+import { addons } from './lib/harness.mjs';
+import {
+  RESULTS,
+  formatRate,
+  formatSize,
+  formatSpread,
+  machineLines,
+  now,
+  quantile,
+  writeEntries,
+  writeSection,
+} from './lib/results.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -50,7 +59,13 @@ const PROCESSES = 4;
 const WARMUP_RUNS = 3;
 const RUNS = 7;
 const MAX_PAYLOAD = 16 * 1024 * 1024;
-const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+/**
+ * ws's Receiver unmasks with bufferutil when it is installed (as in the other benchmarks' ws+addons
+ * column): the reference column is named for what ran.
+ */
+const REFERENCE = addons ? 'ws+addons' : 'ws';
+/** The parser's limit: one process parsing from memory, no I/O. */
+const LIMIT = { by: 'parser', note: 'one process parsing from memory, no I/O: the parser itself' };
 
 const gc = globalThis.gc ?? (() => {});
 
@@ -153,15 +168,6 @@ function runWs(chunks, masked) {
   return [seconds, messages, bytes];
 }
 
-/** The `q` quantile of `values` (linear interpolation): 0.5 is the median. */
-function quantile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const position = (sorted.length - 1) * q;
-  const low = Math.floor(position);
-  const high = Math.ceil(position);
-  return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
-}
-
 /**
  * Runs one point in this process; returns the frames/s of every timed run of
  * both parsers. With `warmUpOnly`, just exercises the code on a smaller input.
@@ -212,38 +218,11 @@ function summarise(rates, perProcess, size) {
 
 // ---- report ----------------------------------------------------------------
 
-function formatSize(size) {
-  if (size >= 1024 * 1024) return `${size / (1024 * 1024)} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
-}
-
-function formatRate(value) {
-  if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
-  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
-  return value.toFixed(0);
-}
-
 function formatMegabytes(value) {
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
-function formatSpread(value) {
-  return `±${(value * 100).toFixed(1)}%`;
-}
-
-function optionalPackage(name) {
-  try {
-    require.resolve(name);
-    return 'installed';
-  } catch {
-    return 'not installed';
-  }
-}
-
 function section(points, elapsed) {
-  const cpus = os.cpus();
-  const wsVersion = JSON.parse(readFileSync(require.resolve('ws/package.json'), 'utf8')).version;
   const direction = (point) => (point.masked ? 'masked (server)' : 'unmasked (client)');
   const rows = points.map((point) => {
     const ratio = point.ours.framesPerSecond / point.ws.framesPerSecond;
@@ -262,7 +241,7 @@ function section(points, elapsed) {
       const medians = point[name].processMedians;
       if (Math.max(...medians) > 1.5 * Math.min(...medians)) {
         unstable.push(
-          `- ${formatSize(point.size)} ${direction(point)}, ${name}: per-process medians ` +
+          `- ${formatSize(point.size)} ${direction(point)}, ${name === 'ws' ? REFERENCE : name}: per-process medians ` +
             `${medians.map((m) => `${formatRate(m)}frames/s`).join(', ')}.`,
         );
       }
@@ -273,22 +252,20 @@ function section(points, elapsed) {
     '',
     '<!-- Written by bench/parser.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
     '',
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${elapsed.toFixed(0)} s.`,
+    `Measured ${now()} UTC in ${elapsed.toFixed(0)} s.`,
     '',
-    `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'} (${cpus.length} logical cores), ` +
-      `${os.type()} ${os.release()} ${os.arch()}`,
-    `- Node ${process.version} (V8 ${process.versions.v8}); ws ${wsVersion} ` +
-      `(bufferutil ${optionalPackage('bufferutil')}, utf-8-validate ${optionalPackage('utf-8-validate')})`,
+    ...machineLines([REFERENCE]),
     `- Binary frames (no UTF-8 validation) fed in ${CHUNK_SIZE / 1024} KiB chunks, ` +
       `up to ${BYTES_PER_RUN / (1024 * 1024)} MiB or ${MAX_FRAMES_PER_RUN.toLocaleString('en')} frames per run. ` +
       `${PROCESSES} fresh Node processes, each with a warm-up pass over every point, then per point ` +
       `${WARMUP_RUNS} warm-up runs and ${RUNS} timed runs; the table gives the median of the ` +
       `${PROCESSES * RUNS} pooled runs, and spread is ±half their interquartile range, relative to the median.`,
-    '- Ours: `FrameParser` + `MessageAssembler` from the built `@proj/protocol`; ws: ' +
+    '- Ours: `FrameParser` + `MessageAssembler` from the built `@proj/protocol`; ' +
+      `${REFERENCE}: ` +
       '`Receiver` with synchronous events. Both get a fresh copy of the input for every run ' +
       '(both unmask in place), copied outside the timed region. MB/s counts payload bytes (10^6).',
     '',
-    '| payload | direction | ours frames/s | ours MB/s | ours spread | ws frames/s | ws MB/s | ws spread | ours/ws |',
+    `| payload | direction | ours frames/s | ours MB/s | ours spread | ${REFERENCE} frames/s | ${REFERENCE} MB/s | ${REFERENCE} spread | ours/${REFERENCE} |`,
     '|---|---|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
     '',
@@ -302,22 +279,6 @@ function section(points, elapsed) {
         ]
       : []),
   ].join('\n');
-}
-
-/** Replaces this benchmark's own section of RESULTS.md, keeping every other section. */
-function writeSection(text) {
-  let document = existsSync(RESULTS)
-    ? readFileSync(RESULTS, 'utf8')
-    : '# Benchmark results\n\nWritten by the scripts in this directory; numbers depend on the machine.\n';
-  const start = document.search(/^## Parser[ \t]*$/m);
-  if (start === -1) {
-    document = `${document.trimEnd()}\n\n${text}`;
-  } else {
-    const rest = document.slice(start + 1).search(/^## /m);
-    const end = rest === -1 ? document.length : start + 1 + rest;
-    document = `${document.slice(0, start)}${text}${rest === -1 ? '' : '\n'}${document.slice(end)}`;
-  }
-  writeFileSync(RESULTS, document.endsWith('\n') ? document : `${document}\n`);
 }
 
 function parent() {
@@ -357,7 +318,7 @@ function parent() {
     );
   }
   const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
-  writeSection(section(points, elapsed));
+  writeSection('Parser', section(points, elapsed));
   writeEntries(
     'Parser',
     points.map((point) => ({
@@ -367,8 +328,14 @@ function parent() {
       better: 'higher',
       ours: point.ours.framesPerSecond,
       ws: point.ws.framesPerSecond,
+      against: REFERENCE,
+      limit: LIMIT,
     })),
-    { seconds: Math.round(elapsed), runs: PROCESSES * RUNS },
+    {
+      seconds: Math.round(elapsed),
+      runs: PROCESSES * RUNS,
+      generator: 'none: each parser fed from memory in one process',
+    },
   );
   console.log(`Wrote ${RESULTS} and results.json`);
 }

@@ -1,17 +1,28 @@
 // The "## Summary" section of RESULTS.md: the headline ratios against the
 // targets of issue 6, with ✓ or ✗ for each, built from results.json (which
-// every benchmark script writes next to its own RESULTS.md section). Runs last
-// in `pnpm bench`; on its own it summarises whatever results.json holds.
+// every benchmark script writes next to its own RESULTS.md section); then the
+// performance sections of the READMEs, from the same file (lib/readmes.mjs).
+// Runs last in `pnpm bench`; on its own it summarises whatever results.json
+// holds, and entries it lacks read "not measured".
 //
 //   node summary.mjs
+import { writeReadmes } from './lib/readmes.mjs';
 import {
-  echoPoint,
-  formatRate,
-  loadLine,
-  now,
-  readResultsJson,
-  writeSection,
-} from './lib/results.mjs';
+  NOT_MEASURED,
+  SETTINGS,
+  broadcastCeiling,
+  compressionWindowNote,
+  find,
+  largeEchoCeiling,
+  limitText,
+  ratioText,
+  referenceLines,
+  runsText,
+  settingsLines,
+  timing,
+  valueText,
+} from './lib/report.mjs';
+import { echoPoint, loadLine, now, readResultsJson, writeSection } from './lib/results.mjs';
 
 const echo = (size, connections, inflight) => ({
   section: 'Echo',
@@ -64,36 +75,23 @@ const TARGETS = [
     against: 'ws',
     min: 2,
   },
-  {
-    goal: 'compressed 1 KiB JSON echo ≥ 1.0× ws',
-    section: 'Compression',
-    metric: 'compressed messages/s',
-    against: 'ws',
-    min: 1,
-  },
-  {
-    goal: 'deflate memory per idle connection ≤ 0.8× ws (RSS)',
-    section: 'Compression',
-    metric: 'RSS per idle connection',
-    against: 'ws',
-    min: 1.25,
-  },
-  {
-    // As for issue 6's idle rows: the heap is what the connections retain;
-    // RSS adds the V8 heap both processes commit while 10,000 handshakes run.
-    goal: 'deflate memory per idle connection ≤ 0.8× ws (heap)',
-    section: 'Compression',
-    metric: 'heap per idle connection',
-    against: 'ws',
-    min: 1.25,
-  },
-  {
-    goal: 'deflate memory per active connection ≤ 0.8× ws (RSS)',
-    section: 'Compression',
-    metric: 'RSS per active connection',
-    against: 'ws',
-    min: 1.25,
-  },
+  ...SETTINGS.flatMap((settings) =>
+    [
+      ['compressed 1 KiB JSON echo ≥ 1.0× ws', 'compressed messages/s', 1],
+      ['deflate memory per idle connection ≤ 0.8× ws (RSS)', 'RSS per idle connection', 1.25],
+      // As for issue 6's idle rows: the heap is what the connections retain;
+      // RSS adds the V8 heap both processes commit while 10,000 handshakes run.
+      ['deflate memory per idle connection ≤ 0.8× ws (heap)', 'heap per idle connection', 1.25],
+      ['deflate memory per active connection ≤ 0.8× ws (RSS)', 'RSS per active connection', 1.25],
+    ].map(([goal, metric, min]) => ({
+      goal: `${goal}, ${settings}`,
+      section: 'Compression',
+      metric,
+      settings,
+      against: 'ws',
+      min,
+    })),
+  ),
 ];
 
 /** Headline ratios without a target in issue 6. */
@@ -156,6 +154,13 @@ const OTHERS = [
     against: 'C floor',
   },
   {
+    goal: 'publish to a topic, 10,000 subscribers (1 KiB)',
+    section: 'Broadcast',
+    point: '1 KiB to 10,000 clients',
+    metric: 'time to last client, via publish',
+    against: 'ws',
+  },
+  {
     goal: 'broadcast to 1,000 (16 B)',
     section: 'Broadcast',
     point: '16 B to 1,000 clients',
@@ -183,45 +188,30 @@ const OTHERS = [
     metric: 'client messages/s',
     against: 'ws',
   },
+  ...SETTINGS.map((settings) => ({
+    goal: `compression of the echoes (1 KiB JSON), ${settings}`,
+    section: 'Compression',
+    metric: 'compression of the echoes',
+    settings,
+    against: 'ws',
+  })),
   {
-    goal: 'client (@proj/client vs ws+addons client), 1 KiB',
-    section: 'Client',
-    point: '1 KiB, 100 conns × 16 in flight',
-    metric: 'client messages/s',
-    against: 'ws+addons',
+    goal: 'pub/sub latency p50 through Redis, against the same node',
+    section: 'Pub/sub',
+    metric: 'latency p50',
+    against: 'same node',
   },
 ];
 
 const document = readResultsJson();
 
-function find(target) {
-  return document.entries.find(
-    (entry) =>
-      entry.section === target.section &&
-      entry.metric === target.metric &&
-      entry.against === target.against &&
-      (target.point === undefined || entry.point === target.point),
-  );
-}
+/** The same comparison against ws with its native addons, for rows against plain ws. */
+const withAddons = (target) =>
+  target.against === 'ws' ? find(document, { ...target, against: 'ws+addons' }) : undefined;
 
-function value(entry, x) {
-  switch (entry.unit) {
-    case 'bytes':
-      return `${(x / 1024).toFixed(2)} KiB`;
-    case 'ms':
-      return `${x.toFixed(2)} ms`;
-    case 'µs':
-      return `${x.toFixed(1)} µs`;
-    default:
-      return `${formatRate(x)} ${entry.unit}`;
-  }
-}
-
-/** The ratio as the table states it: ours/ws for rates and sizes, ws/ours for times. */
-function ratio(entry) {
-  if (entry.unit === 'bytes') return `ours/${entry.against} ${(1 / entry.ratio).toFixed(2)}×`;
-  if (entry.better === 'lower') return `${entry.against}/ours ${entry.ratio.toFixed(2)}×`;
-  return `ours/${entry.against} ${entry.ratio.toFixed(2)}×`;
+function needs(entry, min) {
+  if (entry.unit === 'bytes') return `≤ ${(1 / min).toFixed(2)}×`;
+  return `≥ ${min.toFixed(1)}×`;
 }
 
 function verdict(entry, min) {
@@ -232,86 +222,37 @@ function verdict(entry, min) {
   return `✗ (needs ${factor}× more)`;
 }
 
-function needs(entry, min) {
-  if (entry.unit === 'bytes') return `≤ ${(1 / min).toFixed(2)}×`;
-  return `≥ ${min.toFixed(1)}×`;
+/** Columns every row ends with: the ws+addons ratio next to a plain-ws one, runs, the limit. */
+function tail(target, entry) {
+  const addons = withAddons(target);
+  const addonsCell = target.against !== 'ws' ? '—' : addons ? ratioText(addons) : NOT_MEASURED;
+  return `| ${addonsCell} | ${runsText(document, [entry, addons])} | ${limitText(document, [entry, addons])} |`;
 }
 
-const missing = (target) => `| ${target.goal} | — | — | — | — | not measured |`;
-const targetRows = TARGETS.map((target) => {
-  const entry = find(target);
-  if (!entry) return missing(target);
+function targetRow(target) {
+  const entry = find(document, target);
+  if (!entry) return `| ${target.goal} | — | — | — | — | ${NOT_MEASURED} | — | — | — |`;
   return (
-    `| ${target.goal} | ${entry.point} | ${value(entry, entry.ours)} | ${value(entry, entry.ws)} ` +
-    `| **${ratio(entry)}** (${needs(entry, target.min)}) | ${verdict(entry, target.min)} |`
+    `| ${target.goal} | ${entry.point} | ${valueText(entry, entry.ours)} | ${valueText(entry, entry.ws)} ` +
+    `| **${ratioText(entry)}** (${needs(entry, target.min)}) | ${verdict(entry, target.min)} ${tail(target, entry)}`
   );
-});
-const otherRows = OTHERS.flatMap((target) => {
-  const entry = find(target);
-  if (!entry) return [];
-  return [
-    `| ${target.goal} | ${entry.point} | ${value(entry, entry.ours)} | ${value(entry, entry.ws)} | **${ratio(entry)}** |`,
-  ];
-});
-/**
- * How much faster than ws the floors of the broadcast were at 10,000 clients
- * (one write of a prebuilt frame per socket, nothing else; from node:net, and
- * from C): the most any server could score against the 2× target in this run.
- */
-function broadcastCeiling() {
-  const ceiling = (against) =>
-    ['16 B', '1 KiB'].flatMap((size) => {
-      const point = `${size} to 10,000 clients`;
-      const metric = 'time to last client';
-      const ws = find({ section: 'Broadcast', point, metric, against: 'ws' });
-      const floor = find({ section: 'Broadcast', point, metric, against });
-      return ws && floor ? [`${(ws.ws / floor.ws).toFixed(2)}× (${size})`] : [];
-    });
-  const node = ceiling('raw net');
-  const c = ceiling('C floor');
-  if (node.length === 0) return [];
-  return [
-    'Broadcast to 10,000: a bare node:net server writing a prebuilt frame to every socket, with no ' +
-      `WebSocket layer at all, was ${node.join(' and ')} faster than ws in this run: the most any Node ` +
-      'server can reach here' +
-      (c.length > 0
-        ? `; a C process doing only one \`write(2)\` per socket was ${c.join(' and ')} faster than ws, ` +
-          'the most any implementation can reach while writing to every socket'
-        : '') +
-      ' (times in the Broadcast section).',
-    '',
-  ];
 }
 
-/**
- * How the raw node:net echo (frames parsed minimally, no validation, limits
- * or events) did against ws with its native addons at the 64 KiB target:
- * where it is not ahead, the kernel sets the pace for every Node server and
- * "≥ 1.0× ws+addons" turns on run-to-run noise. (At 1 MiB the raw server's
- * naive buffering makes it no ceiling.)
- */
-function largeEchoCeiling() {
-  const target = echo(65536, 100, 1);
-  const raw = find({ ...target, against: 'raw net' });
-  const addons = find({ ...target, against: 'ws+addons' });
-  if (!raw || !addons) return [];
-  return [
-    '64 KiB echo against ws+addons: the raw node:net ceiling, which parses frames minimally with no ' +
-      `validation or events, reached ${(raw.ws / addons.ws).toFixed(2)}× the rate of ws+addons in ` +
-      'this run: the most any Node server could gain there. Reads, writes and the kernel copies ' +
-      "behind them take most of every server's time at this size (µs CPU/msg in the Echo section).",
-    '',
-  ];
+function otherRow(target) {
+  const entry = find(document, target);
+  if (!entry) return `| ${target.goal} | — | — | — | ${NOT_MEASURED} | — | — | — |`;
+  return (
+    `| ${target.goal} | ${entry.point} | ${valueText(entry, entry.ours)} | ${valueText(entry, entry.ws)} ` +
+    `| **${ratioText(entry)}** ${tail(target, entry)}`
+  );
 }
 
-const met = TARGETS.filter((t) => find(t) && find(t).ratio >= t.min).length;
-const measured = TARGETS.filter((t) => find(t)).length;
+const met = TARGETS.filter((t) => find(document, t) && find(document, t).ratio >= t.min).length;
+const measured = TARGETS.filter((t) => find(document, t)).length;
+const time = timing(document);
+const paragraphs = (lines) => lines.flatMap((line) => [line, '']);
 
-const sections = Object.entries(document.sections ?? {});
-const total = sections.reduce((sum, [, meta]) => sum + (meta.seconds ?? 0), 0);
-const times = sections.map(([name, meta]) => `${name} ${meta.seconds ?? '?'} s`).join(', ');
-const stamps = sections.map(([, meta]) => meta.measured).sort();
-
+const targetRows = TARGETS.map(targetRow);
 writeSection(
   'Summary',
   [
@@ -319,30 +260,39 @@ writeSection(
     '',
     '<!-- Written by bench/summary.mjs from bench/results.json (`pnpm bench`); edits here are overwritten. -->',
     '',
-    `Written ${now()} UTC from the sections measured ${stamps[0]} to ${stamps.at(-1)} UTC ` +
-      `(${times}: ${Math.round(total)} s of benchmarks, ${(total / 60).toFixed(1)} min).`,
+    `Written ${now()} UTC from the sections measured ${time.from} to ${time.to} UTC ` +
+      `(${time.bySection}: ${Math.round(time.seconds)} s of benchmarks, ${time.minutes} min).`,
     '',
     loadLine(),
-    '- Each ratio compares ours with ws measured in the same run, alternating, as the median of at ' +
-      'least 5 runs; the sections below give the spreads, the machine, and the CPU share of every load ' +
-      'generator (a generator near 100% caps both sides alike and understates the difference).',
+    '- Each ratio compares ours with the reference named in its row, measured in the same run, the ' +
+      'runs alternating; each value is the median of the number of runs in the "runs" column. The ' +
+      'sections below give the spreads, the machine, and the CPU share of every process.',
+    ...referenceLines(document),
+    ...settingsLines(document),
+    '- "limit" says which process set the pace: one at 80% or more of its core. Where it is the load ' +
+      'generator (or, in the client rows, the echo server), the row measures that process rather than ' +
+      'the library, and the note says which way the ratio is bent.',
     '',
     `### Targets (issue 6; compression rows: issue 7): ${met} of ${measured} met`,
     '',
-    '| target | point | ours | ws | ratio (target) | met |',
-    '|---|---|--:|--:|--:|:-:|',
+    '| target | point | ours | reference | ratio (target) | met | vs ws+addons | runs | limit |',
+    '|---|---|--:|--:|--:|:-:|--:|--:|---|',
     ...targetRows,
     '',
-    ...broadcastCeiling(),
-    ...largeEchoCeiling(),
+    ...paragraphs([
+      ...compressionWindowNote(document),
+      ...broadcastCeiling(document),
+      ...largeEchoCeiling(document),
+    ]),
     '### Other headline ratios',
     '',
-    '| measure | point | ours | compared with | ratio |',
-    '|---|---|--:|--:|--:|',
-    ...otherRows,
+    '| measure | point | ours | compared with | ratio | vs ws+addons | runs | limit |',
+    '|---|---|--:|--:|--:|--:|--:|---|',
+    ...OTHERS.map(otherRow),
     '',
   ].join('\n'),
   { first: true },
 );
 console.log(`Wrote bench/RESULTS.md (## Summary): ${met} of ${measured} targets met`);
 for (const row of targetRows) console.log(row);
+await writeReadmes(document);

@@ -7,9 +7,12 @@
 // "raw" (a bare node:net server that parses frames minimally, with no
 // validation, limits or events: the ceiling any Node implementation can reach).
 // "ours-deflate" and "ws-deflate" are "ours" and "ws" with permessage-deflate
-// accepted (`perMessageDeflate: { threshold: 0 }`: every message compressed),
-// for deflate.bench.mjs. Each echoes every message back as it came,
-// prints `READY <port>` once listening, and exits on SIGTERM.
+// accepted (`perMessageDeflate: { threshold: 0 }`: every message compressed,
+// plus the JSON object in BENCH_DEFLATE_OPTIONS, e.g. a level or window), for
+// deflate.bench.mjs. "ours-pubsub" is "ours" with every connection subscribed
+// to one topic and BROADCAST publishing to it, for the fan-out through topics.
+// Each echoes every message back as it came, prints `READY <port>` once
+// listening, and exits on SIGTERM.
 //
 // A control channel serves the memory and broadcast benchmarks: one command
 // per line on stdin, one answer per line on stdout.
@@ -43,12 +46,12 @@ let broadcast = () => {
 };
 
 /** The perMessageDeflate option of the "-deflate" kinds. */
-const deflate = kind.endsWith('-deflate') ? { threshold: 0 } : undefined;
-// deflate.bench.mjs shortens our compressor's idle release (default 10 s) so
-// that "idle again" can be measured within the run; ws has no such option.
-const idleRelease = process.env.BENCH_DEFLATE_IDLE_RELEASE;
+const deflate = kind.endsWith('-deflate')
+  ? { threshold: 0, ...JSON.parse(process.env.BENCH_DEFLATE_OPTIONS ?? '{}') }
+  : undefined;
+const TOPIC = 'bench';
 
-if (kind === 'ours' || kind === 'ours-deflate') {
+if (kind === 'ours' || kind === 'ours-deflate' || kind === 'ours-pubsub') {
   const { WebSocketServer } = await import('@proj/server');
   // The 1 MiB × 16-in-flight echo queues up to 16 MiB per connection, right at the
   // default send-backlog cap (16 MiB, 'close' policy), which would close the
@@ -58,16 +61,17 @@ if (kind === 'ours' || kind === 'ours-deflate') {
     host: '127.0.0.1',
     maxPayload: MAX_PAYLOAD,
     maxBacklog: Infinity,
-    ...(deflate && {
-      perMessageDeflate: idleRelease ? { ...deflate, idleRelease: Number(idleRelease) } : deflate,
-    }),
+    ...(deflate && { perMessageDeflate: deflate }),
   });
+  const pubsub = kind === 'ours-pubsub';
   server.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    if (pubsub) socket.subscribe(TOPIC);
   });
   countClients = () => server.clients.size;
-  // Ours: encode the frame once, write the same bytes to every open socket.
-  broadcast = (data) => server.broadcast(data);
+  // Ours: encode the frame once, write the same bytes to every open socket
+  // (or to every subscriber of the topic).
+  broadcast = pubsub ? (data) => server.publish(TOPIC, data) : (data) => server.broadcast(data);
   await server.ready();
   ready(server.address());
 } else if (kind === 'ws' || kind === 'ws-deflate') {

@@ -5,12 +5,14 @@
 // messages, compressed as one deflate stream with a 15-bit window, so each
 // frame is valid only after the ones before it, exactly what a real client
 // produces; the server must inflate, validate UTF-8, and deflate its echo like
-// for any browser. Echoes are counted from their frame headers, never inflated.
+// for any browser. Echoes are counted from their frame headers, never inflated;
+// their payload sizes give the compression ratio the server reached.
 //
 //   node deflate-load.mjs <port> <connections> <inflight> <seconds>
 //
-// Prints one JSON line: messages echoed per second after a warm-up, the mean
-// compressed size sent, and this process's CPU share.
+// Prints one JSON line: messages echoed per second after a warm-up, the
+// compression ratio of what was sent (`ratio`) and of the server's echoes
+// (`echoRatio`, 1 KiB over the mean echoed payload), and this process's CPU share.
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { FrameScanner, RSV1, maskedFrame, measureWindow, upgradeRequest } from './raw.mjs';
@@ -67,6 +69,7 @@ for (const frame of frames) offsets.push(offsets.at(-1) + frame.length);
 const request = upgradeRequest(port, 'Sec-WebSocket-Extensions: permessage-deflate\r\n');
 
 let received = 0;
+let echoedBytes = 0;
 let measuring = false;
 
 function fail(message) {
@@ -82,10 +85,11 @@ function connect() {
     let head = '';
     let next = 0;
     let completed = 0;
-    const scanner = new FrameScanner((opcode) => {
+    const scanner = new FrameScanner((opcode, length) => {
       // A close frame: the server gave up on this connection; say so rather than stall.
       if (opcode === 0x8) fail('the server closed a connection');
       completed++;
+      if (measuring) echoedBytes += length;
     });
     const send = (count) => {
       if (next + count > SEQUENCE) {
@@ -132,6 +136,7 @@ process.stdout.write(
     seconds: elapsed,
     rate: received / elapsed,
     ratio: plainBytes / compressedBytes,
+    echoRatio: (plainBytes / SEQUENCE) * (received / echoedBytes),
     cpu: cpu,
   })}\n`,
 );

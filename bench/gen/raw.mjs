@@ -50,13 +50,14 @@ export const serverFrameSize = (size) => (size < 126 ? 2 : size < 65536 ? 4 : 10
 
 /**
  * Counts the server frames in a byte stream, reading headers only: `push(bytes, start, end)`
- * calls `onFrame(opcode)` for every frame completed by those bytes.
+ * calls `onFrame(opcode, length)` for every frame completed by those bytes (length: its payload's).
  */
 export class FrameScanner {
   #skip = 0;
   #header = Buffer.alloc(14);
   #have = 0;
   #opcode = 0;
+  #length = 0;
 
   constructor(onFrame) {
     this.onFrame = onFrame;
@@ -69,7 +70,7 @@ export class FrameScanner {
         const take = Math.min(this.#skip, end - offset);
         this.#skip -= take;
         offset += take;
-        if (this.#skip === 0) this.onFrame(this.#opcode);
+        if (this.#skip === 0) this.onFrame(this.#opcode, this.#length);
         continue;
       }
       // Gather the header (2, 4 or 10 bytes) even when a read splits it.
@@ -86,7 +87,8 @@ export class FrameScanner {
             ? Number(this.#header.readBigUInt64BE(2))
             : second;
       this.#have = 0;
-      if (length === 0) this.onFrame(this.#opcode);
+      this.#length = length;
+      if (length === 0) this.onFrame(this.#opcode, 0);
       else this.#skip = length;
     }
   }

@@ -44,6 +44,8 @@ export const PLAIN_WS = { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
 /** The servers of echo/servers.mjs, named as in the tables. */
 export const SERVERS = {
   ours: { name: 'ours', kind: 'ours', env: {} },
+  // Ours with every connection subscribed to one topic; BROADCAST publishes to it.
+  oursPublish: { name: 'ours publish', kind: 'ours-pubsub', env: {} },
   ws: { name: 'ws', kind: 'ws', env: PLAIN_WS },
   wsAddons: { name: 'ws+addons', kind: 'ws', env: {} },
   raw: { name: 'raw net', kind: 'raw', env: {} },
@@ -228,6 +230,26 @@ export function runGenerator(script, args, env = {}) {
       resolve(JSON.parse(out.trim().split('\n').pop()));
     });
   });
+}
+
+/** Polls a server of echo/servers.mjs until it tracks `count` connections. */
+export async function waitForClients(server, count, timeoutMs = 30_000) {
+  for (let waited = 0; waited < timeoutMs; waited += 20) {
+    if (Number(await server.ask('CLIENTS')) === count) return;
+    await sleep(20);
+  }
+  throw new Error(`${server.name} server never reached ${count} connections`);
+}
+
+/**
+ * Runs `work()` (a generator run) and returns its result with `serverCpu`: the CPU seconds the
+ * process `pid` used meanwhile over `seconds`, the generator's busy time (warm-up + window), i.e.
+ * the share of its core.
+ */
+export async function withServerCpu(pid, seconds, work) {
+  const before = cpuSeconds(pid);
+  const result = await work();
+  return { ...result, serverCpu: (cpuSeconds(pid) - before) / seconds };
 }
 
 /** The orders of alternated runs: A B C, C B A, A B C... */

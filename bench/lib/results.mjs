@@ -1,12 +1,22 @@
 // Shared by the benchmark scripts: statistics, machine details, and writing
 // one script's section of RESULTS.md without touching the others.
+import { isUtf8 } from 'node:buffer';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { limitOf, roundCpu } from './limit.mjs';
 
 const require = createRequire(import.meta.url);
-export const RESULTS = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
+/**
+ * Where RESULTS.md and results.json are written: bench/, or BENCH_RESULTS_DIR (for smoke runs
+ * that must not touch the committed results).
+ */
+const resultsFile = (name) =>
+  process.env.BENCH_RESULTS_DIR
+    ? `${process.env.BENCH_RESULTS_DIR}/${name}`
+    : fileURLToPath(new URL(`../${name}`, import.meta.url));
+export const RESULTS = resultsFile('RESULTS.md');
 
 /** The q-quantile of `values` (linear interpolation). */
 export function quantile(values, q) {
@@ -25,6 +35,20 @@ export function spread(values) {
   return mid === 0 ? 0 : (quantile(values, 0.75) - quantile(values, 0.25)) / 2 / mid;
 }
 
+/**
+ * The median of each of `keys` over `runs` (objects with those keys), and its spread as
+ * `<key>Spread`.
+ */
+export function mediansOf(runs, keys) {
+  const result = {};
+  for (const key of keys) {
+    const values = runs.map((run) => run[key]);
+    result[key] = median(values);
+    result[`${key}Spread`] = spread(values);
+  }
+  return result;
+}
+
 export function formatRate(value) {
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
@@ -39,13 +63,45 @@ export function formatSize(size) {
 
 export const formatSpread = (value) => `±${(value * 100).toFixed(1)}%`;
 
-function installed(name) {
+/** The version of an installed package, or null where it is not installed. */
+function versionOf(name) {
   try {
-    require.resolve(name);
-    return 'installed';
+    return JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version;
   } catch {
-    return 'not installed';
+    return null;
   }
+}
+
+/**
+ * What each reference column measured, by the name the tables and results.json give it. ws
+ * loads its native addons whenever they are installed unless told not to, so "plain ws" is
+ * only plain because the harness sets WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE for it.
+ */
+export function references() {
+  const ws = `ws ${versionOf('ws')}`;
+  const bufferutil = versionOf('bufferutil');
+  const utf8 = versionOf('utf-8-validate');
+  // ws prefers Node's own buffer.isUtf8 (Node >= 18.14) to utf-8-validate.
+  const utf8Used = typeof isUtf8 !== 'function';
+  return {
+    ws: `${ws} without its native addons (WS_NO_BUFFER_UTIL=1, WS_NO_UTF_8_VALIDATE=1)`,
+    'ws+addons': bufferutil
+      ? `${ws} with bufferutil ${bufferutil} (masking)` +
+        (utf8
+          ? ` and utf-8-validate ${utf8}${utf8Used ? '' : " (installed; ws uses Node's buffer.isUtf8 instead)"}`
+          : '')
+      : 'not measured: bufferutil is not installed',
+    'raw net': 'a bare node:net server: minimal framing, no validation, limits or events',
+    'C floor': 'gen/broadcaster.c: one write(2) of a prebuilt frame per socket, nothing else',
+    'same node': "ours again, the same publish made on the subscriber's own node (no Redis hop)",
+  };
+}
+
+/** The machine line naming the `ws` variants a section compares with (`columns`). */
+function wsLine(columns) {
+  const notes = references();
+  const used = columns.filter((name) => name === 'ws' || name === 'ws+addons');
+  return used.map((name) => `\`${name}\` = ${notes[name]}`).join('; ');
 }
 
 /** The 1-minute load average now, with a warning when other work competes for the cores. */
@@ -63,15 +119,18 @@ export function loadLine() {
   );
 }
 
-/** Markdown bullet lines describing the machine and the versions compared. */
-export function machineLines() {
+/**
+ * Markdown bullet lines describing the machine and the versions compared.
+ * @param columns the reference columns of the section (e.g. `['ws', 'ws+addons']`), so that the
+ *   line says which `ws` each one is.
+ */
+export function machineLines(columns = ['ws']) {
   const cpus = os.cpus();
-  const wsVersion = JSON.parse(readFileSync(require.resolve('ws/package.json'), 'utf8')).version;
   return [
     `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'} (${cpus.length} logical cores), ` +
       `${os.type()} ${os.release()} ${os.arch()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    `- Node ${process.version} (V8 ${process.versions.v8}); ws ${wsVersion} ` +
-      `(bufferutil ${installed('bufferutil')}, utf-8-validate ${installed('utf-8-validate')})`,
+    `- Node ${process.version} (V8 ${process.versions.v8})` +
+      (columns.length > 0 ? `; ${wsLine(columns)}.` : '.'),
     loadLine(),
   ];
 }
@@ -104,10 +163,20 @@ export function writeSection(title, text, { first = false } = {}) {
   writeFileSync(RESULTS, document.endsWith('\n') ? document : `${document}\n`);
 }
 
-export const RESULTS_JSON = fileURLToPath(new URL('../results.json', import.meta.url));
+export const RESULTS_JSON = resultsFile('results.json');
 
 /** Sections in the order results.json lists them. */
-const SECTION_ORDER = ['Parser', 'Echo', 'Latency', 'Handshakes', 'Memory', 'Broadcast', 'Client'];
+const SECTION_ORDER = [
+  'Parser',
+  'Echo',
+  'Latency',
+  'Handshakes',
+  'Memory',
+  'Broadcast',
+  'Client',
+  'Compression',
+  'Pub/sub',
+];
 
 /** The higher-is-better ratio of `ours` against `ws`, whatever the metric's direction. */
 export const advantage = (ours, ws, better) => (better === 'lower' ? ws / ours : ours / ws);
@@ -121,32 +190,55 @@ export function readResultsJson() {
   return JSON.parse(readFileSync(RESULTS_JSON, 'utf8'));
 }
 
-/**
- * Replaces one section's entries in results.json, the machine-readable twin of RESULTS.md that
- * summary.mjs reads. Each entry: `{ point, metric, unit, better, ours, ws, against, ratio }`,
- * where `ws` is the value of the implementation named by `against` (default "ws") and `ratio`
- * is how many times better ours is (ours/ws when higher is better, ws/ours when lower is).
- * `meta` (e.g. `{ seconds, runs }`) describes the run.
- */
-export function writeEntries(section, entries, meta = {}) {
-  const document = readResultsJson();
-  document.about =
-    'Written by the bench/*.bench.mjs scripts (`pnpm bench`), one section each; summary.mjs ' +
-    'turns it into the Summary of RESULTS.md. ratio = how many times better ours is than the ' +
-    "implementation named by 'against' (ours/ws when higher is better, ws/ours when lower is).";
-  document.sections = { ...document.sections, [section]: { measured: now(), ...meta } };
-  const kept = document.entries.filter((entry) => entry.section !== section);
-  const added = entries.map(({ point, metric, unit, better = 'higher', ours, ws, against }) => ({
+const ABOUT =
+  'Written by the bench/*.bench.mjs scripts (`pnpm bench`), one section each; summary.mjs turns ' +
+  'it into the Summary of RESULTS.md and the performance sections of the READMEs. Each entry ' +
+  'compares ours with the implementation named by `against` (described in `references`): `ws` is ' +
+  "that implementation's value, ratio = how many times better ours is (ours/ws when higher is " +
+  'better, ws/ours when lower is), `runs` = how many alternated runs the medians come from, ' +
+  "`settings` (where present) = a key of the section's `settings`, `cpu` = the CPU share of its " +
+  "core each process used, by implementation and role (the section's `roles`), and `limit` = " +
+  'which role set the pace, with a note.';
+
+/** One entry as results.json stores it; see ABOUT. */
+function stored(section, entry, { runs, roles }) {
+  const { point, metric, unit, better = 'higher', ours, ws, against = 'ws', settings } = entry;
+  const cpu = entry.cpu && roundCpu(entry.cpu);
+  return {
     section,
     point,
     metric,
     unit,
     better,
-    against: against ?? 'ws',
+    against,
+    ...(settings && { settings }),
     ours: round(ours),
     ws: round(ws),
-    ratio: round(advantage(ours, ws, better)),
-  }));
+    // Six digits, so that rounding it for a README agrees with the bench's own table.
+    ratio: Number.isFinite(advantage(ours, ws, better))
+      ? Number(advantage(ours, ws, better).toPrecision(6))
+      : null,
+    runs: entry.runs ?? runs,
+    ...(cpu && { cpu }),
+    limit: entry.limit ?? (cpu && roles ? limitOf(entry.cpu, roles, against) : null),
+  };
+}
+
+/**
+ * Replaces one section's entries in results.json, the machine-readable twin of RESULTS.md that
+ * summary.mjs reads. Each entry: `{ point, metric, unit, better, ours, ws, against }`, where `ws`
+ * is the value of the implementation named by `against` (default "ws"); optionally `runs` (else
+ * `meta.runs`), `settings`, and either `cpu` (then `limit` is worked out from it and `meta.roles`)
+ * or `limit` itself (`{ by, note }`, for rows that are not rates). `meta` (e.g. `{ seconds, runs,
+ * roles }`) describes the run.
+ */
+export function writeEntries(section, entries, meta = {}) {
+  const document = readResultsJson();
+  document.about = ABOUT;
+  document.references = references();
+  document.sections = { ...document.sections, [section]: { measured: now(), ...meta } };
+  const kept = document.entries.filter((entry) => entry.section !== section);
+  const added = entries.map((entry) => stored(section, entry, meta));
   const rank = (name) => {
     const index = SECTION_ORDER.indexOf(name);
     return index === -1 ? SECTION_ORDER.length : index;
