@@ -11,6 +11,7 @@ import {
   NOT_MEASURED,
   SETTINGS,
   broadcastCeiling,
+  echoQuery,
   compressionWindowNote,
   find,
   largeEchoCeiling,
@@ -22,13 +23,9 @@ import {
   timing,
   valueText,
 } from './lib/report.mjs';
-import { echoPoint, loadLine, now, readResultsJson, writeSection } from './lib/results.mjs';
+import { loadLine, now, readResultsJson, writeSection } from './lib/results.mjs';
 
-const echo = (size, connections, inflight) => ({
-  section: 'Echo',
-  point: echoPoint(size, connections, inflight),
-  metric: 'messages/s',
-});
+const echo = echoQuery;
 
 /** Issue 6's targets: `min` is the least "times better than ws" (results.json's ratio) that meets it. */
 const TARGETS = [

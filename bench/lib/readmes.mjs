@@ -14,6 +14,7 @@ import {
   NOT_MEASURED,
   SETTINGS,
   broadcastCeiling,
+  echoQuery,
   cellText,
   compressionWindowNote,
   find,
@@ -25,7 +26,6 @@ import {
   timing,
   valueText,
 } from './report.mjs';
-import { echoPoint } from './results.mjs';
 
 const REFERENCES = ['ws', 'ws+addons'];
 
@@ -107,11 +107,7 @@ function generatorLine(document) {
     : '- Load generators: not recorded in this results.json.';
 }
 
-const echo = (size, connections, inflight) => ({
-  section: 'Echo',
-  point: echoPoint(size, connections, inflight),
-  metric: 'messages/s',
-});
+const echo = echoQuery;
 
 /** The rows of the root README's table, in order. */
 const PERFORMANCE_ROWS = [

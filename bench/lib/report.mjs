@@ -4,7 +4,7 @@
 // comes from an entry, and an entry that results.json lacks (an older run, a
 // reference that was not installed) reads as "not measured".
 import { limitOf } from './limit.mjs';
-import { formatRate, references } from './results.mjs';
+import { echoPoint, formatRate, references } from './results.mjs';
 
 export const NOT_MEASURED = 'not measured';
 
@@ -17,6 +17,13 @@ export const SETTINGS = ['each on its defaults', 'like for like'];
  */
 const settingsOf = (entry) =>
   entry.settings ?? (entry.section === 'Compression' ? 'each on its defaults' : undefined);
+
+/** The query of an echo entry (messages/s at one point). */
+export const echoQuery = (size, connections, inflight) => ({
+  section: 'Echo',
+  point: echoPoint(size, connections, inflight),
+  metric: 'messages/s',
+});
 
 /** The fields that identify an entry. */
 const KEYS = ['section', 'point', 'metric', 'against', 'settings'];
@@ -173,7 +180,7 @@ export function broadcastCeiling(document) {
  * it no ceiling.)
  */
 export function largeEchoCeiling(document) {
-  const query = { section: 'Echo', point: '64 KiB, 100 conns × 1 in flight', metric: 'messages/s' };
+  const query = echoQuery(64 * 1024, 100, 1);
   const raw = find(document, { ...query, against: 'raw net' });
   const addons = find(document, { ...query, against: 'ws+addons' });
   if (!raw || !addons) return [];
