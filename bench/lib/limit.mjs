@@ -13,7 +13,7 @@ const percent = (share) => `${Math.round(share * 100)}%`;
  * @param cpu `{ [name]: { [role]: share } }` for 'ours' and for `against`; a share is CPU seconds
  *   per second of the measured window (1 = one whole core; zlib's threads can take it past 1).
  * @param roles `{ measured, load }`: role names, as the keys of `cpu` use them (e.g. 'server' and
- *   'generator'; for the client benchmark 'client' and 'server').
+ *   'generator'; for the client benchmark 'client' and 'echo server').
  * @param against the reference's name (e.g. 'ws+addons'), or several (one README row can give
  *   ours against ws and ws+addons).
  * @returns `{ by, note }`: `by` is the role that set the pace ('none' where no process was near
