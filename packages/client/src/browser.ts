@@ -19,7 +19,13 @@ export type {
 export type { CloseEventInit, ErrorEventInit, MessageEventInit } from './events.js';
 export type { TlsCredential, WebSocketOptions } from './options.js';
 /** Exported as in the Node entry, so the same imports work; browsers never report them. */
-export { HandshakeError, WebSocketError } from '@proj/protocol';
+export {
+  AbnormalClosureError,
+  ExtensionError,
+  HandshakeError,
+  HandshakeRejectedError,
+  WebSocketError,
+} from '@proj/protocol';
 
 const runtime = globalThis as unknown as {
   WebSocket: typeof WebSocketClass;

@@ -20,7 +20,15 @@ export {
 } from './events.js';
 export { type TlsCredential, type WebSocketOptions } from './options.js';
 /**
- * The causes an `error` event can carry: `HandshakeError` (with the refused
- * answer's `status` and `headers`) and the `WebSocketError` family.
+ * The causes an `error` event can carry: a `HandshakeRejectedError` (a
+ * `HandshakeError` with the received answer's `status` and `headers`; its
+ * kinds `ExtensionError` and `AbnormalClosureError`) and the rest of the
+ * `WebSocketError` family.
  */
-export { HandshakeError, WebSocketError } from '@proj/protocol';
+export {
+  AbnormalClosureError,
+  ExtensionError,
+  HandshakeError,
+  HandshakeRejectedError,
+  WebSocketError,
+} from '@proj/protocol';

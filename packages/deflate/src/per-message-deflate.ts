@@ -2,8 +2,8 @@ import * as zlib from 'node:zlib';
 import {
   type DeflateConfig,
   type DeflateParams,
+  InvalidCompressedDataError,
   PayloadTooBigError,
-  WebSocketError,
   checkWindowBits,
 } from '@proj/protocol';
 import { type IdleReleasable, type IdleSweeper, sharedIdleSweeper } from './idle-sweeper.js';
@@ -304,7 +304,7 @@ export class PerMessageDeflate implements IdleReleasable {
    * Inflates one whole message (its tail restored here). Fails with a
    * {@link PayloadTooBigError} (1009) as soon as the output passes
    * `maxPayload`, having inflated at most one zlib chunk (16 KiB) past it;
-   * with a `WS_ERR_INVALID_COMPRESSED_DATA` error (1007) for data that does
+   * with an {@link InvalidCompressedDataError} (1007) for data that does
    * not inflate. Calls back asynchronously. One message at a time: the
    * connection pauses parsing until the callback.
    */
@@ -349,9 +349,7 @@ export class PerMessageDeflate implements IdleReleasable {
         chunks.push(chunk);
       };
       const onError = (error: Error): void => {
-        failure ??= new WebSocketError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, error.message, {
-          cause: error,
-        });
+        failure ??= new InvalidCompressedDataError(error.message, { cause: error });
       };
       inflate.on('data', onData);
       inflate.on('error', onError);

@@ -1,6 +1,11 @@
 import * as zlib from 'node:zlib';
 import { describe, expect, test, vi } from 'vitest';
-import { type DeflateParams, PayloadTooBigError, WebSocketError } from '@proj/protocol';
+import {
+  type DeflateParams,
+  InvalidCompressedDataError,
+  PayloadTooBigError,
+  WebSocketError,
+} from '@proj/protocol';
 import {
   IdleSweeper,
   Limiter,
@@ -144,8 +149,10 @@ describe('PerMessageDeflate', () => {
     const error = await decompress(server, Buffer.from([0xff, 0xff, 0xff])).catch(
       (e: unknown) => e,
     );
+    expect(error).toBeInstanceOf(InvalidCompressedDataError);
     expect(error).toBeInstanceOf(WebSocketError);
     expect((error as WebSocketError).code).toBe('WS_ERR_INVALID_COMPRESSED_DATA');
+    expect((error as WebSocketError).cause).toBeInstanceOf(Error);
     expect((error as WebSocketError).closeCode).toBe(1007);
     const out = await compress(client, Buffer.from('after'));
     expect((await decompress(server, out)).toString()).toBe('after');

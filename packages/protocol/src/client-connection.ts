@@ -1,6 +1,11 @@
 import { concatBytes, EMPTY } from './bytes.js';
 import { Connection, type ConnectionOptions, ConnectionState } from './connection.js';
-import { HandshakeError } from './errors.js';
+import {
+  AbnormalClosureError,
+  ExtensionError,
+  HandshakeError,
+  HandshakeRejectedError,
+} from './errors.js';
 import {
   type ClientRequestOptions,
   type Sha1,
@@ -18,6 +23,7 @@ import {
 import { type MaskSource, createRandomMaskSource } from './mask.js';
 import {
   type DeflateConfig,
+  type DeflateParams,
   PERMESSAGE_DEFLATE,
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -54,7 +60,7 @@ let defaultMaskSource: MaskSource | undefined;
  * The client side of a connection: masks every frame, and runs the opening
  * handshake in the same state machine. Call {@link connect} once the
  * transport is up, then feed everything the server sends to `receiveData`;
- * `onOpen` reports the 101 answer, or `onError` a {@link HandshakeError}
+ * `onOpen` reports the 101 answer, or `onError` a {@link HandshakeRejectedError}
  * naming the failed check followed by `onClose` with 1006.
  */
 export class ClientConnection extends Connection {
@@ -111,7 +117,7 @@ export class ClientConnection extends Connection {
       // The head parser speaks for a server (400, 431); on the client the
       // status is what the server sent, and an unparsable head sent none.
       if (!(error instanceof HandshakeError)) throw error;
-      throw new HandshakeError(error.code, 0, error.message);
+      throw new HandshakeRejectedError(error.code, 0, error.message);
     }
     this.#buffered = EMPTY;
     const result = validateResponse(response, {
@@ -120,7 +126,14 @@ export class ClientConnection extends Connection {
       extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [],
       sha1: this.#sha1,
     });
-    const deflate = this.#deflate ? acceptDeflateResponse(result.extensions, this.#deflate) : null;
+    let deflate: DeflateParams | null = null;
+    try {
+      if (this.#deflate) deflate = acceptDeflateResponse(result.extensions, this.#deflate);
+    } catch (error) {
+      // The negotiation knows only the extensions: report the whole answer.
+      if (!(error instanceof ExtensionError)) throw error;
+      throw new ExtensionError(error.message, response.status, response.headers);
+    }
     this.open(
       {
         protocol: result.protocol,
@@ -133,13 +146,7 @@ export class ClientConnection extends Connection {
   }
 
   protected override handshakeEof(): void {
-    this.failWith(
-      new HandshakeError(
-        'WS_ERR_HANDSHAKE_EOF',
-        0,
-        'Connection closed before the opening handshake completed',
-      ),
-    );
+    this.failWith(new AbnormalClosureError());
   }
 
   protected override get endsFirst(): boolean {

@@ -4,6 +4,7 @@ import { parseClosePayload, serializeClosePayload, truncateCloseReason } from '.
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import {
   InternalError,
+  InvalidStateError,
   InvalidUtf8Error,
   type WebSocketError,
   toWebSocketError,
@@ -123,14 +124,6 @@ export interface SendOptions {
 
 /** Data accepted by the send methods. */
 export type SendData = string | ArrayBufferLike | ArrayBufferView;
-
-/** Thrown by a send method called in a state that cannot send. */
-export class InvalidStateError extends Error {
-  readonly code = 'WS_ERR_INVALID_STATE';
-  override get name(): string {
-    return 'InvalidStateError';
-  }
-}
 
 /**
  * The sans-I/O RFC 6455 connection: bytes in through {@link receiveData},

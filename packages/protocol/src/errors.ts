@@ -1,3 +1,26 @@
+/**
+ * Every error this SDK throws or reports, in one hierarchy (the README's
+ * "Errors" table lists them with their codes and where they are thrown):
+ *
+ * - {@link WebSocketError}: the connection failed, or never opened. Each
+ *   carries a stable `code` and the `closeCode` it fails the connection with.
+ *   - {@link ProtocolError} (1002), {@link InvalidUtf8Error} and
+ *     {@link InvalidCompressedDataError} (1007), {@link PolicyError} (1008),
+ *     {@link PayloadTooBigError} (1009), {@link InternalError} (1011).
+ *   - {@link HandshakeError} (1006): a server refuses a request; `status` and
+ *     `headers` are the answer to send.
+ *     - {@link HandshakeRejectedError}: a client's handshake failed; `status`
+ *       and `headers` are what the server sent. Two narrower kinds:
+ *       {@link ExtensionError} and {@link AbnormalClosureError}.
+ * - Errors of a call, which never fail a connection, so they carry no close
+ *   code: {@link InvalidStateError}, {@link BacklogExceededError}.
+ *
+ * Why the handshake split: a server decides the status it answers with, a
+ * client can only report the one it received, and code that catches one
+ * must not mistake it for the other (python-websockets likewise keeps
+ * `InvalidStatus`, a client's, apart from a server's `reject`).
+ * @packageDocumentation
+ */
 import { CloseCode } from './close-code.js';
 
 /**
@@ -11,8 +34,6 @@ export type WebSocketErrorCode =
   | 'WS_ERR_INVALID_COMPRESSED_DATA'
   | 'WS_ERR_TOO_MANY_FRAGMENTS'
   | 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-  | 'WS_ERR_EXTENSION_NEGOTIATION'
-  | 'WS_ERR_ABNORMAL_CLOSURE'
   | 'WS_ERR_INTERNAL'
   | HandshakeErrorCode;
 
@@ -45,8 +66,7 @@ export type HandshakeErrorCode =
   | 'WS_ERR_HANDSHAKE_EXTENSIONS'
   | 'WS_ERR_HANDSHAKE_STATUS'
   | 'WS_ERR_HANDSHAKE_ACCEPT'
-  | 'WS_ERR_HANDSHAKE_EOF'
-  | 'WS_ERR_HANDSHAKE_REJECTED';
+  | 'WS_ERR_HANDSHAKE_EOF';
 
 /**
  * Base of every error the protocol reports. Each carries a stable string
@@ -92,6 +112,18 @@ export class InvalidUtf8Error extends WebSocketError {
   }
 }
 
+/**
+ * A permessage-deflate message that does not inflate (RFC 7692 §8.2.3.4
+ * hands it the same fate as invalid UTF-8: close code 1007). Thrown by the
+ * inflater of the I/O layer (`@proj/deflate`); zlib's own error is `cause`.
+ */
+export class InvalidCompressedDataError extends WebSocketError {
+  declare readonly code: 'WS_ERR_INVALID_COMPRESSED_DATA';
+  constructor(message: string, options?: ErrorOptions) {
+    super('WS_ERR_INVALID_COMPRESSED_DATA', CloseCode.InvalidPayload, message, options);
+  }
+}
+
 /** The peer broke a local policy such as the fragment limit. Close code 1008. */
 export class PolicyError extends WebSocketError {
   declare readonly code: 'WS_ERR_TOO_MANY_FRAGMENTS';
@@ -108,24 +140,21 @@ export class PayloadTooBigError extends WebSocketError {
   }
 }
 
-/** Extension negotiation failed where the client required it. Close code 1010. */
-export class ExtensionError extends WebSocketError {
-  declare readonly code: 'WS_ERR_EXTENSION_NEGOTIATION';
-  constructor(message: string) {
-    super('WS_ERR_EXTENSION_NEGOTIATION', CloseCode.MandatoryExtension, message);
-  }
-}
-
 /**
- * The opening handshake failed. On the server `status` is the HTTP status to
- * answer with (400, 405, 426, 431, ...) and `headers` any header fields the
- * answer needs (`Sec-WebSocket-Version: 13` with a 426). On the client
- * `status` is the status line the server sent (0 when there was none).
- * The close code is 1006: no WebSocket connection ever existed.
+ * A request the server refuses during the opening handshake (RFC 6455
+ * §4.2.1), thrown by the server-side checks (`validateRequest`, `splitHead`,
+ * `parseRequestHead`, `checkHeaderCount`). `status` is the HTTP status to
+ * answer with (400, 405, 426, 431) and `headers` the header fields that go
+ * with it (`Allow: GET` with a 405, `Sec-WebSocket-Version: 13` with a 426):
+ * pass both to `buildRejectResponse`. The close code is 1006: no WebSocket
+ * connection ever existed.
+ *
+ * A client's failed handshake is the subclass {@link HandshakeRejectedError},
+ * whose `status` and `headers` are the ones received instead.
  */
 export class HandshakeError extends WebSocketError {
   declare readonly code: HandshakeErrorCode;
-  /** HTTP status: to send (server) or received (client). */
+  /** The HTTP status to answer with; received, on a {@link HandshakeRejectedError}. */
   readonly status: number;
   /** Header fields that belong with `status`. */
   readonly headers: Readonly<Record<string, string>>;
@@ -142,11 +171,45 @@ export class HandshakeError extends WebSocketError {
   }
 }
 
-/** The transport closed without a close frame. Close code 1006, never sent on the wire. */
-export class AbnormalClosureError extends WebSocketError {
-  declare readonly code: 'WS_ERR_ABNORMAL_CLOSURE';
-  constructor(message = 'Connection closed without a close frame') {
-    super('WS_ERR_ABNORMAL_CLOSURE', CloseCode.Abnormal, message);
+/**
+ * A client's opening handshake failed: the server refused it (a status other
+ * than 101, code `WS_ERR_HANDSHAKE_STATUS`) or its answer failed one of the
+ * client's checks (RFC 6455 §4.1). `status` and `headers` are what the server
+ * sent: 101 for a switching answer that failed a check, `0` and `{}` when no
+ * well-formed status line arrived. Thrown by `validateResponse` and reported
+ * by `ClientConnection`; the connection closes with 1006.
+ */
+export class HandshakeRejectedError extends HandshakeError {
+  /** The HTTP status received, or `0` when none could be read. */
+  declare readonly status: number;
+  /** The response's header fields (lower-case names), `{}` when none could be read. */
+  declare readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * The server's answer negotiates extensions this client cannot use: one it
+ * did not offer, a malformed `Sec-WebSocket-Extensions`, or permessage-deflate
+ * parameters outside the offer (RFC 6455 §9.1, RFC 7692 §5). Code
+ * `WS_ERR_HANDSHAKE_EXTENSIONS`. Close code 1006 like any failed handshake:
+ * 1010 is what a client sends to close an open connection that lacks an
+ * extension it requires, and this client requires none.
+ */
+export class ExtensionError extends HandshakeRejectedError {
+  declare readonly code: 'WS_ERR_HANDSHAKE_EXTENSIONS';
+  constructor(message: string, status = 101, headers: Readonly<Record<string, string>> = {}) {
+    super('WS_ERR_HANDSHAKE_EXTENSIONS', status, message, headers);
+  }
+}
+
+/**
+ * The transport closed before the server's answer was complete, so no close
+ * frame could ever come (close code 1006, which is never sent on the wire).
+ * Code `WS_ERR_HANDSHAKE_EOF`, `status` 0; reported by `ClientConnection`.
+ */
+export class AbnormalClosureError extends HandshakeRejectedError {
+  declare readonly code: 'WS_ERR_HANDSHAKE_EOF';
+  constructor(message = 'Connection closed before the opening handshake completed') {
+    super('WS_ERR_HANDSHAKE_EOF', 0, message);
   }
 }
 
@@ -169,4 +232,41 @@ export class InternalError extends WebSocketError {
  */
 export function toWebSocketError(error: unknown): WebSocketError {
   return error instanceof WebSocketError ? error : new InternalError(error);
+}
+
+/**
+ * A send (or close) method called in a state that cannot do it: before the
+ * connection is open, after it closed, or in the middle of a fragmented
+ * message of another type. A mistake of the caller, so it never fails the
+ * connection and carries no close code.
+ */
+export class InvalidStateError extends Error {
+  readonly code = 'WS_ERR_INVALID_STATE';
+  override get name(): string {
+    return 'InvalidStateError';
+  }
+}
+
+/**
+ * A send refused because the connection's queue already holds more than its
+ * `maxBacklog` bytes (`@proj/server`). Whether the connection is then closed
+ * with 1008 is the server's `backlogPolicy`, not this error's: with
+ * `'reject'` only the message is dropped, so it carries no close code.
+ */
+export class BacklogExceededError extends Error {
+  readonly code = 'WS_ERR_BACKLOG_EXCEEDED';
+  /** Bytes that were queued when the send was refused. */
+  readonly bufferedAmount: number;
+  /** The limit in force, in bytes. */
+  readonly maxBacklog: number;
+
+  constructor(bufferedAmount: number, maxBacklog: number) {
+    super(`Send refused: ${bufferedAmount} bytes queued, the limit is ${maxBacklog}`);
+    this.bufferedAmount = bufferedAmount;
+    this.maxBacklog = maxBacklog;
+  }
+
+  override get name(): string {
+    return 'BacklogExceededError';
+  }
 }

@@ -1,6 +1,6 @@
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { WEBSOCKET_GUID } from './constants.js';
-import { HandshakeError } from './errors.js';
+import { ExtensionError, HandshakeError, HandshakeRejectedError } from './errors.js';
 import {
   type Extension,
   hasToken,
@@ -284,7 +284,8 @@ export interface ValidatedResponse {
 /**
  * Checks the server's answer to the opening handshake (RFC 6455 §4.1, the
  * client's steps 1-6). Each failure names the check that failed.
- * @throws {HandshakeError} with `status` set to the status received.
+ * @throws {HandshakeRejectedError} with the status and headers received;
+ *   an {@link ExtensionError} for the extensions.
  */
 export function validateResponse(
   response: HttpResponseHead,
@@ -292,9 +293,11 @@ export function validateResponse(
 ): ValidatedResponse {
   const { status, headers } = response;
   const fail = (
-    code: ConstructorParameters<typeof HandshakeError>[0],
+    code: ConstructorParameters<typeof HandshakeRejectedError>[0],
     message: string,
-  ): HandshakeError => new HandshakeError(code, status, message, headers);
+  ): HandshakeRejectedError => new HandshakeRejectedError(code, status, message, headers);
+  const failExtensions = (message: string): ExtensionError =>
+    new ExtensionError(message, status, headers);
   // 1. "If the status code received from the server is not 101, the client handles
   //    the response per HTTP procedures", which for us is failing the connection.
   if (status !== 101)
@@ -316,15 +319,11 @@ export function validateResponse(
   let extensions: Extension[] = [];
   if (extensionsHeader !== '') {
     const parsed = parseExtensions(extensionsHeader);
-    if (!parsed)
-      throw fail('WS_ERR_HANDSHAKE_EXTENSIONS', 'Malformed Sec-WebSocket-Extensions header');
+    if (!parsed) throw failExtensions('Malformed Sec-WebSocket-Extensions header');
     const offered = new Set(expected.extensions ?? []);
     const unexpected = parsed.find((extension) => !offered.has(extension.name));
     if (unexpected) {
-      throw fail(
-        'WS_ERR_HANDSHAKE_EXTENSIONS',
-        `Server accepted extension "${unexpected.name}" that was not offered`,
-      );
+      throw failExtensions(`Server accepted extension "${unexpected.name}" that was not offered`);
     }
     extensions = parsed;
   }

@@ -25,10 +25,14 @@ export {
 } from './constants.js';
 export {
   AbnormalClosureError,
+  BacklogExceededError,
   ExtensionError,
   HandshakeError,
   type HandshakeErrorCode,
+  HandshakeRejectedError,
   InternalError,
+  InvalidCompressedDataError,
+  InvalidStateError,
   InvalidUtf8Error,
   PayloadTooBigError,
   PolicyError,
@@ -99,7 +103,6 @@ export {
   type ConnectionHandler,
   type ConnectionOptions,
   ConnectionState,
-  InvalidStateError,
   type OpenInfo,
   type SendData,
   type SendOptions,

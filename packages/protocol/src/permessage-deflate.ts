@@ -3,7 +3,7 @@
  * (de)compressor itself lives on the I/O side (`@proj/deflate`), and the
  * connection only carries RSV1 and message assembly.
  */
-import { HandshakeError } from './errors.js';
+import { ExtensionError } from './errors.js';
 import { type Extension, type ExtensionParam, serializeExtensions } from './header-values.js';
 
 /** The extension token (RFC 7692 §7). */
@@ -248,7 +248,7 @@ export function checkWindowBits(name: string, bits: unknown): number {
  *
  * @returns the settled parameters, or `null` when the server declined
  *   (no permessage-deflate element): the connection runs uncompressed.
- * @throws {HandshakeError} `WS_ERR_HANDSHAKE_EXTENSIONS` for an unknown,
+ * @throws {ExtensionError} `WS_ERR_HANDSHAKE_EXTENSIONS` (status 101) for an unknown,
  *   repeated or invalid parameter, permessage-deflate accepted twice, or
  *   a configuration the offer did not allow.
  */
@@ -258,8 +258,8 @@ export function acceptDeflateResponse(
 ): DeflateParams | null {
   const elements = accepted.filter((e) => e.name.toLowerCase() === PERMESSAGE_DEFLATE);
   if (elements.length === 0) return null;
-  const fail = (message: string): HandshakeError =>
-    new HandshakeError('WS_ERR_HANDSHAKE_EXTENSIONS', 101, `permessage-deflate: ${message}`);
+  const fail = (message: string): ExtensionError =>
+    new ExtensionError(`permessage-deflate: ${message}`);
   // One offer was made, so at most one element may accept it.
   if (elements.length > 1) throw fail('accepted more than once');
   const raw = parseParams(elements[0]!.params, false);

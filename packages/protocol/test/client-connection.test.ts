@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test, vi } from 'vitest';
 import {
+  AbnormalClosureError,
   ClientConnection,
   ConnectionState,
   EventCollector,
   HandshakeError,
+  HandshakeRejectedError,
   InternalError,
   InvalidStateError,
   ServerConnection,
@@ -202,7 +204,9 @@ describe('handshake failures', () => {
     const events = handler.eventsReceived();
     expect(types(events)).toEqual(['error']);
     const error = errorOf(events) as HandshakeError;
-    expectWsError(error, HandshakeError, code, 1006, status);
+    // A client's failure: what the server sent, never a status to answer with.
+    expectWsError(error, HandshakeRejectedError, code, 1006, status);
+    expect(error).toBeInstanceOf(HandshakeError);
     // No WebSocket connection ever existed: no close frame, just end().
     expect(handler.dataToSend()).toHaveLength(0);
     expect(handler.ended).toBe(true);
@@ -332,7 +336,7 @@ describe('handshake failures', () => {
     conn.receiveEof();
     const events = handler.eventsReceived();
     expect(types(events)).toEqual(['error', 'close']);
-    expectWsError(errorOf(events), HandshakeError, 'WS_ERR_HANDSHAKE_EOF', 1006, 0);
+    expectWsError(errorOf(events), AbnormalClosureError, 'WS_ERR_HANDSHAKE_EOF', 1006, 0);
     expect(events[1]).toEqual({ type: 'close', code: 1006, reason: '', wasClean: false });
     expect(handler.ended).toBe(true);
     expect(handler.dataToSend()).toHaveLength(0);

@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import {
   ClientConnection,
   EventCollector,
+  ExtensionError,
   HandshakeError,
   InvalidStateError,
   InvalidUtf8Error,
@@ -287,19 +288,22 @@ describe('ClientConnection negotiation', () => {
     const { conn, handler } = connectingClient();
     conn.receiveData(utf8(response101('Sec-WebSocket-Extensions: permessage-deflate')));
     const events = handler.eventsReceived();
-    expectWsError(errorOf(events), HandshakeError, 'WS_ERR_HANDSHAKE_EXTENSIONS', 1006, 101);
+    const error = errorOf(events);
+    expectWsError(error, ExtensionError, 'WS_ERR_HANDSHAKE_EXTENSIONS', 1006, 101);
+    expect(error).toBeInstanceOf(HandshakeError);
+    expect((error as ExtensionError).headers['sec-websocket-extensions']).toBe(
+      'permessage-deflate',
+    );
     expect(types(events)).toEqual(['error']);
   });
 
-  test('an invalid response parameter: the handshake fails', () => {
+  test('an invalid response parameter: the handshake fails with the answer received', () => {
     const { conn, handler } = connectingClient({ perMessageDeflate: {} });
     conn.receiveData(utf8(response101('Sec-WebSocket-Extensions: permessage-deflate; x=1')));
-    expectWsError(
-      errorOf(handler.eventsReceived()),
-      HandshakeError,
-      'WS_ERR_HANDSHAKE_EXTENSIONS',
-      1006,
-      101,
+    const error = errorOf(handler.eventsReceived());
+    expect((error as ExtensionError).headers['sec-websocket-extensions']).toBe(
+      'permessage-deflate; x=1',
     );
+    expectWsError(error, ExtensionError, 'WS_ERR_HANDSHAKE_EXTENSIONS', 1006, 101);
   });
 });

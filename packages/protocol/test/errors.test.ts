@@ -1,9 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import {
   AbnormalClosureError,
+  BacklogExceededError,
   ExtensionError,
   HandshakeError,
+  HandshakeRejectedError,
   InternalError,
+  InvalidCompressedDataError,
+  InvalidStateError,
   InvalidUtf8Error,
   PayloadTooBigError,
   PolicyError,
@@ -47,11 +51,14 @@ describe('error classes', () => {
     );
   });
 
-  test('ExtensionError is 1010', () => {
-    expectWsError(new ExtensionError('x'), ExtensionError, 'WS_ERR_EXTENSION_NEGOTIATION', 1010);
+  test('InvalidCompressedDataError is 1007 and keeps the cause', () => {
+    const cause = new Error('invalid stored block lengths');
+    const error = new InvalidCompressedDataError(cause.message, { cause });
+    expectWsError(error, InvalidCompressedDataError, 'WS_ERR_INVALID_COMPRESSED_DATA', 1007);
+    expect(error.cause).toBe(cause);
   });
 
-  test('HandshakeError is 1006 and carries the HTTP status and headers', () => {
+  test('HandshakeError (a server refusal) is 1006 and carries the status and headers to send', () => {
     const error = new HandshakeError('WS_ERR_HANDSHAKE_VERSION', 426, 'x', {
       'sec-websocket-version': '13',
     });
@@ -59,12 +66,29 @@ describe('error classes', () => {
     expect(error.headers).toEqual({ 'sec-websocket-version': '13' });
     expect(new HandshakeError('WS_ERR_HANDSHAKE_HOST', 400, 'x').headers).toEqual({});
     expect(error.name).toBe('HandshakeError');
+    expect(error).not.toBeInstanceOf(HandshakeRejectedError);
   });
 
-  test('AbnormalClosureError is 1006 with a default message', () => {
+  test('HandshakeRejectedError (a client failure) is a HandshakeError with what was received', () => {
+    const error = new HandshakeRejectedError('WS_ERR_HANDSHAKE_STATUS', 403, 'x', { a: 'b' });
+    expectWsError(error, HandshakeRejectedError, 'WS_ERR_HANDSHAKE_STATUS', 1006, 403);
+    expect(error).toBeInstanceOf(HandshakeError);
+    expect(error.headers).toEqual({ a: 'b' });
+    expect(error.name).toBe('HandshakeRejectedError');
+  });
+
+  test('ExtensionError is a client handshake failure about extensions, 101 by default', () => {
+    const error = new ExtensionError('x');
+    expectWsError(error, ExtensionError, 'WS_ERR_HANDSHAKE_EXTENSIONS', 1006, 101);
+    expect(error).toBeInstanceOf(HandshakeRejectedError);
+    expect(new ExtensionError('x', 101, { a: 'b' }).headers).toEqual({ a: 'b' });
+  });
+
+  test('AbnormalClosureError: the transport closed before the answer, status 0', () => {
     const error = new AbnormalClosureError();
-    expectWsError(error, AbnormalClosureError, 'WS_ERR_ABNORMAL_CLOSURE', 1006);
-    expect(error.message).toMatch(/without a close frame/);
+    expectWsError(error, AbnormalClosureError, 'WS_ERR_HANDSHAKE_EOF', 1006, 0);
+    expect(error).toBeInstanceOf(HandshakeRejectedError);
+    expect(error.message).toMatch(/before the opening handshake completed/);
     expect(new AbnormalClosureError('gone').message).toBe('gone');
   });
 
@@ -78,6 +102,25 @@ describe('error classes', () => {
 
   test('names are the subclass names, also in stack traces', () => {
     expect(String(new PolicyError('WS_ERR_TOO_MANY_FRAGMENTS', 'm'))).toBe('PolicyError: m');
+  });
+});
+
+describe('errors of a call carry no close code', () => {
+  test('InvalidStateError', () => {
+    const error = new InvalidStateError('Cannot send: connection is CLOSED');
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(WebSocketError);
+    expect(error.code).toBe('WS_ERR_INVALID_STATE');
+    expect(error.name).toBe('InvalidStateError');
+  });
+
+  test('BacklogExceededError names what was queued and the limit', () => {
+    const error = new BacklogExceededError(2048, 1024);
+    expect(error).not.toBeInstanceOf(WebSocketError);
+    expect(error.code).toBe('WS_ERR_BACKLOG_EXCEEDED');
+    expect(error.name).toBe('BacklogExceededError');
+    expect(error).toMatchObject({ bufferedAmount: 2048, maxBacklog: 1024 });
+    expect(error.message).toBe('Send refused: 2048 bytes queued, the limit is 1024');
   });
 });
 
