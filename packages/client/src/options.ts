@@ -9,7 +9,15 @@ import {
   type ResolvedDeflateOptions,
   resolveDeflateOptions,
 } from '@proj/deflate';
-import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, buildClientRequest } from '@proj/protocol';
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_PAYLOAD,
+  booleanOption,
+  buildClientRequest,
+  integerOption,
+  optionError,
+  stringOption,
+} from '@proj/protocol';
 
 /** A PEM string or DER/PEM bytes (a `Buffer` is a `Uint8Array`). */
 export type TlsCredential = string | Uint8Array;
@@ -122,64 +130,31 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       MAX_TIMEOUT,
     ),
     closeTimeout: checkInteger('closeTimeout', o.closeTimeout, DEFAULT_TIMEOUT, 1, MAX_TIMEOUT),
-    maxPayload: checkInteger(
-      'maxPayload',
-      o.maxPayload,
-      DEFAULT_MAX_PAYLOAD,
-      0,
-      Number.MAX_SAFE_INTEGER,
-    ),
-    maxFragments: checkInteger(
-      'maxFragments',
-      o.maxFragments,
-      DEFAULT_MAX_FRAGMENTS,
-      1,
-      Number.MAX_SAFE_INTEGER,
-    ),
+    maxPayload: checkInteger('maxPayload', o.maxPayload, DEFAULT_MAX_PAYLOAD, 0),
+    maxFragments: checkInteger('maxFragments', o.maxFragments, DEFAULT_MAX_FRAGMENTS, 1),
     deflate: resolveDeflateOptions(o.perMessageDeflate, false),
     tls: {
       ...credential('ca', o.ca),
       ...credential('cert', o.cert),
       ...credential('key', o.key),
-      rejectUnauthorized: checkBoolean('rejectUnauthorized', o.rejectUnauthorized, true),
-      servername: checkString('servername', o.servername),
+      rejectUnauthorized:
+        o.rejectUnauthorized === undefined
+          ? true
+          : booleanOption('rejectUnauthorized', o.rejectUnauthorized),
+      servername: o.servername === undefined ? undefined : stringOption('servername', o.servername),
     },
   };
 }
 
+/** An integer option, its default when not given. */
 function checkInteger(
   name: string,
   value: unknown,
   fallback: number,
   min: number,
-  max: number,
+  max?: number,
 ): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') {
-    throw new TypeError(`The "${name}" option must be a number, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `The "${name}" option must be an integer from ${min} to ${max}, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') {
-    throw new TypeError(`The "${name}" option must be a boolean, got ${typeof value}`);
-  }
-  return value;
-}
-
-function checkString(name: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') {
-    throw new TypeError(`The "${name}" option must be a string, got ${typeof value}`);
-  }
-  return value;
+  return value === undefined ? fallback : integerOption(name, value, { min, max });
 }
 
 function credential(
@@ -191,12 +166,12 @@ function credential(
     typeof item === 'string' || item instanceof Uint8Array;
   if (isCredential(value)) return { [name]: value };
   if (Array.isArray(value) && value.every(isCredential)) return { [name]: [...value] };
-  throw new TypeError(`The "${name}" option must be a string, a Uint8Array or an array of them`);
+  throw optionError(TypeError, name, 'a string, a Uint8Array or an array of them', value);
 }
 
 function checkOrigin(value: unknown): string | undefined {
-  const origin = checkString('origin', value);
-  if (origin === undefined) return undefined;
+  if (value === undefined) return undefined;
+  const origin = stringOption('origin', value);
   try {
     // The protocol's request builder is the one judge of a header value.
     buildClientRequest({ host: 'localhost', key: '', origin });
@@ -212,7 +187,7 @@ function checkOrigin(value: unknown): string | undefined {
 function checkHeaders(value: unknown): ResolvedOptions['headers'] {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError('The "headers" option must be an object of header names to values');
+    throw optionError(TypeError, 'headers', 'an object of header names to values', value);
   }
   const headers: Record<string, string | readonly string[]> = {};
   for (const [name, item] of Object.entries(value)) {

@@ -41,6 +41,20 @@ describe('resolveOptions', () => {
     });
   }
 
+  test('the wording is the one every package uses (@proj/protocol integerOption)', () => {
+    expect(() => resolveOptions({ maxPayload: 'abc' })).toThrow(
+      new TypeError('The "maxPayload" option must be an integer of at least 0, got "abc"'),
+    );
+    expect(() => resolveOptions({ handshakeTimeout: 1.5 })).toThrow(
+      new RangeError(
+        'The "handshakeTimeout" option must be an integer from 1 to 2147483647, got 1.5',
+      ),
+    );
+    expect(() => resolveOptions({ rejectUnauthorized: 'no' })).toThrow(
+      new TypeError('The "rejectUnauthorized" option must be a boolean, got "no"'),
+    );
+  });
+
   test('timeouts must be at least 1 ms and fit a Node timer', () => {
     expect(() => resolveOptions({ handshakeTimeout: 0 })).toThrow(RangeError);
     expect(() => resolveOptions({ closeTimeout: 2 ** 31 })).toThrow(RangeError);

@@ -1,3 +1,5 @@
+import { integerOption } from '@proj/protocol';
+
 /**
  * A first-in, first-out limit on concurrent jobs.
  *
@@ -16,10 +18,7 @@ export class Limiter {
 
   /** @throws {RangeError} unless `concurrency` is a positive integer or Infinity. */
   constructor(concurrency: number) {
-    if (!(concurrency === Infinity || (Number.isInteger(concurrency) && concurrency >= 1))) {
-      throw new RangeError(`The concurrency must be a positive integer, got ${concurrency}`);
-    }
-    this.concurrency = concurrency;
+    this.concurrency = integerOption('concurrency', concurrency, { min: 1, orInfinity: true });
   }
 
   /** Jobs waiting for a slot. */

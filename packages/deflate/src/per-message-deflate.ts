@@ -4,7 +4,10 @@ import {
   type DeflateParams,
   InvalidCompressedDataError,
   PayloadTooBigError,
+  booleanOption,
   checkWindowBits,
+  integerOption,
+  optionError,
 } from '@proj/protocol';
 import { type IdleReleasable, type IdleSweeper, sharedIdleSweeper } from './idle-sweeper.js';
 import { type Limiter, sharedLimiter } from './limiter.js';
@@ -83,7 +86,8 @@ export const DEFLATE_DEFAULTS = {
  * compression on, `false` off, `undefined` means `enabledByDefault`.
  * @returns `null` when compression is off.
  * @throws {TypeError} for a value of the wrong type; {@link RangeError} for
- *   a number out of range.
+ *   a number that is not an integer in range (the wording of `@proj/protocol`'s
+ *   option validators).
  */
 export function resolveDeflateOptions(
   value: boolean | DeflateOptions | undefined,
@@ -93,37 +97,26 @@ export function resolveDeflateOptions(
   if (value === false) return null;
   if (value === true) value = {};
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError('The "perMessageDeflate" option must be a boolean or an object');
+    throw optionError(TypeError, 'perMessageDeflate', 'a boolean or an object', value);
   }
-  const int = (name: keyof DeflateOptions, fallback: number, min: number, max: number): number => {
-    const v = value[name] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new RangeError(
-        `The "perMessageDeflate.${name}" option must be an integer from ${min} to ${max}, got ${String(v)}`,
-      );
-    }
-    return v;
-  };
-  const bool = (name: keyof DeflateConfig): boolean | undefined => {
-    const v = value[name];
-    if (v !== undefined && typeof v !== 'boolean') {
-      throw new TypeError(`The "perMessageDeflate.${name}" option must be a boolean`);
-    }
-    return v as boolean | undefined;
-  };
+  const int = (name: keyof DeflateOptions, fallback: number, min: number, max?: number): number =>
+    integerOption(`perMessageDeflate.${name}`, value[name] ?? fallback, { min, max });
+  const bool = (name: keyof DeflateConfig): boolean | undefined =>
+    value[name] === undefined ? undefined : booleanOption(`perMessageDeflate.${name}`, value[name]);
   const bits = (name: 'serverMaxWindowBits' | 'clientMaxWindowBits'): number | undefined =>
     value[name] === undefined
       ? undefined
       : checkWindowBits(`perMessageDeflate.${name}`, value[name]);
   return {
-    threshold: int('threshold', DEFLATE_DEFAULTS.threshold, 0, Number.MAX_SAFE_INTEGER),
+    threshold: int('threshold', DEFLATE_DEFAULTS.threshold, 0),
     level: int('level', DEFLATE_DEFAULTS.level, -1, 9),
     memLevel: int('memLevel', DEFLATE_DEFAULTS.memLevel, 1, 9),
     windowBits: int('windowBits', DEFLATE_DEFAULTS.windowBits, ZLIB_MIN_WINDOW_BITS, 15),
-    concurrency:
-      value.concurrency === Infinity
-        ? Infinity
-        : int('concurrency', DEFLATE_DEFAULTS.concurrency, 1, Number.MAX_SAFE_INTEGER),
+    concurrency: integerOption(
+      'perMessageDeflate.concurrency',
+      value.concurrency ?? DEFLATE_DEFAULTS.concurrency,
+      { min: 1, orInfinity: true },
+    ),
     // Up to 2^31 - 1: the most setInterval takes.
     idleRelease: int('idleRelease', DEFLATE_DEFAULTS.idleRelease, 0, 0x7fffffff),
     config: {

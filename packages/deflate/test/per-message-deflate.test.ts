@@ -399,8 +399,21 @@ describe('resolveDeflateOptions', () => {
     [{ serverMaxWindowBits: 7 }, RangeError],
     [{ clientMaxWindowBits: 16 }, RangeError],
     [{ serverNoContextTakeover: 'yes' }, TypeError],
+    [{ level: '1' }, TypeError],
     ['on', TypeError],
   ])('%j is a %s', (value, Class) => {
     expect(() => resolveDeflateOptions(value as never, false)).toThrow(Class);
+  });
+
+  test('one wording with the server and client options (@proj/protocol integerOption)', () => {
+    expect(() => resolveDeflateOptions({ level: 10 }, false)).toThrow(
+      'The "perMessageDeflate.level" option must be an integer from -1 to 9, got 10',
+    );
+    expect(() => resolveDeflateOptions({ serverNoContextTakeover: 1 as never }, false)).toThrow(
+      'The "perMessageDeflate.serverNoContextTakeover" option must be a boolean, got 1',
+    );
+    expect(() => new Limiter(0)).toThrow(
+      'The "concurrency" option must be an integer of at least 1 or Infinity, got 0',
+    );
   });
 });

@@ -61,6 +61,16 @@ export {
   utf8Length,
 } from './utf8.js';
 export { sha1 } from './sha1.js';
+export {
+  type IntegerRange,
+  booleanOption,
+  describeValue,
+  functionOption,
+  integerOption,
+  oneOf,
+  optionError,
+  stringOption,
+} from './options.js';
 export { decodeBase64, encodeBase64 } from './base64.js';
 export {
   type Extension,

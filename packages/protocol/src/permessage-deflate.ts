@@ -4,6 +4,7 @@
  * connection only carries RSV1 and message assembly.
  */
 import { ExtensionError } from './errors.js';
+import { integerOption } from './options.js';
 import { type Extension, type ExtensionParam, serializeExtensions } from './header-values.js';
 
 /** The extension token (RFC 7692 §7). */
@@ -228,15 +229,11 @@ export function buildDeflateOffer(config: DeflateConfig = {}): string {
 
 /**
  * Checks a window size option.
- * @throws {RangeError} unless `bits` is an integer from 8 to 15.
+ * @throws {TypeError} unless `bits` is a number.
+ * @throws {RangeError} unless it is an integer from 8 to 15.
  */
 export function checkWindowBits(name: string, bits: unknown): number {
-  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < MIN_WINDOW_BITS || bits > 15) {
-    throw new RangeError(
-      `The "${name}" option must be an integer from 8 to 15, got ${String(bits)}`,
-    );
-  }
-  return bits;
+  return integerOption(name, bits, { min: MIN_WINDOW_BITS, max: 15 });
 }
 
 /**

@@ -196,10 +196,17 @@ describe('client: buildDeflateOffer', () => {
     );
   });
 
-  test.each([7, 16, 10.5, '10'])('window size %j is a RangeError', (bits) => {
-    expect(() => buildDeflateOffer({ serverMaxWindowBits: bits as number })).toThrow(RangeError);
-    expect(() => buildDeflateOffer({ clientMaxWindowBits: bits as number })).toThrow(RangeError);
+  test.each([7, 16, 10.5])('window size %j is a RangeError', (bits) => {
+    expect(() => buildDeflateOffer({ serverMaxWindowBits: bits })).toThrow(RangeError);
+    expect(() => buildDeflateOffer({ clientMaxWindowBits: bits })).toThrow(RangeError);
     expect(() => checkWindowBits('x', bits)).toThrow(/"x" option must be an integer from 8 to 15/);
+  });
+
+  test('a window size that is not a number is a TypeError, as every option of the wrong type', () => {
+    expect(() => buildDeflateOffer({ serverMaxWindowBits: '10' as never })).toThrow(TypeError);
+    expect(() => checkWindowBits('x', '10')).toThrow(
+      'The "x" option must be an integer from 8 to 15, got "10"',
+    );
   });
 });
 

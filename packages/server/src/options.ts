@@ -5,6 +5,11 @@ import {
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEAD_SIZE,
   DEFAULT_MAX_PAYLOAD,
+  functionOption,
+  integerOption,
+  oneOf,
+  optionError,
+  stringOption,
 } from '@proj/protocol';
 import {
   type DeflateOptions,
@@ -221,24 +226,18 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
   if (modes.filter(Boolean).length !== 1) {
     throw new TypeError('Exactly one of the "port", "server" or "noServer" options must be given');
   }
-  if (options.port !== undefined) integer('port', options.port, 0, 65535);
-  if (options.host !== undefined && typeof options.host !== 'string') {
-    throw new TypeError('The "host" option must be a string');
-  }
-  if (
-    options.path !== undefined &&
-    (typeof options.path !== 'string' || !options.path.startsWith('/'))
-  ) {
-    throw new TypeError('The "path" option must be a string starting with "/"');
+  if (options.port !== undefined) integerOption('port', options.port, { min: 0, max: 65535 });
+  if (options.host !== undefined) stringOption('host', options.host);
+  const path: unknown = options.path;
+  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
+    throw optionError(TypeError, 'path', 'a string starting with "/"', path);
   }
   for (const name of ['authenticate', 'handleProtocols', 'headers'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new TypeError(`The "${name}" option must be a function`);
-    }
+    if (options[name] !== undefined) functionOption(name, options[name]);
   }
   const origins = options.allowedOrigins;
   if (origins !== undefined && typeof origins !== 'function' && !isStringArray(origins)) {
-    throw new TypeError('The "allowedOrigins" option must be an array of strings or a function');
+    throw optionError(TypeError, 'allowedOrigins', 'an array of strings or a function', origins);
   }
   let allowedOrigins: ResolvedOptions<Data>['allowedOrigins'];
   try {
@@ -249,7 +248,7 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     });
   }
   if (options.protocols !== undefined && !isStringArray(options.protocols)) {
-    throw new TypeError('The "protocols" option must be an array of strings');
+    throw optionError(TypeError, 'protocols', 'an array of strings', options.protocols);
   }
   const adapter = options.adapter as Partial<PubSubAdapter> | undefined;
   if (
@@ -260,31 +259,22 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
         (name) => typeof adapter[name] === 'function',
       ))
   ) {
-    throw new TypeError(
-      'The "adapter" option must have publish, subscribe, unsubscribe, close, on and off methods',
+    throw optionError(
+      TypeError,
+      'adapter',
+      'an object with publish, subscribe, unsubscribe, close, on and off methods',
+      adapter,
     );
   }
-  const backlogPolicy = options.backlogPolicy ?? DEFAULTS.backlogPolicy;
-  if (backlogPolicy !== 'close' && backlogPolicy !== 'reject') {
-    throw new TypeError(
-      `The "backlogPolicy" option must be 'close' or 'reject', got ${String(backlogPolicy)}`,
-    );
-  }
+  const backlogPolicy = oneOf('backlogPolicy', options.backlogPolicy ?? DEFAULTS.backlogPolicy, [
+    'close',
+    'reject',
+  ]);
   return {
     ...options,
     allowedOrigins,
-    maxPayload: integer(
-      'maxPayload',
-      options.maxPayload ?? DEFAULTS.maxPayload,
-      0,
-      Number.MAX_SAFE_INTEGER,
-    ),
-    maxFragments: integer(
-      'maxFragments',
-      options.maxFragments ?? DEFAULTS.maxFragments,
-      1,
-      Number.MAX_SAFE_INTEGER,
-    ),
+    maxPayload: integer('maxPayload', options.maxPayload ?? DEFAULTS.maxPayload, 0),
+    maxFragments: integer('maxFragments', options.maxFragments ?? DEFAULTS.maxFragments, 1),
     maxHeadSize: integer(
       'maxHeadSize',
       options.maxHeadSize ?? DEFAULTS.maxHeadSize,
@@ -295,19 +285,19 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
       'handshakeTimeout',
       options.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
       1,
-      2 ** 31 - 1,
+      MAX_TIMER,
     ),
     closeTimeout: integer(
       'closeTimeout',
       options.closeTimeout ?? DEFAULTS.closeTimeout,
       1,
-      2 ** 31 - 1,
+      MAX_TIMER,
     ),
     heartbeatInterval: integer(
       'heartbeatInterval',
       options.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
       0,
-      2 ** 31 - 1,
+      MAX_TIMER,
     ),
     maxHeaderCount: integer(
       'maxHeaderCount',
@@ -315,36 +305,26 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
       1,
       100_000,
     ),
-    maxConnections: integerOrInfinity(
+    maxConnections: integerOption(
       'maxConnections',
       options.maxConnections ?? DEFAULTS.maxConnections,
-      1,
+      { min: 1, orInfinity: true },
     ),
-    idleTimeout: integer(
-      'idleTimeout',
-      options.idleTimeout ?? DEFAULTS.idleTimeout,
-      0,
-      2 ** 31 - 1,
-    ),
-    maxBacklog: integerOrInfinity('maxBacklog', options.maxBacklog ?? DEFAULTS.maxBacklog, 0),
+    idleTimeout: integer('idleTimeout', options.idleTimeout ?? DEFAULTS.idleTimeout, 0, MAX_TIMER),
+    maxBacklog: integerOption('maxBacklog', options.maxBacklog ?? DEFAULTS.maxBacklog, {
+      min: 0,
+      orInfinity: true,
+    }),
     deflate: resolveDeflateOptions(options.perMessageDeflate, false),
     backlogPolicy,
   };
 }
 
-/** An integer of at least `min`, or `Infinity` for no limit. */
-function integerOrInfinity(name: string, value: unknown, min: number): number {
-  return value === Infinity ? value : integer(name, value, min, Number.MAX_SAFE_INTEGER);
-}
+/** The longest delay Node's timers take. */
+const MAX_TIMER = 2 ** 31 - 1;
 
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`The "${name}" option must be an integer, got ${String(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(`The "${name}" option must be between ${min} and ${max}, got ${value}`);
-  }
-  return value;
+function integer(name: string, value: unknown, min: number, max?: number): number {
+  return integerOption(name, value, { min, max });
 }
 
 function isStringArray(value: unknown): value is readonly string[] {

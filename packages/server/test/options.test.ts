@@ -1,7 +1,8 @@
 /**
  * Option validation: a TypeError (wrong type, missing or ambiguous mode) or a
- * RangeError (out of range), each naming the option, thrown by the
- * constructor before anything listens.
+ * RangeError (a number that is not an integer in range, as Node's own
+ * validators have it), each naming the option, thrown by the constructor
+ * before anything listens.
  */
 import { createServer } from 'node:http';
 import { describe, expect, test } from 'vitest';
@@ -34,7 +35,7 @@ describe('each option names itself', () => {
   test.each<[string, Record<string, unknown>, typeof TypeError | typeof RangeError]>([
     ['port', { port: 70000, noServer: undefined }, RangeError],
     ['port', { port: -1, noServer: undefined }, RangeError],
-    ['port', { port: 80.5, noServer: undefined }, TypeError],
+    ['port', { port: 80.5, noServer: undefined }, RangeError],
     ['port', { port: '8080', noServer: undefined }, TypeError],
     ['host', { port: 0, host: 1, noServer: undefined }, TypeError],
     ['path', { path: 'ws' }, TypeError],
@@ -47,9 +48,10 @@ describe('each option names itself', () => {
     ['protocols', { protocols: 'chat' }, TypeError],
     ['protocols', { protocols: ['chat', 2] }, TypeError],
     ['maxPayload', { maxPayload: -1 }, RangeError],
-    ['maxPayload', { maxPayload: 1.5 }, TypeError],
-    ['maxPayload', { maxPayload: Number.NaN }, TypeError],
-    ['maxPayload', { maxPayload: Infinity }, TypeError],
+    ['maxPayload', { maxPayload: 1.5 }, RangeError],
+    ['maxPayload', { maxPayload: Number.NaN }, RangeError],
+    ['maxPayload', { maxPayload: Infinity }, RangeError],
+    ['maxPayload', { maxPayload: '1' }, TypeError],
     ['maxFragments', { maxFragments: 0 }, RangeError],
     ['maxHeadSize', { maxHeadSize: 100 }, RangeError],
     ['maxHeadSize', { maxHeadSize: 2 ** 30 }, RangeError],
@@ -59,15 +61,15 @@ describe('each option names itself', () => {
     ['closeTimeout', { closeTimeout: '1s' }, TypeError],
     ['heartbeatInterval', { heartbeatInterval: -1 }, RangeError],
     ['maxHeaderCount', { maxHeaderCount: 0 }, RangeError],
-    ['maxHeaderCount', { maxHeaderCount: 2.5 }, TypeError],
+    ['maxHeaderCount', { maxHeaderCount: 2.5 }, RangeError],
     ['maxConnections', { maxConnections: 0 }, RangeError],
     ['maxConnections', { maxConnections: '10' }, TypeError],
-    ['maxConnections', { maxConnections: -Infinity }, TypeError],
+    ['maxConnections', { maxConnections: -Infinity }, RangeError],
     ['idleTimeout', { idleTimeout: -1 }, RangeError],
     ['idleTimeout', { idleTimeout: 2 ** 31 }, RangeError],
-    ['idleTimeout', { idleTimeout: Infinity }, TypeError],
+    ['idleTimeout', { idleTimeout: Infinity }, RangeError],
     ['maxBacklog', { maxBacklog: -1 }, RangeError],
-    ['maxBacklog', { maxBacklog: 1.5 }, TypeError],
+    ['maxBacklog', { maxBacklog: 1.5 }, RangeError],
     ['backlogPolicy', { backlogPolicy: 'drop' }, TypeError],
     ['backlogPolicy', { backlogPolicy: 1 }, TypeError],
     ['allowedOrigins', { allowedOrigins: ['https://a.example/'] }, TypeError],
@@ -76,6 +78,20 @@ describe('each option names itself', () => {
     const attempt = (): WebSocketServer => make({ ...base, ...options });
     expect(attempt).toThrow(ErrorClass);
     expect(attempt).toThrow(`"${name}"`);
+  });
+});
+
+describe('one wording for each kind of mistake (@proj/protocol integerOption, oneOf)', () => {
+  test('a number out of range and a value of the wrong type', () => {
+    expect(() => make({ noServer: true, maxPayload: 'abc' })).toThrow(
+      new TypeError('The "maxPayload" option must be an integer of at least 0, got "abc"'),
+    );
+    expect(() => make({ noServer: true, closeTimeout: 0 })).toThrow(
+      new RangeError('The "closeTimeout" option must be an integer from 1 to 2147483647, got 0'),
+    );
+    expect(() => make({ noServer: true, backlogPolicy: 'drop' })).toThrow(
+      new TypeError('The "backlogPolicy" option must be one of "close", "reject", got "drop"'),
+    );
   });
 });
 

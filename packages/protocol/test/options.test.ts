@@ -1,0 +1,99 @@
+/**
+ * The shared option validators: one wording for each kind of mistake, and
+ * Node's split between TypeError (wrong type) and RangeError (a number that
+ * is not an acceptable integer).
+ */
+import { describe, expect, test } from 'vitest';
+import {
+  booleanOption,
+  describeValue,
+  functionOption,
+  integerOption,
+  oneOf,
+  optionError,
+  stringOption,
+} from '@proj/protocol';
+
+describe('integerOption', () => {
+  test('returns an integer within the range, bounds included', () => {
+    expect(integerOption('n', 0, { min: 0 })).toBe(0);
+    expect(integerOption('n', 15, { min: 8, max: 15 })).toBe(15);
+    expect(integerOption('n', Number.MAX_SAFE_INTEGER, { min: 0 })).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  test('a value that is not a number is a TypeError showing what it got', () => {
+    expect(() => integerOption('maxPayload', 'abc', { min: 0 })).toThrow(TypeError);
+    expect(() => integerOption('maxPayload', 'abc', { min: 0 })).toThrow(
+      'The "maxPayload" option must be an integer of at least 0, got "abc"',
+    );
+    expect(() => integerOption('n', null, { min: 0 })).toThrow('got null');
+  });
+
+  test.each([1.5, Number.NaN, Infinity, -1, 16, 2 ** 53])('the number %s is a RangeError', (n) => {
+    expect(() => integerOption('n', n, { min: 0, max: 15 })).toThrow(RangeError);
+    expect(() => integerOption('n', n, { min: 0, max: 15 })).toThrow(
+      `The "n" option must be an integer from 0 to 15, got ${n}`,
+    );
+  });
+
+  test('orInfinity: Infinity means no limit; -Infinity stays a RangeError', () => {
+    expect(integerOption('n', Infinity, { min: 1, orInfinity: true })).toBe(Infinity);
+    expect(() => integerOption('n', -Infinity, { min: 1, orInfinity: true })).toThrow(
+      'The "n" option must be an integer of at least 1 or Infinity, got -Infinity',
+    );
+  });
+});
+
+describe('the other kinds', () => {
+  test('booleanOption', () => {
+    expect(booleanOption('b', false)).toBe(false);
+    expect(() => booleanOption('b', 'no')).toThrow(
+      new TypeError('The "b" option must be a boolean, got "no"'),
+    );
+  });
+
+  test('stringOption', () => {
+    expect(stringOption('s', '')).toBe('');
+    expect(() => stringOption('s', 1)).toThrow(
+      new TypeError('The "s" option must be a string, got 1'),
+    );
+  });
+
+  test('functionOption', () => {
+    const f = (): void => {};
+    expect(functionOption('f', f)).toBe(f);
+    expect(() => functionOption('f', {})).toThrow(
+      new TypeError('The "f" option must be a function, got an object'),
+    );
+  });
+
+  test('oneOf lists the choices', () => {
+    expect(oneOf('p', 'reject', ['close', 'reject'])).toBe('reject');
+    expect(() => oneOf('p', 'drop', ['close', 'reject'])).toThrow(
+      new TypeError('The "p" option must be one of "close", "reject", got "drop"'),
+    );
+  });
+
+  test('optionError words any other expectation the same way', () => {
+    const error = optionError(RangeError, 'x', 'a string starting with "/"', 'ws');
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.message).toBe('The "x" option must be a string starting with "/", got "ws"');
+  });
+});
+
+describe('describeValue', () => {
+  test.each<[unknown, string]>([
+    ['abc', '"abc"'],
+    ['x'.repeat(50), JSON.stringify(`${'x'.repeat(40)}...`)],
+    [1.5, '1.5'],
+    [undefined, 'undefined'],
+    [null, 'null'],
+    [true, 'true'],
+    [[1], 'an array'],
+    [{ secret: 'hunter2' }, 'an object'],
+    [() => 1, 'a function'],
+    [Symbol('s'), 'Symbol(s)'],
+  ])('%s → %s', (value, text) => {
+    expect(describeValue(value)).toBe(text);
+  });
+});
