@@ -31,12 +31,21 @@
  *   exception or unhandled rejection, in particular none out of an event
  *   listener or the client's internals.
  *
+ * Compressed frame streams, behind a 101 that accepts the client's
+ * permessage-deflate offer (with or without server_no_context_takeover):
+ * valid, truncated, mutated and garbage DEFLATE data, BFINAL blocks, bombs
+ * that inflate far past `maxPayload`, RSV1 on continuation and control
+ * frames (../../protocol/test/deflate-arbitraries.ts). The oracle inflates
+ * with node:zlib on its own; the client must deliver exactly its messages,
+ * or fail with its code: 1007 for data that does not inflate or text that
+ * inflates to invalid UTF-8, 1009 once the output passes `maxPayload` (as
+ * @proj/deflate documents), 1002 for RSV1 out of place. Same rules as above.
+ *
  * Seeded; `FUZZ_RUNS=<n>` runs each property n times instead of its short
  * default (`pnpm fuzz` runs 20,000), `FUZZ_SEED=<n>` explores another seed.
- *
- * The hook for the decompression-bomb test: see `compressedStream` below.
  */
 import { createHash } from 'node:crypto';
+import { constants, deflateRawSync } from 'node:zlib';
 import type * as net from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
@@ -46,6 +55,7 @@ import {
   EMPTY,
   FrameParser,
   HandshakeError,
+  PERMESSAGE_DEFLATE,
   type MessageLimits,
   Opcode,
   WEBSOCKET_GUID,
@@ -71,7 +81,12 @@ import {
   split,
   streamOracle,
 } from '../../protocol/test/arbitraries.js';
-import { readHead, record, startRaw, turns } from './helpers.js';
+import {
+  deflateCaseArb,
+  deflateOracle,
+  stepKinds,
+} from '../../protocol/test/deflate-arbitraries.js';
+import { acceptRaw, nextEvent, readHead, record, startRaw, turns } from './helpers.js';
 
 const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
 const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
@@ -329,8 +344,17 @@ interface ClientOracle {
   readonly atBoundary: boolean;
 }
 
-/** Runs the protocol's own pieces on everything the server writes after the request. */
-function clientOracle(bytes: Uint8Array, key: string, offered: readonly string[]): ClientOracle {
+/**
+ * Runs the protocol's own pieces on everything the server writes after the
+ * request; with `deflate`, the client offered permessage-deflate and the
+ * frames go through the compressed-stream oracle.
+ */
+function clientOracle(
+  bytes: Uint8Array,
+  key: string,
+  offered: readonly string[],
+  deflate?: { readonly contextTakeover: boolean },
+): ClientOracle {
   const base = {
     protocol: '',
     messages: [],
@@ -345,13 +369,19 @@ function clientOracle(bytes: Uint8Array, key: string, offered: readonly string[]
     const split = splitHead(bytes);
     if (!split) return { ...base, handshake: 'incomplete' };
     const response = parseResponseHead(split.head);
-    protocol = validateResponse(response, { key, protocols: offered }).protocol;
+    protocol = validateResponse(response, {
+      key,
+      protocols: offered,
+      ...(deflate ? { extensions: [PERMESSAGE_DEFLATE] } : {}),
+    }).protocol;
     rest = split.rest;
   } catch (error) {
     if (!(error instanceof HandshakeError)) throw error;
     return { ...base, handshake: 'refused' };
   }
-  const oracle = streamOracle(rest, LIMITS, false);
+  const oracle = deflate
+    ? deflateOracle(rest, LIMITS, false, deflate.contextTakeover)
+    : streamOracle(rest, LIMITS, false);
   return {
     handshake: 'open',
     protocol,
@@ -386,6 +416,8 @@ interface Case {
   readonly ending: Ending;
   /** Write nothing more and keep the connection open: the client's handshake timeout must fire. */
   readonly stall?: boolean;
+  /** The client offers permessage-deflate; the oracle inflates as agreed. */
+  readonly deflate?: { readonly contextTakeover: boolean };
 }
 
 /** What the hostile server saw: the frames the client sent after the handshake. */
@@ -441,7 +473,7 @@ async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeou
       socket.on('close', () => resolveSide(side));
 
       const bytes = kase.bytes(key);
-      oracle = clientOracle(bytes, key, kase.offered);
+      oracle = clientOracle(bytes, key, kase.offered, kase.deflate);
       const cuts = typeof kase.cuts === 'function' ? kase.cuts(key) : kase.cuts;
       for (const [i, chunk] of split(bytes, cuts).entries()) {
         if (socket.destroyed || socket.writableEnded) return;
@@ -454,6 +486,10 @@ async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeou
       const clean = oracle.handshake === 'open' && !oracle.failure && !oracle.peerClose;
       if (kase.ending === 'close' && clean && oracle.atBoundary) {
         socket.write(concatBytes(encodeFrame(Opcode.Close, serializeClosePayload(1000, ''))));
+      } else if (kase.deflate && oracle.handshake === 'open' && !clean) {
+        // The client must fail, or echo our close frame: its close frame ends
+        // the connection (above). No EOF before it, which would cut short a
+        // message still being inflated (see `check`).
       } else {
         socket.end();
       }
@@ -463,6 +499,7 @@ async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeou
     ...LIMITS,
     closeTimeout: 3000,
     handshakeTimeout: 3000,
+    ...(kase.deflate ? { perMessageDeflate: true } : {}),
     ...clientOptions,
   });
   ws.binaryType = 'arraybuffer';
@@ -479,8 +516,20 @@ async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeou
   return { events, close, side, oracle: oracle!, ws };
 }
 
-/** Asserts everything the client did against the oracle; returns the outcome's name. */
-function check(result: Awaited<ReturnType<typeof runCase>>, ending: Ending, stall = false): string {
+/**
+ * Asserts everything the client did against the oracle; returns the outcome's name.
+ *
+ * `lossyEof`: on an EOF after a clean stream, the last messages may be lost
+ * (never one in the middle): the client drops a compressed message whose
+ * inflation had not finished when the transport closed, though it had arrived
+ * whole (reported with issue 20; uncompressed, it is delivered).
+ */
+function check(
+  result: Awaited<ReturnType<typeof runCase>>,
+  ending: Ending,
+  stall = false,
+  lossyEof = false,
+): string {
   const { events, close, side, oracle, ws } = result;
   const types = events.map((e) => e.type);
   expect(types.filter((t) => t === 'close')).toHaveLength(1);
@@ -510,15 +559,20 @@ function check(result: Awaited<ReturnType<typeof runCase>>, ending: Ending, stal
         ? data
         : { binary: Buffer.from(data as ArrayBuffer).toString('hex') };
     });
+  const eofAfterCleanStream =
+    !oracle.failure && !oracle.peerClose && !(ending === 'close' && oracle.atBoundary);
+  const lossy = lossyEof && eofAfterCleanStream;
+  const expectedMessages = lossy ? oracle.messages.slice(0, messages.length) : oracle.messages;
+  const lost = oracle.messages.length - expectedMessages.length;
   // open, the messages, `error` if the connection failed, `close`: nothing else.
   expect(types).toEqual([
     'open',
-    ...oracle.messages.map(() => 'message'),
+    ...expectedMessages.map(() => 'message'),
     ...(oracle.failure ? ['error'] : []),
     'close',
   ]);
   expect(ws.protocol).toBe(oracle.protocol);
-  expect(messages).toEqual(oracle.messages);
+  expect(messages).toEqual(expectedMessages);
   const sent = [...oracle.sent];
   if (oracle.failure) {
     expect(errorEvent!.error).toBeInstanceOf(WebSocketError);
@@ -544,8 +598,9 @@ function check(result: Awaited<ReturnType<typeof runCase>>, ending: Ending, stal
     return 'clean stream, then a close frame';
   }
   expect([close.code, close.wasClean]).toEqual([1006, false]);
-  expect(side.frames).toEqual(sent);
-  return 'clean stream, then EOF';
+  // What was lost was never read, so no pong went out for a ping after it either.
+  expect(side.frames).toEqual(lossy ? sent.slice(0, side.frames.length) : sent);
+  return `clean stream, then EOF${lost > 0 ? ' (the last messages lost)' : ''}`;
 }
 
 // ---- arbitraries ------------------------------------------------------------
@@ -597,16 +652,6 @@ const serverFramesArb = fc.oneof(
       ),
   },
 );
-
-// ---- hook: the decompression-bomb test (`compressedStream`) ---------------
-//
-// Compression is not negotiated here yet. Once the client offers
-// permessage-deflate, the bomb test plugs in right here: a `compressedStream`
-// arbitrary (RSV1 frames whose DEFLATE data inflates far past `maxPayload`)
-// added to `serverFramesArb` above, behind a 101 that accepts the offer; and
-// `clientOracle` extended to inflate with a byte budget of `maxPayload`, so
-// that the client must fail with 1009 (error, then close) before it has
-// inflated more than that.
 
 /** A valid 101 for the key and offer, from the model with no changes. */
 function valid101(key: string, offered: readonly string[]): Uint8Array {
@@ -789,6 +834,106 @@ describe('frame streams after a valid 101', () => {
         options(600),
       );
       tally.print('frame streams');
+    },
+    TIMEOUT,
+  );
+});
+
+describe('compressed frame streams after a 101 that accepts permessage-deflate', () => {
+  test(
+    'messages inflated as the oracle predicts; 1007 for bad DEFLATE data or UTF-8, 1009 past maxPayload, 1002 for RSV1 out of place',
+    async () => {
+      const { url } = await startRaw((socket) => play?.(socket));
+      const tally = new Tally();
+      let skipped = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          // No ping or pong: see the known bug below.
+          deflateCaseArb(LIMITS.maxPayload, false, { controlFrames: false }),
+          fc.boolean(),
+          cutsArb,
+          pausesArb,
+          endingArb,
+          fc.boolean(),
+          async ({ steps, stream }, contextTakeover, cuts, pauses, ending, together) => {
+            // A message after a BFINAL-ended stream: not modelled (see deflateOracle).
+            const afterStreamEnd = deflateOracle(
+              stream,
+              LIMITS,
+              false,
+              contextTakeover,
+            ).afterStreamEnd;
+            if (afterStreamEnd) skipped++;
+            fc.pre(!afterStreamEnd);
+            const answer = (key: string): Uint8Array =>
+              serializeAnswer({
+                ...answerModel(key, [], []),
+                fields: [
+                  ...answerModel(key, [], []).fields,
+                  {
+                    name: 'Sec-WebSocket-Extensions',
+                    value: contextTakeover
+                      ? 'permessage-deflate'
+                      : 'permessage-deflate; server_no_context_takeover',
+                  },
+                ],
+              });
+            const result = await runCase(url, {
+              offered: [],
+              bytes: (key) => concatBytes([answer(key), stream]),
+              cuts: (key) => (together ? cuts : [answer(key).length, ...cuts]),
+              pauses,
+              ending,
+              deflate: { contextTakeover },
+            });
+            expect(result.oracle.handshake).toBe('open');
+            expect(result.ws.extensions).toMatch(/^permessage-deflate/);
+            const outcome = check(result, ending, false, true);
+            for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
+          },
+        ),
+        options(300),
+      );
+      tally.print(
+        `compressed frame streams, by kind of step and outcome (${skipped} skipped: a message after BFINAL)`,
+      );
+    },
+    TIMEOUT,
+  );
+});
+
+describe('known bugs (test.fails: make them plain tests once fixed)', () => {
+  // Found by the property above (with control frames). A compressed message
+  // and a ping (or pong) in one read: the client delivers the message, then
+  // never reads again: no pong, no later message, not even a close frame; the
+  // connection stays open for good. Uncompressed, or with a close frame after
+  // the message instead, all goes well. Remove `controlFrames: false` above once fixed.
+  test.fails(
+    'a compressed message and a ping in one read: the close frame after them is still read',
+    async () => {
+      let server!: net.Socket;
+      const { url } = await startRaw((socket) => {
+        server = socket;
+        void acceptRaw(socket, ['Sec-WebSocket-Extensions: permessage-deflate']).then(() => {
+          const deflated = deflateRawSync(Buffer.from('first'), {
+            finishFlush: constants.Z_SYNC_FLUSH,
+          }).subarray(0, -4);
+          socket.write(
+            concatBytes([
+              ...encodeFrame(Opcode.Text, deflated, { rsv1: true }),
+              ...encodeFrame(Opcode.Ping, EMPTY),
+            ]),
+          );
+        });
+      });
+      const ws = new WebSocket(url, [], { perMessageDeflate: true, closeTimeout: 1000 });
+      const { events, closed } = record(ws);
+      expect(((await nextEvent(ws, 'message')) as MessageEvent).data).toBe('first');
+      server.write(concatBytes(encodeFrame(Opcode.Close, serializeClosePayload(1000, ''))));
+      server.on('data', () => server.end());
+      const close = await within(closed, 'close event after the close frame', 3000);
+      expect(close.code).toBe(1000);
+      expect(events.map((e) => e.type)).toEqual(['open', 'message', 'close']);
     },
     TIMEOUT,
   );

@@ -14,11 +14,18 @@
  * callback counts against the input size, and a runaway loop that keeps
  * reporting trips it. A loop that reports nothing cannot be caught by a
  * synchronous test; the parser's loops consume at least one byte per turn.
+ *
+ * With permessage-deflate negotiated, compressed streams (deflate-arbitraries.ts:
+ * valid, truncated, mutated and garbage DEFLATE data, bombs, BFINAL blocks,
+ * RSV1 where it is forbidden) go through the hooks an I/O layer uses:
+ * `pauseParsing` on a compressed message, then `deliverMessage` or `failWith`
+ * and `resumeParsing`, at once or a few chunks later.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ClientConnection,
+  type Connection,
   type ConnectionEvent,
   EventCollector,
   FrameParser,
@@ -52,6 +59,7 @@ import {
   type Seen,
   split,
 } from './arbitraries.js';
+import { InflateModel, deflateCaseArb, deflateOracle, stepKinds } from './deflate-arbitraries.js';
 
 const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
 const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
@@ -603,6 +611,133 @@ describe('client handshake: random and mutated 101 responses', () => {
         }),
         options(1500),
       );
+    },
+    TIMEOUT,
+  );
+});
+
+describe('permessage-deflate negotiated: compressed messages through pauseParsing and deliverMessage', () => {
+  /** Small, so that bombs come cheap and 1009 comes up often. */
+  const LIMITS = { maxPayload: 4096, maxFragments: 4 } as const satisfies MessageLimits;
+
+  /**
+   * A collector that does what @proj/deflate's MessageCompression does with a
+   * compressed message: pause parsing and inflate it "later" (when the test
+   * drains), then deliver it or fail the connection, and resume parsing.
+   */
+  class InflatingCollector extends BudgetCollector {
+    connection!: Connection;
+    readonly pending: { data: Uint8Array; binary: boolean }[] = [];
+    /** Records delivered messages only: compressed ones are still deflated. */
+    override onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
+      if (!compressed) {
+        super.onMessage(data, binary);
+        return;
+      }
+      this.connection.pauseParsing();
+      // `data` may be a view into the chunk being parsed: copy it for later.
+      this.pending.push({ data: data.slice(), binary });
+    }
+  }
+
+  it(
+    'ServerConnection: the messages, pongs and close code the oracle predicts, in any split and timing',
+    () => {
+      const tally = new Map<string, number>();
+      fc.assert(
+        fc.property(
+          deflateCaseArb(LIMITS.maxPayload, true),
+          fc.boolean(),
+          cutsArb,
+          fc.array(fc.boolean(), { maxLength: 8 }),
+          (kase, contextTakeover, cuts, deferrals) => {
+            const oracle = deflateOracle(kase.stream, LIMITS, true, contextTakeover);
+            // A message after a BFINAL-ended stream: not modelled (see deflateOracle).
+            fc.pre(!oracle.afterStreamEnd);
+            const chunks = split(kase.stream, cuts);
+            const collector = new InflatingCollector(kase.stream.length);
+            const server = new ServerConnection({
+              handler: collector,
+              perMessageDeflate: true,
+              ...LIMITS,
+            });
+            collector.connection = server;
+            const model = new InflateModel(contextTakeover, LIMITS.maxPayload);
+            const drain = (): void => {
+              for (let item = collector.pending.shift(); item; item = collector.pending.shift()) {
+                let inflated: Uint8Array | undefined;
+                try {
+                  inflated = model.inflate(item.data);
+                } catch (error) {
+                  server.failWith(error as WebSocketError);
+                }
+                if (inflated) server.deliverMessage(inflated, item.binary);
+                server.resumeParsing();
+              }
+            };
+            for (const [i, chunk] of chunks.entries()) {
+              server.receiveData(chunk);
+              // Now and then the inflate "finishes" only after more input arrived.
+              if (!deferrals[i % Math.max(deferrals.length, 1)]) drain();
+            }
+            drain();
+
+            const events = collector.eventsReceived();
+            const delivered = events.filter((e) => e.type === 'message').map(seen);
+            const expectedMessages = oracle.frames
+              .filter((f) => f.opcode === Opcode.Text || f.opcode === Opcode.Binary)
+              .map((f) => ({
+                type: 'message',
+                binary: f.opcode === Opcode.Binary,
+                data: f.payload,
+              }));
+            expect(delivered).toEqual(expectedMessages);
+            const errors = events.filter((e) => e.type === 'error').map(seen);
+            expect(errors).toEqual(
+              oracle.failure
+                ? [
+                    {
+                      type: 'error',
+                      code: oracle.failure.code,
+                      closeCode: oracle.failure.closeCode,
+                    },
+                  ]
+                : [],
+            );
+            // What it wrote, unmasked: a pong per ping, then the close echo or its failure's close.
+            const replies = parseDirect([collector.dataToSend()], false);
+            expect(replies.error).toBeUndefined();
+            expect(replies.events).toEqual(
+              oracle.frames
+                .filter((f) => f.opcode === Opcode.Pong || f.opcode === Opcode.Close)
+                .map((f) =>
+                  f.opcode === Opcode.Pong
+                    ? { type: 'pong', data: f.payload }
+                    : { type: 'closing', ...parseClosePayload(Buffer.from(f.payload, 'hex')) },
+                ),
+            );
+            expect(collector.ended).toBe(
+              oracle.failure !== undefined || oracle.peerClose !== undefined,
+            );
+            const outcome = oracle.failure
+              ? `close ${oracle.failure.closeCode} (${oracle.failure.code})`
+              : oracle.peerClose
+                ? 'peer close echoed'
+                : 'clean';
+            for (const kind of new Set(stepKinds(kase.steps))) {
+              tally.set(`${kind}: ${outcome}`, (tally.get(`${kind}: ${outcome}`) ?? 0) + 1);
+            }
+          },
+        ),
+        options(400),
+      );
+      if (FUZZ_RUNS)
+        console.log(
+          [...tally]
+            .sort()
+            .map(([k, n]) => `  ${k}: ${n}`)
+            .join('\n'),
+        );
     },
     TIMEOUT,
   );

@@ -28,6 +28,16 @@
  *   broke nothing and we end with FIN or RST, no close frame but a dropped
  *   TCP connection. The server side reports the same failure (`error` with
  *   the same code) and `close` exactly once.
+ * - Compressed frame streams, on a second server with permessage-deflate
+ *   negotiated (context takeover or not, as the handshake offers): valid,
+ *   truncated, mutated and garbage DEFLATE data, BFINAL blocks, bombs that
+ *   inflate far past `maxPayload`, RSV1 on continuation and control frames
+ *   (../../protocol/test/deflate-arbitraries.ts). The oracle inflates with
+ *   node:zlib on its own, and the server must deliver and echo exactly its
+ *   messages, then close with its code: 1007 for data that does not inflate
+ *   or text that inflates to invalid UTF-8, 1009 once the output passes
+ *   `maxPayload` (both as @proj/deflate documents), 1002 for RSV1 out of place.
+ *   Healthy `ws` clients with compression echo alongside.
  * - Throughout: no uncaught exception or unhandled rejection, zero echo
  *   mismatches on the healthy clients, and progress on each of them.
  *
@@ -35,10 +45,10 @@
  * - `FUZZ_RUNS=<n>` runs each property n times instead of its short default
  *   (`pnpm fuzz` at the root runs 20,000 each).
  * - `FUZZ_SEED=<n>` explores another seed; a failure prints its seed and path.
- *
- * The hook for the decompression-bomb test: see `compressedStream` below.
  */
 import { createHash } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import type { IncomingMessage } from 'node:http';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -57,7 +67,7 @@ import {
   serializeClosePayload,
   validateRequest,
 } from '@proj/protocol';
-import { WebSocketServer } from '@proj/server';
+import { type ServerWebSocket, WebSocketServer } from '@proj/server';
 import {
   type Mutation,
   cutsArb,
@@ -70,8 +80,16 @@ import {
   prng,
   scriptArb,
   split,
+  type StreamOracle,
   streamOracle,
 } from '../../protocol/test/arbitraries.js';
+import {
+  type DeflateOracle,
+  deflateCaseArb,
+  deflateMessage,
+  deflateOracle,
+  stepKinds,
+} from '../../protocol/test/deflate-arbitraries.js';
 import { RawClient, handshakeRequest, useCleanup } from './helpers.js';
 
 useCleanup();
@@ -98,6 +116,8 @@ const CASE_TIMEOUT = 5_000;
 interface Tracked {
   /** `undefined` when no error listener was attached (odd ports). */
   readonly errors: WebSocketError[] | undefined;
+  /** The messages delivered, as the oracle writes them (binary flag and hex). */
+  readonly messages: { opcode: number; payload: string }[];
   readonly closes: [number, string, boolean][];
   readonly closed: Promise<void>;
 }
@@ -119,9 +139,9 @@ class HealthyLoad {
   #running = true;
   #loops: Promise<void>[] = [];
 
-  async start(url: string, count: number): Promise<void> {
+  async start(url: string, count: number, options: WebSocket.ClientOptions = {}): Promise<void> {
     for (let id = 0; id < count; id++) {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, options);
       ws.on('error', (error) => this.mismatches.push(`client ${id}: ${String(error)}`));
       ws.on('close', (code) => {
         if (this.#running) this.mismatches.push(`client ${id}: closed with ${code}`);
@@ -185,6 +205,32 @@ class HealthyLoad {
 
 const healthy = new HealthyLoad();
 
+/**
+ * Echoes every message (never compressed, so the echoes read as they are)
+ * and records, by the client's port, what the server reported.
+ */
+function echoAndTrack(socket: ServerWebSocket<unknown>, request: IncomingMessage): void {
+  const messages: Tracked['messages'] = [];
+  socket.on('message', (data, isBinary) => {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    messages.push({ opcode: isBinary ? Opcode.Binary : Opcode.Text, payload: hex(bytes) });
+    socket.send(data, { binary: isBinary, compress: false });
+  });
+  const remotePort = request.socket.remotePort ?? 0;
+  // Half the connections listen for errors; without a listener the server
+  // must fail the connection all the same, silently.
+  const errors = remotePort % 2 === 0 ? ([] as WebSocketError[]) : undefined;
+  if (errors) socket.on('error', (error) => errors.push(error));
+  const closes: [number, string, boolean][] = [];
+  const closed = new Promise<void>((resolve) =>
+    socket.on('close', (...args) => {
+      closes.push(args);
+      resolve();
+    }),
+  );
+  tracked.set(remotePort, { errors, messages, closes, closed });
+}
+
 beforeAll(async () => {
   server = new WebSocketServer({
     port: 0,
@@ -192,22 +238,7 @@ beforeAll(async () => {
     ...LIMITS,
     handshakeTimeout: HANDSHAKE_TIMEOUT,
   });
-  server.on('connection', (socket, request) => {
-    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
-    const remotePort = request.socket.remotePort ?? 0;
-    // Half the connections listen for errors; without a listener the server
-    // must fail the connection all the same, silently.
-    const errors = remotePort % 2 === 0 ? ([] as WebSocketError[]) : undefined;
-    if (errors) socket.on('error', (error) => errors.push(error));
-    const closes: [number, string, boolean][] = [];
-    const closed = new Promise<void>((resolve) =>
-      socket.on('close', (...args) => {
-        closes.push(args);
-        resolve();
-      }),
-    );
-    tracked.set(remotePort, { errors, closes, closed });
-  });
+  server.on('connection', echoAndTrack);
   await server.ready();
   port = (server.address() as { port: number }).port;
   await healthy.start(`ws://127.0.0.1:${port}`, 4);
@@ -221,15 +252,18 @@ afterAll(async () => {
 });
 
 /** Runs `run` (a property) and checks that each healthy client kept echoing all along. */
-async function whileHealthyEcho(run: () => Promise<void>): Promise<void> {
-  const before = [...healthy.echoed];
+async function whileHealthyEcho(
+  run: () => Promise<void>,
+  on: { server: WebSocketServer; healthy: HealthyLoad } = { server, healthy },
+): Promise<void> {
+  const before = [...on.healthy.echoed];
   await run();
-  expect(healthy.mismatches).toEqual([]);
-  for (const [id, count] of healthy.echoed.entries()) {
+  expect(on.healthy.mismatches).toEqual([]);
+  for (const [id, count] of on.healthy.echoed.entries()) {
     expect(count, `healthy client ${id} made progress`).toBeGreaterThan(before[id]!);
   }
   // Every fuzzed connection is gone: only the healthy clients remain.
-  expect(server.clients.size).toBe(healthy.clients.length);
+  expect(on.server.clients.size).toBe(on.healthy.clients.length);
 }
 
 // ---- helpers ----------------------------------------------------------------
@@ -839,18 +873,6 @@ const oversizeArb = fc
     return new Uint8Array(Buffer.concat([firstFrame, head(Opcode.Continuation, true, length)]));
   });
 
-// ---- hook: the decompression-bomb test (`compressedStream`) ---------------
-//
-// Compression is not negotiated here yet. Once the server accepts
-// permessage-deflate, the bomb test plugs in right here: a `compressedStream`
-// arbitrary (RSV1 frames whose DEFLATE data inflates far past `maxPayload`:
-// runs of zeros, overlapping back-references, one message split over many
-// fragments, a bomb after valid compressed messages) added to `frameCaseArb`
-// below, sent on a connection whose handshake offered the extension; and
-// `frameOracle` extended to inflate with a byte budget of `maxPayload`, so
-// that the server must close with 1009 before it has inflated more than that,
-// while the healthy clients keep echoing.
-
 /** How we end a stream that broke nothing: a close frame, FIN, or RST. */
 type Ending = 'close' | 'fin' | 'reset';
 
@@ -874,6 +896,102 @@ const frameCaseArb = fc.record({
   pipelined: fc.boolean(),
 });
 
+/**
+ * Plays one frame stream on a fresh connection to `port` after a valid
+ * handshake (`extensions` offered, if any) and checks everything against
+ * `oracle`: the replies, the close, what the server reported. Returns the
+ * outcome's name for the tally.
+ *
+ * `lossyFin`: after our FIN, the messages still being inflated may be lost
+ * (the last ones only, never a gap): the server drops a compressed message
+ * whose inflation had not finished when the transport closed, though it had
+ * arrived whole (reported with issue 20; uncompressed, it is delivered).
+ */
+async function playFrameCase(
+  port: number,
+  oracle: StreamOracle,
+  kase: { stream: Uint8Array; cuts: number[]; pauses: Pause[]; ending: Ending; pipelined: boolean },
+  { extensions, lossyFin = false }: { extensions?: string; lossyFin?: boolean } = {},
+): Promise<string> {
+  const { stream, cuts, pauses, ending, pipelined } = kase;
+  const chunks = split(stream, cuts);
+  const raw = await RawClient.connect(port);
+  const localPort = raw.socket.localPort!;
+  raw.socket.setNoDelay(true);
+  const { text, key } = handshakeRequest(
+    extensions ? { headers: { 'Sec-WebSocket-Extensions': extensions } } : {},
+  );
+  if (pipelined && chunks.length > 0)
+    raw.write(Buffer.concat([Buffer.from(text), chunks.shift()!]));
+  else raw.write(text);
+  const response = await within(raw.response(), '101 response');
+  expect(response.status).toBe(101);
+  expect(response.headers['sec-websocket-accept']).toBe(acceptFor(key));
+  // An offer without parameters is accepted as it is; client_no_context_takeover is echoed.
+  expect(response.headers['sec-websocket-extensions']).toBe(extensions);
+  const serverSide = tracked.get(localPort);
+  expect(serverSide).toBeDefined();
+
+  await writeChunks(raw, chunks, pauses);
+  const ended = oracle.failure !== undefined || oracle.peerClose !== undefined;
+  const how: Ending | 'server' = ended
+    ? 'server'
+    : ending === 'close' && !oracle.atBoundary
+      ? 'fin'
+      : ending;
+  const expectedReplies = [...oracle.frames];
+  if (how === 'close') {
+    raw.write(masked(Opcode.Close, closeBody(1000)));
+    expectedReplies.push({ opcode: Opcode.Close, payload: hex(closeBody(1000)) });
+  } else if (how === 'fin') {
+    raw.socket.end();
+  } else if (how === 'reset') {
+    raw.socket.resetAndDestroy();
+  }
+  await within(raw.closed, 'connection closed');
+  await serverClosed(localPort);
+
+  // What the server sent back (unreadable after our RST), and the messages it delivered.
+  const { errors, messages, closes } = serverSide!;
+  const expectedMessages = oracle.frames.filter(
+    (f) => f.opcode === Opcode.Text || f.opcode === Opcode.Binary,
+  );
+  let lost = 0;
+  if (how !== 'reset') {
+    expect(raw.parseError).toBeUndefined();
+    expect(raw.frames.every((f) => f.fin && f.rsv === 0 && !f.masked)).toBe(true);
+    const replies = raw.frames.map((f) => ({
+      opcode: f.opcode,
+      payload: f.payload.toString('hex'),
+    }));
+    if (how === 'fin' && lossyFin) {
+      lost = expectedMessages.length - messages.length;
+      expect(replies).toEqual(expectedReplies.slice(0, replies.length));
+      expect(messages).toEqual(expectedMessages.slice(0, messages.length));
+    } else {
+      expect(replies).toEqual(expectedReplies);
+      expect(messages).toEqual(expectedMessages);
+    }
+  }
+  if (errors) {
+    expect(errors.map((e) => [e.code, e.closeCode])).toEqual(
+      oracle.failure ? [[oracle.failure.code, oracle.failure.closeCode]] : [],
+    );
+  }
+  if (oracle.peerClose) {
+    expect(closes).toEqual([[oracle.peerClose.code, oracle.peerClose.reason, true]]);
+  } else if (how === 'close') {
+    expect(closes).toEqual([[1000, '', true]]);
+  } else {
+    expect(closes).toEqual([[1006, '', false]]);
+  }
+  return oracle.failure
+    ? `close ${oracle.failure.closeCode} (${oracle.failure.code})`
+    : oracle.peerClose
+      ? 'peer close echoed'
+      : `clean stream, then ${how}${lost > 0 ? ' (the last messages lost)' : ''}`;
+}
+
 describe('frame streams after a valid handshake', () => {
   test(
     'the replies and close code the oracle predicts, or a dropped connection; the server reports the same',
@@ -881,75 +999,118 @@ describe('frame streams after a valid handshake', () => {
       const tally = new Tally();
       await whileHealthyEcho(async () => {
         await fc.assert(
-          fc.asyncProperty(frameCaseArb, async ({ stream, cuts, pauses, ending, pipelined }) => {
-            const oracle = frameOracle(stream);
-            const chunks = split(stream, cuts);
-            const raw = await RawClient.connect(port);
-            const localPort = raw.socket.localPort!;
-            raw.socket.setNoDelay(true);
-            const { text, key } = handshakeRequest();
-            if (pipelined && chunks.length > 0)
-              raw.write(Buffer.concat([Buffer.from(text), chunks.shift()!]));
-            else raw.write(text);
-            const response = await within(raw.response(), '101 response');
-            expect(response.status).toBe(101);
-            expect(response.headers['sec-websocket-accept']).toBe(acceptFor(key));
-            const serverSide = tracked.get(localPort);
-            expect(serverSide).toBeDefined();
-
-            await writeChunks(raw, chunks, pauses);
-            const ended = oracle.failure !== undefined || oracle.peerClose !== undefined;
-            const how: Ending | 'server' = ended
-              ? 'server'
-              : ending === 'close' && !oracle.atBoundary
-                ? 'fin'
-                : ending;
-            const expectedReplies = [...oracle.replies];
-            if (how === 'close') {
-              raw.write(masked(Opcode.Close, closeBody(1000)));
-              expectedReplies.push({ opcode: Opcode.Close, payload: hex(closeBody(1000)) });
-            } else if (how === 'fin') {
-              raw.socket.end();
-            } else if (how === 'reset') {
-              raw.socket.resetAndDestroy();
-            }
-            await within(raw.closed, 'connection closed');
-            await serverClosed(localPort);
-
-            // What the server sent back (unreadable after our RST).
-            if (how !== 'reset') {
-              expect(raw.parseError).toBeUndefined();
-              expect(raw.frames.every((f) => f.fin && f.rsv === 0 && !f.masked)).toBe(true);
-              expect(
-                raw.frames.map((f) => ({ opcode: f.opcode, payload: f.payload.toString('hex') })),
-              ).toEqual(expectedReplies);
-            }
-            // What the server reported: the same failure, and one close.
-            const { errors, closes } = serverSide!;
-            if (errors) {
-              expect(errors.map((e) => [e.code, e.closeCode])).toEqual(
-                oracle.failure ? [[oracle.failure.code, oracle.failure.closeCode]] : [],
-              );
-            }
-            if (oracle.peerClose) {
-              expect(closes).toEqual([[oracle.peerClose.code, oracle.peerClose.reason, true]]);
-            } else if (how === 'close') {
-              expect(closes).toEqual([[1000, '', true]]);
-            } else {
-              expect(closes).toEqual([[1006, '', false]]);
-            }
-            tally.add(
-              oracle.failure
-                ? `close ${oracle.failure.closeCode} (${oracle.failure.code})`
-                : oracle.peerClose
-                  ? 'peer close echoed'
-                  : `clean stream, then ${how}`,
-            );
+          fc.asyncProperty(frameCaseArb, async (kase) => {
+            const { replies, ...rest } = frameOracle(kase.stream);
+            tally.add(await playFrameCase(port, { frames: replies, ...rest }, kase));
           }),
           options(600),
         );
       });
       tally.print('frame streams');
+    },
+    TIMEOUT,
+  );
+});
+
+describe('compressed frame streams (permessage-deflate negotiated)', () => {
+  let deflateServer: WebSocketServer;
+  let deflatePort: number;
+  const deflateHealthy = new HealthyLoad();
+
+  beforeAll(async () => {
+    deflateServer = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      ...LIMITS,
+      handshakeTimeout: HANDSHAKE_TIMEOUT,
+      perMessageDeflate: { threshold: 0 },
+    });
+    deflateServer.on('connection', echoAndTrack);
+    await deflateServer.ready();
+    deflatePort = (deflateServer.address() as { port: number }).port;
+    // Healthy clients that compress (ws's threshold: messages of 1 KiB and more).
+    await deflateHealthy.start(`ws://127.0.0.1:${deflatePort}`, 2, { perMessageDeflate: true });
+  });
+
+  afterAll(async () => {
+    await deflateHealthy.stop();
+    await deflateServer.close({ timeout: 1000 });
+    expect(deflateHealthy.mismatches).toEqual([]);
+  });
+
+  test(
+    'messages inflated and echoed as the oracle predicts; 1007 for bad DEFLATE data or UTF-8, 1009 past maxPayload, 1002 for RSV1 out of place',
+    async () => {
+      const tally = new Tally();
+      let skipped = 0;
+      await whileHealthyEcho(
+        async () => {
+          await fc.assert(
+            fc.asyncProperty(
+              deflateCaseArb(LIMITS.maxPayload, true),
+              fc.boolean(),
+              cutsArb,
+              pausesArb,
+              fc.constantFrom<Ending>('close', 'close', 'fin', 'reset'),
+              fc.boolean(),
+              async ({ steps, stream }, contextTakeover, cuts, pauses, ending, pipelined) => {
+                const oracle: DeflateOracle = deflateOracle(stream, LIMITS, true, contextTakeover);
+                // A message after a BFINAL-ended stream: not modelled (see deflateOracle).
+                if (oracle.afterStreamEnd) skipped++;
+                fc.pre(!oracle.afterStreamEnd);
+                const extensions = contextTakeover
+                  ? 'permessage-deflate'
+                  : 'permessage-deflate; client_no_context_takeover';
+                const outcome = await playFrameCase(
+                  deflatePort,
+                  oracle,
+                  { stream, cuts, pauses, ending, pipelined },
+                  { extensions, lossyFin: true },
+                );
+                for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
+              },
+            ),
+            options(300),
+          );
+        },
+        { server: deflateServer, healthy: deflateHealthy },
+      );
+      tally.print(
+        `compressed frame streams, by kind of step and outcome (${skipped} skipped: a message after BFINAL)`,
+      );
+    },
+    TIMEOUT,
+  );
+
+  // Known bug (test.fails: make it a plain test once fixed). RFC 7692
+  // §7.2.3.4 lets a sender end a message with a BFINAL block. That ends the
+  // DEFLATE stream, so the next message starts a new one; @proj/deflate keeps
+  // writing it into the ended zlib stream, which inflates nothing: the message
+  // is delivered empty. The properties skip such cases (`afterStreamEnd`).
+  test.fails(
+    'a compressed message after one that ended in a BFINAL block is inflated in full',
+    async () => {
+      const raw = await RawClient.connect(deflatePort);
+      const { text } = handshakeRequest({
+        headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' },
+      });
+      raw.write(text);
+      expect((await within(raw.response(), '101 response')).status).toBe(101);
+      const frame = (payload: Uint8Array): Uint8Array =>
+        Buffer.concat(encodeFrame(Opcode.Text, payload, { mask: new Uint8Array(4), rsv1: true }));
+      raw.write(
+        Buffer.concat([
+          frame(deflateRawSync(Buffer.from('first, then BFINAL'))),
+          frame(deflateMessage(encodeUtf8('second'))),
+          masked(Opcode.Close, closeBody(1000)),
+        ]),
+      );
+      await within(raw.closed, 'connection closed');
+      expect(raw.frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([
+        [Opcode.Text, 'first, then BFINAL'],
+        [Opcode.Text, 'second'],
+        [Opcode.Close, closeBody(1000).toString()],
+      ]);
     },
     TIMEOUT,
   );
