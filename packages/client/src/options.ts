@@ -13,7 +13,7 @@ import {
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   booleanOption,
-  buildClientRequest,
+  checkRequestHeaders,
   integerOption,
   optionError,
   stringOption,
@@ -96,17 +96,6 @@ export const DEFAULT_TIMEOUT = 30_000;
 /** The largest delay Node's timers accept. */
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
-/** Request headers that the opening handshake sets itself (RFC 6455 §4.1). */
-const HANDSHAKE_HEADERS = new Set([
-  'host',
-  'upgrade',
-  'connection',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-protocol',
-  'sec-websocket-extensions',
-]);
-
 /**
  * Checks the third constructor argument and applies the defaults.
  * @throws {TypeError} for an option of the wrong type, or a header that is
@@ -173,8 +162,8 @@ function checkOrigin(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   const origin = stringOption('origin', value);
   try {
-    // The protocol's request builder is the one judge of a header value.
-    buildClientRequest({ host: 'localhost', key: '', origin });
+    // The protocol is the one judge of a request header.
+    checkRequestHeaders({ origin });
   } catch (error) {
     throw new TypeError(
       `The "origin" option is not a valid header value: ${(error as Error).message}`,
@@ -191,9 +180,6 @@ function checkHeaders(value: unknown): ResolvedOptions['headers'] {
   }
   const headers: Record<string, string | readonly string[]> = {};
   for (const [name, item] of Object.entries(value)) {
-    if (HANDSHAKE_HEADERS.has(name.toLowerCase())) {
-      throw new TypeError(`The "headers" option must not set "${name}": the handshake sets it`);
-    }
     if (typeof item === 'string') headers[name] = item;
     else if (Array.isArray(item) && item.every((v) => typeof v === 'string'))
       headers[name] = [...item];
@@ -203,9 +189,9 @@ function checkHeaders(value: unknown): ResolvedOptions['headers'] {
       );
   }
   try {
-    // Names must be tokens and values free of CR, LF and NUL; the protocol's
-    // request builder applies exactly those rules.
-    buildClientRequest({ host: 'localhost', key: '', headers });
+    // The protocol's rules, as its request builder applies them: names are
+    // tokens and not ones the handshake sets itself, values hold no CR, LF or NUL.
+    checkRequestHeaders(headers);
   } catch (error) {
     throw new TypeError(`The "headers" option is invalid: ${(error as Error).message}`, {
       cause: error,

@@ -156,7 +156,16 @@ export function validateRequest(
 export interface AcceptOptions {
   /** The request's `Sec-WebSocket-Key`. */
   key: string;
-  /** The chosen subprotocol: must be one the client offered. */
+  /**
+   * The subprotocols the client offered (`ValidatedRequest.protocols`). When
+   * given, `protocol` must be one of them; {@link acceptRequest} always gives
+   * them.
+   */
+  offered?: readonly string[] | undefined;
+  /**
+   * The chosen subprotocol: must be one the client offered. `undefined` for
+   * none (`""` too, unless `offered` is given).
+   */
   protocol?: string | undefined;
   /** The accepted extensions' `Sec-WebSocket-Extensions` value. */
   extensions?: string | undefined;
@@ -172,7 +181,29 @@ export interface AcceptOptions {
   accept?: string | undefined;
 }
 
-/** Builds the `101 Switching Protocols` response head, blank line included. */
+/**
+ * Accepts a request that passed {@link validateRequest}: the
+ * `101 Switching Protocols` head for what the server chose, blank line
+ * included (python-websockets' `ServerProtocol.accept`). The chosen
+ * subprotocol must be one the request offered: a client fails the connection
+ * on any other (RFC 6455 §4.1), so the server is told here, before a byte is
+ * written, instead of the client failing after the 101.
+ * @throws {TypeError} for a subprotocol the client did not offer, or one that
+ *   is not a token; a header name or value that would break the head.
+ */
+export function acceptRequest(
+  request: Pick<ValidatedRequest, 'key' | 'protocols'>,
+  options: Omit<AcceptOptions, 'key' | 'offered'> = {},
+): string {
+  return buildAcceptResponse({ ...options, key: request.key, offered: request.protocols });
+}
+
+/**
+ * Builds the `101 Switching Protocols` response head, blank line included.
+ * {@link acceptRequest} builds it from the validated request itself.
+ * @throws {TypeError} as {@link acceptRequest}; the offered-subprotocol rule
+ *   only when `offered` is given.
+ */
 export function buildAcceptResponse(options: AcceptOptions): string {
   let head =
     'HTTP/1.1 101 Switching Protocols\r\n' +
@@ -180,6 +211,14 @@ export function buildAcceptResponse(options: AcceptOptions): string {
     'Connection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${options.accept ?? acceptKey(options.key, options.sha1)}\r\n`;
   // "" means no subprotocol, as in ServerConnection: an empty header field makes browsers fail.
+  // With the offer known, anything but `undefined` is a choice to check ("" too).
+  if (options.offered && options.protocol !== undefined) {
+    if (!options.offered.includes(options.protocol)) {
+      throw new TypeError(
+        `Subprotocol "${String(options.protocol)}" was chosen, but the client did not offer it`,
+      );
+    }
+  }
   if (options.protocol) {
     if (!isToken(options.protocol)) {
       throw new TypeError(`Subprotocol "${options.protocol}" is not a valid token`);
@@ -237,9 +276,39 @@ export interface ClientRequestOptions {
 }
 
 /**
+ * Request header fields that the opening handshake sets itself (RFC 6455
+ * §4.1), by lower-case name. Extra headers may not repeat them: a second
+ * `Host` or `Upgrade` is a request that proxies and servers read
+ * differently (RFC 7230 §5.4 answers a second `Host` with 400).
+ */
+export const RESERVED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
+/**
+ * Checks extra header fields for a client's opening handshake, as
+ * {@link buildClientRequest} does: every name a token and not one of
+ * {@link RESERVED_REQUEST_HEADERS}, every value free of CR, LF and NUL.
+ * For an I/O layer that checks its options before it connects.
+ * @throws {TypeError} naming the header.
+ */
+export function checkRequestHeaders(
+  headers: Readonly<Record<string, string | readonly string[]>> | undefined,
+): void {
+  formatRequestHeaders(headers);
+}
+
+/**
  * Builds the client's opening handshake request head (RFC 6455 §4.1).
- * @throws {TypeError} for a protocol that is not a token, or a header name or
- *   value that would break the head (header injection).
+ * @throws {TypeError} for a protocol that is not a token, a header the
+ *   handshake sets itself ({@link RESERVED_REQUEST_HEADERS}), or a header
+ *   name or value that would break the head (header injection).
  */
 export function buildClientRequest(options: ClientRequestOptions): string {
   const protocols = options.protocols ?? [];
@@ -256,7 +325,7 @@ export function buildClientRequest(options: ClientRequestOptions): string {
   if (protocols.length > 0) head += `Sec-WebSocket-Protocol: ${protocols.join(', ')}\r\n`;
   if (options.extensions) head += `Sec-WebSocket-Extensions: ${checkValue(options.extensions)}\r\n`;
   if (options.origin !== undefined) head += `Origin: ${checkValue(options.origin)}\r\n`;
-  head += formatHeaders(options.headers);
+  head += formatRequestHeaders(options.headers);
   return head + '\r\n';
 }
 
@@ -360,6 +429,17 @@ function checkTarget(target: string): string {
     );
   }
   return target;
+}
+
+function formatRequestHeaders(
+  headers: Readonly<Record<string, string | readonly string[]>> | undefined,
+): string {
+  for (const name of Object.keys(headers ?? {})) {
+    if (RESERVED_REQUEST_HEADERS.has(name.toLowerCase())) {
+      throw new TypeError(`Header "${name}" is set by the opening handshake itself`);
+    }
+  }
+  return formatHeaders(headers);
 }
 
 function formatHeaders(

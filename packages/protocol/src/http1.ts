@@ -75,7 +75,9 @@ export function splitHead(buffered: Uint8Array, limits: HttpHeadLimits = {}): He
 /**
  * Parses a request head (without its final blank line).
  * @throws {HandshakeError} `WS_ERR_HANDSHAKE_MALFORMED` (400) for anything
- *   that is not a well-formed HTTP/1.x request head.
+ *   that is not a well-formed HTTP/1.x request head;
+ *   `WS_ERR_HANDSHAKE_HEAD_TOO_LARGE` (431) past `maxHeaderCount` fields
+ *   ({@link checkHeaderCount}).
  */
 export function parseRequestHead(head: Uint8Array, limits: HttpHeadLimits = {}): HttpRequestHead {
   const lines = splitLines(head);
@@ -150,18 +152,25 @@ function splitLines(head: Uint8Array): string[] {
   return lines;
 }
 
+/**
+ * The header-count rule, for this parser and for a head another parser read
+ * (`node:http`'s `rawHeaders.length / 2`): more than `maxHeaderCount` fields
+ * is refused. A parser that stops keeping fields at a cap of its own (as
+ * `node:http` does at `maxHeadersCount`, silently) must keep at least one
+ * more than `maxHeaderCount`, or an overlong head would pass as a full one.
+ * @throws {HandshakeError} `WS_ERR_HANDSHAKE_HEAD_TOO_LARGE` (431).
+ */
+export function checkHeaderCount(count: number, limits: HttpHeadLimits = {}): void {
+  if (count > (limits.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT)) {
+    throw new HandshakeError('WS_ERR_HANDSHAKE_HEAD_TOO_LARGE', 431, 'Too many header fields');
+  }
+}
+
 function parseHeaderLines(
   lines: readonly string[],
   limits: HttpHeadLimits,
 ): Record<string, string> {
-  const maxHeaderCount = limits.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
-  if (lines.length - 1 > maxHeaderCount) {
-    throw new HandshakeError(
-      'WS_ERR_HANDSHAKE_HEAD_TOO_LARGE',
-      431,
-      `More than ${maxHeaderCount} header fields`,
-    );
-  }
+  checkHeaderCount(lines.length - 1, limits);
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;

@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import { describe, expect, test, vi } from 'vitest';
 import {
   type HttpHeaders,
+  ClientConnection,
   HandshakeError,
+  RESERVED_REQUEST_HEADERS,
   acceptKey,
+  acceptRequest,
   buildAcceptResponse,
   buildClientRequest,
   buildRejectResponse,
+  checkRequestHeaders,
   generateKey,
   parseRequestHead,
   parseResponseHead,
@@ -127,11 +131,16 @@ describe('validateRequest', () => {
     expect(validateRequest(request(headers)).key).toBe(KEY);
   });
 
-  test('a method other than GET is 405 WS_ERR_HANDSHAKE_METHOD with Allow: GET', () => {
-    const error = rejection(request({}, { method: 'POST' }));
-    expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_METHOD', 1006, 405);
-    expect(error.headers).toEqual({ allow: 'GET' });
-  });
+  test.each(['POST', 'CONNECT', 'get'])(
+    'the method %s is 405 WS_ERR_HANDSHAKE_METHOD with Allow: GET and the one wording',
+    (method) => {
+      const error = rejection(request({}, { method }));
+      expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_METHOD', 1006, 405);
+      expect(error.headers).toEqual({ allow: 'GET' });
+      // The servers answer with exactly this (a CONNECT too): one rule, one text.
+      expect(error.message).toBe('Method must be GET');
+    },
+  );
 
   test.each(['1.0', '0.9'])('HTTP/%s is 400 WS_ERR_HANDSHAKE_HTTP_VERSION', (version) => {
     const error = rejection(request({}, { httpVersion: version }));
@@ -317,6 +326,40 @@ describe('buildAcceptResponse', () => {
   });
 });
 
+describe('acceptRequest (python-websockets ServerProtocol.accept)', () => {
+  const validated = (
+    protocols: readonly string[],
+  ): { key: string; protocols: readonly string[] } => ({
+    key: KEY,
+    protocols,
+  });
+
+  test('the 101 for the request, with a subprotocol the client offered', () => {
+    const head = acceptRequest(validated(['a', 'b']), { protocol: 'b' });
+    expect(head).toBe(buildAcceptResponse({ key: KEY, protocol: 'b' }));
+    expect(head).toContain('Sec-WebSocket-Protocol: b\r\n');
+    expect(acceptRequest(validated(['a']))).toBe(buildAcceptResponse({ key: KEY }));
+  });
+
+  test.each<[string, readonly string[], string]>([
+    ['one the client did not offer', ['a'], 'c'],
+    ['any, when the client offered none', [], 'a'],
+    ['"" (none is undefined)', ['a'], ''],
+    ['one differing in case', ['chat'], 'Chat'],
+  ])('refuses %s with a TypeError naming it', (_name, offered, chosen) => {
+    expect(() => acceptRequest(validated(offered), { protocol: chosen })).toThrow(
+      new TypeError(`Subprotocol "${chosen}" was chosen, but the client did not offer it`),
+    );
+  });
+
+  test('buildAcceptResponse applies the rule when given the offer, and only then', () => {
+    expect(() => buildAcceptResponse({ key: KEY, offered: ['a'], protocol: 'b' })).toThrow(
+      /did not offer/,
+    );
+    expect(buildAcceptResponse({ key: KEY, protocol: 'b' })).toContain('Sec-WebSocket-Protocol: b');
+  });
+});
+
 describe('buildRejectResponse', () => {
   test('builds a complete 400 that closes the connection', () => {
     expect(buildRejectResponse(400)).toBe(
@@ -444,6 +487,42 @@ describe('buildClientRequest', () => {
     ['the path (NUL)', { path: '/\u0000' }],
   ])('refuses header injection through %s with a TypeError', (_name, options) => {
     expect(() => buildClientRequest({ host: 'h', key: KEY, ...options })).toThrow(TypeError);
+  });
+
+  test.each([
+    'Host',
+    'upgrade',
+    'CONNECTION',
+    'Sec-WebSocket-Key',
+    'sec-websocket-version',
+    'Sec-WebSocket-Protocol',
+    'Sec-WebSocket-Extensions',
+  ])('refuses an extra %s header: the handshake sets it (no second one)', (name) => {
+    const message = `Header "${name}" is set by the opening handshake itself`;
+    expect(() => buildClientRequest({ host: 'h', key: KEY, headers: { [name]: 'x' } })).toThrow(
+      new TypeError(message),
+    );
+    expect(() => checkRequestHeaders({ [name]: ['x'] })).toThrow(new TypeError(message));
+    // A direct ClientConnection user meets the same rule.
+    expect(
+      () => new ClientConnection({ host: 'h', headers: { [name]: 'x' }, handler: {} as never }),
+    ).toThrow(new TypeError(message));
+  });
+
+  test('RESERVED_REQUEST_HEADERS lists every field buildClientRequest writes itself', () => {
+    const head = buildClientRequest({ host: 'h', key: KEY, protocols: ['p'], extensions: 'e' });
+    const written = head
+      .split('\r\n')
+      .slice(1, -2)
+      .map((line) => line.slice(0, line.indexOf(':')).toLowerCase());
+    expect([...RESERVED_REQUEST_HEADERS].sort()).toEqual(written.sort());
+  });
+
+  test('checkRequestHeaders passes what buildClientRequest accepts, and checks names and values', () => {
+    expect(() => checkRequestHeaders(undefined)).not.toThrow();
+    expect(() => checkRequestHeaders({ Origin: 'https://a', 'X-A': ['1', '2'] })).not.toThrow();
+    expect(() => checkRequestHeaders({ 'Bad Name': 'x' })).toThrow(TypeError);
+    expect(() => checkRequestHeaders({ 'X-A': 'a\r\nX-Evil: 1' })).toThrow(TypeError);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { HandshakeError } from '@proj/protocol';
+import { HandshakeError, checkHeaderCount } from '@proj/protocol';
 import { headerValue, parseRequestHead, parseResponseHead, splitHead } from '../src/http1.js';
 import { concat, expectWsError, hex, thrown, utf8 } from './helpers.js';
 
@@ -157,6 +157,25 @@ describe('parseRequestHead', () => {
     expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_HEAD_TOO_LARGE', 1006, 431);
     expect(() => parseRequestHead(utf8(lines(100)))).not.toThrow();
     expect(() => parseRequestHead(utf8(lines(101)))).toThrow(HandshakeError);
+  });
+});
+
+describe('checkHeaderCount: the one header-count rule, for this parser and node:http', () => {
+  test('at most maxHeaderCount fields (default 100); more is 431 "Too many header fields"', () => {
+    expect(() => checkHeaderCount(100)).not.toThrow();
+    expect(() => checkHeaderCount(3, { maxHeaderCount: 3 })).not.toThrow();
+    const error = thrown(() => checkHeaderCount(101));
+    expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_HEAD_TOO_LARGE', 1006, 431);
+    expect(error.message).toBe('Too many header fields');
+    expect(error.headers).toEqual({});
+    expect(() => checkHeaderCount(4, { maxHeaderCount: 3 })).toThrow('Too many header fields');
+  });
+
+  test('the head parser applies the same rule, with the same words', () => {
+    const head = utf8('HTTP/1.1 101 OK\r\nA: 1\r\nB: 2');
+    expect(thrown(() => parseResponseHead(head, { maxHeaderCount: 1 })).message).toBe(
+      thrown(() => checkHeaderCount(2, { maxHeaderCount: 1 })).message,
+    );
   });
 });
 

@@ -8,8 +8,9 @@ import {
   type ValidatedRequest,
   WEBSOCKET_GUID,
   acceptDeflateOffer,
-  buildAcceptResponse,
+  acceptRequest,
   buildRejectResponse,
+  checkHeaderCount,
   validateRequest,
 } from '@proj/protocol';
 import type { ResolvedOptions } from './options.js';
@@ -54,24 +55,8 @@ export function negotiateUpgrade<Data>(
   request: IncomingMessage,
   options: ResolvedOptions<Data>,
 ): UpgradeOutcome<Data> | Promise<UpgradeOutcome<Data>> {
-  // Node's parser keeps at most its maxHeadersCount fields (set just above
-  // ours in standalone mode), so a longer list shows up here as one too many.
-  if (request.rawHeaders.length / 2 > options.maxHeaderCount) {
-    return reject(431, { body: 'Too many header fields' });
-  }
-  let validated: ValidatedRequest;
-  try {
-    validated = validateRequest({
-      method: request.method ?? '',
-      httpVersion: request.httpVersion,
-      headers: request.headers,
-    });
-  } catch (error) {
-    if (error instanceof HandshakeError) {
-      return reject(error.status, { headers: error.headers, body: error.message });
-    }
-    throw error;
-  }
+  const validated = checkRequest(request, options);
+  if (isRejection(validated)) return validated;
 
   const origin = validated.origin;
   const allowed = options.allowedOrigins;
@@ -97,6 +82,31 @@ export function negotiateUpgrade<Data>(
   return accept(request, options, validated, protocol, result);
 }
 
+/**
+ * The protocol's rules for a request `node:http` parsed: its header count
+ * (node's own cap is set just above ours in standalone mode, see
+ * websocket-server.ts), then RFC 6455 validity, method first. A refusal is
+ * answered exactly as the protocol words it: status, header fields, message.
+ */
+export function checkRequest(
+  request: IncomingMessage,
+  limits: { readonly maxHeaderCount: number },
+): ValidatedRequest | Rejection {
+  try {
+    checkHeaderCount(request.rawHeaders.length / 2, limits);
+    return validateRequest({
+      method: request.method ?? '',
+      httpVersion: request.httpVersion,
+      headers: request.headers,
+    });
+  } catch (error) {
+    if (error instanceof HandshakeError) {
+      return reject(error.status, { headers: error.headers, body: error.message });
+    }
+    throw error;
+  }
+}
+
 /** Whether `value` is a promise (or any thenable), which `await` would wait for. */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -111,7 +121,7 @@ function accept<Data>(
   request: IncomingMessage,
   options: ResolvedOptions<Data>,
   validated: ValidatedRequest,
-  protocol: string,
+  protocol: string | undefined,
   data: Data,
 ): AcceptedUpgrade<Data> {
   // RFC 7692: only when enabled; an unacceptable offer falls back to none.
@@ -121,15 +131,15 @@ function accept<Data>(
     headers = {};
     options.headers(headers, request);
   }
-  const response = buildAcceptResponse({
-    key: validated.key,
+  // The protocol refuses (TypeError, so 500) a subprotocol the client did not offer.
+  const response = acceptRequest(validated, {
     accept: nodeAcceptKey(validated.key),
-    protocol: protocol || undefined,
+    protocol,
     extensions: accepted?.response,
     headers,
   });
   return {
-    protocol,
+    protocol: protocol ?? '',
     data,
     response,
     extensions: accepted?.response ?? '',
@@ -185,21 +195,11 @@ function chooseProtocol<Data>(
   offered: readonly string[],
   request: IncomingMessage,
   options: ResolvedOptions<Data>,
-): string {
-  if (options.handleProtocols) {
-    const chosen = options.handleProtocols(offered, request);
-    if (chosen === undefined) return '';
-    // The client fails the connection on a subprotocol it did not offer
-    // (RFC 6455 §4.1): refuse here with a clear error instead.
-    if (!offered.includes(chosen)) {
-      throw new TypeError(
-        `handleProtocols returned "${String(chosen)}", which the client did not offer`,
-      );
-    }
-    return chosen;
-  }
+): string | undefined {
+  // Whether the choice was offered is the protocol's rule, in acceptRequest.
+  if (options.handleProtocols) return options.handleProtocols(offered, request);
   const supported = options.protocols;
-  return (supported && offered.find((protocol) => supported.includes(protocol))) ?? '';
+  return supported && offered.find((protocol) => supported.includes(protocol));
 }
 
 /**

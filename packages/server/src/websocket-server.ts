@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, Opcode, encodeFrame, encodeUtf8, toBytes } from '@proj/protocol';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
-import { isRejection } from './rejection.js';
+import { type Rejection, isRejection } from './rejection.js';
 import {
   type ServerSendData,
   ServerWebSocket,
@@ -18,7 +18,7 @@ import {
   sendEncoded,
 } from './server-websocket.js';
 import { MemoryAdapter, type PubSubAdapter, TopicRegistry } from './topics.js';
-import { type UpgradeOutcome, abortHandshake, negotiateUpgrade } from './upgrade.js';
+import { type UpgradeOutcome, abortHandshake, checkRequest, negotiateUpgrade } from './upgrade.js';
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
 const attachedServers = new WeakMap<HttpServer, WebSocketServer<unknown>[]>();
@@ -147,20 +147,21 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
           response.end(body);
         },
       );
-      // One field past the limit, so that negotiateUpgrade sees too many and answers 431.
+      // node:http does not refuse a head past its maxHeadersCount: it keeps
+      // that many fields and silently drops the rest. Keeping one more than
+      // our limit is what lets the protocol's checkHeaderCount (in
+      // checkRequest) see an overlong head as too many and answer 431,
+      // instead of taking its first fields for the whole head.
       this.#httpServer.maxHeadersCount = resolved.maxHeaderCount + 1;
       this.#httpServer.on('listening', () => this.emit('listening'));
       this.#httpServer.on('error', (error) => this.emit('error', error));
       this.#httpServer.on('upgrade', this.#onUpgrade);
       // Without a 'connect' listener node:http drops a CONNECT request without
-      // a word; a WebSocket endpoint answers it like any other wrong method.
+      // a word; a WebSocket endpoint answers it like any other wrong method,
+      // with the protocol's refusal (405, Allow: GET).
       this.#httpServer.on('connect', (request, socket) => {
-        abortHandshake(socket, {
-          status: 405,
-          headers: { allow: 'GET' },
-          body: 'Method must be GET',
-        });
-        this.emit('rejected', 405, 'Method must be GET', request);
+        const refusal = checkRequest(request, resolved) as Rejection;
+        this.#refuse(socket, request, refusal.status, refusal.body!, refusal.headers);
       });
       if (onListening) this.once('listening', onListening);
       this.#httpServer.listen(resolved.port, resolved.host);

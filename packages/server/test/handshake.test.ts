@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { buildAcceptResponse, encodeFrame } from '@proj/protocol';
+import {
+  type HandshakeError,
+  buildAcceptResponse,
+  checkHeaderCount,
+  encodeFrame,
+  validateRequest,
+} from '@proj/protocol';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { type HandshakeInfo, type ServerWebSocket, reject } from '@proj/server';
 import {
@@ -267,6 +273,24 @@ describe('the 101 response', () => {
     expect(`${response.head}\r\n\r\n`).toBe(buildAcceptResponse({ key, protocol: 'chat' }));
     raw.socket.destroy();
   });
+
+  // "Offered" is the protocol's rule (acceptRequest): the server's hook is
+  // checked by it, and a refused choice is a hook failure (500, 'error').
+  test.each<[string, unknown]>([
+    ['one never offered', 'other'],
+    ['""', ''],
+  ])("handleProtocols choosing %s: 500 and the protocol's TypeError", async (_, chosen) => {
+    const { port, server } = await startServer({ handleProtocols: () => chosen as string });
+    const errors = new Collector<Error>();
+    server.on('error', (error) => errors.push(error));
+    const raw = await RawClient.connect(port);
+    raw.write(handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': 'a' } }).text);
+    expect((await raw.response()).status).toBe(500);
+    const [error] = await errors.until(1);
+    expect(error).toEqual(
+      new TypeError(`Subprotocol "${String(chosen)}" was chosen, but the client did not offer it`),
+    );
+  });
 });
 
 describe('headers hook', () => {
@@ -365,6 +389,48 @@ describe('malformed requests on a raw socket', () => {
       expect((await rejected)[0]).toBe(status);
       await raw.closed;
       expect(server.clients.size).toBe(0);
+    },
+  );
+
+  // The server decides none of these itself: it answers with the protocol's
+  // refusal, word for word, for a CONNECT (node:http's 'connect' event) too.
+  test.each<[string, RequestOptions, () => unknown, Record<string, unknown>]>([
+    [
+      'POST',
+      { method: 'POST' },
+      () => validateRequest({ method: 'POST', httpVersion: '1.1', headers: {} }),
+      {},
+    ],
+    [
+      'CONNECT',
+      { method: 'CONNECT', path: 'example.com:443' },
+      () => validateRequest({ method: 'CONNECT', httpVersion: '1.1', headers: {} }),
+      {},
+    ],
+    [
+      'too many header fields',
+      { headers: { 'X-A': 'a', 'X-B': 'b' } },
+      () => checkHeaderCount(7, { maxHeaderCount: 6 }),
+      { maxHeaderCount: 6 },
+    ],
+  ])(
+    "%s: the status, headers and body of the protocol's HandshakeError",
+    async (_, request, rule, options) => {
+      const expected = (() => {
+        try {
+          rule();
+        } catch (error) {
+          return error as HandshakeError;
+        }
+        throw new Error('the protocol accepted it');
+      })();
+      const { port, server } = await startServer(options);
+      const rejected = nextEvent<[number, string]>(server, 'rejected');
+      const response = await RawClient.request(port, handshakeRequest(request).text);
+      expect(response.status).toBe(expected.status);
+      expect(response.headers).toMatchObject(expected.headers);
+      expect(response.body).toBe(expected.message);
+      expect(await rejected).toEqual([expected.status, expected.message, expect.anything()]);
     },
   );
 
