@@ -19,13 +19,7 @@ export type {
 export type { CloseEventInit, ErrorEventInit, MessageEventInit } from './events.js';
 export type { TlsCredential, WebSocketOptions } from './options.js';
 /** Exported as in the Node entry, so the same imports work; browsers never report them. */
-export {
-  AbnormalClosureError,
-  ExtensionError,
-  HandshakeError,
-  HandshakeRejectedError,
-  WebSocketError,
-} from '@proj/protocol';
+export { HandshakeError, HandshakeRejectedError, WebSocketError } from '@proj/protocol';
 
 const runtime = globalThis as unknown as {
   WebSocket: typeof WebSocketClass;

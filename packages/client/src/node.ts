@@ -21,14 +21,7 @@ export {
 export { type TlsCredential, type WebSocketOptions } from './options.js';
 /**
  * The causes an `error` event can carry: a `HandshakeRejectedError` (a
- * `HandshakeError` with the received answer's `status` and `headers`; its
- * kinds `ExtensionError` and `AbnormalClosureError`) and the rest of the
- * `WebSocketError` family.
+ * `HandshakeError` with the received answer's `status` and `headers`) and the
+ * rest of the `WebSocketError` family (every class in `@proj/protocol`).
  */
-export {
-  AbnormalClosureError,
-  ExtensionError,
-  HandshakeError,
-  HandshakeRejectedError,
-  WebSocketError,
-} from '@proj/protocol';
+export { HandshakeError, HandshakeRejectedError, WebSocketError } from '@proj/protocol';

@@ -8,7 +8,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
-import { type ErrorEvent, HandshakeError, WebSocket } from '@proj/client';
+import { type ErrorEvent, HandshakeError, HandshakeRejectedError, WebSocket } from '@proj/client';
+import { AbnormalClosureError } from '@proj/protocol';
 import {
   TLS_CERT,
   acceptFor,
@@ -107,6 +108,8 @@ describe('a refused handshake', () => {
     );
     const { error, event } = await expectFailure(url);
     expect(error).toBeInstanceOf(HandshakeError);
+    // A client's failure, with what was received: not a server's refusal to send.
+    expect(error).toBeInstanceOf(HandshakeRejectedError);
     const refused = error as HandshakeError;
     expect(refused.code).toBe('WS_ERR_HANDSHAKE_STATUS');
     expect(refused.status).toBe(401);
@@ -167,8 +170,9 @@ describe('a refused handshake', () => {
       );
     });
     const { error, event } = await expectFailure(raw.url, [], { handshakeTimeout: 120_000 });
-    expect(error).toBeInstanceOf(HandshakeError);
-    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_MALFORMED' });
+    expect(error).toBeInstanceOf(HandshakeRejectedError);
+    // Nothing readable arrived: status 0, never the 400 a server would answer.
+    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_MALFORMED', status: 0 });
     expect((error as Error).message).toMatch(/bare LF at byte 32/);
     expect(event.message).toMatch(/bare LF/);
   });
@@ -186,7 +190,8 @@ describe('a refused handshake', () => {
       void readHead(socket).then(() => socket.end());
     });
     const { error } = await expectFailure(raw.url);
-    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_EOF' });
+    expect(error).toBeInstanceOf(AbnormalClosureError);
+    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_EOF', status: 0 });
   });
 });
 

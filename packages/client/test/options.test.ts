@@ -87,6 +87,10 @@ describe('resolveOptions', () => {
       'sec-websocket-protocol',
     ]) {
       expect(() => resolveOptions({ headers: { [name]: 'x' } })).toThrow(TypeError);
+      // The protocol's rule and words (checkRequestHeaders), not a copy of its list.
+      expect(() => resolveOptions({ headers: { [name]: 'x' } })).toThrow(
+        `The "headers" option is invalid: Header "${name}" is set by the opening handshake itself`,
+      );
     }
   });
 
