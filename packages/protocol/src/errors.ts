@@ -12,8 +12,8 @@
  *     - {@link HandshakeRejectedError}: a client's handshake failed; `status`
  *       and `headers` are what the server sent. Two narrower kinds:
  *       {@link ExtensionError} and {@link AbnormalClosureError}.
- * - Errors of a call, which never fail a connection, so they carry no close
- *   code: {@link InvalidStateError}, {@link BacklogExceededError}.
+ * - Errors of a call, which do not fail a connection by themselves, so they
+ *   carry no close code: {@link InvalidStateError}, {@link BacklogExceededError}.
  *
  * Why the handshake split: a server decides the status it answers with, a
  * client can only report the one it received, and code that catches one
@@ -235,9 +235,9 @@ export function toWebSocketError(error: unknown): WebSocketError {
 }
 
 /**
- * A send (or close) method called in a state that cannot do it: before the
- * connection is open, after it closed, or in the middle of a fragmented
- * message of another type. A mistake of the caller, so it never fails the
+ * A send method of `Connection` called in a state that cannot send: before
+ * the connection is open, once it is closing, or mixing text and binary
+ * fragments in one message. A mistake of the caller, so it never fails the
  * connection and carries no close code.
  */
 export class InvalidStateError extends Error {
