@@ -10,6 +10,8 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   treeshake: true,
+  // The Node transport is a private workspace package: bundled, never a dependency.
+  noExternal: ['@proj/transport'],
   // browser.ts must not pull in Node code; node.ts may use node: built-ins, which
   // stay external with platform "node".
   platform: 'node',

@@ -9,4 +9,6 @@ export default defineConfig({
   platform: 'node',
   target: 'node20',
   treeshake: true,
+  // The Node transport is a private workspace package: bundled, never a dependency.
+  noExternal: ['@proj/transport'],
 });

@@ -6,10 +6,10 @@
  */
 import { setMaxListeners } from 'node:events';
 import { CloseCode, MAX_CLOSE_REASON_BYTES, isToken, utf8Length } from '@proj/protocol';
-import { Transport, type TransportHandler } from './connect.js';
 import { CloseEvent, ErrorEvent, MessageEvent } from './events.js';
 import { type WebSocketOptions, resolveOptions } from './options.js';
-import { SendQueue } from './send-queue.js';
+import { BufferedAmount } from './buffered-amount.js';
+import { type LinkHandler, NodeLink } from './node-link.js';
 import { TaskQueue } from './task-queue.js';
 import { getURLRecord } from './url.js';
 import { isArrayBuffer, toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
@@ -130,8 +130,8 @@ export class WebSocket extends EventTarget {
   #binaryType: BinaryType = 'blob';
   readonly #tasks = new TaskQueue();
   readonly #handlers = new Map<string, EventHandlerSlot>();
-  readonly #transport: Transport;
-  readonly #sendQueue: SendQueue;
+  readonly #link: NodeLink;
+  readonly #bufferedAmount = new BufferedAmount();
 
   /**
    * Creates a WebSocket and starts connecting to `url` in the background.
@@ -184,14 +184,7 @@ export class WebSocket extends EventTarget {
     //    (Node has none: its origin is the `origin` option, if any.)
     // 7. Run this step in parallel: establish a WebSocket connection given
     //    urlRecord, protocols, and client.
-    this.#transport = new Transport(
-      urlRecord,
-      protocolList,
-      resolved,
-      this.#transportHandler,
-      this.#tasks,
-    );
-    this.#sendQueue = new SendQueue(this.#transport);
+    this.#link = new NodeLink(urlRecord, protocolList, resolved, this.#linkHandler, this.#tasks);
     // Browsers do not limit listeners; Node's EventTarget warns past 10.
     setMaxListeners(0, this);
   }
@@ -220,7 +213,7 @@ export class WebSocket extends EventTarget {
    * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
    */
   get bufferedAmount(): number {
-    return this.#sendQueue.bufferedAmount;
+    return this.#bufferedAmount.value;
   }
 
   /**
@@ -330,7 +323,7 @@ export class WebSocket extends EventTarget {
       // -> If the WebSocket connection is not yet established: fail the WebSocket
       //    connection and set this's ready state to CLOSING (2).
       this.#readyState = CLOSING;
-      this.#transport.fail(new Error('WebSocket was closed before the connection was established'));
+      this.#link.fail(new Error('WebSocket was closed before the connection was established'));
       return;
     }
     // -> If the WebSocket closing handshake has not yet been started: start the
@@ -342,7 +335,7 @@ export class WebSocket extends EventTarget {
     //    the connection then ignores the second close.
     if (closeCode === null && closeReason !== '') closeCode = CloseCode.Normal;
     this.#readyState = CLOSING;
-    this.#sendQueue.close(closeCode ?? undefined, closeReason);
+    this.#link.close(closeCode ?? undefined, closeReason);
   }
 
   /**
@@ -393,25 +386,26 @@ export class WebSocket extends EventTarget {
     //    bytes (UTF-8 bytes for a string).
     const open = this.#readyState === OPEN;
     if (kind === 'text') {
-      if (open) this.#sendQueue.sendText(text);
-      else this.#sendQueue.discard(utf8Length(text));
+      const size = utf8Length(text);
+      this.#bufferedAmount.add(size);
+      if (open) this.#link.sendText(text, size);
     } else if (kind === 'blob') {
-      if (open) this.#sendQueue.sendBlob(data as Blob);
-      else this.#sendQueue.discard((data as Blob).size);
+      this.#bufferedAmount.add((data as Blob).size);
+      if (open) this.#link.sendBlob(data as Blob);
     } else {
-      if (open) this.#sendQueue.sendBinary(bytes!);
-      else this.#sendQueue.discard(bytes!.byteLength);
+      this.#bufferedAmount.add(bytes!.byteLength);
+      if (open) this.#link.sendBinary(bytes!);
     }
   }
 
   // ---- feedback from the protocol ----
 
-  readonly #transportHandler: TransportHandler = {
+  readonly #linkHandler: LinkHandler = {
     onOpen: (protocol, extensions) =>
       this.#tasks.queue(this.#established, { protocol, extensions }),
     onMessage: (data) => this.#tasks.queue(this.#messageReceived, data),
     onClosing: () => this.#tasks.queue(this.#closingStarted, undefined),
-    onWritten: (size) => this.#sendQueue.written(size),
+    onWritten: (size) => this.#bufferedAmount.written(size),
     onClose: (code, reason, wasClean, error) => {
       if (error !== undefined) this.#tasks.queue(this.#failed, error);
       this.#tasks.queue(this.#closed, { code, reason, wasClean });

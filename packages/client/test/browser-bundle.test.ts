@@ -21,9 +21,11 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 /**
  * Two pages: one imports every export through ESM (what front-end bundlers
  * use), the other `require`s the CJS build. Bounds in bytes gzipped, from the
- * measurement (esbuild 0.27, minified): ESM 877 B, since only the two error
- * classes come from @proj/protocol; CJS about 9.6 KiB, since a `require`d
- * @proj/protocol cannot be tree-shaken (pure code, but all of it).
+ * measurement (esbuild 0.27, minified): ESM 877 B, since only the error
+ * classes come from @proj/protocol; CJS about 12.6 KiB (9.6 KiB before the
+ * protocol took over the handshake rules, the option validator and the whole
+ * error hierarchy, issue 14), since a `require`d @proj/protocol cannot be
+ * tree-shaken (pure code, but all of it).
  */
 const PAGES = {
   esm: `
@@ -42,7 +44,7 @@ const PAGES = {
     globalThis.client = client;
   `,
 } as const;
-const MAX_GZIP_BYTES = { esm: 1536, cjs: 12 * 1024 } as const;
+const MAX_GZIP_BYTES = { esm: 1536, cjs: 14 * 1024 } as const;
 
 interface Bundle {
   code: string;

@@ -313,11 +313,19 @@ export class PerMessageDeflate implements IdleReleasable {
       let length = 0;
       let failure: Error | null = null;
       let finished = false;
+      // The message ended its DEFLATE stream with a BFINAL block (RFC 7692
+      // §7.2.3.4 allows it): zlib reads nothing more from this context, so
+      // the next message needs a fresh one.
+      let streamEnded = false;
+      const onEnd = (): void => {
+        streamEnded = true;
+      };
       const finish = (): void => {
         if (finished) return;
         finished = true;
         inflate.off('data', onData);
         inflate.off('error', onError);
+        inflate.off('end', onEnd);
         inflate.off('close', finish);
         done();
         if (failure || this.#closed) {
@@ -326,7 +334,7 @@ export class PerMessageDeflate implements IdleReleasable {
           callback(failure ?? new Error('The connection is closed'));
           return;
         }
-        if (this.#receiveReset) this.#releaseInflate();
+        if (this.#receiveReset || streamEnded || inflate.readableEnded) this.#releaseInflate();
         callback(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
       };
       const onData = (chunk: Buffer): void => {
@@ -346,6 +354,7 @@ export class PerMessageDeflate implements IdleReleasable {
       };
       inflate.on('data', onData);
       inflate.on('error', onError);
+      inflate.on('end', onEnd);
       // Destroyed (by an error or by the limit above): no flush callback may come.
       inflate.once('close', finish);
       inflate.write(data);

@@ -81,7 +81,15 @@ export interface ConnectionHandler {
    * {@link Connection.resumeParsing}.
    */
   onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void;
-  /** A ping arrived; the pong has already been sent. */
+  /**
+   * Asked before the automatic pong to a ping is written; `false` leaves this
+   * ping unanswered. RFC 6455 §5.5.3 lets an endpoint answer only the most
+   * recent of several pings, so an I/O layer may skip pongs while its write
+   * backlog is over a limit: a peer that pings without reading then cannot
+   * grow it. Default: always answer.
+   */
+  replyToPing?(): boolean;
+  /** A ping arrived; the pong has already been sent (unless `replyToPing` said no). */
   onPing?(data: Uint8Array): void;
   /** A pong arrived. */
   onPong?(data: Uint8Array): void;
@@ -167,7 +175,7 @@ export abstract class Connection implements MessageSink {
   #heldControl: HeldControl | null = null;
   /** The input error found while holding; parsing has stopped for good. */
   #heldError: WebSocketError | null = null;
-  /** {@link receiveEof} was called: every input received takes effect now. */
+  /** {@link receiveEnd} was called: every input received takes effect now. */
   #eof = false;
 
   protected constructor(
@@ -363,15 +371,24 @@ export abstract class Connection implements MessageSink {
   }
 
   /**
+   * The peer will send nothing more (its TCP FIN arrived), though we may
+   * still write: whatever {@link hold} kept takes effect now, with all input
+   * behind it, as it would have without a hold, and nothing is held from now
+   * on. Then call {@link receiveEof} once the transport is closed (which does
+   * this too, if it was not done).
+   */
+  receiveEnd(): void {
+    this.#eof = true;
+    this.release();
+  }
+
+  /**
    * The transport closed (EOF, reset or destroyed). Ends the connection and
    * reports `onClose` exactly once.
    */
   receiveEof(): void {
     if (this.#state === ConnectionState.Closed) return;
-    // The transport is gone: what was held, and all input behind it, takes
-    // effect before the end, as it would have without a hold.
-    this.#eof = true;
-    this.release();
+    this.receiveEnd();
     if (this.#state === ConnectionState.Connecting && !this.#failed) this.handshakeEof();
     this.#state = ConnectionState.Closed;
     this.#parser?.halt();
@@ -508,7 +525,9 @@ export abstract class Connection implements MessageSink {
       // "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response, unless it already received a Close frame" (RFC 6455 §5.5.2);
       // nothing may follow our own close frame either.
-      if (!this.#closeSent) this.#writeFrame(Opcode.Pong, payload, true);
+      if (!this.#closeSent && this.handler.replyToPing?.() !== false) {
+        this.#writeFrame(Opcode.Pong, payload, true);
+      }
       this.handler.onPing?.(payload);
     } else if (opcode === Opcode.Pong) {
       this.handler.onPong?.(payload);

@@ -363,8 +363,7 @@ export class InflateModel {
   #ended = false;
   /**
    * A compressed message came after the DEFLATE stream ended in an earlier one
-   * (context takeover). What the receiver makes of it is not modelled here:
-   * see the note at `deflateOracle`.
+   * (context takeover): it starts a new stream, with a fresh window.
    */
   afterStreamEnd = false;
 
@@ -375,7 +374,14 @@ export class InflateModel {
 
   /** The inflated message, or throws the WebSocketError a receiver must fail with. */
   inflate(payload: Uint8Array): Uint8Array {
-    if (this.#ended) this.afterStreamEnd = true;
+    if (this.#ended) {
+      // RFC 7692 §7.2.3.4: a BFINAL block ended the stream; this message
+      // starts a new one, which cannot refer back to the old one.
+      this.afterStreamEnd = true;
+      this.#ended = false;
+      this.#history = [];
+      this.#historyOut = 0;
+    }
     const prior = this.#contextTakeover ? this.#historyOut : 0;
     const input = concatBytes([
       ...(this.#contextTakeover ? this.#history : []),
@@ -415,11 +421,9 @@ export interface DeflateOracle extends StreamOracle {
  * close frame or the close frame of its failure, as `streamOracle` does for
  * uncompressed streams.
  *
- * Not modelled: a compressed message after one whose DEFLATE stream ended
- * with a BFINAL block, with context takeover (`afterStreamEnd`). The stream
- * is over, so the next message must start a new one; @proj/deflate instead
- * keeps writing to the ended zlib stream and delivers an empty message (a
- * known bug, reported with issue 20). The fuzzers skip such cases.
+ * A compressed message after one whose DEFLATE stream ended with a BFINAL
+ * block (context takeover) starts a new stream (`afterStreamEnd` says one
+ * occurred).
  */
 export function deflateOracle(
   stream: Uint8Array,

@@ -8,6 +8,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   type ClientConnection,
+  type ConnectionHandler,
   ConnectionState,
   EventCollector,
   InternalError,
@@ -217,5 +218,35 @@ describe('a held close frame is validated when released', () => {
     conn.receiveData(concat(frame(TEXT, 'a'), frame(CLOSE, new Uint8Array([3]))));
     expect(() => conn.receiveEof()).not.toThrow();
     expect(types(handler.eventsReceived())).toEqual(['message', 'error', 'close']);
+  });
+});
+
+describe('receiveEnd: the peer sends nothing more', () => {
+  test('what was held takes effect, input behind it too, and nothing is held after', () => {
+    const { conn, handler } = holdingClient();
+    conn.receiveData(
+      concat(frame(TEXT, 'a'), frame(PING, 'p'), frame(TEXT, 'b'), frame(PING, 'q')),
+    );
+    expect(types(handler.eventsReceived())).toEqual(['message']);
+    conn.receiveEnd();
+    expect(types(handler.eventsReceived())).toEqual(['ping', 'message', 'ping']);
+    // Replies can still be written on our half of the connection.
+    expect(written(handler)).toEqual(['pong:p', 'pong:q']);
+    expect(conn.state).toBe(ConnectionState.Open);
+    conn.receiveEof();
+    expect(types(handler.eventsReceived())).toEqual(['close']);
+  });
+});
+
+describe('replyToPing', () => {
+  test('false leaves a ping unanswered; it is still reported', () => {
+    const { conn, handler } = client();
+    let answer = false;
+    (handler as ConnectionHandler).replyToPing = () => answer;
+    conn.receiveData(frame(PING, 'skipped'));
+    answer = true;
+    conn.receiveData(frame(PING, 'answered'));
+    expect(types(handler.eventsReceived())).toEqual(['ping', 'ping']);
+    expect(written(handler)).toEqual(['pong:answered']);
   });
 });

@@ -10,7 +10,6 @@ export {
   type WebSocketServerEvents,
 } from './websocket-server.js';
 export {
-  BacklogExceededError,
   ServerWebSocket,
   type SendCallback,
   type ServerSendData,
@@ -18,10 +17,11 @@ export {
   type ServerWebSocketEvents,
 } from './server-websocket.js';
 export { type BacklogPolicy, DEFAULTS, type HandshakeInfo, type ServerOptions } from './options.js';
-export { MemoryAdapter, type PubSubAdapter, type PubSubAdapterEvents } from './topics.js';
+export { MemoryAdapter, type PubSubAdapter, type PubSubAdapterEvents } from './pubsub-adapter.js';
 export { type OriginAllowListOptions, type OriginCheck, originAllowList } from './origin.js';
 export { type Rejection, reject } from './rejection.js';
 export {
+  BacklogExceededError,
   CloseCode,
   HandshakeError,
   InvalidUtf8Error,

@@ -18,7 +18,7 @@ import {
 } from '@proj/deflate';
 import { originAllowList } from './origin.js';
 import type { Rejection } from './rejection.js';
-import type { PubSubAdapter } from './topics.js';
+import type { PubSubAdapter } from './pubsub-adapter.js';
 
 /** What the `authenticate` hook learns about a handshake before deciding. */
 export interface HandshakeInfo {

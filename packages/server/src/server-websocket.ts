@@ -1,26 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import {
+  BacklogExceededError,
   CloseCode,
-  type ConnectionHandler,
   ConnectionState,
   InternalError,
-  Opcode,
   ServerConnection,
   type WebSocketError,
   frameHeaderSize,
   toBytes,
 } from '@proj/protocol';
-import { MessageCompression, PerMessageDeflate, type PerMessageDeflateInit } from '@proj/deflate';
+import type { PerMessageDeflateInit } from '@proj/deflate';
+import { SocketTransport, type TransportEvents, allocateUnsafe } from '@proj/transport';
 import type { BacklogPolicy } from './options.js';
 import type { TopicRegistry } from './topics.js';
-
-/**
- * Message buffers without zero-filling: the assembler writes every byte of a
- * message before handing it out, so filling first would be one more pass over
- * every large message.
- */
-const allocateUnsafe = (size: number): Buffer => Buffer.allocUnsafe(size);
 
 /** Events of a {@link ServerWebSocket}, with their listener arguments. */
 export interface ServerWebSocketEvents {
@@ -85,7 +78,7 @@ export interface ServerWebSocketInit<Data> {
   /** What the compressor is built from, when permessage-deflate was negotiated. */
   deflate?: PerMessageDeflateInit | undefined;
   /** The server's topics, for subscribe/unsubscribe. */
-  topics?: TopicRegistry;
+  topics?: TopicRegistry<ServerWebSocket<unknown>>;
   /**
    * The server's `clients`: the connection is in it from construction until
    * just before its `close` event (no listener and closure per connection).
@@ -93,76 +86,31 @@ export interface ServerWebSocketInit<Data> {
   clients?: Set<ServerWebSocket<unknown>>;
 }
 
-/**
- * A `send` refused because the connection's outgoing backlog would pass the
- * `maxBacklog` option; nothing of the message was queued.
- */
-export class BacklogExceededError extends Error {
-  readonly code = 'WS_ERR_BACKLOG_EXCEEDED';
-  /** Bytes that were queued when the send was refused. */
-  readonly bufferedAmount: number;
-
-  constructor(bufferedAmount: number, maxBacklog: number) {
-    super(`Send refused: ${bufferedAmount} bytes queued, the limit is ${maxBacklog}`);
-    this.bufferedAmount = bufferedAmount;
-  }
-
-  override get name(): string {
-    return 'BacklogExceededError';
-  }
-}
-
 const kHeartbeat = Symbol('heartbeat');
-const kOwner = Symbol('owner');
-const kReceive = Symbol('receive');
-const kTransportClosed = Symbol('transportClosed');
-const kWrite = Symbol('write');
-const kEnd = Symbol('end');
+const kIdleSweep = Symbol('idleSweep');
+const kSendEncoded = Symbol('sendEncoded');
 const kOnMessage = Symbol('onMessage');
 const kOnPong = Symbol('onPong');
 const kOnError = Symbol('onError');
 const kOnClose = Symbol('onClose');
-
-/** A socket that knows its ServerWebSocket, for the shared listeners below. */
-type OwnedSocket = Socket & { [kOwner]: ServerWebSocket<unknown> };
-
-function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  this[kOwner][kReceive](chunk);
-}
-function onSocketEnd(this: Socket): void {
-  // After our close frame we ended already (the usual clean close): a second
-  // end() would only build an ERR_STREAM_ALREADY_FINISHED error, stack and all.
-  if (!this.writableEnded) this.end();
-}
-function onSocketDrain(this: OwnedSocket): void {
-  this[kOwner].emit('drain');
-}
-function onSocketClose(this: OwnedSocket): void {
-  this[kOwner][kTransportClosed]();
-}
+const kOnDrain = Symbol('onDrain');
 
 /**
- * The protocol's handler for one connection: one small object forwarding to
- * its ServerWebSocket, instead of a closure per callback per connection.
+ * What the transport reports, forwarded to its ServerWebSocket: one small
+ * object per connection instead of a closure per callback.
  */
-class SocketHandler implements ConnectionHandler {
+class ServerEvents implements TransportEvents {
   readonly #owner: ServerWebSocket<unknown>;
   constructor(owner: ServerWebSocket<unknown>) {
     this.#owner = owner;
   }
-  write(chunks: readonly Uint8Array[]): void {
-    this.#owner[kWrite](chunks);
+  onMessage(data: Buffer, binary: boolean): void {
+    this.#owner[kOnMessage](data, binary);
   }
-  end(): void {
-    this.#owner[kEnd]();
+  onPing(data: Buffer): void {
+    this.#owner.emit('ping', data);
   }
-  onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
-    this.#owner[kOnMessage](data, binary, compressed);
-  }
-  onPing(data: Uint8Array): void {
-    this.#owner.emit('ping', toBuffer(data));
-  }
-  onPong(data: Uint8Array): void {
+  onPong(data: Buffer): void {
     this.#owner[kOnPong](data);
   }
   onError(error: WebSocketError): void {
@@ -171,14 +119,12 @@ class SocketHandler implements ConnectionHandler {
   onClose(code: number, reason: string, wasClean: boolean): void {
     this.#owner[kOnClose](code, reason, wasClean);
   }
+  onDrain(): void {
+    this.#owner[kOnDrain]();
+  }
 }
-const kIdleSweep = Symbol('idleSweep');
-const kSendEncoded = Symbol('sendEncoded');
 
 const EMPTY_BUFFER = Buffer.alloc(0);
-
-/** Swallows socket errors; the 'close' that follows reports them as 1006. */
-function noop(): void {}
 
 /**
  * One WebSocket connection on the server. Created by {@link WebSocketServer}
@@ -201,111 +147,75 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** What `authenticate` returned for this connection. */
   readonly data: Data;
 
+  readonly #transport: SocketTransport;
   readonly #socket: Socket;
-  readonly #connection: ServerConnection;
-  readonly #closeTimeout: number;
-  #closeTimer: NodeJS.Timeout | undefined;
-  /** The callback of the `send` in progress, attached to its last write. */
-  #sendCallback: SendCallback | undefined;
-  /** Whether a pong (or any data) arrived since the last heartbeat ping. */
-  #alive = true;
-  /** Idle sweeps since data last arrived. */
+  /** Whether a pong arrived since the last heartbeat ping. */
+  #ponged = true;
+  /** The transport's read count at the last heartbeat tick. */
+  #readsAtHeartbeat = 0;
+  /** The transport's read count at the last idle sweep, and sweeps since it changed. */
+  #readsAtSweep = 0;
   #idleSweeps = 0;
   readonly #maxBacklog: number;
   readonly #backlogPolicy: BacklogPolicy;
   /** A refused send promised a `drain` that the socket will not emit by itself. */
   #drainOwed = false;
-  readonly #registry: TopicRegistry | undefined;
+  readonly #registry: TopicRegistry<ServerWebSocket<unknown>> | undefined;
   readonly #clients: Set<ServerWebSocket<unknown>> | undefined;
-  /** permessage-deflate's settings, when negotiated. */
-  readonly #deflate: PerMessageDeflateInit | undefined;
-  /**
-   * The compressor and its hooks, made on the first message that needs them:
-   * a connection that stays idle costs no more than one without compression.
-   */
-  #compression: MessageCompression | undefined;
-  /** Reading paused by {@link pause}, not just while a message inflates. */
-  #userPaused = false;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
     super();
     this.data = init.data;
     this.#socket = init.socket;
-    this.#closeTimeout = init.closeTimeout;
     this.#maxBacklog = init.maxBacklog;
     this.#backlogPolicy = init.backlogPolicy;
     this.#registry = init.topics;
     this.#clients = init.clients;
-    this.#connection = new ServerConnection({
-      handler: new SocketHandler(this as ServerWebSocket<unknown>),
-      protocol: init.protocol,
-      extensions: init.extensions,
-      maxPayload: init.maxPayload,
-      maxFragments: init.maxFragments,
-      allocate: allocateUnsafe,
-      perMessageDeflate: init.deflate !== undefined,
-    });
-    this.#deflate = init.deflate;
 
     const socket = init.socket;
-    socket.setNoDelay(true);
     socket.setTimeout(0);
     // Bytes that came with the request head go back in front of the stream:
     // they are read with the rest once flowing, after the 'connection'
     // listeners are attached (parsing them here would emit messages to nobody).
     if (init.head.length > 0) socket.unshift(init.head);
-    // Shared listeners that find this object through the socket: no closures
-    // per connection (memory per idle connection is a benchmark target).
-    (socket as OwnedSocket)[kOwner] = this as ServerWebSocket<unknown>;
-    socket.on('data', onSocketData);
-    // The peer half-closed: finish our side so 'close' follows.
-    socket.on('end', onSocketEnd);
-    socket.on('drain', onSocketDrain);
-    // Transport errors (ECONNRESET, EPIPE) are ordinary disconnects: 'close'
-    // follows and reports 1006. Listening keeps them from becoming uncaught.
-    socket.on('error', noop);
-    socket.on('close', onSocketClose);
-  }
-
-  /** @internal */
-  [kReceive](chunk: Buffer): void {
-    const socket = this.#socket;
-    this.#alive = true;
-    this.#idleSweeps = 0;
-    // Replies sent from message listeners (echoes, acks) leave in one
-    // writev per chunk read instead of one write each.
-    socket.cork();
-    this.#connection.receiveData(chunk);
-    socket.uncork();
-    this.#armCloseTimer();
-  }
-
-  /** @internal */
-  [kTransportClosed](): void {
-    clearTimeout(this.#closeTimer);
-    this.#compression?.close();
-    this.#connection.receiveEof();
+    this.#transport = new SocketTransport({
+      socket,
+      connect: (handler) =>
+        new ServerConnection({
+          handler,
+          protocol: init.protocol,
+          extensions: init.extensions,
+          maxPayload: init.maxPayload,
+          maxFragments: init.maxFragments,
+          allocate: allocateUnsafe,
+          perMessageDeflate: init.deflate !== undefined,
+        }),
+      events: new ServerEvents(this as ServerWebSocket<unknown>),
+      closeTimeout: init.closeTimeout,
+      deflate: init.deflate,
+      pongBacklogLimit: init.maxBacklog,
+    });
   }
 
   /** The state, numbered as the WHATWG `readyState`: 1 open, 2 closing, 3 closed. */
   get readyState(): number {
-    return this.#connection.state;
+    return this.#transport.connection.state;
   }
 
   /** The subprotocol chosen in the handshake, or `""`. */
   get protocol(): string {
-    return this.#connection.protocol;
+    return this.#transport.connection.protocol;
   }
 
   /** The `Sec-WebSocket-Extensions` accepted in the handshake, or `""`. */
   get extensions(): string {
-    return this.#connection.extensions;
+    return this.#transport.connection.extensions;
   }
 
   /** Bytes written but not yet handed to the kernel (frame headers included). */
   get bufferedAmount(): number {
-    return this.#socket.writableLength;
+    return this.#transport.bufferedAmount;
   }
 
   /** The peer's IP address, while connected. */
@@ -315,7 +225,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** Whether reading is paused by {@link pause}. */
   get isPaused(): boolean {
-    return this.#socket.isPaused();
+    return this.#transport.pausedByUser;
   }
 
   /**
@@ -337,7 +247,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       callback = options;
       options = undefined;
     }
-    if (this.#connection.state !== ConnectionState.Open) {
+    const transport = this.#transport;
+    if (transport.connection.state !== ConnectionState.Open) {
       if (callback)
         process.nextTick(
           callback,
@@ -347,18 +258,15 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     }
     if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
     const binary = options?.binary ?? typeof data !== 'string';
-    const fin = options?.fin ?? true;
-    if (this.#deflate && fin) {
-      this.#sendCompressed(data, binary, options?.compress !== false, callback);
-      return !this.#socket.writableNeedDrain;
-    }
-    this.#sendCallback = callback;
-    if (binary) {
-      this.#connection.sendBinary(typeof data === 'string' ? Buffer.from(data) : data, { fin });
-    } else {
-      this.#connection.sendText(typeof data === 'string' ? data : toBytes(data), { fin });
-    }
-    return !this.#socket.writableNeedDrain;
+    const payload = typeof data === 'string' ? data : toBytes(data);
+    transport.send(
+      binary && typeof payload === 'string' ? Buffer.from(payload) : payload,
+      binary,
+      options?.fin ?? true,
+      options?.compress !== false,
+      callback,
+    );
+    return !transport.needsDrain;
   }
 
   /**
@@ -376,7 +284,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {RangeError} for a longer payload.
    */
   ping(data: ServerSendData = ''): void {
-    if (this.#connection.state === ConnectionState.Open) this.#connection.sendPing(data);
+    if (this.readyState === ConnectionState.Open) this.#transport.ping(controlData(data));
   }
 
   /**
@@ -385,29 +293,24 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {RangeError} for a longer payload.
    */
   pong(data: ServerSendData = ''): void {
-    if (this.#connection.state === ConnectionState.Open) this.#connection.sendPong(data);
+    if (this.readyState === ConnectionState.Open) this.#transport.pong(controlData(data));
   }
 
   /**
-   * Starts the closing handshake. The peer has `closeTimeout` ms to answer
-   * before the socket is destroyed. Does nothing once closing.
+   * Starts the closing handshake, after every message sent before it. The
+   * peer has `closeTimeout` ms to answer before the socket is destroyed.
+   * Does nothing once closing.
    * @param code - 1000, 1001-1003, 1007-1014 or 3000-4999; no code sends an empty close frame.
    * @param reason - at most 123 UTF-8 bytes.
    * @throws {RangeError} for a code that may not be sent or a reason too long.
    */
   close(code?: number, reason?: string): void {
-    // Messages still being compressed go out first.
-    if (this.#compression?.busy) {
-      this.#compression.afterSends(() => this.close(code, reason));
-      return;
-    }
-    this.#connection.close(code, reason);
-    this.#armCloseTimer();
+    this.#transport.close(code, reason);
   }
 
   /** Destroys the socket at once, without a closing handshake. `close` reports 1006. */
   terminate(): void {
-    this.#socket.destroy();
+    this.#transport.terminate();
   }
 
   /** The topics this connection is subscribed to; see {@link subscribe}. */
@@ -423,7 +326,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {TypeError} when `topic` is not a string.
    */
   subscribe(topic: string): boolean {
-    if (this.#connection.state === ConnectionState.Closed || !this.#registry) return false;
+    if (this.readyState === ConnectionState.Closed || !this.#registry) return false;
     return this.#registry.subscribe(this as ServerWebSocket<unknown>, topic);
   }
 
@@ -438,14 +341,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** Stops reading from the socket: TCP flow control pushes back on the peer. */
   pause(): void {
-    this.#userPaused = true;
-    this.#socket.pause();
+    this.#transport.pause();
   }
 
   /** Resumes reading after {@link pause}. */
   resume(): void {
-    this.#userPaused = false;
-    if (!this.#connection.parsingPaused) this.#socket.resume();
+    this.#transport.resume();
   }
 
   /** Whether `data` would push the backlog past `maxBacklog`; never for an empty backlog. */
@@ -460,7 +361,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** Whether queueing `frameBytes` more would pass `maxBacklog`; never for an empty backlog. */
   #wouldPassBacklog(frameBytes: number): boolean {
-    const queued = this.#socket.writableLength;
+    const queued = this.#transport.bufferedAmount;
     return queued > 0 && queued + frameBytes > this.#maxBacklog;
   }
 
@@ -476,7 +377,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       this.#drainOwed = true;
       socket.write(EMPTY_BUFFER, () => {
         this.#drainOwed = false;
-        if (this.#connection.state === ConnectionState.Open) this.emit('drain');
+        if (this.readyState === ConnectionState.Open) this.emit('drain');
       });
     }
     if (callback) process.nextTick(callback, error);
@@ -491,26 +392,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @internal
    */
   [kSendEncoded](chunks: readonly Uint8Array[]): boolean {
-    if (this.#connection.state !== ConnectionState.Open) return false;
+    if (this.readyState !== ConnectionState.Open) return false;
     let size = 0;
     for (const chunk of chunks) size += chunk.byteLength;
     if (this.#wouldPassBacklog(size)) return this.#refuseSend(undefined);
-    // A message still being compressed goes first: a broadcast must not overtake it.
-    if (this.#compression?.busy) {
-      this.#compression.afterSends(() => this.#writeEncoded(chunks));
-      return true;
-    }
-    return this.#writeEncoded(chunks);
-  }
-
-  #writeEncoded(chunks: readonly Uint8Array[]): boolean {
-    if (this.#connection.state !== ConnectionState.Open) return false;
-    try {
-      this.#connection.sendEncodedFrame(chunks);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.#transport.sendEncoded(chunks);
   }
 
   /**
@@ -519,19 +405,19 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @internal
    */
   [kHeartbeat](): boolean {
-    if (this.#connection.state !== ConnectionState.Open) return true;
+    const transport = this.#transport;
+    if (transport.connection.state !== ConnectionState.Open) return true;
+    const reads = transport.reads;
+    const heard = this.#ponged || reads !== this.#readsAtHeartbeat;
+    this.#readsAtHeartbeat = reads;
     // While paused a pong cannot be read: the application stopped reading,
     // which is not the peer's silence.
-    if (this.#socket.isPaused()) {
-      this.#alive = true;
-      return true;
-    }
-    if (!this.#alive) {
+    if (!heard && !transport.readingPaused) {
       this.terminate();
       return false;
     }
-    this.#alive = false;
-    this.#connection.sendPing();
+    this.#ponged = false;
+    transport.ping();
     return true;
   }
 
@@ -541,140 +427,36 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @internal
    */
   [kIdleSweep](limit: number): void {
-    if (this.#connection.state !== ConnectionState.Open) return;
-    if (this.#socket.isPaused()) this.#idleSweeps = 0;
-    else if (++this.#idleSweeps >= limit) this.close(CloseCode.GoingAway, 'Idle timeout');
-  }
-
-  /** {@link #compression}, made now if it was not yet. */
-  get #compressor(): MessageCompression {
-    return (this.#compression ??= this.#createCompression(new PerMessageDeflate(this.#deflate!)));
-  }
-
-  /** The permessage-deflate hooks: pause reading while inflating, cork around delivery. */
-  #createCompression(deflate: PerMessageDeflate): MessageCompression {
-    const socket = this.#socket;
-    return new MessageCompression(deflate, this.#connection, {
-      pause: () => socket.pause(),
-      resume: () => {
-        if (!this.#userPaused) socket.resume();
-      },
-      deliver: (run) => {
-        socket.cork();
-        run();
-        socket.uncork();
-        this.#armCloseTimer();
-      },
-    });
-  }
-
-  /** Sends one whole message through the compressor, in order with every other send. */
-  #sendCompressed(
-    data: ServerSendData,
-    binary: boolean,
-    compress: boolean,
-    callback: SendCallback | undefined,
-  ): void {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
-    this.#compressor.send(
-      bytes,
-      compress,
-      (payload, compressed) => {
-        this.#sendCallback = callback;
-        if (binary) this.#connection.sendBinary(payload, { compressed });
-        else this.#connection.sendText(payload, { compressed });
-      },
-      (error) => callback && process.nextTick(callback, error),
-    );
-  }
-
-  #armCloseTimer(): void {
-    if (this.#closeTimer === undefined && this.#connection.closeExpected) {
-      this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeout);
-      this.#closeTimer.unref();
+    const transport = this.#transport;
+    if (transport.connection.state !== ConnectionState.Open) return;
+    const reads = transport.reads;
+    if (transport.readingPaused || reads !== this.#readsAtSweep) {
+      this.#readsAtSweep = reads;
+      this.#idleSweeps = 0;
+    } else if (++this.#idleSweeps >= limit) {
+      this.close(CloseCode.GoingAway, 'Idle timeout');
     }
   }
 
-  /** @internal ConnectionHandler.write */
-  [kWrite](chunks: readonly Uint8Array[]): void {
-    const socket = this.#socket;
-    const callback = this.#sendCallback;
-    this.#sendCallback = undefined;
-    if (socket.destroyed) {
-      if (callback) process.nextTick(callback, new Error('Socket is closed'));
-      return;
-    }
-    // An automatic pong is dropped while the backlog is over the cap, so a
-    // peer that pings without reading cannot grow it. RFC 6455 §5.5.3 lets
-    // an endpoint answer only the latest of several pings.
-    if (
-      socket.writableLength > this.#maxBacklog &&
-      (chunks[0]![0]! & 0x0f) === Opcode.Pong &&
-      callback === undefined
-    ) {
-      return;
-    }
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!, callback);
-      return;
-    }
-    // One writev for header and payload instead of concatenating them.
-    socket.cork();
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-    socket.write(chunks[last]!, callback);
-    socket.uncork();
+  /** @internal TransportEvents.onMessage */
+  [kOnMessage](data: Buffer, binary: boolean): void {
+    if (binary) this.emit('message', data, true);
+    else this.emit('message', data.toString('utf8'), false);
   }
 
-  /** @internal ConnectionHandler.end */
-  [kEnd](): void {
-    const socket = this.#socket;
-    this.#armCloseTimer();
-    if (this.#connection.closeHandshakeComplete) {
-      // The peer sends nothing after its close frame: close now instead of
-      // half-closing and waiting a round trip for its FIN (RFC 6455 §7.1.1,
-      // the server closes first). Our close frame may sit in a cork (replies
-      // are batched per chunk read): flush it, and close only once it is out.
-      while (socket.writableCorked > 0) socket.uncork();
-      if (socket.writableLength === 0) {
-        socket.destroy();
-        return;
-      }
-    }
-    socket.end();
+  /** @internal TransportEvents.onPong */
+  [kOnPong](data: Buffer): void {
+    this.#ponged = true;
+    this.emit('pong', data);
   }
 
-  /** @internal ConnectionHandler.onMessage */
-  [kOnMessage](data: Uint8Array, binary: boolean, compressed: boolean | undefined): void {
-    if (compressed) {
-      this.#compressor.receive(data, binary);
-      return;
-    }
-    const buffer = toBuffer(data);
-    if (binary) this.emit('message', buffer, true);
-    else this.emit('message', buffer.toString('utf8'), false);
+  /** @internal TransportEvents.onDrain */
+  [kOnDrain](): void {
+    this.emit('drain');
   }
 
-  /** @internal ConnectionHandler.onPong */
-  [kOnPong](data: Uint8Array): void {
-    this.#alive = true;
-    this.emit('pong', toBuffer(data));
-  }
-
-  /** @internal ConnectionHandler.onError */
+  /** @internal TransportEvents.onError */
   [kOnError](error: WebSocketError): void {
-    this.#reportError(error);
-  }
-
-  /** @internal ConnectionHandler.onClose */
-  [kOnClose](code: number, reason: string, wasClean: boolean): void {
-    clearTimeout(this.#closeTimer);
-    this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
-    this.#clients?.delete(this as ServerWebSocket<unknown>);
-    this.emit('close', code, reason, wasClean);
-  }
-
-  #reportError(error: WebSocketError): void {
     if (this.listenerCount('error') > 0) {
       this.emit('error', error);
     } else if (error instanceof InternalError) {
@@ -684,6 +466,13 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
         `A ServerWebSocket listener threw; the connection was closed with 1011: ${String(error.cause)}`,
       );
     }
+  }
+
+  /** @internal TransportEvents.onClose */
+  [kOnClose](code: number, reason: string, wasClean: boolean): void {
+    this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
+    this.#clients?.delete(this as ServerWebSocket<unknown>);
+    this.emit('close', code, reason, wasClean);
   }
 }
 
@@ -714,6 +503,7 @@ export function heartbeat(socket: ServerWebSocket<unknown>): boolean {
   return socket[kHeartbeat]();
 }
 
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+/** Control frame data as the protocol takes it: a string or bytes. */
+function controlData(data: ServerSendData): string | Uint8Array {
+  return typeof data === 'string' ? data : toBytes(data);
 }

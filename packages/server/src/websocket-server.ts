@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CloseCode, Opcode, encodeFrame, encodeUtf8, toBytes } from '@proj/protocol';
+import { CloseCode, encodeUtf8, toBytes } from '@proj/protocol';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
 import { type Rejection, isRejection } from './rejection.js';
 import {
@@ -17,7 +17,9 @@ import {
   idleSweep,
   sendEncoded,
 } from './server-websocket.js';
-import { MemoryAdapter, type PubSubAdapter, TopicRegistry } from './topics.js';
+import { fanOut } from './fan-out.js';
+import { MemoryAdapter, type PubSubAdapter } from './pubsub-adapter.js';
+import { TopicRegistry } from './topics.js';
 import { type UpgradeOutcome, abortHandshake, checkRequest, negotiateUpgrade } from './upgrade.js';
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
@@ -85,7 +87,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   readonly #httpServer: HttpServer | undefined;
   readonly #ownsServer: boolean;
   readonly #clients = new Set<ServerWebSocket<Data>>();
-  readonly #topics: TopicRegistry;
+  readonly #topics: TopicRegistry<ServerWebSocket<unknown>>;
   /** Sockets between `upgrade` and the 101 (or refusal). */
   readonly #pending = new Set<Duplex>();
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -120,7 +122,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     super();
     this.#options = resolveOptions(options);
     const resolved = this.#options;
-    this.#topics = new TopicRegistry(resolved.adapter ?? new MemoryAdapter());
+    this.#topics = new TopicRegistry(resolved.adapter ?? new MemoryAdapter(), sendEncoded);
     if (resolved.port !== undefined) {
       const timeout = resolved.handshakeTimeout;
       this.#ownsServer = true;
@@ -271,14 +273,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   broadcast(data: ServerSendData, options: BroadcastOptions<Data> = {}): number {
     const binary = options.binary ?? typeof data !== 'string';
     const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
-    const frame = encodeFrame(binary ? Opcode.Binary : Opcode.Text, payload);
     const filter = options.filter;
-    let sent = 0;
-    for (const client of this.#clients) {
-      if (filter && !filter(client)) continue;
-      if (sendEncoded(client as ServerWebSocket<unknown>, frame)) sent++;
-    }
-    return sent;
+    return fanOut(
+      payload,
+      binary,
+      this.#clients as Set<ServerWebSocket<unknown>>,
+      sendEncoded,
+      filter && ((client) => !filter(client as ServerWebSocket<Data>)),
+    );
   }
 
   /**

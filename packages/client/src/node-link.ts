@@ -1,0 +1,294 @@
+/**
+ * The link under one Node WebSocket object: dials TCP or TLS, runs the
+ * opening handshake against its timeout, and turns what the shared transport
+ * reports into the WebSocket's feedback. Every failure to connect (DNS, TCP,
+ * TLS, a refused or malformed handshake, the handshake timeout) ends the same
+ * way: `onClose` with 1006 and the error.
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import {
+  ClientConnection,
+  CloseCode,
+  ConnectionState,
+  type OpenInfo,
+  type WebSocketError,
+  decodeUtf8,
+} from '@proj/protocol';
+import {
+  SocketTransport,
+  type TransportEvents,
+  type WriteBoundary,
+  allocateUnsafe,
+} from '@proj/transport';
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * What the link reports to the WebSocket object, synchronously and in
+ * order; the WebSocket turns each report into a queued task.
+ * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
+ */
+export interface LinkHandler {
+  /** The WebSocket connection is established. */
+  onOpen(protocol: string, extensions: string): void;
+  /** A message: text decoded, binary as an `ArrayBuffer` nobody else holds. */
+  onMessage(data: string | ArrayBuffer): void;
+  /** The server started the closing handshake. */
+  onClosing(): void;
+  /** `size` bytes of application data were handed to the kernel. */
+  onWritten(size: number): void;
+  /**
+   * The connection is closed; always the last report. `error` is set when the
+   * connection failed (the spec's "fail the WebSocket connection"), and is
+   * then what went wrong: a `HandshakeError`, a socket error, a protocol error.
+   */
+  onClose(code: number, reason: string, wasClean: boolean, error: Error | undefined): void;
+}
+
+/** Why a `Blob` passed to `send()` never went out. */
+const BLOB_READ_FAILED = 'Failed to read a Blob passed to send()';
+
+/** SHA-1 through OpenSSL, for `Sec-WebSocket-Accept`. */
+function sha1(data: Uint8Array): Uint8Array {
+  return createHash('sha1').update(data).digest();
+}
+
+/**
+ * One WebSocket connection over a Node socket, from dialing to close.
+ * @see https://websockets.spec.whatwg.org/#concept-websocket-establish
+ */
+export class NodeLink implements TransportEvents {
+  readonly #handler: LinkHandler;
+  readonly #options: ResolvedOptions;
+  readonly #transport: SocketTransport | undefined;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #opened = false;
+  #closed = false;
+  /** Set once the connection failed: the first thing that went wrong. */
+  #error: Error | undefined;
+  /** Application bytes of each send awaiting its write callback, oldest first. */
+  #inFlight: number[] = [];
+  #inFlightHead = 0;
+
+  /**
+   * Starts connecting to `url` (already a valid `ws:`/`wss:` URL record).
+   * Never throws for network reasons: those are reported through `onClose`.
+   */
+  constructor(
+    url: URL,
+    protocols: readonly string[],
+    options: ResolvedOptions,
+    handler: LinkHandler,
+    boundary: WriteBoundary,
+  ) {
+    this.#handler = handler;
+    this.#options = options;
+    this.#handshakeTimer = setTimeout(
+      this.#onHandshakeTimeout,
+      options.handshakeTimeout,
+      options.handshakeTimeout,
+    ).unref();
+    let socket: net.Socket;
+    try {
+      socket = dial(url, options);
+    } catch (error) {
+      // e.g. a TLS key that does not parse: fail in a later turn, like any
+      // other network error.
+      process.nextTick(() => this.#failUnconnected(toError(error)));
+      return;
+    }
+    this.#transport = new SocketTransport({
+      socket,
+      connect: (connectionHandler) =>
+        new ClientConnection({
+          perMessageDeflate: options.deflate?.config,
+          handler: connectionHandler,
+          host: url.host,
+          path: url.pathname + url.search,
+          protocols,
+          origin: options.origin,
+          headers: options.headers,
+          maxPayload: options.maxPayload,
+          maxFragments: options.maxFragments,
+          allocate: allocateUnsafe,
+          sha1,
+        }),
+      events: this,
+      closeTimeout: options.closeTimeout,
+      boundary,
+    });
+    const connection = this.#transport.connection as ClientConnection;
+    socket.once(url.protocol === 'wss:' ? 'secureConnect' : 'connect', () => connection.connect());
+  }
+
+  /** Whether messages can still be sent: open, and no close frame sent or received. */
+  get canSend(): boolean {
+    return this.#transport?.connection.state === ConnectionState.Open;
+  }
+
+  /** Sends a text message of `size` UTF-8 bytes, or discards it once closing. */
+  sendText(text: string, size: number): void {
+    if (!this.canSend) return;
+    this.#inFlight.push(size);
+    this.#transport!.send(text, false, true, true, this.#onWritten);
+  }
+
+  /** Sends a binary message, or discards it once closing. */
+  sendBinary(bytes: Uint8Array): void {
+    if (!this.canSend) return;
+    this.#inFlight.push(bytes.byteLength);
+    this.#transport!.send(bytes, true, true, true, this.#onWritten);
+  }
+
+  /** Sends a `Blob`, in its turn once read; a Blob that cannot be read fails the connection. */
+  sendBlob(blob: Blob): void {
+    if (!this.canSend) return;
+    this.#inFlight.push(blob.size);
+    const bytes = blob.arrayBuffer().then((buffer) => new Uint8Array(buffer));
+    this.#transport!.sendPending(bytes, BLOB_READ_FAILED, this.#onBlobWritten);
+  }
+
+  /**
+   * Starts the closing handshake, after every message sent before it;
+   * without a code the close frame has no body. The close timeout starts with it.
+   */
+  close(code: number | undefined, reason: string): void {
+    this.#transport?.close(code, reason);
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7) without a close frame and drops
+   * the socket; `error` is reported with the close. Used before the
+   * connection is established, where there is no closing handshake to run.
+   */
+  fail(error: Error): void {
+    if (this.#closed) return;
+    this.#error ??= error;
+    if (this.#transport) this.#transport.fail(CloseCode.Abnormal);
+    else this.#failUnconnected(error);
+  }
+
+  // ---- TransportEvents ----
+
+  /** @internal */
+  onOpen(info: OpenInfo): void {
+    this.#opened = true;
+    clearTimeout(this.#handshakeTimer);
+    if (info.deflate) {
+      this.#transport!.useCompression({
+        params: info.deflate,
+        isServer: false,
+        maxPayload: this.#options.maxPayload,
+        options: this.#options.deflate ?? undefined,
+      });
+    }
+    this.#handler.onOpen(info.protocol, info.extensions);
+  }
+
+  /** @internal */
+  onMessage(data: Buffer, binary: boolean): void {
+    this.#handler.onMessage(binary ? ownBuffer(data) : decodeUtf8(data));
+  }
+
+  /** @internal */
+  onClosing(): void {
+    this.#handler.onClosing();
+  }
+
+  /** @internal */
+  onError(error: WebSocketError): void {
+    this.#error ??= error;
+  }
+
+  /** @internal */
+  onClose(code: number, reason: string, wasClean: boolean): void {
+    this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
+    this.#handler.onClose(code, reason, wasClean, this.#error);
+  }
+
+  /** @internal */
+  onSocketError(error: Error): void {
+    // Before the connection is established, a socket error (DNS, refused,
+    // reset, TLS) fails it. After, the transport is just gone: `close`
+    // follows with 1006, as in browsers, which report no error then.
+    if (!this.#opened) this.fail(error);
+  }
+
+  // ---- internals ----
+
+  /** Write callbacks run in send order, so each claims the oldest entry. */
+  readonly #onWritten = (error?: Error | null): void => {
+    const size = this.#inFlight[this.#inFlightHead++]!;
+    if (this.#inFlightHead === this.#inFlight.length) {
+      this.#inFlight = [];
+      this.#inFlightHead = 0;
+    }
+    if (!error) this.#handler.onWritten(size);
+  };
+
+  readonly #onBlobWritten = (error?: Error | null): void => {
+    this.#onWritten(error);
+    if (error?.message === BLOB_READ_FAILED) this.fail(error);
+  };
+
+  readonly #onHandshakeTimeout = (ms: number): void => {
+    this.fail(new Error(`Opening handshake timed out after ${ms} ms`));
+  };
+
+  /** There is no socket (dialing threw): report the failure as a close. */
+  #failUnconnected(error: Error): void {
+    if (this.#closed) return;
+    this.#error ??= error;
+    this.onClose(CloseCode.Abnormal, '', false);
+  }
+}
+
+/** Opens the TCP or TLS connection for `url`. */
+function dial(url: URL, options: ResolvedOptions): net.Socket {
+  // URL.hostname keeps the brackets of an IPv6 literal; sockets want it bare.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  // Half-open allowed, as on the server: after the server's FIN the transport
+  // still answers what arrived before it (a pong, a close frame), then ends.
+  if (url.protocol === 'ws:') {
+    return net.connect({ host, port: Number(url.port || 80), allowHalfOpen: true });
+  }
+  const { servername, ...credentials } = options.tls;
+  // tls.connect passes allowHalfOpen to its TLSSocket; @types/node leaves it out.
+  const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    host,
+    port: Number(url.port || 443),
+    allowHalfOpen: true,
+    // SNI carries host names only (RFC 6066 §3), never an IP address.
+    servername: servername ?? (net.isIP(host) ? '' : host),
+    // Node reads any Uint8Array where its types say Buffer.
+    ...(credentials as Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>),
+  };
+  return tls.connect(tlsOptions);
+}
+
+/**
+ * The message's bytes as an `ArrayBuffer` of their own. A message that fills
+ * its buffer exactly (a socket chunk, or the assembler's per-message buffer)
+ * is handed over as is; a view into a larger chunk is copied.
+ */
+function ownBuffer(data: Uint8Array): ArrayBuffer {
+  const buffer = data.buffer;
+  // An empty message may be the protocol's shared EMPTY: never hand that out.
+  if (data.byteLength === 0) return new ArrayBuffer(0);
+  if (
+    data.byteOffset === 0 &&
+    data.byteLength === buffer.byteLength &&
+    buffer instanceof ArrayBuffer
+  ) {
+    return buffer;
+  }
+  // Not data.slice(): on a Buffer (socket chunks are) that is a view, not a copy.
+  return new Uint8Array(data).buffer;
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

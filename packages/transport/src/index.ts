@@ -1,0 +1,14 @@
+/**
+ * @proj/transport (private, bundled into @proj/server and @proj/client): the
+ * one Node I/O path between a socket and the sans-I/O connection.
+ * @packageDocumentation
+ */
+export {
+  SocketTransport,
+  type SocketTransportInit,
+  type TransportEvents,
+  type WriteBoundary,
+  allocateUnsafe,
+  toBuffer,
+} from './socket-transport.js';
+export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';

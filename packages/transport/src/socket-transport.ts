@@ -1,0 +1,614 @@
+/**
+ * The one Node I/O path under `@proj/server` and `@proj/client`.
+ * @packageDocumentation
+ */
+import type { Socket } from 'node:net';
+import { PerMessageDeflate, type PerMessageDeflateInit } from '@proj/deflate';
+import {
+  type Connection,
+  type ConnectionHandler,
+  ConnectionState,
+  type OpenInfo,
+  type WebSocketError,
+  serializeClosePayload,
+  toWebSocketError,
+} from '@proj/protocol';
+import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
+
+/**
+ * Message buffers without zero-filling: the assembler writes every byte of a
+ * message before handing it out, so filling first would be one more pass over
+ * every large message. Pass as the connection's `allocate` option.
+ */
+export const allocateUnsafe = (size: number): Buffer => Buffer.allocUnsafe(size);
+
+/**
+ * What the policy above a transport (the server's `ServerWebSocket`, the
+ * client's link) hears, synchronously and in order.
+ */
+export interface TransportEvents {
+  /** The opening handshake succeeded (client side). */
+  onOpen?(info: OpenInfo): void;
+  /**
+   * A message, inflated if it was compressed. `data` is a view into a buffer
+   * that nobody else writes (text: validated UTF-8, still bytes).
+   */
+  onMessage(data: Buffer, binary: boolean): void;
+  /** A ping arrived; the pong has been sent (unless over `pongBacklogLimit`). */
+  onPing?(data: Buffer): void;
+  /** A pong arrived. */
+  onPong?(data: Buffer): void;
+  /** The peer started the closing handshake; our close frame went in reply. */
+  onClosing?(code: number, reason: string): void;
+  /** The connection failed (a close frame with `error.closeCode` went where possible). */
+  onError(error: WebSocketError): void;
+  /** The connection is closed; always the last report. */
+  onClose(code: number, reason: string, wasClean: boolean): void;
+  /** The socket's write backlog emptied after a write returned `false`. */
+  onDrain?(): void;
+  /** The socket reported an error (`close` follows). */
+  onSocketError?(error: Error): void;
+}
+
+/**
+ * The policy's task queue, as the transport sees it (the WHATWG client's: one
+ * task per event). Writes made while tasks are queued leave together once they
+ * have run, and what followed a reported message in the input waits for them
+ * (`Connection.hold`).
+ */
+export interface WriteBoundary {
+  /**
+   * Calls `callback` once every task queued so far has run, and returns true;
+   * returns false, and never calls it, when no task is waiting.
+   */
+  afterQueued(callback: () => void): boolean;
+}
+
+/** How a transport is set up. */
+export interface SocketTransportInit {
+  /** The socket, connected or connecting. */
+  readonly socket: Socket;
+  /** Makes the sans-I/O connection, given the handler the transport is for it. */
+  readonly connect: (handler: ConnectionHandler) => Connection;
+  readonly events: TransportEvents;
+  /**
+   * How long the peer has to close the TCP connection once we wait for it
+   * (`Connection.closeExpected`) before the socket is destroyed.
+   */
+  readonly closeTimeout: number;
+  /** permessage-deflate's settings, when the handshake negotiated it (server side). */
+  readonly deflate?: PerMessageDeflateInit | undefined;
+  /** The policy's task queue (client side); without it, writes leave at once. */
+  readonly boundary?: WriteBoundary | undefined;
+  /**
+   * Automatic pongs are skipped while more than this many bytes wait to be
+   * written, so that a peer that pings without reading cannot grow the
+   * backlog. Default: never skipped.
+   */
+  readonly pongBacklogLimit?: number | undefined;
+}
+
+const kTransport = Symbol('transport');
+
+/** A socket that knows its transport, for the shared listeners below. */
+type OwnedSocket = Socket & { [kTransport]: SocketTransport };
+
+// One set of listeners for every socket (they find the transport through it):
+// no closures per connection (memory per idle connection is a bench target).
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kTransport].receive(chunk);
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[kTransport].peerEnded();
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[kTransport].drained();
+}
+function onSocketError(this: OwnedSocket, error: Error): void {
+  // Transport errors (ECONNRESET, EPIPE) are ordinary disconnects: 'close'
+  // follows and reports 1006. Listening keeps them from becoming uncaught.
+  this[kTransport].socketError(error);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kTransport].closed();
+}
+
+/**
+ * One WebSocket connection over a Node socket: the only place where
+ * `@proj/server` and `@proj/client` meet `node:net`. It drives the sans-I/O
+ * `Connection` with the socket's bytes and owns everything between the two:
+ *
+ * - **writes**: frames go to the socket corked in batches, so the answers to
+ *   everything one read (or one batch of the policy's tasks) produced leave in
+ *   one `writev`; a multi-chunk frame is one `writev` too;
+ * - **one ordered send path** ({@link SendQueue}): messages, deflated
+ *   messages, Blob reads, broadcast frames and the close leave in call order;
+ * - **compression**, made on first use: inflating pauses parsing and reading;
+ * - **the close timer**, armed whenever the protocol waits for the peer.
+ *
+ * The server and the client are policy on top (backlog limits, heartbeat,
+ * topics; dialing, the handshake timeout, the WHATWG task queue).
+ *
+ * Its `ConnectionHandler` methods (`write`, `end`, `onMessage`, ...) are the
+ * protocol's callbacks, not for the policy to call.
+ */
+export class SocketTransport implements ConnectionHandler, SendSink {
+  readonly #socket: Socket;
+  readonly #connection: Connection;
+  readonly #events: TransportEvents;
+  readonly #boundary: WriteBoundary | undefined;
+  readonly #closeTimeout: number;
+  readonly #pongBacklogLimit: number;
+  readonly #queue: SendQueue;
+  #closeTimer: NodeJS.Timeout | undefined;
+  /** Whether we corked the socket (at most once; `#uncork` undoes it). */
+  #corked = false;
+  /** The callback of the send being written, attached to its frame's last chunk. */
+  #sendCallback: SendCallback | undefined;
+  /** permessage-deflate's settings, once negotiated. */
+  #deflateInit: PerMessageDeflateInit | undefined;
+  /** The (de)compressor, made on the first message that needs it. */
+  #deflate: PerMessageDeflate | undefined;
+  #pausedByUser = false;
+  #reads = 0;
+  /** A compressed message is being inflated. */
+  #inflating = false;
+  /** The peer's FIN or the socket's close came while a message was inflating: they wait for it. */
+  #endWhenInflated = false;
+  #closedWhileInflating = false;
+
+  constructor(init: SocketTransportInit) {
+    this.#socket = init.socket;
+    this.#events = init.events;
+    this.#boundary = init.boundary;
+    this.#closeTimeout = init.closeTimeout;
+    this.#pongBacklogLimit = init.pongBacklogLimit ?? Infinity;
+    this.#deflateInit = init.deflate;
+    this.#queue = new SendQueue(this);
+    this.#connection = init.connect(this);
+    const socket = init.socket as OwnedSocket;
+    socket.setNoDelay(true);
+    socket[kTransport] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  /** The sans-I/O connection. */
+  get connection(): Connection {
+    return this.#connection;
+  }
+
+  /** Bytes written but not yet handed to the kernel (frame headers included). */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** Whether the socket's backlog is over its high-water mark: wait for `onDrain`. */
+  get needsDrain(): boolean {
+    return this.#socket.writableNeedDrain;
+  }
+
+  /** Whether sends wait behind a message being deflated or read. */
+  get sendsWaiting(): boolean {
+    return this.#queue.busy;
+  }
+
+  /** Socket reads so far: a heartbeat compares it between ticks. */
+  get reads(): number {
+    return this.#reads;
+  }
+
+  /** Whether reading is paused by {@link pause}. */
+  get pausedByUser(): boolean {
+    return this.#pausedByUser;
+  }
+
+  /** Whether the socket is not being read: paused by {@link pause}, or while a message inflates. */
+  get readingPaused(): boolean {
+    return this.#socket.isPaused();
+  }
+
+  /** Starts permessage-deflate with what the handshake settled (client side, on open). */
+  useCompression(init: PerMessageDeflateInit): void {
+    this.#deflateInit = init;
+  }
+
+  // ---- sending: everything goes through the one queue ----
+
+  /**
+   * Sends a message, or a fragment with `fin: false`. With permessage-deflate
+   * negotiated, a whole message of at least the threshold is deflated unless
+   * `compress` is false; fragments never are. `callback` hears when its bytes
+   * were handed to the kernel, or of the error that prevented it.
+   */
+  send(
+    data: Uint8Array | string,
+    binary: boolean,
+    fin: boolean,
+    compress: boolean,
+    callback?: SendCallback,
+  ): void {
+    const deflate = fin && compress ? this.#compressor : undefined;
+    if (deflate !== undefined) {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      if (bytes.byteLength >= deflate.threshold) {
+        this.#queue.deflated(bytes, binary, deflate, callback);
+        return;
+      }
+    }
+    this.#queue.message(data, binary, fin, callback);
+  }
+
+  /** Sends a binary message whose bytes are still being read (a `Blob`). */
+  sendPending(bytes: Promise<Uint8Array>, readError: string, callback?: SendCallback): void {
+    this.#queue.pending(bytes, this.#compressor ?? null, readError, callback);
+  }
+
+  /**
+   * Sends a frame encoded once for many connections. Returns whether it was
+   * (or will be) written: not when the connection is not open or is in the
+   * middle of sending a fragmented message.
+   */
+  sendEncoded(chunks: readonly Uint8Array[]): boolean {
+    if (this.#connection.state !== ConnectionState.Open) return false;
+    return this.#queue.encoded(chunks);
+  }
+
+  /** Sends a ping now, ahead of waiting messages (control frames may interleave). */
+  ping(data: Uint8Array | string = ''): void {
+    this.#connection.sendPing(data);
+  }
+
+  /** Sends an unsolicited pong now. */
+  pong(data: Uint8Array | string = ''): void {
+    this.#connection.sendPong(data);
+  }
+
+  /**
+   * Starts the closing handshake behind every send made before it; the close
+   * timer starts with it.
+   * @throws {RangeError} for a code that may not be sent or a reason too long,
+   *   at once even when the close itself has to wait.
+   */
+  close(code?: number, reason?: string): void {
+    if (this.#queue.busy) serializeClosePayload(code, reason);
+    this.#queue.close(code, reason);
+  }
+
+  /** Fails the connection with 1006: no close frame, the socket dropped at once. */
+  fail(code: number): void {
+    this.#connection.fail(code);
+    this.#socket.destroy();
+  }
+
+  /** Destroys the socket at once, without a closing handshake. */
+  terminate(): void {
+    this.#socket.destroy();
+  }
+
+  /** Stops reading from the socket: TCP flow control pushes back on the peer. */
+  pause(): void {
+    this.#pausedByUser = true;
+    this.#socket.pause();
+  }
+
+  /** Resumes reading after {@link pause} (once no message is inflating). */
+  resume(): void {
+    this.#pausedByUser = false;
+    if (!this.#connection.parsingPaused) this.#socket.resume();
+  }
+
+  // ---- SendSink: what the queue hands on, in order ----
+
+  /** @internal */
+  writeMessage(
+    payload: Uint8Array | string,
+    binary: boolean,
+    fin: boolean,
+    compressed: boolean,
+    callback: SendCallback | undefined,
+  ): void {
+    const connection = this.#connection;
+    if (connection.state !== ConnectionState.Open) {
+      if (callback) process.nextTick(callback, notOpen(connection.state));
+      return;
+    }
+    this.#sendCallback = callback;
+    try {
+      if (binary) {
+        connection.sendBinary(typeof payload === 'string' ? Buffer.from(payload) : payload, {
+          fin,
+          compressed,
+        });
+      } else {
+        connection.sendText(payload, { fin, compressed });
+      }
+    } finally {
+      // Thrown before anything was written (e.g. mixing text and binary
+      // fragments): the callback must not ride on the next frame, and still
+      // hears of it (a caller counting its sends relies on one call each).
+      if (this.#sendCallback !== undefined) {
+        process.nextTick(this.#sendCallback, new Error('Nothing was sent'));
+        this.#sendCallback = undefined;
+      }
+    }
+  }
+
+  /** @internal */
+  writeEncoded(chunks: readonly Uint8Array[]): boolean {
+    if (this.#connection.state !== ConnectionState.Open) return false;
+    try {
+      this.#connection.sendEncodedFrame(chunks);
+      return true;
+    } catch {
+      // In the middle of a fragmented message: a broadcast frame cannot go now.
+      return false;
+    }
+  }
+
+  /** @internal */
+  startClose(code: number | undefined, reason: string | undefined): void {
+    this.#connection.close(code, reason);
+    this.#armCloseTimer();
+  }
+
+  // ---- ConnectionHandler: the protocol's callbacks ----
+
+  /** @internal */
+  write(chunks: readonly Uint8Array[]): void {
+    const socket = this.#socket;
+    const callback = this.#sendCallback;
+    this.#sendCallback = undefined;
+    if (!socket.writable) {
+      if (callback) process.nextTick(callback, new Error('Socket is closed'));
+      return;
+    }
+    if (!this.#corked) {
+      if (this.#boundary !== undefined) {
+        // Everything written in one task leaves in one writev: when more
+        // tasks are queued (a read reported several messages), the socket
+        // stays corked until they have run too, so that the answers to them
+        // all leave in one syscall. The wait is bounded: those tasks already
+        // have their Immediates.
+        this.#cork();
+        if (!this.#boundary.afterQueued(this.#afterTasks)) process.nextTick(this.#uncork);
+      } else if (chunks.length > 1) {
+        // One writev for header and payload instead of concatenating them.
+        socket.cork();
+        writeChunks(socket, chunks, callback);
+        socket.uncork();
+        return;
+      }
+    }
+    writeChunks(socket, chunks, callback);
+  }
+
+  /** @internal */
+  end(): void {
+    const socket = this.#socket;
+    this.#armCloseTimer();
+    const connection = this.#connection;
+    if (connection.state === ConnectionState.Connecting) {
+      // Before the opening handshake completes there is no closing handshake
+      // to wait for: drop the connection at once.
+      socket.destroy();
+      return;
+    }
+    if (connection.closeHandshakeComplete) {
+      // The peer sends nothing after its close frame: close now instead of
+      // half-closing and waiting a round trip for its FIN (RFC 6455 §7.1.1,
+      // the server closes first). Our close frame may sit in a cork: flush
+      // it, and close only once it is out.
+      this.#corked = false;
+      while (socket.writableCorked > 0) socket.uncork();
+      if (socket.writableLength === 0) {
+        socket.destroy();
+        return;
+      }
+    }
+    socket.end();
+  }
+
+  /** @internal */
+  replyToPing(): boolean {
+    return this.#socket.writableLength <= this.#pongBacklogLimit;
+  }
+
+  /** @internal */
+  onOpen(info: OpenInfo): void {
+    this.#events.onOpen?.(info);
+  }
+
+  /** @internal */
+  onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
+    if (compressed) {
+      this.#inflate(data, binary);
+      return;
+    }
+    this.#events.onMessage(toBuffer(data), binary);
+    // The policy hands the message on in a task: what followed it in the
+    // input waits until that task has run (a reply to it goes first).
+    if (this.#boundary?.afterQueued(this.#afterTasks)) this.#connection.hold();
+  }
+
+  /** @internal */
+  onPing(data: Uint8Array): void {
+    this.#events.onPing?.(toBuffer(data));
+  }
+
+  /** @internal */
+  onPong(data: Uint8Array): void {
+    this.#events.onPong?.(toBuffer(data));
+  }
+
+  /** @internal */
+  onClosing(code: number, reason: string): void {
+    this.#events.onClosing?.(code, reason);
+  }
+
+  /** @internal */
+  onError(error: WebSocketError): void {
+    this.#events.onError(error);
+  }
+
+  /** @internal */
+  onClose(code: number, reason: string, wasClean: boolean): void {
+    clearTimeout(this.#closeTimer);
+    this.#deflate?.close();
+    this.#queue.abort(notOpen(ConnectionState.Closed));
+    this.#events.onClose(code, reason, wasClean);
+  }
+
+  // ---- socket events (the shared listeners above) ----
+
+  /** @internal */
+  receive(chunk: Buffer): void {
+    this.#reads++;
+    this.#cork();
+    this.#connection.receiveData(chunk);
+    this.#endBatch();
+    this.#armCloseTimer();
+  }
+
+  /** @internal */
+  drained(): void {
+    this.#events.onDrain?.();
+  }
+
+  /** @internal */
+  socketError(error: Error): void {
+    this.#events.onSocketError?.(error);
+  }
+
+  /**
+   * @internal The peer half-closed: nothing more arrives. What the protocol
+   * still holds takes effect now (a reply may still go out on our half), and
+   * our side is finished so that 'close' follows, once a message still being
+   * inflated has been delivered (and perhaps answered).
+   */
+  peerEnded(): void {
+    this.#connection.receiveEnd();
+    if (this.#inflating) this.#endWhenInflated = true;
+    else this.#endOurSide();
+  }
+
+  /**
+   * Finishes our side. After our own close frame we ended already; a second
+   * end() would only build an ERR_STREAM_ALREADY_FINISHED error, stack and all.
+   */
+  #endOurSide(): void {
+    if (!this.#socket.writableEnded) this.#socket.end();
+  }
+
+  /** @internal The socket closed. */
+  closed(): void {
+    clearTimeout(this.#closeTimer);
+    // A message that arrived whole before the end is still delivered: the
+    // end is reported once it has been inflated.
+    if (this.#inflating) this.#closedWhileInflating = true;
+    else this.#connection.receiveEof();
+  }
+
+  // ---- internals ----
+
+  /** The compressor, made now if it was not yet; `undefined` without permessage-deflate. */
+  get #compressor(): PerMessageDeflate | undefined {
+    if (this.#deflate === undefined && this.#deflateInit !== undefined) {
+      this.#deflate = new PerMessageDeflate(this.#deflateInit);
+    }
+    return this.#deflate;
+  }
+
+  /** Inflates a compressed message; parsing and reading wait, so nothing overtakes it. */
+  #inflate(data: Uint8Array, binary: boolean): void {
+    const connection = this.#connection;
+    connection.pauseParsing();
+    this.#socket.pause();
+    this.#inflating = true;
+    this.#compressor!.decompress(data, (error, result) => {
+      this.#inflating = false;
+      if (connection.state === ConnectionState.Closed) return;
+      this.#cork();
+      if (error) connection.failWith(toWebSocketError(error));
+      else connection.deliverMessage(result!, binary);
+      connection.resumeParsing();
+      this.#endBatch();
+      this.#armCloseTimer();
+      if (this.#inflating) return;
+      if (this.#closedWhileInflating) connection.receiveEof();
+      else if (this.#endWhenInflated) this.#endOurSide();
+      else this.#resumeReading();
+    });
+  }
+
+  /**
+   * Reads again once parsing goes on, unless the application paused reading.
+   * Parsing may stay paused past an inflate (a control frame behind the
+   * message is held until the policy's tasks have run): then the release
+   * resumes reading.
+   */
+  #resumeReading(): void {
+    if (!this.#connection.parsingPaused && !this.#pausedByUser && this.#socket.isPaused()) {
+      this.#socket.resume();
+    }
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+  }
+
+  readonly #uncork = (): void => {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  };
+
+  /** A batch of writes is done: they leave now, unless the policy's tasks are still queued. */
+  #endBatch(): void {
+    if (this.#corked && !this.#boundary?.afterQueued(this.#afterTasks)) this.#uncork();
+  }
+
+  /**
+   * Runs once every queued task of the policy has: what the protocol held
+   * takes effect (and parsing goes on), then the writes those tasks made
+   * leave together, unless the parsing queued more tasks, whose writes join.
+   */
+  readonly #afterTasks = (): void => {
+    this.#connection.release();
+    this.#armCloseTimer();
+    this.#endBatch();
+    this.#resumeReading();
+  };
+
+  /** Arms the close timer once the connection waits for the peer to close. */
+  #armCloseTimer(): void {
+    if (this.#closeTimer === undefined && this.#connection.closeExpected) {
+      const socket = this.#socket;
+      this.#closeTimer = setTimeout(() => socket.destroy(), this.#closeTimeout).unref();
+    }
+  }
+}
+
+function writeChunks(
+  socket: Socket,
+  chunks: readonly Uint8Array[],
+  callback: SendCallback | undefined,
+): void {
+  const last = chunks.length - 1;
+  for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+  socket.write(chunks[last]!, callback);
+}
+
+function notOpen(state: ConnectionState): Error {
+  return new Error(`WebSocket is not open: readyState ${state}`);
+}
+
+/** A Buffer over the same memory: no copy. */
+export function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
