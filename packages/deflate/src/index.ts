@@ -6,11 +6,6 @@
 export { type IdleReleasable, IdleSweeper, sharedIdleSweeper } from './idle-sweeper.js';
 export { Limiter, sharedLimiter } from './limiter.js';
 export {
-  type CompressionTransport,
-  MessageCompression,
-  type SendPayload,
-} from './message-compression.js';
-export {
   DEFLATE_DEFAULTS,
   type DeflateCallback,
   type DeflateOptions,

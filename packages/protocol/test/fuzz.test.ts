@@ -621,7 +621,7 @@ describe('permessage-deflate negotiated: compressed messages through pauseParsin
   const LIMITS = { maxPayload: 4096, maxFragments: 4 } as const satisfies MessageLimits;
 
   /**
-   * A collector that does what @proj/deflate's MessageCompression does with a
+   * A collector that does what the Node transport (packages/transport) does with a
    * compressed message: pause parsing and inflate it "later" (when the test
    * drains), then deliver it or fail the connection, and resume parsing.
    */
