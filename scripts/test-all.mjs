@@ -39,6 +39,8 @@ check('eslint', 'eslint', ['.']);
 check('prettier', 'prettier', ['--check', '.']);
 check('typecheck', 'turbo', ['run', 'typecheck']);
 check('check:package', 'turbo', ['run', 'check:package']);
+// The layer boundaries of docs/architecture.md: no import cycles, no frame bits read outside the protocol.
+check('imports', 'node', ['scripts/check-imports.mjs']);
 
 // (e) unit tests with coverage thresholds; the JSON report gives the per-test counts.
 const report = join(root, '.vitest-results.json');
