@@ -1,4 +1,9 @@
-import { MAX_CONTROL_PAYLOAD, isControlOpcode, isKnownOpcode } from './constants.js';
+import {
+  MAX_CONTROL_PAYLOAD,
+  MAX_HEADER_SIZE,
+  isControlOpcode,
+  isKnownOpcode,
+} from './constants.js';
 import { PayloadTooBigError, ProtocolError } from './errors.js';
 import type { FrameHeader } from './frame.js';
 import { applyMask } from './mask.js';
@@ -45,7 +50,7 @@ const READ_PAYLOAD = 1;
  * §5.2-5.5 and throws a {@link ProtocolError} at the first byte that breaks
  * one; message-level rules live in the message assembler.
  *
- * Only a partial header (at most 14 bytes) is ever copied across chunks;
+ * Only a partial header (at most {@link MAX_HEADER_SIZE} bytes) is ever copied across chunks;
  * payloads are unmasked in place and handed out as views. `push` therefore
  * takes ownership of the chunk and may modify it.
  *
@@ -58,8 +63,10 @@ export class FrameParser {
   #allowRsv1: boolean;
 
   #state = READ_HEADER;
-  /** Header bytes carried over from an earlier chunk. */
-  /** Made the first time a header spans two chunks, which most connections never see. */
+  /**
+   * Header bytes carried over from an earlier chunk; made the first time a
+   * header spans two chunks, which most connections never see.
+   */
   #spill: Uint8Array | undefined;
   #spillLength = 0;
   /** Payload bytes of the current frame not yet seen. */
@@ -166,7 +173,7 @@ export class FrameParser {
       }
     }
     // Slow path: gather the header in the spill buffer across chunks.
-    const spill = (this.#spill ??= new Uint8Array(14));
+    const spill = (this.#spill ??= new Uint8Array(MAX_HEADER_SIZE));
     if (this.#spillLength < 2) {
       const take = Math.min(2 - this.#spillLength, available);
       spill.set(chunk.subarray(offset, offset + take), this.#spillLength);

@@ -191,11 +191,6 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     return this.#socket.writableNeedDrain;
   }
 
-  /** Whether sends wait behind a message being deflated or read. */
-  get sendsWaiting(): boolean {
-    return this.#queue.busy;
-  }
-
   /** Socket reads so far: a heartbeat compares it between ticks. */
   get reads(): number {
     return this.#reads;
