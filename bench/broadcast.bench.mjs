@@ -25,25 +25,16 @@ import { spawnSync } from 'node:child_process';
 import {
   FULL,
   SERVERS,
-  addons,
+  WS_SERVERS,
   alternate,
-  benchFile,
   cFloor,
   pinningNote,
   runsOr,
-  spawnControlled,
+  spawnClients,
   startServer,
   waitForClients,
 } from './lib/harness.mjs';
-import {
-  formatSize,
-  formatSpread,
-  machineLines,
-  mediansOf,
-  now,
-  writeEntries,
-  writeSection,
-} from './lib/results.mjs';
+import { formatSize, formatSpread, mediansOf, publish, sectionHead } from './lib/results.mjs';
 
 const ROUNDS = runsOr(FULL ? 15 : 7);
 const WARMUP_ROUNDS = 2;
@@ -57,12 +48,11 @@ const SIZES = [16, 1024];
 // ws. Left out where no C compiler is found.
 const C_FLOOR = cFloor();
 const OURS = [SERVERS.ours.name, SERVERS.oursPublish.name];
-const REFERENCES = [SERVERS.ws.name, ...(addons ? [SERVERS.wsAddons.name] : [])];
+const REFERENCES = WS_SERVERS.map((s) => s.name);
 const IMPLEMENTATIONS = [
   SERVERS.ours,
   SERVERS.oursPublish,
-  SERVERS.ws,
-  ...(addons ? [SERVERS.wsAddons] : []),
+  ...WS_SERVERS,
   SERVERS.raw,
   ...(C_FLOOR ? [C_FLOOR] : []),
 ];
@@ -106,7 +96,7 @@ const began = Date.now();
 const pairs = [];
 for (const implementation of IMPLEMENTATIONS) {
   const server = await startServer(implementation, { gc: true });
-  const clients = spawnControlled('1', benchFile('gen/clients.mjs'), [server.port]);
+  const clients = spawnClients('gen/clients.mjs', [server.port]);
   pairs.push({ name: implementation.name, server, clients });
 }
 
@@ -160,63 +150,54 @@ const percent = (share) => `${(share * 100).toFixed(0)}%`;
 /** [reference, ours] pairs of the ratio columns: every ws against every one of ours. */
 const RATIOS = OURS.flatMap((o) => REFERENCES.map((r) => [r, o]));
 const seconds = (Date.now() - began) / 1000;
-writeSection(
-  'Broadcast',
-  [
-    '## Broadcast',
-    '',
-    '<!-- Written by bench/broadcast.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
-    '',
-    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
-    '',
-    ...machineLines(REFERENCES),
-    `- ${pinningNote}. One binary message to every connected client. Ours: \`server.broadcast(data)\` ` +
-      '(encodes the frame once, writes the same bytes to every socket); ours publish: every client ' +
-      'subscribed to one topic on connection and `server.publish(topic, data)` (the fan-out through ' +
-      'topics); ws: its documented broadcast, ' +
-      '`wss.clients.forEach((client) => { if (client.readyState === WebSocket.OPEN) client.send(data, ' +
-      '{ binary: true }) })` (frames the message again per send). ws has no topics, so both of ours are ' +
-      'compared with the same ws loop.',
-    '- Time to last = from just before the broadcast call in the server process to the moment the last ' +
-      'client has the whole message, in the client process (gen/clients.mjs: raw sockets, one process ' +
-      'holding all connections). Both processes read `process.hrtime` (CLOCK_MONOTONIC, one clock for ' +
-      'the whole machine on Linux; checked at start). Send loop = the broadcast call alone, in the server; ' +
-      'server busy = send loop / time to last (near 100%: the server was the limit). ' +
-      "Client CPU = the client process's CPU share during the round (near 100%: receiving, not sending, " +
-      'was the limit).',
-    `- ${RAW}: a bare \`node:net\` server that builds the frame once and calls \`socket.write\` with it for ` +
-      'every connection, with no WebSocket state at all: the floor for a broadcast from Node. ' +
-      `ws/${RAW} is therefore the most any Node implementation could gain over ws at that point; where it ` +
-      "is under 2×, the issue's 2× target is out of reach for a Node server on this machine.",
-    ...(C_FLOOR
-      ? [
-          `- ${C_FLOOR.name}: gen/broadcaster.c, a native process that accepts the same clients and writes ` +
-            'a frame built once to every socket, one `write(2)` each, with no runtime in between: what one ' +
-            `write per socket costs here in any language. ws/${C_FLOOR.name} bounds what any implementation ` +
-            'could gain over ws while writing to every socket.',
-        ]
-      : []),
-    `- All servers stay up with their connections; rounds alternate between them, ${WARMUP_ROUNDS} ` +
-      `warm-up rounds then ${ROUNDS} measured per point, a full GC in the server before each round; ` +
-      'medians, spread ±half the interquartile range. Ratio: ws time / our time (above 1: ours is faster).',
-    '',
-    `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} ` +
-      `| server busy (${names.join(' / ')}) | client CPU (${names.join(' / ')}) ` +
-      `| ${RATIOS.map(([r, o]) => `${r}/${o} time to last`).join(' | ')} | ${FLOORS.map((n) => `ws/${n} time to last`).join(' | ')} |`,
-    `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${RATIOS.map(() => '--:').join('|')}|${FLOORS.map(() => '--:').join('|')}|`,
-    ...results.map(
-      ({ count, size, by }) =>
-        `| ${count.toLocaleString('en-US')} | ${formatSize(size)} ` +
-        `| ${names.map((n) => `${ms(by[n].last)} (${formatSpread(by[n].lastSpread)})`).join(' | ')} ` +
-        `| ${names.map((n) => ms(by[n].loop)).join(' | ')} ` +
-        `| ${names.map((n) => percent(by[n].busy)).join(' / ')} ` +
-        `| ${names.map((n) => percent(by[n].clientCpu)).join(' / ')} ` +
-        `| ${RATIOS.map(([r, o]) => `**${(by[r].last / by[o].last).toFixed(2)}×**`).join(' | ')} ` +
-        `| ${FLOORS.map((n) => `${(by.ws.last / by[n].last).toFixed(2)}×`).join(' | ')} |`,
-    ),
-    '',
-  ].join('\n'),
-);
+const section = [
+  ...sectionHead('Broadcast', 'broadcast.bench.mjs', seconds, REFERENCES),
+  `- ${pinningNote}. One binary message to every connected client. Ours: \`server.broadcast(data)\` ` +
+    '(encodes the frame once, writes the same bytes to every socket); ours publish: every client ' +
+    'subscribed to one topic on connection and `server.publish(topic, data)` (the fan-out through ' +
+    'topics); ws: its documented broadcast, ' +
+    '`wss.clients.forEach((client) => { if (client.readyState === WebSocket.OPEN) client.send(data, ' +
+    '{ binary: true }) })` (frames the message again per send). ws has no topics, so both of ours are ' +
+    'compared with the same ws loop.',
+  '- Time to last = from just before the broadcast call in the server process to the moment the last ' +
+    'client has the whole message, in the client process (gen/clients.mjs: raw sockets, one process ' +
+    'holding all connections). Both processes read `process.hrtime` (CLOCK_MONOTONIC, one clock for ' +
+    'the whole machine on Linux; checked at start). Send loop = the broadcast call alone, in the server; ' +
+    'server busy = send loop / time to last (near 100%: the server was the limit). ' +
+    "Client CPU = the client process's CPU share during the round (near 100%: receiving, not sending, " +
+    'was the limit).',
+  `- ${RAW}: a bare \`node:net\` server that builds the frame once and calls \`socket.write\` with it for ` +
+    'every connection, with no WebSocket state at all: the floor for a broadcast from Node. ' +
+    `ws/${RAW} is therefore the most any Node implementation could gain over ws at that point; where it ` +
+    "is under 2×, the issue's 2× target is out of reach for a Node server on this machine.",
+  ...(C_FLOOR
+    ? [
+        `- ${C_FLOOR.name}: gen/broadcaster.c, a native process that accepts the same clients and writes ` +
+          'a frame built once to every socket, one `write(2)` each, with no runtime in between: what one ' +
+          `write per socket costs here in any language. ws/${C_FLOOR.name} bounds what any implementation ` +
+          'could gain over ws while writing to every socket.',
+      ]
+    : []),
+  `- All servers stay up with their connections; rounds alternate between them, ${WARMUP_ROUNDS} ` +
+    `warm-up rounds then ${ROUNDS} measured per point, a full GC in the server before each round; ` +
+    'medians, spread ±half the interquartile range. Ratio: ws time / our time (above 1: ours is faster).',
+  '',
+  `| clients | payload | ${names.map((n) => `${n} time to last, ms (spread)`).join(' | ')} | ${names.map((n) => `${n} send loop, ms`).join(' | ')} ` +
+    `| server busy (${names.join(' / ')}) | client CPU (${names.join(' / ')}) ` +
+    `| ${RATIOS.map(([r, o]) => `${r}/${o} time to last`).join(' | ')} | ${FLOORS.map((n) => `ws/${n} time to last`).join(' | ')} |`,
+  `|--:|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${RATIOS.map(() => '--:').join('|')}|${FLOORS.map(() => '--:').join('|')}|`,
+  ...results.map(
+    ({ count, size, by }) =>
+      `| ${count.toLocaleString('en-US')} | ${formatSize(size)} ` +
+      `| ${names.map((n) => `${ms(by[n].last)} (${formatSpread(by[n].lastSpread)})`).join(' | ')} ` +
+      `| ${names.map((n) => ms(by[n].loop)).join(' | ')} ` +
+      `| ${names.map((n) => percent(by[n].busy)).join(' / ')} ` +
+      `| ${names.map((n) => percent(by[n].clientCpu)).join(' / ')} ` +
+      `| ${RATIOS.map(([r, o]) => `**${(by[r].last / by[o].last).toFixed(2)}×**`).join(' | ')} ` +
+      `| ${FLOORS.map((n) => `${(by.ws.last / by[n].last).toFixed(2)}×`).join(' | ')} |`,
+  ),
+  '',
+];
 
 /** The CPU shares of one comparison, in the roles of lib/limit.mjs. */
 const cpuOf = (by, o, r) =>
@@ -224,8 +205,9 @@ const cpuOf = (by, o, r) =>
     ['ours', { server: by[o].busy, clients: by[o].clientCpu }],
     [r, { server: by[r].busy, clients: by[r].clientCpu }],
   ]);
-writeEntries(
+publish(
   'Broadcast',
+  section,
   results.flatMap(({ count, size, by }) => {
     const point = `${formatSize(size)} to ${count.toLocaleString('en-US')} clients`;
     const entry = (metric, o, r, key = 'last') => ({
@@ -252,4 +234,3 @@ writeEntries(
     generator: 'gen/clients.mjs (Node, receiving clients)',
   },
 );
-console.log('Wrote bench/RESULTS.md (## Broadcast) and bench/results.json');

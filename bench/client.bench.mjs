@@ -26,11 +26,9 @@ import {
   formatRate,
   formatSize,
   formatSpread,
-  machineLines,
   mediansOf,
-  now,
-  writeEntries,
-  writeSection,
+  publish,
+  sectionHead,
 } from './lib/results.mjs';
 
 const RUNS = runsOr(5);
@@ -82,43 +80,35 @@ try {
 const names = LIBRARIES.map((l) => l.name);
 const against = names.filter((n) => n !== 'ours');
 const seconds = (Date.now() - began) / 1000;
-writeSection(
+const section = [
+  ...sectionHead('Client', 'client.bench.mjs', seconds, against),
+  `- ${pinningNote}. The server is the bare node:net echo (raw net); the client process ` +
+    `(gen/client-load.mjs) opens ${CONNECTIONS} connections with one library and keeps ${INFLIGHT} ` +
+    'binary messages in flight on each, answering every message received with a new one. Ours: ' +
+    "`new WebSocket(url)` from @proj/client, `binaryType = 'arraybuffer'`, `onmessage`; ws: " +
+    "`new WebSocket(url, { perMessageDeflate: false })`, Buffers, `on('message')`; ws is plain " +
+    '(WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE) or with its native addons (ws+addons). ' +
+    `${RUNS} alternated runs of ${SECONDS} s per library and size (after a 0.3 s warm-up); medians, ` +
+    "spread ±half the interquartile range. Client CPU is the client process's share of its core (the " +
+    "library is the limit when it is near 100%); server CPU the raw server's. ws's client writes " +
+    'every message in its own syscall and reads arrive one message at a time, so the raw server can ' +
+    'saturate too: where its share nears 100%, the ws rate is a lower bound and ours/ws an upper bound.',
+  '',
+  `| payload | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} | client CPU (${names.join(' / ')}) | server CPU (${names.join(' / ')}) | ${against.map((n) => `ours/${n}`).join(' | ')} |`,
+  `|---|${names.map(() => '--:').join('|')}|--:|--:|${against.map(() => '--:').join('|')}|`,
+  ...results.map(
+    ({ size, by }) =>
+      `| ${formatSize(size)} ` +
+      `| ${names.map((n) => `${formatRate(by[n].rate)} (${by[n].mibps.toFixed(1)}, ${formatSpread(by[n].rateSpread)})`).join(' | ')} ` +
+      `| ${names.map((n) => `${(by[n].cpu * 100).toFixed(0)}%`).join(' / ')} ` +
+      `| ${names.map((n) => `${(by[n].serverShare * 100).toFixed(0)}%`).join(' / ')} ` +
+      `| ${against.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`).join(' | ')} |`,
+  ),
+  '',
+];
+publish(
   'Client',
-  [
-    '## Client',
-    '',
-    '<!-- Written by bench/client.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
-    '',
-    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
-    '',
-    ...machineLines(against),
-    `- ${pinningNote}. The server is the bare node:net echo (raw net); the client process ` +
-      `(gen/client-load.mjs) opens ${CONNECTIONS} connections with one library and keeps ${INFLIGHT} ` +
-      'binary messages in flight on each, answering every message received with a new one. Ours: ' +
-      "`new WebSocket(url)` from @proj/client, `binaryType = 'arraybuffer'`, `onmessage`; ws: " +
-      "`new WebSocket(url, { perMessageDeflate: false })`, Buffers, `on('message')`; ws is plain " +
-      '(WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE) or with its native addons (ws+addons). ' +
-      `${RUNS} alternated runs of ${SECONDS} s per library and size (after a 0.3 s warm-up); medians, ` +
-      "spread ±half the interquartile range. Client CPU is the client process's share of its core (the " +
-      "library is the limit when it is near 100%); server CPU the raw server's. ws's client writes " +
-      'every message in its own syscall and reads arrive one message at a time, so the raw server can ' +
-      'saturate too: where its share nears 100%, the ws rate is a lower bound and ours/ws an upper bound.',
-    '',
-    `| payload | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} | client CPU (${names.join(' / ')}) | server CPU (${names.join(' / ')}) | ${against.map((n) => `ours/${n}`).join(' | ')} |`,
-    `|---|${names.map(() => '--:').join('|')}|--:|--:|${against.map(() => '--:').join('|')}|`,
-    ...results.map(
-      ({ size, by }) =>
-        `| ${formatSize(size)} ` +
-        `| ${names.map((n) => `${formatRate(by[n].rate)} (${by[n].mibps.toFixed(1)}, ${formatSpread(by[n].rateSpread)})`).join(' | ')} ` +
-        `| ${names.map((n) => `${(by[n].cpu * 100).toFixed(0)}%`).join(' / ')} ` +
-        `| ${names.map((n) => `${(by[n].serverShare * 100).toFixed(0)}%`).join(' / ')} ` +
-        `| ${against.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`).join(' | ')} |`,
-    ),
-    '',
-  ].join('\n'),
-);
-writeEntries(
-  'Client',
+  section,
   results.flatMap(({ size, by }) =>
     against.map((n) => ({
       point: `${formatSize(size)}, ${CONNECTIONS} conns × ${INFLIGHT} in flight`,
@@ -140,4 +130,3 @@ writeEntries(
     generator: 'the raw node:net echo server (Node) answering gen/client-load.mjs',
   },
 );
-console.log('Wrote bench/RESULTS.md (## Client) and bench/results.json');

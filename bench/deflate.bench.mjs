@@ -32,25 +32,16 @@ import {
   PLAIN_WS,
   addons,
   alternate,
-  benchFile,
   pinningNote,
   runGenerator,
   runsOr,
-  spawnControlled,
+  spawnClients,
   startServer,
   waitForClients,
   withServerCpu,
 } from './lib/harness.mjs';
 import { MEMORY_ROW } from './lib/limit.mjs';
-import {
-  formatRate,
-  formatSpread,
-  machineLines,
-  mediansOf,
-  now,
-  writeEntries,
-  writeSection,
-} from './lib/results.mjs';
+import { formatRate, formatSpread, mediansOf, publish, sectionHead } from './lib/results.mjs';
 
 const RUNS = runsOr(5);
 // A memory run at 10,000 connections takes about 10 s per server; five runs
@@ -166,7 +157,7 @@ async function measureMemory(implementation) {
     { ...implementation, env: { ...implementation.env, ...implementation.memoryEnv } },
     { gc: true },
   );
-  const clients = spawnControlled('1', benchFile(CLIENTS), ['control', server.port]);
+  const clients = spawnClients(CLIENTS, ['control', server.port]);
   const open = async (count) => {
     const [opened, failed] = (await clients.ask(`OPEN ${count}`)).split(' ').map(Number);
     if (opened !== count) throw new Error(`only ${opened} connections opened (${failed} failed)`);
@@ -262,48 +253,45 @@ function memoryTable() {
   ];
 }
 
-writeSection(
-  'Compression',
-  [
-    '## Compression',
-    '',
-    '<!-- Written by bench/deflate.bench.mjs (`node deflate.bench.mjs`); edits here are overwritten. -->',
-    '',
-    `Measured ${now()} UTC in ${seconds.toFixed(0)} s (memory part ${memorySeconds.toFixed(0)} s).`,
-    '',
-    ...machineLines(REFERENCES.map((r) => r.name)),
-    `- ${pinningNote}. All servers are the echo servers of echo/servers.mjs with ` +
-      '`perMessageDeflate: { threshold: 0 }` (kinds "ours-deflate" and "ws-deflate"), both keeping ' +
-      'context takeover and running at most 10 zlib jobs at once, at two settings:',
-    ...Object.entries(SETTINGS).map(([key, { label }]) => `  - **${key}**: ${label}.`),
-    '  Ours runs once for both: its defaults are the like-for-like settings. ' +
-      `In the memory runs ours has \`idleRelease: ${IDLE_RELEASE}\` (default 10,000 ms), so that no ` +
-      'context is released before it is measured. ' +
-      `Echo: ${RUNS} alternated runs per server; memory: ${MEMORY_RUNS}. Medians, spread ±half the interquartile range.`,
-    `- Echo: gen/deflate-load.mjs, raw sockets that negotiate permessage-deflate with context ` +
-      'takeover and send a sequence of distinct 1 KiB JSON text messages (rows with repeated keys), ' +
-      'compressed once up front as one 15-bit deflate stream, and count the echoes from their frame ' +
-      'headers without inflating them; compression of the echoes = 1 KiB over the mean echoed payload, ' +
-      "the ratio the server's settings reached. The server inflates, checks UTF-8 and deflates " +
-      `every message as for a browser. ${LOAD.connections} connections × ${LOAD.inflight} in flight, ` +
-      `${SECONDS} s per run after a ${WARMUP_SECONDS} s warm-up, one server process per implementation for all runs. ` +
-      "Generator CPU is the load generator's share of its core (near 100%: the generator, not the server, " +
-      "was the limit); server CPU likewise (zlib runs on the server's thread pool, on the same core).",
-    `- Memory: ${count} connections from ws clients (gen/deflate-clients.mjs, \`perMessageDeflate: true\`) ` +
-      'with permessage-deflate negotiated, a fresh server process (`--expose-gc`) per run. `MEM` ' +
-      '(process.memoryUsage() after two full GCs) before the connections open, once they are open and ' +
-      'idle, and once each has exchanged one compressed message each way ("active": zlib contexts exist); ' +
-      `per connection = (MEM − before) / ${count}. Before the baseline, ${WARMUP_CONNECTIONS} connections are opened, made ` +
-      "active and reset. zlib's memory is native: it shows in RSS, not in the V8 heap. Idle RSS is " +
-      'mostly V8 heap the process committed while the handshakes ran, so it varies more from run to ' +
-      'run than the idle heap, which is what the connections themselves retain.',
-    '',
-    ...echoTable(),
-    '',
-    ...memoryTable(),
-    '',
-  ].join('\n'),
-);
+const section = [
+  ...sectionHead(
+    'Compression',
+    'deflate.bench.mjs',
+    seconds,
+    REFERENCES.map((r) => r.name),
+    { command: '`node deflate.bench.mjs`', took: ` (memory part ${memorySeconds.toFixed(0)} s)` },
+  ),
+  `- ${pinningNote}. All servers are the echo servers of echo/servers.mjs with ` +
+    '`perMessageDeflate: { threshold: 0 }` (kinds "ours-deflate" and "ws-deflate"), both keeping ' +
+    'context takeover and running at most 10 zlib jobs at once, at two settings:',
+  ...Object.entries(SETTINGS).map(([key, { label }]) => `  - **${key}**: ${label}.`),
+  '  Ours runs once for both: its defaults are the like-for-like settings. ' +
+    `In the memory runs ours has \`idleRelease: ${IDLE_RELEASE}\` (default 10,000 ms), so that no ` +
+    'context is released before it is measured. ' +
+    `Echo: ${RUNS} alternated runs per server; memory: ${MEMORY_RUNS}. Medians, spread ±half the interquartile range.`,
+  `- Echo: gen/deflate-load.mjs, raw sockets that negotiate permessage-deflate with context ` +
+    'takeover and send a sequence of distinct 1 KiB JSON text messages (rows with repeated keys), ' +
+    'compressed once up front as one 15-bit deflate stream, and count the echoes from their frame ' +
+    'headers without inflating them; compression of the echoes = 1 KiB over the mean echoed payload, ' +
+    "the ratio the server's settings reached. The server inflates, checks UTF-8 and deflates " +
+    `every message as for a browser. ${LOAD.connections} connections × ${LOAD.inflight} in flight, ` +
+    `${SECONDS} s per run after a ${WARMUP_SECONDS} s warm-up, one server process per implementation for all runs. ` +
+    "Generator CPU is the load generator's share of its core (near 100%: the generator, not the server, " +
+    "was the limit); server CPU likewise (zlib runs on the server's thread pool, on the same core).",
+  `- Memory: ${count} connections from ws clients (gen/deflate-clients.mjs, \`perMessageDeflate: true\`) ` +
+    'with permessage-deflate negotiated, a fresh server process (`--expose-gc`) per run. `MEM` ' +
+    '(process.memoryUsage() after two full GCs) before the connections open, once they are open and ' +
+    'idle, and once each has exchanged one compressed message each way ("active": zlib contexts exist); ' +
+    `per connection = (MEM − before) / ${count}. Before the baseline, ${WARMUP_CONNECTIONS} connections are opened, made ` +
+    "active and reset. zlib's memory is native: it shows in RSS, not in the V8 heap. Idle RSS is " +
+    'mostly V8 heap the process committed while the handshakes ran, so it varies more from run to ' +
+    'run than the idle heap, which is what the connections themselves retain.',
+  '',
+  ...echoTable(),
+  '',
+  ...memoryTable(),
+  '',
+];
 
 const idlePoint = `${count} idle connections, deflate negotiated`;
 const activePoint = `${count} active connections (one compressed message each way)`;
@@ -355,7 +343,13 @@ const entriesAgainst = (w) => {
     })),
   ];
 };
-writeEntries('Compression', wsServers.flatMap(entriesAgainst), {
+for (const w of wsServers) {
+  console.log(
+    `deflate ours/${w.id}: echo ${(echo.ours.rate / echo[w.id].rate).toFixed(2)}×; active RSS ` +
+      `${(mem.ours.activeRss / mem[w.id].activeRss).toFixed(2)}×`,
+  );
+}
+publish('Compression', section, wsServers.flatMap(entriesAgainst), {
   seconds: Math.round(seconds),
   runs: RUNS,
   memoryRuns: MEMORY_RUNS,
@@ -364,10 +358,3 @@ writeEntries('Compression', wsServers.flatMap(entriesAgainst), {
   generator: 'gen/deflate-load.mjs (Node); memory: gen/deflate-clients.mjs (Node, ws clients)',
   settings: Object.fromEntries(Object.entries(SETTINGS).map(([key, { label }]) => [key, label])),
 });
-for (const w of wsServers) {
-  console.log(
-    `deflate ours/${w.id}: echo ${(echo.ours.rate / echo[w.id].rate).toFixed(2)}×; active RSS ` +
-      `${(mem.ours.activeRss / mem[w.id].activeRss).toFixed(2)}×`,
-  );
-}
-console.log('Wrote bench/RESULTS.md (## Compression) and bench/results.json');

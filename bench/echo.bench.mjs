@@ -6,7 +6,7 @@
 // Every server runs in its own process pinned to core 0; the load generator
 // runs pinned to core 1: gen/echo.c (one epoll loop, raw sockets, one frame
 // masked once and written with writev), compiled with the system's C compiler,
-// or echo/loadgen.mjs (the same in Node) where there is none. The Node
+// or gen/echo.mjs (the same in Node) where there is none. The Node
 // generator needs most of its core for 64 KiB and 1 MiB messages and would cap
 // every server there alike. Runs alternate between the servers (A B C D, then
 // D C B A, ...), and each table cell is the median of the runs, with the
@@ -18,36 +18,31 @@
 import {
   FULL,
   SERVERS,
-  addons,
-  alternate,
-  cpuSeconds,
+  WS_SERVERS,
+  alternatedRuns,
   hasTaskset,
   nativeGenerator,
   runGenerator,
   runsOr,
-  startServer,
+  secondsOr,
+  startServers,
+  stopServers,
+  withServerMicros,
 } from './lib/harness.mjs';
 import {
   echoPoint,
   formatRate,
   formatSize,
   formatSpread,
-  machineLines,
   mediansOf,
-  now,
-  writeEntries,
-  writeSection,
+  publish,
+  sectionHead,
 } from './lib/results.mjs';
 
 const RUNS = runsOr(5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
+const SECONDS = secondsOr(1);
 
-const IMPLEMENTATIONS = [
-  SERVERS.ours,
-  SERVERS.ws,
-  ...(addons ? [SERVERS.wsAddons] : []),
-  SERVERS.raw,
-];
+const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS, SERVERS.raw];
 
 /** [size, connections, in flight]; the first ones are the targets of issue 6. */
 const TARGET_POINTS = [
@@ -72,41 +67,29 @@ for (const size of [16, 1024, 64 * 1024, 1024 * 1024]) {
 const POINTS = [...TARGET_POINTS, ...(FULL ? MATRIX : MATRIX.filter((_, i) => i % 3 === 0))];
 
 const NATIVE = nativeGenerator('echo');
-const GENERATOR = NATIVE ?? 'echo/loadgen.mjs';
+const GENERATOR = NATIVE ?? 'gen/echo.mjs';
 const GENERATOR_NOTE = NATIVE
   ? 'gen/echo.c, compiled with the system C compiler: one epoll loop, raw sockets, one pre-masked frame written again with writev'
-  : 'echo/loadgen.mjs: raw node:net sockets, pre-encoded frames, pipelined writes (no C compiler found for gen/echo.c)';
+  : 'gen/echo.mjs: raw node:net sockets, pre-encoded frames, pipelined writes (no C compiler found for gen/echo.c)';
 
 /**
  * One generator run against `server`: the generator's result plus the server's CPU time per
  * echoed message and its share of its core (µs/msg × msg/s, the rate of the measured window).
  */
 async function runLoad(server, [size, connections, inflight]) {
-  const before = cpuSeconds(server.child.pid);
-  const measured = await runGenerator(GENERATOR, [
-    server.port,
-    connections,
-    inflight,
-    size,
-    SECONDS,
-  ]);
-  const serverMicros = ((cpuSeconds(server.child.pid) - before) / measured.total) * 1e6;
-  return { ...measured, serverMicros, serverCpu: (serverMicros * measured.rate) / 1e6 };
+  const measured = await withServerMicros(server.child.pid, () =>
+    runGenerator(GENERATOR, [server.port, connections, inflight, size, SECONDS]),
+  );
+  return { ...measured, serverCpu: (measured.serverMicros * measured.rate) / 1e6 };
 }
 
 const began = Date.now();
-const servers = [];
-for (const implementation of IMPLEMENTATIONS) servers.push(await startServer(implementation));
+const servers = await startServers(IMPLEMENTATIONS);
 
 const results = [];
 try {
   for (const point of POINTS) {
-    const samples = new Map(servers.map((server) => [server.name, []]));
-    for (let run = 0; run < RUNS; run++) {
-      for (const server of alternate(servers, run)) {
-        samples.get(server.name).push(await runLoad(server, point));
-      }
-    }
+    const samples = await alternatedRuns(servers, RUNS, (server) => runLoad(server, point));
     const by = {};
     for (const [name, runs] of samples) {
       by[name] = mediansOf(runs, ['rate', 'mibps', 'serverMicros', 'serverCpu', 'cpu']);
@@ -117,11 +100,11 @@ try {
     console.log(`${formatSize(size)} × ${connections} conn × ${inflight} in flight: ${line}`);
   }
 } finally {
-  await Promise.all(servers.map((server) => server.stop()));
+  await stopServers(servers);
 }
 
 const names = servers.map((s) => s.name);
-const ratioColumns = ['ws', ...(addons ? ['ws+addons'] : [])];
+const ratioColumns = WS_SERVERS.map((s) => s.name);
 const percent = (share) => `${(share * 100).toFixed(0)}%`;
 const header =
   `| payload | conns × in flight | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} ` +
@@ -140,33 +123,25 @@ const rows = results.map(({ point: [size, connections, inflight], by }) => {
   return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${server} | ${loadgen} | ${ratios.join(' | ')} |`;
 });
 
-writeSection(
+const section = [
+  ...sectionHead('Echo', 'echo.bench.mjs', (Date.now() - began) / 1000, ratioColumns),
+  `- Servers pinned to core 0, the load generator (${GENERATOR_NOTE}) to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
+    `Binary messages echoed as sent; each connection keeps its "in flight" messages outstanding. ` +
+    `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up); medians, ` +
+    "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message; " +
+    "server CPU its share of its core (µs/msg × msg/s). Loadgen CPU is the load generator's share of its " +
+    'core in the runs against each server: near 100% means it, not that server, was the limit (the ' +
+    'Summary names the limit of every row).',
+  `- First ${TARGET_POINTS.length} rows: the points issue 6 sets targets for.${FULL ? '' : ' Other rows: a sample of the matrix (`BENCH_FULL=1` for all).'}`,
+  '',
+  header,
+  align,
+  ...rows,
+  '',
+];
+publish(
   'Echo',
-  [
-    '## Echo',
-    '',
-    '<!-- Written by bench/echo.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
-    '',
-    `Measured ${now()} UTC in ${((Date.now() - began) / 1000).toFixed(0)} s.`,
-    '',
-    ...machineLines(ratioColumns),
-    `- Servers pinned to core 0, the load generator (${GENERATOR_NOTE}) to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
-      `Binary messages echoed as sent; each connection keeps its "in flight" messages outstanding. ` +
-      `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up); medians, ` +
-      "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message; " +
-      "server CPU its share of its core (µs/msg × msg/s). Loadgen CPU is the load generator's share of its " +
-      'core in the runs against each server: near 100% means it, not that server, was the limit (the ' +
-      'Summary names the limit of every row).',
-    `- First ${TARGET_POINTS.length} rows: the points issue 6 sets targets for.${FULL ? '' : ' Other rows: a sample of the matrix (`BENCH_FULL=1` for all).'}`,
-    '',
-    header,
-    align,
-    ...rows,
-    '',
-  ].join('\n'),
-);
-writeEntries(
-  'Echo',
+  section,
   results.flatMap(({ point: [size, connections, inflight], by }) =>
     names
       .filter((n) => n !== 'ours')
@@ -187,7 +162,6 @@ writeEntries(
     seconds: Math.round((Date.now() - began) / 1000),
     runs: RUNS,
     roles: { measured: 'server', load: 'generator' },
-    generator: NATIVE ? 'gen/echo.c (C)' : 'echo/loadgen.mjs (Node)',
+    generator: NATIVE ? 'gen/echo.c (C)' : 'gen/echo.mjs (Node)',
   },
 );
-console.log('Wrote bench/RESULTS.md (## Echo) and bench/results.json');

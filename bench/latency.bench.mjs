@@ -11,48 +11,36 @@
 //   node latency.bench.mjs                       # packages already built
 //   BENCH_RUNS=9 BENCH_SECONDS=2 node latency.bench.mjs
 import {
+  FULL,
   SERVERS,
-  addons,
-  alternate,
+  WS_SERVERS,
+  alternatedRuns,
   pinningNote,
   runGenerator,
   runsOr,
-  startServer,
+  secondsOr,
+  startServers,
+  stopServers,
   withServerCpu,
-  FULL,
 } from './lib/harness.mjs';
-import {
-  formatSize,
-  formatSpread,
-  machineLines,
-  median,
-  now,
-  spread,
-  writeEntries,
-  writeSection,
-} from './lib/results.mjs';
+import { formatSize, formatSpread, median, spread, publish, sectionHead } from './lib/results.mjs';
 
 const RUNS = runsOr(5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (FULL ? 2 : 0.6));
+const SECONDS = secondsOr(FULL ? 2 : 0.6);
 const WARMUP_MS = 200;
 const SIZES = [16, 1024];
-const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
+const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS];
 
 const began = Date.now();
-const servers = [];
-for (const implementation of IMPLEMENTATIONS) servers.push(await startServer(implementation));
+const servers = await startServers(IMPLEMENTATIONS);
 
 const results = [];
 for (const size of SIZES) {
-  const samples = new Map(servers.map((server) => [server.name, []]));
-  for (let run = 0; run < RUNS; run++) {
-    for (const server of alternate(servers, run)) {
-      const result = await withServerCpu(server.child.pid, SECONDS + WARMUP_MS / 1000, () =>
-        runGenerator('gen/rtt.mjs', [server.port, size, SECONDS, WARMUP_MS]),
-      );
-      samples.get(server.name).push(result);
-    }
-  }
+  const samples = await alternatedRuns(servers, RUNS, (server) =>
+    withServerCpu(server.child.pid, SECONDS + WARMUP_MS / 1000, () =>
+      runGenerator('gen/rtt.mjs', [server.port, size, SECONDS, WARMUP_MS]),
+    ),
+  );
   const by = {};
   for (const [name, runs] of samples) {
     by[name] = {
@@ -76,7 +64,7 @@ for (const size of SIZES) {
         .join(', '),
   );
 }
-await Promise.all(servers.map((server) => server.stop()));
+await stopServers(servers);
 
 const names = servers.map((s) => s.name);
 const against = names.filter((n) => n !== 'ours');
@@ -97,34 +85,26 @@ const rows = results.map(({ size, by }) => {
 });
 
 const seconds = (Date.now() - began) / 1000;
-writeSection(
+const section = [
+  ...sectionHead('Latency', 'latency.bench.mjs', seconds, against),
+  `- ${pinningNote}. One connection, one binary message in flight: the generator (gen/rtt.mjs, a raw ` +
+    'socket) stamps each send with `process.hrtime` and records the time until the whole echo is back, ' +
+    `then sends the next. ${RUNS} alternated runs of ${SECONDS} s per server and size (after a ` +
+    `${WARMUP_MS} ms warm-up); each cell is the median over the runs of that run's p50 / p99 in µs, ` +
+    'spread ±half the interquartile range of the p50s. Ratios are ws time / our time (above 1: ours is faster). ' +
+    "Server CPU is the server process's share of its core over the run (warm-up included), loadgen CPU " +
+    "the generator's, in the runs against each server.",
+  '- Loopback round trips on a 2-core machine are dominated by the kernel and by waking the two ' +
+    'processes; the library share is a few µs of it, so expect ratios near 1 here.',
+  '',
+  `| payload | ${names.map((n) => `${n} p50 / p99 µs (spread)`).join(' | ')} | ${against.map((n) => `${n}/ours p50 / p99`).join(' | ')} | server CPU (${names.join(' / ')}) | loadgen CPU (${names.join(' / ')}) | samples/run |`,
+  `|---|${names.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|--:|--:|--:|`,
+  ...rows,
+  '',
+];
+publish(
   'Latency',
-  [
-    '## Latency',
-    '',
-    '<!-- Written by bench/latency.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
-    '',
-    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
-    '',
-    ...machineLines(against),
-    `- ${pinningNote}. One connection, one binary message in flight: the generator (gen/rtt.mjs, a raw ` +
-      'socket) stamps each send with `process.hrtime` and records the time until the whole echo is back, ' +
-      `then sends the next. ${RUNS} alternated runs of ${SECONDS} s per server and size (after a ` +
-      `${WARMUP_MS} ms warm-up); each cell is the median over the runs of that run's p50 / p99 in µs, ` +
-      'spread ±half the interquartile range of the p50s. Ratios are ws time / our time (above 1: ours is faster). ' +
-      "Server CPU is the server process's share of its core over the run (warm-up included), loadgen CPU " +
-      "the generator's, in the runs against each server.",
-    '- Loopback round trips on a 2-core machine are dominated by the kernel and by waking the two ' +
-      'processes; the library share is a few µs of it, so expect ratios near 1 here.',
-    '',
-    `| payload | ${names.map((n) => `${n} p50 / p99 µs (spread)`).join(' | ')} | ${against.map((n) => `${n}/ours p50 / p99`).join(' | ')} | server CPU (${names.join(' / ')}) | loadgen CPU (${names.join(' / ')}) | samples/run |`,
-    `|---|${names.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|--:|--:|--:|`,
-    ...rows,
-    '',
-  ].join('\n'),
-);
-writeEntries(
-  'Latency',
+  section,
   results.flatMap(({ size, by }) =>
     against.flatMap((n) =>
       ['p50', 'p99'].map((metric) => ({
@@ -148,4 +128,3 @@ writeEntries(
     generator: 'gen/rtt.mjs (Node)',
   },
 );
-console.log('Wrote bench/RESULTS.md (## Latency) and bench/results.json');

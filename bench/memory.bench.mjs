@@ -15,33 +15,25 @@
 //   BENCH_RUNS=9 node memory.bench.mjs
 import {
   SERVERS,
-  addons,
-  alternate,
+  WS_SERVERS,
+  alternatedRuns,
   pinningNote,
   runsOr,
-  spawnControlled,
+  spawnClients,
   startServer,
-  benchFile,
   waitForClients,
 } from './lib/harness.mjs';
-import {
-  formatSpread,
-  machineLines,
-  mediansOf,
-  now,
-  writeEntries,
-  writeSection,
-} from './lib/results.mjs';
+import { formatSpread, mediansOf, publish, sectionHead } from './lib/results.mjs';
 import { MEMORY_ROW } from './lib/limit.mjs';
 
 const RUNS = runsOr(5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const WARMUP_CONNECTIONS = 1000;
-const IMPLEMENTATIONS = [SERVERS.ours, SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
+const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS];
 
 async function measure(implementation) {
   const server = await startServer(implementation, { gc: true });
-  const clients = spawnControlled('1', benchFile('gen/clients.mjs'), [server.port]);
+  const clients = spawnClients('gen/clients.mjs', [server.port]);
   try {
     await clients.ask(`OPEN ${WARMUP_CONNECTIONS}`);
     await waitForClients(server, WARMUP_CONNECTIONS);
@@ -69,17 +61,14 @@ async function measure(implementation) {
 }
 
 const began = Date.now();
-const samples = new Map(IMPLEMENTATIONS.map((i) => [i.name, []]));
-for (let run = 0; run < RUNS; run++) {
-  for (const implementation of alternate(IMPLEMENTATIONS, run)) {
-    const result = await measure(implementation);
-    samples.get(implementation.name).push(result);
-    console.log(
-      `memory ${implementation.name}: ${(result.rss / 1024).toFixed(2)} KiB RSS, ` +
-        `${(result.heap / 1024).toFixed(2)} KiB heap per connection`,
-    );
-  }
-}
+const samples = await alternatedRuns(IMPLEMENTATIONS, RUNS, async (implementation) => {
+  const result = await measure(implementation);
+  console.log(
+    `memory ${implementation.name}: ${(result.rss / 1024).toFixed(2)} KiB RSS, ` +
+      `${(result.heap / 1024).toFixed(2)} KiB heap per connection`,
+  );
+  return result;
+});
 
 const by = {};
 for (const [name, runs] of samples) {
@@ -90,47 +79,42 @@ const against = names.filter((n) => n !== 'ours');
 const kib = (bytes) => (bytes / 1024).toFixed(2);
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 const seconds = (Date.now() - began) / 1000;
-writeSection(
-  'Memory',
-  [
-    '## Memory',
-    '',
-    '<!-- Written by bench/memory.bench.mjs (`pnpm bench`); edits here are overwritten. -->',
-    '',
-    `Measured ${now()} UTC in ${seconds.toFixed(0)} s.`,
-    '',
-    ...machineLines(against),
-    `- ${pinningNote}. ${CONNECTIONS.toLocaleString('en-US')} idle connections (handshake done, nothing ` +
-      'sent) held by a separate client process (gen/clients.mjs, raw sockets); each server is the echo ' +
-      "server (a 'message' listener per connection). The server process answers `MEM` on its stdin with " +
-      '`process.memoryUsage()` after two full GCs (`--expose-gc`): once before the connections open, once ' +
-      `after; per connection = (after - before) / ${CONNECTIONS.toLocaleString('en-US')}. Before the ` +
-      `baseline, ${WARMUP_CONNECTIONS} connections are opened and reset so that compiled code and grown ` +
-      'tables are not counted per connection. A fresh server process per run; ' +
-      `${RUNS} alternated runs per server; medians, spread ±half the interquartile range. ` +
-      'RSS includes memory the allocators keep after the handshakes; the heap (V8 `heapUsed`) is what the ' +
-      'connections retain; external is memory outside the V8 heap that JS objects own (Buffers). ' +
-      "Kernel socket buffers are not in the process's memory.",
-    '',
-    '| server | RSS / connection (spread) | heap / connection (spread) | external / connection | baseline RSS | baseline heap |',
-    '|---|--:|--:|--:|--:|--:|',
-    ...names.map(
-      (n) =>
-        `| ${n} | ${kib(by[n].rss)} KiB (${formatSpread(by[n].rssSpread)}) ` +
-        `| ${kib(by[n].heap)} KiB (${formatSpread(by[n].heapSpread)}) | ${kib(by[n].external)} KiB ` +
-        `| ${mib(by[n].baseRss)} MiB | ${mib(by[n].baseHeap)} MiB |`,
-    ),
-    ...against.map(
-      (n) =>
-        `| **ours/${n}** (at most 1: ours is smaller) | **${(by.ours.rss / by[n].rss).toFixed(2)}×** ` +
-        `| **${(by.ours.heap / by[n].heap).toFixed(2)}×** | | | |`,
-    ),
-    '',
-  ].join('\n'),
-);
+const section = [
+  ...sectionHead('Memory', 'memory.bench.mjs', seconds, against),
+  `- ${pinningNote}. ${CONNECTIONS.toLocaleString('en-US')} idle connections (handshake done, nothing ` +
+    'sent) held by a separate client process (gen/clients.mjs, raw sockets); each server is the echo ' +
+    "server (a 'message' listener per connection). The server process answers `MEM` on its stdin with " +
+    '`process.memoryUsage()` after two full GCs (`--expose-gc`): once before the connections open, once ' +
+    `after; per connection = (after - before) / ${CONNECTIONS.toLocaleString('en-US')}. Before the ` +
+    `baseline, ${WARMUP_CONNECTIONS} connections are opened and reset so that compiled code and grown ` +
+    'tables are not counted per connection. A fresh server process per run; ' +
+    `${RUNS} alternated runs per server; medians, spread ±half the interquartile range. ` +
+    'RSS includes memory the allocators keep after the handshakes; the heap (V8 `heapUsed`) is what the ' +
+    'connections retain; external is memory outside the V8 heap that JS objects own (Buffers). ' +
+    "Kernel socket buffers are not in the process's memory.",
+  '',
+  '| server | RSS / connection (spread) | heap / connection (spread) | external / connection | baseline RSS | baseline heap |',
+  '|---|--:|--:|--:|--:|--:|',
+  ...names.map(
+    (n) =>
+      `| ${n} | ${kib(by[n].rss)} KiB (${formatSpread(by[n].rssSpread)}) ` +
+      `| ${kib(by[n].heap)} KiB (${formatSpread(by[n].heapSpread)}) | ${kib(by[n].external)} KiB ` +
+      `| ${mib(by[n].baseRss)} MiB | ${mib(by[n].baseHeap)} MiB |`,
+  ),
+  ...against.map(
+    (n) =>
+      `| **ours/${n}** (at most 1: ours is smaller) | **${(by.ours.rss / by[n].rss).toFixed(2)}×** ` +
+      `| **${(by.ours.heap / by[n].heap).toFixed(2)}×** | | | |`,
+  ),
+  '',
+];
 const point = `${CONNECTIONS.toLocaleString('en-US')} idle connections`;
-writeEntries(
+console.log(
+  `memory ours/ws: RSS ${(by.ours.rss / by.ws.rss).toFixed(2)}×, heap ${(by.ours.heap / by.ws.heap).toFixed(2)}×`,
+);
+publish(
   'Memory',
+  section,
   against.flatMap((n) =>
     [
       { metric: 'RSS per connection', key: 'rss' },
@@ -148,7 +132,3 @@ writeEntries(
   ),
   { seconds: Math.round(seconds), runs: RUNS, generator: 'gen/clients.mjs (Node, idle clients)' },
 );
-console.log(
-  `memory ours/ws: RSS ${(by.ours.rss / by.ws.rss).toFixed(2)}×, heap ${(by.ours.heap / by.ws.heap).toFixed(2)}×`,
-);
-console.log('Wrote bench/RESULTS.md (## Memory) and bench/results.json');

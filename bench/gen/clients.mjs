@@ -15,14 +15,13 @@
 //
 //   node clients.mjs <port>
 import net from 'node:net';
-import { createInterface } from 'node:readline';
+import { answer, openUpTo, serveCommands } from './control.mjs';
 import { ACCEPT, FrameScanner, upgradeRequest } from './raw.mjs';
 
 const port = Number(process.argv[2]);
 const request = upgradeRequest(port);
 const shared = Buffer.allocUnsafe(64 * 1024);
 const PARALLEL = 256;
-const answer = (line) => process.stdout.write(`${line}\n`);
 
 /** Open connections, each `{ socket, scanner, armed }`. */
 const open = new Set();
@@ -91,36 +90,22 @@ function connect() {
   });
 }
 
-/** Opens connections until `target` are open, `PARALLEL` handshakes at a time; failures are retried. */
-async function openUpTo(target) {
-  let connecting = 0;
-  const failedBefore = failed;
-  const lane = async () => {
-    // Claim a slot before connecting so that the lanes do not overshoot.
-    while (open.size + connecting < target && failed - failedBefore < target) {
-      connecting++;
-      await connect();
-      connecting--;
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, lane));
-}
-
-createInterface({ input: process.stdin }).on('line', async (line) => {
-  const [command, argument] = line.trim().split(/\s+/);
-  if (command === 'OPEN') {
-    await openUpTo(Number(argument));
+serveCommands({
+  async OPEN(argument) {
+    // Opens the missing connections, PARALLEL handshakes at a time; failures are retried.
+    await openUpTo(Number(argument), PARALLEL, () => open.size, connect);
     answer(`OPEN ${open.size} ${failed}`);
-  } else if (command === 'ARM') {
+  },
+  ARM() {
     waiting = open.size;
     first = 0n;
     for (const connection of open) connection.armed = true;
     cpuAtArm = process.cpuUsage();
     answer('ARMED');
-  } else if (command === 'RESET') {
+  },
+  RESET() {
     for (const connection of open) connection.socket.resetAndDestroy();
     open.clear();
     answer('RESET');
-  }
+  },
 });
-process.stdin.on('end', () => process.exit(0));

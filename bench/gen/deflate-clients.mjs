@@ -9,8 +9,8 @@
 //     ACTIVE    → `ACTIVE <n>` once every open connection has sent one message
 //                 and received its echo (so zlib contexts exist on both sides)
 //     RESET     → `RESET` after every connection was reset (RST: no TIME_WAIT)
-import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
+import { answer, openUpTo, serveCommands } from './control.mjs';
 
 const [mode, portArg] = process.argv.slice(2);
 const url = `ws://127.0.0.1:${portArg}/`;
@@ -52,43 +52,38 @@ if (mode === 'control') {
   const open = new Set();
   let failed = 0;
   let waiting = 0;
-  const answer = (line) => process.stdout.write(`${line}\n`);
   const onMessage = (socket) => {
     if (!socket.armed) return;
     socket.armed = false;
     if (--waiting === 0) answer(`ACTIVE ${open.size}`);
   };
-  const openUpTo = async (target) => {
-    let connecting = 0;
-    const lane = async () => {
-      while (open.size + connecting < target && failed < target) {
-        connecting++;
-        const socket = await connect(onMessage);
-        connecting--;
-        if (socket) open.add(socket);
-        else failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, lane));
-  };
-  createInterface({ input: process.stdin }).on('line', async (line) => {
-    const [command, argument] = line.trim().split(/\s+/);
-    if (command === 'OPEN') {
-      await openUpTo(Number(argument));
+  serveCommands({
+    async OPEN(argument) {
+      failed += await openUpTo(
+        Number(argument),
+        PARALLEL,
+        () => open.size,
+        async () => {
+          const socket = await connect(onMessage);
+          if (socket) open.add(socket);
+          return socket !== null;
+        },
+      );
       answer(`OPEN ${open.size} ${failed}`);
-    } else if (command === 'ACTIVE') {
+    },
+    ACTIVE() {
       waiting = open.size;
       for (const socket of open) {
         socket.armed = true;
         socket.send(message);
       }
-    } else if (command === 'RESET') {
+    },
+    RESET() {
       for (const socket of open) socket._socket?.resetAndDestroy();
       open.clear();
       answer('RESET');
-    }
+    },
   });
-  process.stdin.on('end', () => process.exit(0));
 } else {
   console.error('usage: deflate-clients.mjs control <port>');
   process.exit(2);

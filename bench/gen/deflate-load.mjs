@@ -13,9 +13,8 @@
 // Prints one JSON line: messages echoed per second after a warm-up, the
 // compression ratio of what was sent (`ratio`) and of the server's echoes
 // (`echoRatio`, 1 KiB over the mean echoed payload), and this process's CPU share.
-import net from 'node:net';
 import zlib from 'node:zlib';
-import { FrameScanner, RSV1, maskedFrame, measureWindow, upgradeRequest } from './raw.mjs';
+import { FrameScanner, RSV1, maskedFrame, measureWindow, openRaw } from './raw.mjs';
 
 const [port, connections, inflight, seconds] = process.argv.slice(2).map(Number);
 const WARMUP_MS = 300;
@@ -66,8 +65,6 @@ const sequence = Buffer.concat(frames);
 const offsets = [0];
 for (const frame of frames) offsets.push(offsets.at(-1) + frame.length);
 
-const request = upgradeRequest(port, 'Sec-WebSocket-Extensions: permessage-deflate\r\n');
-
 let received = 0;
 let echoedBytes = 0;
 let measuring = false;
@@ -77,51 +74,38 @@ function fail(message) {
   process.exit(1);
 }
 
-function connect() {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    let open = false;
-    let head = '';
-    let next = 0;
-    let completed = 0;
-    const scanner = new FrameScanner((opcode, length) => {
-      // A close frame: the server gave up on this connection; say so rather than stall.
-      if (opcode === 0x8) fail('the server closed a connection');
-      completed++;
-      if (measuring) echoedBytes += length;
-    });
-    const send = (count) => {
-      if (next + count > SEQUENCE) {
-        fail(`the ${SEQUENCE}-message sequence ran out: raise BENCH_DEFLATE_SEQUENCE`);
-      }
-      socket.write(sequence.subarray(offsets[next], offsets[next + count]));
-      next += count;
-    };
-    socket.on('connect', () => socket.write(request));
-    socket.on('error', reject);
-    socket.on('data', (chunk) => {
-      let data = chunk;
-      if (!open) {
-        head += data.toString('latin1');
-        const end = head.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`refused: ${head}`));
-        if (!/^sec-websocket-extensions: *permessage-deflate/im.test(head.slice(0, end))) {
-          return reject(new Error(`permessage-deflate not accepted: ${head.slice(0, end)}`));
-        }
-        open = true;
-        data = Buffer.from(head.slice(end + 4), 'latin1');
-        resolve(send);
-      }
+async function connect() {
+  let next = 0;
+  let completed = 0;
+  const scanner = new FrameScanner((opcode, length) => {
+    // A close frame: the server gave up on this connection; say so rather than stall.
+    if (opcode === 0x8) fail('the server closed a connection');
+    completed++;
+    if (measuring) echoedBytes += length;
+  });
+  const send = (socket, count) => {
+    if (next + count > SEQUENCE) {
+      fail(`the ${SEQUENCE}-message sequence ran out: raise BENCH_DEFLATE_SEQUENCE`);
+    }
+    socket.write(sequence.subarray(offsets[next], offsets[next + count]));
+    next += count;
+  };
+  const { socket, head } = await openRaw(
+    port,
+    (data, socket) => {
       completed = 0;
       scanner.push(data);
       if (completed > 0) {
         if (measuring) received += completed;
-        send(completed);
+        send(socket, completed);
       }
-    });
-  });
+    },
+    'Sec-WebSocket-Extensions: permessage-deflate\r\n',
+  );
+  if (!/^sec-websocket-extensions: *permessage-deflate/im.test(head)) {
+    throw new Error(`permessage-deflate not accepted: ${head}`);
+  }
+  return (count) => send(socket, count);
 }
 
 const senders = await Promise.all(Array.from({ length: connections }, connect));

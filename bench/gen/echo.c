@@ -1,5 +1,5 @@
 /*
- * Echo load in C, with the interface and output of echo/loadgen.mjs: raw
+ * Echo load in C, with the interface and output of gen/echo.mjs: raw
  * connections that keep <inflight> masked binary messages of <size> bytes
  * outstanding each, send a new one for every echo received, and read the
  * server's frames only as far as their headers. One epoll loop, one frame
@@ -7,7 +7,7 @@
  * time). Where the Node generator needs a large share of its core to move
  * 64 KiB and 1 MiB messages (a buffer and an event per 64 KiB read), this
  * one leaves the server as the limit. echo.bench.mjs compiles it with the
- * system's C compiler when there is one and uses loadgen.mjs otherwise.
+ * system's C compiler when there is one and uses echo.mjs otherwise.
  *
  *   echo <port> <connections> <inflight> <size> <seconds>
  *
@@ -126,7 +126,7 @@ static void on_readable(struct conn *c) {
       if (done == 0) continue;
       if (done < 0) exit(1);
       c->state = OPEN;
-      /* Traffic starts once every connection is open, as in loadgen.mjs:
+      /* Traffic starts once every connection is open, as in echo.mjs:
          otherwise the first connections' echoes starve the last handshakes. */
       if (++opened == connections) start_traffic();
     }
@@ -159,10 +159,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "connections and inflight must be positive, size not negative\n");
     return 2;
   }
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  request_len = raw_upgrade_request(request, sizeof request, port);
+  request_len = raw_target(&address, request, sizeof request, port);
   frame_len = raw_masked_frame_size(size);
   frame = malloc(frame_len);
   if (!frame) die("malloc");

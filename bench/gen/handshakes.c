@@ -126,10 +126,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "size must be 0-65535 and concurrency positive\n");
     return 2;
   }
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  request_len = raw_upgrade_request(request, sizeof request, port);
+  request_len = raw_target(&address, request, sizeof request, port);
   raw_masked_message(message, size);
   message_len = raw_masked_frame_size(size);
   echo_frame_size = message_len - 4;

@@ -71,6 +71,16 @@ static int raw_upgrade_request(char *out, size_t capacity, int port) {
                   port);
 }
 
+/* Points `address` at `port` on the loopback interface and writes the upgrade request for it to
+ * `request`; returns the request's length. */
+static int raw_target(struct sockaddr_in *address, char *request, size_t capacity, int port) {
+  memset(address, 0, sizeof *address);
+  address->sin_family = AF_INET;
+  address->sin_port = htons(port);
+  address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return raw_upgrade_request(request, capacity, port);
+}
+
 /* Bytes of a masked client frame carrying `size` bytes. */
 static size_t raw_masked_frame_size(unsigned long long size) {
   return (size < 126 ? 2 : size < 65536 ? 4 : 10) + 4 + size;

@@ -4,6 +4,8 @@
 // frames only as far as their lengths. Nothing here validates: the servers
 // under test are trusted, and the generators must stay cheaper than them.
 
+import net from 'node:net';
+
 /** Key of RFC 6455's example handshake, and the Sec-WebSocket-Accept it must get. */
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
@@ -15,6 +17,33 @@ export const RSV1 = 0x40;
 export const upgradeRequest = (port, extraHeaders = '') =>
   `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`;
+
+/**
+ * Opens a raw connection to `port` and sends the upgrade request (with `extraHeaders`); resolves
+ * with the socket and the response head (without its blank line) once a 101 arrives, and from
+ * then on hands every byte read, those after the head included, to `onData(bytes, socket)`.
+ */
+export function openRaw(port, onData, extraHeaders = '') {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    let head = '';
+    const onHead = (chunk) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${head}`));
+      socket.off('data', onHead);
+      socket.on('data', (bytes) => onData(bytes, socket));
+      resolve({ socket, head: head.slice(0, end) });
+      const rest = Buffer.from(head.slice(end + 4), 'latin1');
+      if (rest.length > 0) onData(rest, socket);
+    };
+    socket.on('connect', () => socket.write(upgradeRequest(port, extraHeaders)));
+    socket.on('error', reject);
+    socket.on('data', onHead);
+  });
+}
 
 /**
  * A masked client frame with `payload` (bytes) and opcode `opcode` (binary by

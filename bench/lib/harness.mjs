@@ -51,6 +51,12 @@ export const SERVERS = {
   raw: { name: 'raw net', kind: 'raw', env: {} },
 };
 
+/** ws as every table compares it: plain, and with its native addons where they are installed. */
+export const WS_SERVERS = [SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
+
+/** How long each measured run lasts, in seconds: BENCH_SECONDS, else `fallback`. */
+export const secondsOr = (fallback) => Number(process.env.BENCH_SECONDS ?? fallback);
+
 /** CPU seconds a process has used, from /proc (Linux); NaN elsewhere. */
 export function cpuSeconds(pid) {
   try {
@@ -232,6 +238,9 @@ export function runGenerator(script, args, env = {}) {
   });
 }
 
+/** A client generator (`script`, bench-relative) on core 1, driven like spawnControlled's. */
+export const spawnClients = (script, args) => spawnControlled('1', benchFile(script), args);
+
 /** Polls a server of echo/servers.mjs until it tracks `count` connections. */
 export async function waitForClients(server, count, timeoutMs = 30_000) {
   for (let waited = 0; waited < timeoutMs; waited += 20) {
@@ -252,7 +261,38 @@ export async function withServerCpu(pid, seconds, work) {
   return { ...result, serverCpu: (cpuSeconds(pid) - before) / seconds };
 }
 
+/**
+ * Runs `work()` (a generator run) and returns its result with `serverMicros`: the CPU time the
+ * process `pid` used meanwhile, in µs per message (or cycle) of the result's `total`.
+ */
+export async function withServerMicros(pid, work) {
+  const before = cpuSeconds(pid);
+  const result = await work();
+  return { ...result, serverMicros: ((cpuSeconds(pid) - before) / result.total) * 1e6 };
+}
+
 /** The orders of alternated runs: A B C, C B A, A B C... */
 export const alternate = (items, run) => (run % 2 === 0 ? items : [...items].reverse());
+
+/**
+ * `runs` alternated rounds of `measure(item)` over `items` (each with a `name`): the samples of
+ * each item, by name, in the order they were taken.
+ */
+export async function alternatedRuns(items, runs, measure) {
+  const samples = new Map(items.map((item) => [item.name, []]));
+  for (let run = 0; run < runs; run++) {
+    for (const item of alternate(items, run)) samples.get(item.name).push(await measure(item));
+  }
+  return samples;
+}
+
+/** Starts every server of `implementations`, one after the other (each on its own port). */
+export async function startServers(implementations) {
+  const servers = [];
+  for (const implementation of implementations) servers.push(await startServer(implementation));
+  return servers;
+}
+
+export const stopServers = (servers) => Promise.all(servers.map((server) => server.stop()));
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -141,6 +141,28 @@ export function now() {
 }
 
 /**
+ * The lines every measured section of RESULTS.md opens with: its heading, which script wrote it,
+ * when and in how long, and the machine (`columns` as for machineLines).
+ */
+export function sectionHead(
+  title,
+  script,
+  seconds,
+  columns,
+  { command = '`pnpm bench`', took = '' } = {},
+) {
+  return [
+    `## ${title}`,
+    '',
+    `<!-- Written by bench/${script} (${command}); edits here are overwritten. -->`,
+    '',
+    `Measured ${now()} UTC in ${seconds.toFixed(0)} s${took}.`,
+    '',
+    ...machineLines(columns),
+  ];
+}
+
+/**
  * Replaces the section headed `## <title>` of RESULTS.md (or adds it: at the end, or before the
  * other sections with `{ first: true }`), keeping the others.
  */
@@ -247,6 +269,16 @@ export function writeEntries(section, entries, meta = {}) {
   const sorted = Object.keys(document.sections).sort((a, b) => rank(a) - rank(b));
   document.sections = Object.fromEntries(sorted.map((name) => [name, document.sections[name]]));
   writeFileSync(RESULTS_JSON, `${JSON.stringify(document, null, 2)}\n`);
+}
+
+/**
+ * Writes one benchmark's results: its section of RESULTS.md (`lines`, as sectionHead begins them)
+ * and its entries in results.json (`entries` and `meta` as for writeEntries), and says so.
+ */
+export function publish(title, lines, entries, meta) {
+  writeSection(title, lines.join('\n'));
+  writeEntries(title, entries, meta);
+  console.log(`Wrote bench/RESULTS.md (## ${title}) and bench/results.json`);
 }
 
 /** The point name the echo entries use, shared with summary.mjs. */
