@@ -30,8 +30,7 @@ import {
   cFloor,
   pinningNote,
   runsOr,
-  spawnClients,
-  startServer,
+  startWithIdleClients,
   waitForClients,
 } from './lib/harness.mjs';
 import { formatSize, formatSpread, mediansOf, publish, sectionHead } from './lib/results.mjs';
@@ -95,8 +94,7 @@ async function round(pair, size) {
 const began = Date.now();
 const pairs = [];
 for (const implementation of IMPLEMENTATIONS) {
-  const server = await startServer(implementation, { gc: true });
-  const clients = spawnClients('gen/clients.mjs', [server.port]);
+  const { server, clients } = await startWithIdleClients(implementation);
   pairs.push({ name: implementation.name, server, clients });
 }
 

@@ -19,8 +19,7 @@ import {
   alternatedRuns,
   pinningNote,
   runsOr,
-  spawnClients,
-  startServer,
+  startWithIdleClients,
   waitForClients,
 } from './lib/harness.mjs';
 import { formatSpread, mediansOf, publish, sectionHead } from './lib/results.mjs';
@@ -32,8 +31,7 @@ const WARMUP_CONNECTIONS = 1000;
 const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS];
 
 async function measure(implementation) {
-  const server = await startServer(implementation, { gc: true });
-  const clients = spawnClients('gen/clients.mjs', [server.port]);
+  const { server, clients } = await startWithIdleClients(implementation);
   try {
     await clients.ask(`OPEN ${WARMUP_CONNECTIONS}`);
     await waitForClients(server, WARMUP_CONNECTIONS);

@@ -241,6 +241,15 @@ export function runGenerator(script, args, env = {}) {
 /** A client generator (`script`, bench-relative) on core 1, driven like spawnControlled's. */
 export const spawnClients = (script, args) => spawnControlled('1', benchFile(script), args);
 
+/**
+ * A server of `implementation` that can run a full GC on demand, and gen/clients.mjs (idle raw
+ * clients, driven by OPEN / ARM / RESET) for it, with no connection open yet.
+ */
+export async function startWithIdleClients(implementation) {
+  const server = await startServer(implementation, { gc: true });
+  return { server, clients: spawnClients('gen/clients.mjs', [server.port]) };
+}
+
 /** Polls a server of echo/servers.mjs until it tracks `count` connections. */
 export async function waitForClients(server, count, timeoutMs = 30_000) {
   for (let waited = 0; waited < timeoutMs; waited += 20) {
