@@ -23,6 +23,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'apps/*/test/**/*.test.ts',
       'conformance/**/*.test.ts',
+      'integration/**/*.test.ts',
     ],
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },

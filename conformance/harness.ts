@@ -2,9 +2,11 @@
  * The fuzzer: the Autobahn "fuzzingclient" (against a server) and
  * "fuzzingserver" (against a client) over raw `node:net` sockets. It does the
  * opening handshake by hand, plays a case's steps, reads everything the peer
- * sends through `FrameParser` (so a masked frame from a server, an unmasked
- * one from a client, a bad header or a frame after the close are caught
- * byte for byte), and judges the run.
+ * sends through @proj/test-utils' `FrameDecoder` (so a masked frame from a
+ * server, an unmasked one from a client, a bad header or a frame after the
+ * close are caught byte for byte), and judges the run. The decoder is written
+ * from RFC 6455 §5.2 on its own and imports nothing of @proj/protocol: our
+ * parser must not judge our peers, or a bug in it could pass on both sides.
  *
  * Verdicts, strictest first as Autobahn names them: OK (everything as the
  * case expects), NON-STRICT (the right end result, but not at the right time,
@@ -12,10 +14,18 @@
  * close properly), WRONG CODE (a close frame with another code), FAILED.
  * Only OK passes.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { FrameParser, type FrameHeader, type FrameSink, Opcode } from '@proj/protocol';
+import {
+  FrameDecoder,
+  OP as Opcode,
+  type WireFrame,
+  type WireHeader,
+  acceptKey as accept,
+  headerFields,
+  newKey,
+  readHead as readHeadOf,
+} from '@proj/test-utils';
 import {
   CHECKPOINT_MS,
   type ConformanceCase,
@@ -44,17 +54,11 @@ export interface CaseResult {
   readonly ms: number;
 }
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const accept = (key: string): string =>
-  createHash('sha1')
-    .update(key + GUID)
-    .digest('base64');
-
 /** Everything the peer sent, as the case compares it. */
 type Received = PeerEvent | { readonly type: 'ping'; readonly data: Uint8Array };
 
-/** Reads the peer's frames with the protocol's own parser and reassembles messages. */
-class Receiver implements FrameSink {
+/** Reads the peer's frames with the independent decoder and reassembles messages. */
+class Receiver {
   readonly events: Received[] = [];
   /** The peer's close frame: its code (`null` for an empty body) and reason bytes. */
   close: { readonly code: number | null; readonly reason: Uint8Array } | null = null;
@@ -63,31 +67,29 @@ class Receiver implements FrameSink {
   /** The first rule of RFC 6455 the peer's bytes broke. */
   violation: string | null = null;
 
-  readonly #parser: FrameParser;
-  #opcode = 0;
-  #fin = true;
-  #control: Uint8Array[] = [];
+  readonly #decoder: FrameDecoder;
   #message: { binary: boolean; pieces: Uint8Array[] } | null = null;
 
   /** @param fromClient - the peer is a client, so its frames must be masked. */
   constructor(fromClient: boolean) {
-    this.#parser = new FrameParser(this, { expectMasked: fromClient });
+    this.#decoder = new FrameDecoder(
+      { expectMasked: fromClient },
+      { onHeader: (header) => this.#onHeader(header), onFrame: (frame) => this.#onFrame(frame) },
+    );
   }
 
   push(chunk: Uint8Array): void {
     if (this.violation) return;
     try {
-      this.#parser.push(chunk);
+      this.#decoder.push(chunk);
     } catch (error) {
       this.violation = `the peer sent an invalid frame: ${(error as Error).message}`;
     }
   }
 
-  onFrameHeader(header: FrameHeader): void {
+  /** RFC 6455 §5.4: continuation frames continue a message, data frames start one. */
+  #onHeader(header: WireHeader): void {
     if (this.close) this.framesAfterClose++;
-    this.#opcode = header.opcode;
-    this.#fin = header.fin;
-    this.#control = [];
     if (header.opcode === Opcode.Continuation) {
       if (!this.#message) throw new Error('continuation frame with no message in progress');
     } else if (header.opcode === Opcode.Text || header.opcode === Opcode.Binary) {
@@ -96,17 +98,11 @@ class Receiver implements FrameSink {
     }
   }
 
-  onFramePayload(data: Uint8Array): void {
-    // Views into the chunk are valid only during push: copy.
-    if (this.#opcode >= Opcode.Close) this.#control.push(data.slice());
-    else this.#message!.pieces.push(data.slice());
-  }
-
-  onFrameEnd(): void {
-    if (this.#opcode >= Opcode.Close) {
-      const payload = Buffer.concat(this.#control);
-      if (this.#opcode === Opcode.Ping) this.events.push({ type: 'ping', data: payload });
-      else if (this.#opcode === Opcode.Pong) this.events.push({ type: 'pong', data: payload });
+  #onFrame(frame: WireFrame): void {
+    const payload = frame.payload;
+    if (frame.opcode >= Opcode.Close) {
+      if (frame.opcode === Opcode.Ping) this.events.push({ type: 'ping', data: payload });
+      else if (frame.opcode === Opcode.Pong) this.events.push({ type: 'pong', data: payload });
       else if (!this.close) {
         this.close = {
           code: payload.length >= 2 ? payload.readUInt16BE(0) : null,
@@ -116,7 +112,8 @@ class Receiver implements FrameSink {
       }
       return;
     }
-    if (!this.#fin) return;
+    this.#message!.pieces.push(payload);
+    if (!frame.fin) return;
     const message = this.#message!;
     this.#message = null;
     this.events.push({
@@ -426,40 +423,7 @@ function compareEvents(actual: readonly Received[], expected: readonly PeerEvent
 
 /** Reads an HTTP head off the socket; pauses it so nothing after the head is lost. */
 function readHead(socket: Socket, timeoutMs: number): Promise<{ head: string; rest: Buffer }> {
-  return new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(new Error('no complete HTTP head')), timeoutMs);
-    const finish = (error: Error | null, result?: { head: string; rest: Buffer }): void => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.pause();
-      if (error) reject(error);
-      else resolve(result!);
-    };
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      finish(null, {
-        head: buffered.subarray(0, end).toString('latin1'),
-        rest: buffered.subarray(end + 4),
-      });
-    };
-    const onClose = (): void => finish(new Error('connection closed during the handshake'));
-    socket.on('data', onData);
-    socket.on('close', onClose);
-  });
-}
-
-function headerFields(head: string): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const line of head.split('\r\n').slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return fields;
+  return readHeadOf(socket, { timeoutMs, pause: true });
 }
 
 function failed(id: string, problem: string): CaseResult {
@@ -480,7 +444,7 @@ export async function fuzzServer(port: number, testCase: ConformanceCase): Promi
   const socket = connect({ port, host: '127.0.0.1', noDelay: true });
   socket.on('error', () => {}); // resets after a failure show up as 'close'
   try {
-    const key = randomBytes(16).toString('base64');
+    const key = newKey();
     socket.write(
       `GET /runCase?case=${testCase.id} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
         'Upgrade: websocket\r\nConnection: Upgrade\r\n' +

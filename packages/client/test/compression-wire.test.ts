@@ -1,7 +1,7 @@
 /**
  * What the Node client puts on the wire once permessage-deflate is agreed
  * (RFC 7692), seen by a raw `node:net` server that does the handshake by hand,
- * reads the frames by hand (wire.ts) and inflates them with `node:zlib`. The
+ * reads the frames by hand (@proj/test-utils) and inflates them with `node:zlib`. The
  * round-trip tests in compression.test.ts would pass as well if the client
  * sent everything uncompressed (that is valid, only larger); these would not.
  */
@@ -15,7 +15,7 @@ import {
   type RawMessage,
   inflateMessages,
   rawMessages,
-} from './wire.js';
+} from '@proj/test-utils';
 
 interface WireServer {
   readonly url: string;

@@ -44,21 +44,18 @@
  * Seeded; `FUZZ_RUNS=<n>` runs each property n times instead of its short
  * default (`pnpm fuzz` runs 20,000), `FUZZ_SEED=<n>` explores another seed.
  */
-import { createHash } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
 import type * as net from 'node:net';
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type ErrorEvent, type MessageEvent, WebSocket } from '@proj/client';
 import {
   EMPTY,
-  FrameParser,
   HandshakeError,
   PERMESSAGE_DEFLATE,
   type MessageLimits,
   Opcode,
-  WEBSOCKET_GUID,
   WebSocketError,
   concatBytes,
   decodeUtf8,
@@ -86,60 +83,32 @@ import {
   deflateOracle,
   stepKinds,
 } from '../../protocol/test/deflate-arbitraries.js';
+import {
+  CASE_TIMEOUT,
+  FUZZ_LIMITS,
+  FUZZ_RUNS,
+  FrameDecoder,
+  type Pause,
+  Tally,
+  acceptKey as acceptFor,
+  fuzzOptions as options,
+  fuzzTimeout,
+  keyOf,
+  pausesArb,
+  useCleanup,
+  within,
+  writePaced,
+} from '@proj/test-utils';
 import { acceptRaw, nextEvent, readHead, record, startRaw, turns } from './helpers.js';
 
-const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
-const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
 /** Per-test timeout: the short runs take seconds; long runs (`pnpm fuzz`) as long as they need. */
-const TIMEOUT = FUZZ_RUNS ? 24 * 3_600_000 : 60_000;
-
-function options(defaultRuns: number): fc.Parameters<unknown> {
-  return { seed: SEED, numRuns: FUZZ_RUNS || defaultRuns };
-}
-
+const TIMEOUT = fuzzTimeout(60_000);
 /** The client's limits: small enough that 1008 and 1009 come up often. */
-const LIMITS = { maxPayload: 65_536, maxFragments: 4 } as const satisfies MessageLimits;
-/** How long a case may take to end before it counts as a hang. */
-const CASE_TIMEOUT = 5_000;
+const LIMITS = FUZZ_LIMITS satisfies MessageLimits;
 
-// ---- uncaught exceptions ------------------------------------------------
-
-const uncaught: unknown[] = [];
-const recordUncaught = (error: unknown): void => void uncaught.push(error);
-process.on('uncaughtException', recordUncaught);
-process.on('unhandledRejection', recordUncaught);
-afterEach(() => {
-  expect(uncaught.splice(0), 'no uncaught exception or unhandled rejection').toEqual([]);
-});
-afterAll(() => {
-  process.off('uncaughtException', recordUncaught);
-  process.off('unhandledRejection', recordUncaught);
-});
+useCleanup();
 
 // ---- helpers ----------------------------------------------------------------
-
-/** Rejects with `label` if `promise` takes longer than `ms`. */
-async function within<T>(promise: Promise<T>, label: string, ms = CASE_TIMEOUT): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${label}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** No pause, one event-loop turn, or a 1 ms timer between two writes. */
-type Pause = 0 | 1 | 2;
-const pausesArb = fc.array(fc.constantFrom<Pause>(0, 0, 0, 1, 2), { maxLength: 16 });
-
-function acceptFor(key: string): string {
-  return createHash('sha1')
-    .update(key + WEBSOCKET_GUID)
-    .digest('base64');
-}
 
 /** An unmasked frame with a 64-bit length announcing `size` bytes (none follow). */
 function bigHeader(opcode: number, fin: boolean, size: number): Uint8Array {
@@ -148,19 +117,6 @@ function bigHeader(opcode: number, fin: boolean, size: number): Uint8Array {
   bytes[1] = 127;
   bytes.writeBigUInt64BE(BigInt(size), 2);
   return new Uint8Array(bytes);
-}
-
-/** Tallies outcomes, printed after each property so a run shows what it covered. */
-class Tally {
-  readonly counts = new Map<string, number>();
-  add(key: string): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-  }
-  print(title: string): void {
-    const total = [...this.counts.values()].reduce((sum, n) => sum + n, 0);
-    const rows = [...this.counts].sort(([a], [b]) => a.localeCompare(b));
-    console.log(`${title}: ${total} cases\n${rows.map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
-  }
 }
 
 // ---- 101 answers: a model, and the mutations of it -------------------------
@@ -441,28 +397,18 @@ async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeou
     socket.setNoDelay(true);
     void (async () => {
       const { head, rest } = await readHead(socket);
-      const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)?.[1] ?? '';
+      const key = keyOf(head);
       const side: ServerSide = { frames: [], parseError: undefined };
-      let current: { opcode: number; chunks: Buffer[] } | undefined;
-      const parser = new FrameParser(
-        {
-          onFrameHeader: (header) => void (current = { opcode: header.opcode, chunks: [] }),
-          onFramePayload: (data) => void current!.chunks.push(Buffer.from(data)),
-          onFrameEnd: () => {
-            side.frames.push({
-              opcode: current!.opcode,
-              payload: Buffer.concat(current!.chunks).toString('hex'),
-            });
-            // The client's close frame ends the closing handshake: the server closes TCP.
-            if (current!.opcode === Opcode.Close) socket.end();
-          },
-        },
-        { expectMasked: true },
-      );
+      // The client's frames, judged by the independent decoder (masked, no RSV bits).
+      const decoder = new FrameDecoder({ expectMasked: true });
       const receive = (chunk: Uint8Array): void => {
         if (side.parseError !== undefined) return;
         try {
-          parser.push(chunk);
+          for (const frame of decoder.push(chunk)) {
+            side.frames.push({ opcode: frame.opcode, payload: frame.payload.toString('hex') });
+            // The client's close frame ends the closing handshake: the server closes TCP.
+            if (frame.opcode === Opcode.Close) socket.end();
+          }
         } catch (error) {
           side.parseError = error;
         }
@@ -475,12 +421,11 @@ async function runCase(url: string, kase: Case, clientOptions: { handshakeTimeou
       const bytes = kase.bytes(key);
       oracle = clientOracle(bytes, key, kase.offered, kase.deflate);
       const cuts = typeof kase.cuts === 'function' ? kase.cuts(key) : kase.cuts;
-      for (const [i, chunk] of split(bytes, cuts).entries()) {
-        if (socket.destroyed || socket.writableEnded) return;
-        socket.write(chunk);
-        const pause = kase.pauses.length > 0 ? kase.pauses[i % kase.pauses.length] : 0;
-        if (pause === 1) await nextTurn();
-        else if (pause === 2) await sleep(1);
+      const gone = (): boolean => socket.destroyed || socket.writableEnded;
+      if (
+        !(await writePaced((chunk) => socket.write(chunk), split(bytes, cuts), kase.pauses, gone))
+      ) {
+        return;
       }
       if (kase.stall || socket.destroyed || socket.writableEnded) return;
       const clean = oracle.handshake === 'open' && !oracle.failure && !oracle.peerClose;

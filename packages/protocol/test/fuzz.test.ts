@@ -60,17 +60,10 @@ import {
   split,
 } from './arbitraries.js';
 import { InflateModel, deflateCaseArb, deflateOracle, stepKinds } from './deflate-arbitraries.js';
-
-const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
-const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
+import { FUZZ_RUNS, fuzzOptions as options, fuzzTimeout } from '@proj/test-utils';
 
 /** Per-test timeout: generous by default (coverage runs are slower), none to speak of for long runs. */
-const TIMEOUT = FUZZ_RUNS ? 24 * 3_600_000 : 30_000;
-
-/** fast-check options: the fixed seed and `FUZZ_RUNS` or the default number of runs. */
-function options(defaultRuns: number): fc.Parameters<unknown> {
-  return { seed: SEED, numRuns: FUZZ_RUNS || defaultRuns };
-}
+const TIMEOUT = fuzzTimeout(30_000);
 
 /** Close codes a receiver may fail the connection with on hostile input. */
 const RECEIVE_CLOSE_CODES = [1002, 1007, 1008, 1009];
@@ -274,37 +267,27 @@ function checkHostileOutcome(result: ConnectionResult, writtenMasked: boolean): 
 describe('encode → parse round trip at random split points', () => {
   const roundTrip = fc.tuple(scriptArb, fc.integer(), cutsArb);
 
-  it(
-    'FrameParser + MessageAssembler, masked (client → server)',
-    () => {
-      fc.assert(
-        fc.property(roundTrip, ([script, maskSeed, cuts]) => {
-          const { frames, expected } = expand(script);
-          const result = parseDirect(split(encodeStream(frames, maskSeed), cuts), true);
-          expect(result.error).toBeUndefined();
-          expect(result.events).toEqual(expected);
-        }),
-        options(1000),
-      );
-    },
-    TIMEOUT,
-  );
-
-  it(
-    'FrameParser + MessageAssembler, unmasked (server → client)',
-    () => {
-      fc.assert(
-        fc.property(roundTrip, ([script, , cuts]) => {
-          const { frames, expected } = expand(script);
-          const result = parseDirect(split(encodeStream(frames, null), cuts), false);
-          expect(result.error).toBeUndefined();
-          expect(result.events).toEqual(expected);
-        }),
-        options(1000),
-      );
-    },
-    TIMEOUT,
-  );
+  for (const [direction, masked] of [
+    ['masked (client → server)', true],
+    ['unmasked (server → client)', false],
+  ] as const) {
+    it(
+      `FrameParser + MessageAssembler, ${direction}`,
+      () => {
+        fc.assert(
+          fc.property(roundTrip, ([script, maskSeed, cuts]) => {
+            const { frames, expected } = expand(script);
+            const stream = encodeStream(frames, masked ? maskSeed : null);
+            const result = parseDirect(split(stream, cuts), masked);
+            expect(result.error).toBeUndefined();
+            expect(result.events).toEqual(expected);
+          }),
+          options(1000),
+        );
+      },
+      TIMEOUT,
+    );
+  }
 
   it(
     'ServerConnection: events, a pong per ping, the close echoed',

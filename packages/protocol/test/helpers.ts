@@ -14,6 +14,10 @@ import {
   type ServerConnectionOptions,
   WebSocketError,
 } from '@proj/protocol';
+import { type FrameSpec, RFC_ACCEPT, RFC_KEY, buildFrame, decodeFrame } from '@proj/test-utils';
+
+/** Frames decoded by hand, for asserting what a connection wrote (@proj/test-utils). */
+export { decodeFrame, decodeFrames } from '@proj/test-utils';
 
 // ---- bytes ----
 
@@ -174,56 +178,12 @@ export function fixedMask(mask: Uint8Array = RFC_MASK): MaskSource {
   return () => mask;
 }
 
-export interface FrameSpec {
-  fin?: boolean;
-  rsv1?: boolean;
-  rsv2?: boolean;
-  rsv3?: boolean;
-  /** Masking key; omit for an unmasked frame. */
-  mask?: Uint8Array;
-  /** Override the 7-bit length field (for malformed headers). */
-  length7?: number;
-}
-
 /**
- * Builds a frame by hand, independently of `encodeFrame`, so connection tests
- * do not trust the code under test to produce their input.
+ * Builds a frame by hand, independently of `encodeFrame` (@proj/test-utils,
+ * written from RFC 6455 §5.2), so connection tests do not trust the code
+ * under test to produce their input.
  */
-export function frame(
-  opcode: number,
-  payload: Uint8Array | string,
-  spec: FrameSpec = {},
-): Uint8Array {
-  const body = typeof payload === 'string' ? utf8(payload) : payload;
-  let first = opcode;
-  if (spec.fin !== false) first |= 0x80;
-  if (spec.rsv1) first |= 0x40;
-  if (spec.rsv2) first |= 0x20;
-  if (spec.rsv3) first |= 0x10;
-  const maskBit = spec.mask ? 0x80 : 0;
-  let lengthBytes: number[];
-  if (body.length < 126) lengthBytes = [body.length];
-  else if (body.length < 65536) lengthBytes = [126, body.length >> 8, body.length & 0xff];
-  else {
-    const n = body.length;
-    lengthBytes = [
-      127,
-      0,
-      0,
-      0,
-      0,
-      (n >>> 24) & 0xff,
-      (n >>> 16) & 0xff,
-      (n >>> 8) & 0xff,
-      n & 0xff,
-    ];
-  }
-  if (spec.length7 !== undefined) lengthBytes = [spec.length7];
-  lengthBytes[0]! |= maskBit;
-  const masked = new Uint8Array(body.length);
-  for (let i = 0; i < body.length; i++) masked[i] = body[i]! ^ (spec.mask ? spec.mask[i & 3]! : 0);
-  return concat(new Uint8Array([first, ...lengthBytes]), spec.mask ?? new Uint8Array(0), masked);
-}
+export const frame = buildFrame;
 
 /** A client-to-server (masked) frame. */
 export function clientFrame(
@@ -237,48 +197,6 @@ export function clientFrame(
 /** Close frame body: 2-byte code and UTF-8 reason. */
 export function closeBody(code: number, reason = ''): Uint8Array {
   return concat(new Uint8Array([code >> 8, code & 0xff]), utf8(reason));
-}
-
-/** Decodes one whole (masked or unmasked) frame, for asserting what a connection wrote. */
-export function decodeFrame(bytes: Uint8Array): {
-  fin: boolean;
-  opcode: number;
-  masked: boolean;
-  payload: Uint8Array;
-  rest: Uint8Array;
-} {
-  const fin = (bytes[0]! & 0x80) !== 0;
-  const opcode = bytes[0]! & 0x0f;
-  const masked = (bytes[1]! & 0x80) !== 0;
-  let length = bytes[1]! & 0x7f;
-  let offset = 2;
-  if (length === 126) {
-    length = (bytes[2]! << 8) | bytes[3]!;
-    offset = 4;
-  } else if (length === 127) {
-    length = new DataView(bytes.buffer, bytes.byteOffset + 2, 8).getUint32(4);
-    offset = 10;
-  }
-  let mask: Uint8Array | undefined;
-  if (masked) {
-    mask = bytes.subarray(offset, offset + 4);
-    offset += 4;
-  }
-  const payload = bytes.slice(offset, offset + length);
-  if (mask) for (let i = 0; i < payload.length; i++) payload[i]! ^= mask[i & 3]!;
-  return { fin, opcode, masked, payload, rest: bytes.subarray(offset + length) };
-}
-
-/** Decodes every frame in `bytes`. */
-export function decodeFrames(bytes: Uint8Array): ReturnType<typeof decodeFrame>[] {
-  const frames = [];
-  let rest = bytes;
-  while (rest.length > 0) {
-    const decoded = decodeFrame(rest);
-    frames.push(decoded);
-    rest = decoded.rest;
-  }
-  return frames;
 }
 
 /** The code and reason of a single close frame in `bytes`. */
@@ -368,8 +286,8 @@ export function eachFeeding(body: (feeding: Feeding) => void): void {
 // ---- connections ----
 
 /** The RFC 6455 §1.3 key and its accept value. */
-export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+export const KEY = RFC_KEY;
+export const ACCEPT = RFC_ACCEPT;
 
 /** The 101 answer to {@link KEY}, with optional extra header lines. */
 export function response101(...extraLines: string[]): string {

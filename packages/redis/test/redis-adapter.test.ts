@@ -4,15 +4,15 @@
  * order, and what happens when Redis goes away and comes back.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ServerWebSocket, WebSocketServer } from '@proj/server';
 import { RedisAdapter } from '@proj/redis';
+import { onCleanup, useCleanup } from '@proj/test-utils';
 import { Client, control, numsub, sleep, until } from './helpers.js';
 import { RedisServer, freePort } from './redis-server.js';
 
 let redis: RedisServer;
 let ctl: Redis;
-const cleanups: Array<() => unknown> = [];
 
 beforeAll(async () => {
   redis = await RedisServer.start();
@@ -24,9 +24,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+// Adapters, servers and clients made by a test are closed after it.
+useCleanup({ failOnUncaught: false });
 
 function adapter(options: { prefix?: string } = {}): RedisAdapter {
   const created = new RedisAdapter({
@@ -35,7 +34,7 @@ function adapter(options: { prefix?: string } = {}): RedisAdapter {
     redisOptions: { retryStrategy: (times) => Math.min(times * 50, 250) },
   });
   created.on('error', () => {});
-  cleanups.push(() => created.close());
+  onCleanup(() => created.close());
   return created;
 }
 
@@ -83,7 +82,7 @@ describe('RedisAdapter', () => {
   test('subscribes only to topics with local subscribers, and unsubscribes after the last', async () => {
     const a = adapter();
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter: a });
-    cleanups.push(() => server.close({ timeout: 100 }));
+    onCleanup(() => server.close({ timeout: 100 }));
     await server.ready();
     await a.ready();
     const sockets: ServerWebSocket[] = [];
@@ -93,7 +92,7 @@ describe('RedisAdapter', () => {
       await Client.open(`ws://127.0.0.1:${port}`),
       await Client.open(`ws://127.0.0.1:${port}`),
     ];
-    cleanups.push(() => clients.forEach((c) => c.close()));
+    onCleanup(() => clients.forEach((c) => c.close()));
     await until(() => sockets.length === 2, 'two connections');
     expect(await numsub(ctl, 'ws:room')).toEqual([0]);
     sockets[0]!.subscribe('room');
@@ -154,19 +153,19 @@ describe('RedisAdapter', () => {
   test('Redis restarted: unavailable, local delivery goes on, then subscriptions are restored', async () => {
     // A Redis of its own, so the restart does not disturb the other tests.
     const own = await RedisServer.start();
-    cleanups.push(() => own.stop());
+    onCleanup(() => own.stop());
     const make = (): RedisAdapter => {
       const created = new RedisAdapter({
         url: own.url,
         redisOptions: { retryStrategy: (times) => Math.min(times * 50, 250) },
       });
-      cleanups.push(() => created.close());
+      onCleanup(() => created.close());
       return created;
     };
     const a = make();
     const b = make();
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter: a });
-    cleanups.push(() => server.close({ timeout: 100 }));
+    onCleanup(() => server.close({ timeout: 100 }));
     await server.ready();
     await Promise.all([a.ready(), b.ready()]);
     const events: string[] = [];
@@ -174,13 +173,13 @@ describe('RedisAdapter', () => {
     a.on('available', () => events.push('available'));
     const { port } = server.address() as { port: number };
     const local = await Client.open(`ws://127.0.0.1:${port}`);
-    cleanups.push(() => local.close());
+    onCleanup(() => local.close());
     const [socket] = await until(() => server.clients.size === 1 && [...server.clients], 'socket');
     socket!.subscribe('news');
     const atA = record(a);
     b.subscribe('news');
     const ownCtl = control(own.url);
-    cleanups.push(() => ownCtl.disconnect());
+    onCleanup(() => ownCtl.disconnect());
     await until(async () => (await numsub(ownCtl, 'ws:news'))[0] === 2, 'two subscriptions');
 
     await own.stop();

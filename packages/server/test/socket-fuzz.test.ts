@@ -46,10 +46,8 @@
  *   (`pnpm fuzz` at the root runs 20,000 each).
  * - `FUZZ_SEED=<n>` explores another seed; a failure prints its seed and path.
  */
-import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import type { IncomingMessage } from 'node:http';
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
@@ -59,12 +57,10 @@ import {
   type HttpHeaders,
   type MessageLimits,
   Opcode,
-  WEBSOCKET_GUID,
   WebSocketError,
   encodeBase64,
   encodeFrame,
   encodeUtf8,
-  serializeClosePayload,
   validateRequest,
 } from '@proj/protocol';
 import { type ServerWebSocket, WebSocketServer } from '@proj/server';
@@ -90,25 +86,33 @@ import {
   deflateOracle,
   stepKinds,
 } from '../../protocol/test/deflate-arbitraries.js';
-import { RawClient, handshakeRequest, useCleanup } from './helpers.js';
+import {
+  CASE_TIMEOUT,
+  FUZZ_LIMITS,
+  FUZZ_RUNS,
+  type Pause,
+  RawClient,
+  Tally,
+  acceptKey as acceptFor,
+  buildFrame,
+  closeBody,
+  fuzzOptions as options,
+  fuzzTimeout,
+  handshakeRequest,
+  pausesArb,
+  useCleanup,
+  within,
+  writePaced,
+} from '@proj/test-utils';
 
 useCleanup();
 
-const FUZZ_RUNS = Number(process.env['FUZZ_RUNS']) || 0;
-const SEED = Number(process.env['FUZZ_SEED']) || 0x6455;
 /** Per-test timeout: the short runs take seconds; long runs (`pnpm fuzz`) as long as they need. */
-const TIMEOUT = FUZZ_RUNS ? 24 * 3_600_000 : 60_000;
-
-function options(defaultRuns: number): fc.Parameters<unknown> {
-  return { seed: SEED, numRuns: FUZZ_RUNS || defaultRuns };
-}
-
+const TIMEOUT = fuzzTimeout(60_000);
 /** The fuzzed server's limits: small enough that 1008 and 1009 come up often. */
-const LIMITS = { maxPayload: 65_536, maxFragments: 4 } as const satisfies MessageLimits;
+const LIMITS = FUZZ_LIMITS satisfies MessageLimits;
 /** Short, so that a stalled head is answered (408) within a second or two. */
 const HANDSHAKE_TIMEOUT = 1000;
-/** How long a case may take to end before it counts as a hang. */
-const CASE_TIMEOUT = 5_000;
 
 // ---- the server, its connections, and the healthy clients ----------------
 
@@ -268,36 +272,18 @@ async function whileHealthyEcho(
 
 // ---- helpers ----------------------------------------------------------------
 
-/** Rejects with `label` if `promise` takes longer than `ms`. */
-async function within<T>(promise: Promise<T>, label: string, ms = CASE_TIMEOUT): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${label}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** No pause, one event-loop turn, or a 1 ms timer between two writes. */
-type Pause = 0 | 1 | 2;
-const pausesArb = fc.array(fc.constantFrom<Pause>(0, 0, 0, 1, 2), { maxLength: 16 });
-
 /** Writes `chunks` one by one with the given pauses between them. */
 async function writeChunks(
   raw: RawClient,
   chunks: readonly Uint8Array[],
   pauses: readonly Pause[],
 ): Promise<void> {
-  for (const [i, chunk] of chunks.entries()) {
-    if (raw.socket.destroyed) return;
-    raw.write(chunk);
-    const pause = pauses.length > 0 ? pauses[i % pauses.length] : 0;
-    if (pause === 1) await nextTurn();
-    else if (pause === 2) await sleep(1);
-  }
+  await writePaced(
+    (chunk) => raw.write(chunk),
+    chunks,
+    pauses,
+    () => raw.socket.destroyed,
+  );
 }
 
 /** Records whether the connection was reset under us (ECONNRESET, or EPIPE on a write). */
@@ -332,12 +318,6 @@ function statusOf(data: Buffer): number | undefined {
   return Number(match[1]);
 }
 
-function acceptFor(key: string): string {
-  return createHash('sha1')
-    .update(key + WEBSOCKET_GUID)
-    .digest('base64');
-}
-
 /** A masked frame, mask from `seed`. */
 function masked(
   opcode: number,
@@ -345,27 +325,13 @@ function masked(
   seed = 0x1234_5678,
   fin = true,
 ): Uint8Array {
-  const bytes = typeof payload === 'string' ? encodeUtf8(payload) : payload;
   const mask = new Uint8Array([
     seed >>> 24,
     (seed >>> 16) & 0xff,
     (seed >>> 8) & 0xff,
     seed & 0xff,
   ]);
-  return Buffer.concat(encodeFrame(opcode, bytes, { mask, fin }));
-}
-
-/** Tallies outcomes, printed after each property so a run shows what it covered. */
-class Tally {
-  readonly counts = new Map<string, number>();
-  add(key: string): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-  }
-  print(title: string): void {
-    const total = [...this.counts.values()].reduce((sum, n) => sum + n, 0);
-    const rows = [...this.counts].sort(([a], [b]) => a.localeCompare(b));
-    console.log(`${title}: ${total} cases\n${rows.map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
-  }
+  return buildFrame(opcode, payload, { mask, fin });
 }
 
 // ---- handshakes: the request model and what node:http + the server answer -------
@@ -644,10 +610,6 @@ async function checkOpenConnection(raw: RawClient, localPort: number): Promise<v
     [Opcode.Text, 'after the fuzz'],
     [Opcode.Close, closeBody(1000).toString()],
   ]);
-}
-
-function closeBody(code: number, reason = ''): Buffer {
-  return Buffer.from(serializeClosePayload(code, reason));
 }
 
 describe('handshakes', () => {

@@ -313,7 +313,7 @@ describe('a slow subscriber', () => {
     // The slow one is sent a close frame with 1008 behind everything it was
     // sent, and the connection closes with 1008 once it answers. (1006 comes
     // only from a peer that never answers, destroyed after closeTimeout:
-    // backpressure-e2e.test.ts checks that case.)
+    // integration/backpressure-e2e.test.ts checks that case.)
     const { server, slow, slowSocket, fast } = await slowAndFast({
       maxBacklog: 256 * 1024,
       backlogPolicy: 'close',

@@ -27,7 +27,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CONNECTIONS = Number(process.env['SOAK_CONNECTIONS'] ?? 2000);
 const SECONDS = Number(process.env['SOAK_SECONDS'] ?? 20);
 const HEAP_TOLERANCE = 1024 * 1024;

@@ -15,7 +15,15 @@ import {
   WebSocketServer,
   reject,
 } from '@proj/server';
-import { connect, connectOpen, nextEvent, onCleanup, record, turns, until } from './helpers.js';
+import {
+  connect,
+  connectOpen,
+  nextEvent,
+  onCleanup,
+  record,
+  turns,
+  until,
+} from '../packages/client/test/helpers.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 30_000 });
 

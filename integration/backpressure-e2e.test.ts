@@ -18,7 +18,7 @@ import {
   nextEvent,
   startServer,
   useCleanup,
-} from './helpers.js';
+} from '../packages/server/test/helpers.js';
 
 useCleanup();
 

@@ -1,0 +1,12 @@
+/**
+ * @proj/test-utils: the peers and wire tools every package's tests share.
+ * Private, never published; imported through the "source" condition.
+ */
+export * from './accept-key.js';
+export * from './cleanup.js';
+export * from './frames.js';
+export * from './fuzz.js';
+export * from './raw-client.js';
+export * from './raw-server.js';
+export * from './wait.js';
+export * from './wire.js';
