@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
 import type { WebSocket as PeerSocket } from 'ws';
 import { WebSocket } from '@proj/client';
+import { expectDomException as domException } from '@proj/test-utils';
 import {
   acceptRaw,
   collect,
@@ -34,17 +35,6 @@ async function openPair(): Promise<{ ws: WebSocket; peer: PeerSocket }> {
 async function peerClose(peer: PeerSocket): Promise<{ code: number; reason: string }> {
   const [code, reason] = (await once(peer, 'close')) as [number, Buffer];
   return { code, reason: reason.toString() };
-}
-
-function domException(run: () => unknown, name: string): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(DOMException);
-  expect((thrown as DOMException).name).toBe(name);
 }
 
 describe('close(code, reason)', () => {

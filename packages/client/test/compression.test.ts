@@ -3,15 +3,14 @@
  * reference peer for every parameter combination, and with @proj/server.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type PerMessageDeflateOptions, WebSocketServer as WsServer } from 'ws';
 import { WebSocket, type WebSocketOptions } from '@proj/client';
 import { WebSocketServer } from '@proj/server';
+import { onCleanup, sampleMessages, useCleanup } from '@proj/test-utils';
 
-const closers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+// Servers started by a test are closed after it.
+useCleanup({ failOnUncaught: false });
 
 async function wsEchoServer(
   perMessageDeflate: PerMessageDeflateOptions | boolean,
@@ -21,7 +20,7 @@ async function wsEchoServer(
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   });
   await new Promise((resolve) => server.once('listening', resolve));
-  closers.push(
+  onCleanup(
     () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();
@@ -55,15 +54,7 @@ function collect(ws: WebSocket, count: number): Promise<(string | Buffer)[]> {
   });
 }
 
-const messages = (): (string | Buffer)[] => [
-  JSON.stringify({ user: 'bob', text: 'hello '.repeat(300) }),
-  'short',
-  Buffer.from('binary '.repeat(500)),
-  'x'.repeat(128 * 1024),
-  Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) & 0xff)),
-  '',
-  'ünïcödé ✓ '.repeat(200),
-];
+const messages = (): (string | Buffer)[] => sampleMessages('bob');
 
 type Combo = {
   serverNoContextTakeover?: boolean;
@@ -136,7 +127,7 @@ describe('ws server, our client', () => {
       host: '127.0.0.1',
       perMessageDeflate: { threshold: 0 },
     });
-    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
     await new Promise((resolve) => server.once('listening', resolve));
     server.on('connection', (socket) => {
       socket.on('error', () => {});
@@ -158,7 +149,7 @@ describe('@proj/server, our client', () => {
       host: '127.0.0.1',
       perMessageDeflate: { threshold: 0, serverMaxWindowBits: 12 },
     });
-    closers.push(() => server.close());
+    onCleanup(() => server.close());
     server.on('connection', (socket) =>
       socket.on('message', (d, b) => socket.send(d, { binary: b })),
     );

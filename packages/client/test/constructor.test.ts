@@ -5,20 +5,10 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import { WebSocket } from '@proj/client';
+import { expectDomException as domException } from '@proj/test-utils';
 import { closedPort, connect, connectOpen, nextEvent, startPeer } from './helpers.js';
 
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
-
-function domException(run: () => unknown, name: string): void {
-  let thrown: unknown;
-  try {
-    run();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown).toBeInstanceOf(DOMException);
-  expect((thrown as DOMException).name).toBe(name);
-}
 
 describe('WebIDL', () => {
   test('the url argument is required', () => {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
 import type { RawData, WebSocket as PeerSocket } from 'ws';
 import { WebSocket } from '@proj/client';
+import { expectDomException } from '@proj/test-utils';
 import {
   acceptRaw,
   connect,
@@ -56,14 +57,7 @@ describe('send(data)', () => {
     const server = await startPeer();
     const ws = connect(server.url);
     for (const data of ['x', new ArrayBuffer(1), new Uint8Array(1), new Blob(['x'])]) {
-      let thrown: unknown;
-      try {
-        ws.send(data);
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(DOMException);
-      expect((thrown as DOMException).name).toBe('InvalidStateError');
+      expectDomException(() => ws.send(data), 'InvalidStateError');
     }
     expect(ws.bufferedAmount).toBe(0);
   });

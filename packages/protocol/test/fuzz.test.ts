@@ -438,6 +438,16 @@ describe('chunking invariance: whole, byte by byte and random splits agree', () 
 
   /** Byte-at-a-time feeding is quadratic in nothing, but keep it to moderate inputs. */
   const moderate = (stream: Uint8Array): boolean => stream.length <= 80_000;
+  /** Fed whole, byte by byte and at `cuts`, `stream` has the same outcome. */
+  const expectSameOutcome = (
+    outcome: (chunks: Uint8Array[]) => unknown,
+    stream: Uint8Array,
+    cuts: readonly number[],
+  ): void => {
+    const whole = outcome([stream.slice()]);
+    expect(outcome(bytewise(stream))).toEqual(whole);
+    expect(outcome(split(stream, cuts))).toEqual(whole);
+  };
 
   it(
     'FrameParser + MessageAssembler (both directions)',
@@ -453,9 +463,7 @@ describe('chunking invariance: whole, byte by byte and random splits agree', () 
               const { events, error } = parseDirect(chunks, masked, limits);
               return error === undefined ? events : [...events, errorSeen(error)];
             };
-            const whole = outcome([stream.slice()]);
-            expect(outcome(bytewise(stream))).toEqual(whole);
-            expect(outcome(split(stream, cuts))).toEqual(whole);
+            expectSameOutcome(outcome, stream, cuts);
           },
         ),
         options(500),
@@ -474,9 +482,7 @@ describe('chunking invariance: whole, byte by byte and random splits agree', () 
             const result = runServer(chunks, limits);
             return { events: result.events.map(seen), written: hex(result.written) };
           };
-          const whole = outcome([stream.slice()]);
-          expect(outcome(bytewise(stream))).toEqual(whole);
-          expect(outcome(split(stream, cuts))).toEqual(whole);
+          expectSameOutcome(outcome, stream, cuts);
         }),
         options(500),
       );
@@ -492,9 +498,7 @@ describe('chunking invariance: whole, byte by byte and random splits agree', () 
           const stream = concatBytes([ACCEPT, frames]);
           fc.pre(moderate(stream));
           const outcome = (chunks: Uint8Array[]): unknown => runClient(chunks).events.map(seen);
-          const whole = outcome([stream.slice()]);
-          expect(outcome(bytewise(stream))).toEqual(whole);
-          expect(outcome(split(stream, cuts))).toEqual(whole);
+          expectSameOutcome(outcome, stream, cuts);
         }),
         options(500),
       );

@@ -359,14 +359,7 @@ export function expectWsError(
 }
 
 /** Runs `fn` and returns what it throws; fails the test if it does not throw. */
-export function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
+export { thrown } from '@proj/test-utils';
 
 /** The event types in order. */
 export function types(events: readonly ConnectionEvent[]): string[] {

@@ -4,21 +4,20 @@
  * `compress: false`, and a decompression bomb.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import WebSocket, { type PerMessageDeflateOptions } from 'ws';
 import { sharedIdleSweeper } from '@proj/deflate';
 import { type ServerOptions, type ServerWebSocket, WebSocketServer } from '@proj/server';
+import { onCleanup, sampleMessages, useCleanup } from '@proj/test-utils';
 
-const servers: WebSocketServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+// Servers started by a test are closed after it.
+useCleanup({ failOnUncaught: false });
 
 async function echoServer(
   options: Partial<ServerOptions> = {},
 ): Promise<{ url: string; sockets: ServerWebSocket[] }> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
-  servers.push(server);
+  onCleanup(() => server.close());
   const sockets: ServerWebSocket[] = [];
   server.on('connection', (socket) => {
     sockets.push(socket);
@@ -49,15 +48,7 @@ function collect(ws: WebSocket, count: number): Promise<(string | Buffer)[]> {
   });
 }
 
-const messages = (): (string | Buffer)[] => [
-  JSON.stringify({ user: 'alice', text: 'hello '.repeat(300) }),
-  'short',
-  Buffer.from('binary '.repeat(500)),
-  'x'.repeat(128 * 1024),
-  Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) & 0xff)),
-  '',
-  'ünïcödé ✓ '.repeat(200),
-];
+const messages = (): (string | Buffer)[] => sampleMessages('alice');
 
 // ws's client offers (serverNoContextTakeover, clientNoContextTakeover,
 // serverMaxWindowBits, clientMaxWindowBits): every combination of the two
@@ -190,7 +181,7 @@ describe('our server, ws client', () => {
       host: '127.0.0.1',
       perMessageDeflate: { threshold: 0 },
     });
-    servers.push(server);
+    onCleanup(() => server.close());
     const connected = new Promise<ServerWebSocket>((resolve) => server.once('connection', resolve));
     await server.ready();
     const ws = await open(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, true);

@@ -23,14 +23,7 @@
  */
 
 /** Opcodes of RFC 6455 §5.2 (§11.8); the others are reserved. */
-export const OP = {
-  Continuation: 0x0,
-  Text: 0x1,
-  Binary: 0x2,
-  Close: 0x8,
-  Ping: 0x9,
-  Pong: 0xa,
-} as const;
+export const OP = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
 
 /** How {@link buildFrame} departs from a plain final frame. */
 export interface FrameSpec {
@@ -165,15 +158,10 @@ export function unmask(data: Uint8Array, mask: Uint8Array, from = 0): Uint8Array
 }
 
 /** One frame as it crossed the wire; `payload` is unmasked and a copy. */
-export interface WireFrame {
-  readonly fin: boolean;
-  readonly rsv1: boolean;
-  readonly rsv2: boolean;
-  readonly rsv3: boolean;
-  /** RSV1..RSV3 as one number: 4 for RSV1, 2 for RSV2, 1 for RSV3. */
-  readonly rsv: number;
-  readonly opcode: number;
-  readonly masked: boolean;
+export interface WireFrame extends Pick<
+  WireHeader,
+  'fin' | 'rsv1' | 'rsv2' | 'rsv3' | 'rsv' | 'opcode' | 'masked'
+> {
   readonly payload: Buffer;
 }
 
@@ -311,16 +299,8 @@ export class FrameDecoder {
     const payload = Buffer.concat(this.#pieces, header.length);
     this.#pieces = [];
     if (header.mask) unmask(payload, header.mask);
-    return {
-      fin: header.fin,
-      rsv1: header.rsv1,
-      rsv2: header.rsv2,
-      rsv3: header.rsv3,
-      rsv: header.rsv,
-      opcode: header.opcode,
-      masked: header.masked,
-      payload,
-    };
+    const { fin, rsv1, rsv2, rsv3, rsv, opcode, masked } = header;
+    return { fin, rsv1, rsv2, rsv3, rsv, opcode, masked, payload };
   }
 
   /** The first `n` buffered bytes, left in place. */

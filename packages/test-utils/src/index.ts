@@ -8,5 +8,6 @@ export * from './frames.js';
 export * from './fuzz.js';
 export * from './raw-client.js';
 export * from './raw-server.js';
+export * from './thrown.js';
 export * from './wait.js';
 export * from './wire.js';

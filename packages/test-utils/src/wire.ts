@@ -86,3 +86,20 @@ export function inflateMessages(
   }
   return out;
 }
+
+/**
+ * Messages that exercise compression: JSON and repetitive text, binary, one
+ * past 64 KiB (a 64-bit length), an empty one and multi-byte UTF-8.
+ * `user` tells apart the copies two peers send.
+ */
+export function sampleMessages(user: string): (string | Buffer)[] {
+  return [
+    JSON.stringify({ user, text: 'hello '.repeat(300) }),
+    'short',
+    Buffer.from('binary '.repeat(500)),
+    'x'.repeat(128 * 1024),
+    Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) & 0xff)),
+    '',
+    'ünïcödé ✓ '.repeat(200),
+  ];
+}

@@ -16,6 +16,7 @@ import {
   decodeFrames,
   readCloseBody,
   readHeader,
+  thrown,
 } from '../src/index.js';
 
 const hex = (text: string): Uint8Array => Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -228,12 +229,7 @@ describe('FrameDecoder', () => {
       test(`refuses ${name} at its header`, () => {
         const decoder = new FrameDecoder(rules);
         const header = bytes.subarray(0, readHeader(bytes)!.size);
-        let error: unknown;
-        try {
-          decoder.push(header);
-        } catch (caught) {
-          error = caught;
-        }
+        const error = thrown(() => decoder.push(header));
         expect(error).toBeInstanceOf(FrameRuleError);
         expect((error as FrameRuleError).rule).toBe(rule);
         expect(decoder.frames).toEqual([]);
