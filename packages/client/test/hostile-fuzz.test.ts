@@ -89,8 +89,8 @@ import {
   FUZZ_RUNS,
   FrameDecoder,
   type Pause,
-  Tally,
   acceptKey as acceptFor,
+  assertTallied,
   fuzzOptions as options,
   fuzzTimeout,
   keyOf,
@@ -595,37 +595,37 @@ describe('answers to the opening handshake', () => {
     'answers built from a model: open exactly when valid; a refusal is error then close 1006',
     async () => {
       const { url } = await startRaw((socket) => play?.(socket));
-      const tally = new Tally();
-      await fc.assert(
-        fc.asyncProperty(
-          offeredArb,
-          fc.array(answerOpArb, { maxLength: 4 }),
-          fc.option(serverFramesArb, { freq: 3 }),
-          cutsArb,
-          pausesArb,
-          endingArb,
-          async (offered, ops, frames, cuts, pauses, ending) => {
-            let model: AnswerModel | undefined;
-            const bytes = (key: string): Uint8Array => {
-              model = answerModel(key, offered, ops);
-              return concatBytes([serializeAnswer(model), frames ?? EMPTY]);
-            };
-            const result = await runCase(url, { offered, bytes, cuts, pauses, ending });
-            // The model and the oracle agree: refused exactly when a rule is broken.
-            expect(result.oracle.handshake, model!.mustFail.join('; ')).toBe(
-              model!.mustFail.length > 0 ? 'refused' : 'open',
-            );
-            const outcome = check(result, ending);
-            tally.add(
-              result.oracle.handshake === 'refused'
-                ? `refused${model!.mustFail.length > 0 ? ` (${model!.mustFail[0]})` : ''}`
-                : outcome,
-            );
-          },
-        ),
+      await assertTallied(
+        'model answers',
+        (tally) =>
+          fc.asyncProperty(
+            offeredArb,
+            fc.array(answerOpArb, { maxLength: 4 }),
+            fc.option(serverFramesArb, { freq: 3 }),
+            cutsArb,
+            pausesArb,
+            endingArb,
+            async (offered, ops, frames, cuts, pauses, ending) => {
+              let model: AnswerModel | undefined;
+              const bytes = (key: string): Uint8Array => {
+                model = answerModel(key, offered, ops);
+                return concatBytes([serializeAnswer(model), frames ?? EMPTY]);
+              };
+              const result = await runCase(url, { offered, bytes, cuts, pauses, ending });
+              // The model and the oracle agree: refused exactly when a rule is broken.
+              expect(result.oracle.handshake, model!.mustFail.join('; ')).toBe(
+                model!.mustFail.length > 0 ? 'refused' : 'open',
+              );
+              const outcome = check(result, ending);
+              tally.add(
+                result.oracle.handshake === 'refused'
+                  ? `refused${model!.mustFail.length > 0 ? ` (${model!.mustFail[0]})` : ''}`
+                  : outcome,
+              );
+            },
+          ),
         options(400),
       );
-      tally.print('model answers');
     },
     TIMEOUT,
   );
@@ -634,7 +634,6 @@ describe('answers to the opening handshake', () => {
     'mutated answers, garbage and early EOF: error then close 1006, or open and the oracle',
     async () => {
       const { url } = await startRaw((socket) => play?.(socket));
-      const tally = new Tally();
       const answerArb = fc.oneof(
         // A valid 101 (and frames) mutated byte by byte.
         {
@@ -676,27 +675,28 @@ describe('answers to the opening handshake', () => {
             ),
         },
       );
-      await fc.assert(
-        fc.asyncProperty(
-          offeredArb,
-          answerArb,
-          cutsArb,
-          pausesArb,
-          endingArb,
-          async (offered, answer, cuts, pauses, ending) => {
-            const result = await runCase(url, {
-              offered,
-              bytes: (key) => answer(key, offered),
-              cuts,
-              pauses,
-              ending,
-            });
-            tally.add(check(result, ending));
-          },
-        ),
+      await assertTallied(
+        'mutated answers',
+        (tally) =>
+          fc.asyncProperty(
+            offeredArb,
+            answerArb,
+            cutsArb,
+            pausesArb,
+            endingArb,
+            async (offered, answer, cuts, pauses, ending) => {
+              const result = await runCase(url, {
+                offered,
+                bytes: (key) => answer(key, offered),
+                cuts,
+                pauses,
+                ending,
+              });
+              tally.add(check(result, ending));
+            },
+          ),
         options(500),
       );
-      tally.print('mutated answers');
     },
     TIMEOUT,
   );
@@ -705,30 +705,30 @@ describe('answers to the opening handshake', () => {
     'an answer that stops part-way with the connection open: the handshake timeout fails it',
     async () => {
       const { url } = await startRaw((socket) => play?.(socket));
-      const tally = new Tally();
-      await fc.assert(
-        fc.asyncProperty(offeredArb, fc.nat(), async (offered, at) => {
-          const result = await runCase(
-            url,
-            {
-              offered,
-              bytes: (key) => {
-                const answer = valid101(key, offered);
-                return answer.subarray(0, at % (answer.length - 1));
+      await assertTallied(
+        'stalled answers',
+        (tally) =>
+          fc.asyncProperty(offeredArb, fc.nat(), async (offered, at) => {
+            const result = await runCase(
+              url,
+              {
+                offered,
+                bytes: (key) => {
+                  const answer = valid101(key, offered);
+                  return answer.subarray(0, at % (answer.length - 1));
+                },
+                cuts: [],
+                pauses: [],
+                ending: 'eof',
+                stall: true,
               },
-              cuts: [],
-              pauses: [],
-              ending: 'eof',
-              stall: true,
-            },
-            { handshakeTimeout: 200 },
-          );
-          expect(result.oracle.handshake).toBe('incomplete');
-          tally.add(check(result, 'eof', true));
-        }),
+              { handshakeTimeout: 200 },
+            );
+            expect(result.oracle.handshake).toBe('incomplete');
+            tally.add(check(result, 'eof', true));
+          }),
         { ...options(5), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 100) : 5 },
       );
-      tally.print('stalled answers');
     },
     TIMEOUT,
   );
@@ -739,31 +739,31 @@ describe('frame streams after a valid 101', () => {
     'messages, pongs and the close code the oracle predicts; error and close as the spec says',
     async () => {
       const { url } = await startRaw((socket) => play?.(socket));
-      const tally = new Tally();
-      await fc.assert(
-        fc.asyncProperty(
-          offeredArb,
-          serverFramesArb,
-          cutsArb,
-          pausesArb,
-          endingArb,
-          fc.boolean(),
-          async (offered, frames, cuts, pauses, ending, together) => {
-            // The frames come in the same write as the 101, or after it.
-            const result = await runCase(url, {
-              offered,
-              bytes: (key) => concatBytes([valid101(key, offered), frames]),
-              cuts: (key) => (together ? cuts : [valid101(key, offered).length, ...cuts]),
-              pauses,
-              ending,
-            });
-            expect(result.oracle.handshake).toBe('open');
-            tally.add(check(result, ending));
-          },
-        ),
+      await assertTallied(
+        'frame streams',
+        (tally) =>
+          fc.asyncProperty(
+            offeredArb,
+            serverFramesArb,
+            cutsArb,
+            pausesArb,
+            endingArb,
+            fc.boolean(),
+            async (offered, frames, cuts, pauses, ending, together) => {
+              // The frames come in the same write as the 101, or after it.
+              const result = await runCase(url, {
+                offered,
+                bytes: (key) => concatBytes([valid101(key, offered), frames]),
+                cuts: (key) => (together ? cuts : [valid101(key, offered).length, ...cuts]),
+                pauses,
+                ending,
+              });
+              expect(result.oracle.handshake).toBe('open');
+              tally.add(check(result, ending));
+            },
+          ),
         options(600),
       );
-      tally.print('frame streams');
     },
     TIMEOUT,
   );
@@ -774,49 +774,49 @@ describe('compressed frame streams after a 101 that accepts permessage-deflate',
     'messages inflated as the oracle predicts; 1007 for bad DEFLATE data or UTF-8, 1009 past maxPayload, 1002 for RSV1 out of place',
     async () => {
       const { url } = await startRaw((socket) => play?.(socket));
-      const tally = new Tally();
       let afterBfinal = 0;
-      await fc.assert(
-        fc.asyncProperty(
-          deflateCaseArb(LIMITS.maxPayload, false),
-          fc.boolean(),
-          cutsArb,
-          pausesArb,
-          endingArb,
-          fc.boolean(),
-          async ({ steps, stream }, contextTakeover, cuts, pauses, ending, together) => {
-            if (deflateOracle(stream, LIMITS, false, contextTakeover).afterStreamEnd) afterBfinal++;
-            const answer = (key: string): Uint8Array =>
-              serializeAnswer({
-                ...answerModel(key, [], []),
-                fields: [
-                  ...answerModel(key, [], []).fields,
-                  {
-                    name: 'Sec-WebSocket-Extensions',
-                    value: contextTakeover
-                      ? 'permessage-deflate'
-                      : 'permessage-deflate; server_no_context_takeover',
-                  },
-                ],
+      await assertTallied(
+        () =>
+          `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`,
+        (tally) =>
+          fc.asyncProperty(
+            deflateCaseArb(LIMITS.maxPayload, false),
+            fc.boolean(),
+            cutsArb,
+            pausesArb,
+            endingArb,
+            fc.boolean(),
+            async ({ steps, stream }, contextTakeover, cuts, pauses, ending, together) => {
+              if (deflateOracle(stream, LIMITS, false, contextTakeover).afterStreamEnd)
+                afterBfinal++;
+              const answer = (key: string): Uint8Array =>
+                serializeAnswer({
+                  ...answerModel(key, [], []),
+                  fields: [
+                    ...answerModel(key, [], []).fields,
+                    {
+                      name: 'Sec-WebSocket-Extensions',
+                      value: contextTakeover
+                        ? 'permessage-deflate'
+                        : 'permessage-deflate; server_no_context_takeover',
+                    },
+                  ],
+                });
+              const result = await runCase(url, {
+                offered: [],
+                bytes: (key) => concatBytes([answer(key), stream]),
+                cuts: (key) => (together ? cuts : [answer(key).length, ...cuts]),
+                pauses,
+                ending,
+                deflate: { contextTakeover },
               });
-            const result = await runCase(url, {
-              offered: [],
-              bytes: (key) => concatBytes([answer(key), stream]),
-              cuts: (key) => (together ? cuts : [answer(key).length, ...cuts]),
-              pauses,
-              ending,
-              deflate: { contextTakeover },
-            });
-            expect(result.oracle.handshake).toBe('open');
-            expect(result.ws.extensions).toMatch(/^permessage-deflate/);
-            const outcome = check(result, ending);
-            for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
-          },
-        ),
+              expect(result.oracle.handshake).toBe('open');
+              expect(result.ws.extensions).toMatch(/^permessage-deflate/);
+              const outcome = check(result, ending);
+              for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
+            },
+          ),
         options(300),
-      );
-      tally.print(
-        `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`,
       );
     },
     TIMEOUT,

@@ -92,8 +92,8 @@ import {
   FUZZ_RUNS,
   type Pause,
   RawClient,
-  Tally,
   acceptKey as acceptFor,
+  assertTallied,
   buildFrame,
   closeBody,
   fuzzOptions as options,
@@ -616,38 +616,38 @@ describe('handshakes', () => {
   test(
     'requests built from a model: the predicted status, then the socket is closed',
     async () => {
-      const tally = new Tally();
       await whileHealthyEcho(async () => {
-        await fc.assert(
-          fc.asyncProperty(requestModelArb, cutsArb, pausesArb, async (model, cuts, pauses) => {
-            const expected = expectedOutcome(model);
-            const raw = await RawClient.connect(port);
-            const localPort = raw.socket.localPort!;
-            const connection = watchReset(raw);
-            raw.socket.setNoDelay(true);
-            await writeChunks(raw, split(serialize(model), cuts), pauses);
-            let lost = false;
-            if (expected.status === 101) {
-              const response = await within(raw.response(), '101 response');
-              expect(response.status).toBe(101);
-              expect(response.headers['sec-websocket-accept']).toBe(acceptFor(expected.key!));
-              expect(response.headers['sec-websocket-protocol']).toBeUndefined();
-              await checkOpenConnection(raw, localPort);
-            } else {
-              await within(settled(raw), 'a response or the socket closed');
-              const status = statusOf(raw.data);
-              lost = status === undefined && connection.reset;
-              if (lost) expect(expected.parseError).toBe(true);
-              else expect(status ?? 'nothing').toBe(expected.status);
-              // The server closes the socket by itself: no FIN from us.
-              await within(raw.closed, `socket closed after ${status ?? 'nothing'}`);
-            }
-            tally.add(`${expected.status}${lost ? ' lost to a reset' : ''}`);
-          }),
+        await assertTallied(
+          'model handshakes',
+          (tally) =>
+            fc.asyncProperty(requestModelArb, cutsArb, pausesArb, async (model, cuts, pauses) => {
+              const expected = expectedOutcome(model);
+              const raw = await RawClient.connect(port);
+              const localPort = raw.socket.localPort!;
+              const connection = watchReset(raw);
+              raw.socket.setNoDelay(true);
+              await writeChunks(raw, split(serialize(model), cuts), pauses);
+              let lost = false;
+              if (expected.status === 101) {
+                const response = await within(raw.response(), '101 response');
+                expect(response.status).toBe(101);
+                expect(response.headers['sec-websocket-accept']).toBe(acceptFor(expected.key!));
+                expect(response.headers['sec-websocket-protocol']).toBeUndefined();
+                await checkOpenConnection(raw, localPort);
+              } else {
+                await within(settled(raw), 'a response or the socket closed');
+                const status = statusOf(raw.data);
+                lost = status === undefined && connection.reset;
+                if (lost) expect(expected.parseError).toBe(true);
+                else expect(status ?? 'nothing').toBe(expected.status);
+                // The server closes the socket by itself: no FIN from us.
+                await within(raw.closed, `socket closed after ${status ?? 'nothing'}`);
+              }
+              tally.add(`${expected.status}${lost ? ' lost to a reset' : ''}`);
+            }),
           options(500),
         );
       });
-      tally.print('model handshakes');
     },
     TIMEOUT,
   );
@@ -684,53 +684,53 @@ describe('handshakes', () => {
   test(
     'mutated and random bytes, then FIN: 101 or a 4xx status line, and the socket is closed',
     async () => {
-      const tally = new Tally();
       await whileHealthyEcho(async () => {
-        await fc.assert(
-          fc.asyncProperty(
-            fc.oneof({ weight: 3, arbitrary: mutatedRequestArb }, garbageArb),
-            cutsArb,
-            pausesArb,
-            async (bytes, cuts, pauses) => {
-              const raw = await RawClient.connect(port);
-              const localPort = raw.socket.localPort!;
-              const connection = watchReset(raw);
-              raw.socket.setNoDelay(true);
-              await writeChunks(raw, split(bytes, cuts), pauses);
-              raw.socket.end();
-              await within(raw.closed, 'socket closed');
-              const status = statusOf(raw.data);
-              if (status === undefined) {
-                // No request ever started (llhttp skips CR/LF between
-                // requests), or a parse error whose status our next bytes'
-                // reset discarded.
-                const text = Buffer.from(bytes).toString('latin1');
-                const idle = /^[\r\n]*$/.test(text);
-                expect(idle || connection.reset).toBe(true);
-                tally.add(idle ? 'nothing (no request)' : 'reset');
-                return;
-              }
-              if (status === 101) {
-                await serverClosed(localPort);
-                const response = await raw.response();
-                expect(response.headers['sec-websocket-accept']).toBeDefined();
-                // Whatever followed the head was read as frames: any close
-                // frame carries a receive-side code.
-                expect(raw.parseError).toBeUndefined();
-                for (const frame of raw.frames.filter((f) => f.opcode === Opcode.Close)) {
-                  expect([1002, 1007, 1008, 1009]).toContain(frame.payload.readUInt16BE(0));
+        await assertTallied(
+          'mutated handshakes',
+          (tally) =>
+            fc.asyncProperty(
+              fc.oneof({ weight: 3, arbitrary: mutatedRequestArb }, garbageArb),
+              cutsArb,
+              pausesArb,
+              async (bytes, cuts, pauses) => {
+                const raw = await RawClient.connect(port);
+                const localPort = raw.socket.localPort!;
+                const connection = watchReset(raw);
+                raw.socket.setNoDelay(true);
+                await writeChunks(raw, split(bytes, cuts), pauses);
+                raw.socket.end();
+                await within(raw.closed, 'socket closed');
+                const status = statusOf(raw.data);
+                if (status === undefined) {
+                  // No request ever started (llhttp skips CR/LF between
+                  // requests), or a parse error whose status our next bytes'
+                  // reset discarded.
+                  const text = Buffer.from(bytes).toString('latin1');
+                  const idle = /^[\r\n]*$/.test(text);
+                  expect(idle || connection.reset).toBe(true);
+                  tally.add(idle ? 'nothing (no request)' : 'reset');
+                  return;
                 }
-              } else {
-                expect(status).toBeGreaterThanOrEqual(400);
-                expect(status).toBeLessThan(500);
-              }
-              tally.add(String(status));
-            },
-          ),
+                if (status === 101) {
+                  await serverClosed(localPort);
+                  const response = await raw.response();
+                  expect(response.headers['sec-websocket-accept']).toBeDefined();
+                  // Whatever followed the head was read as frames: any close
+                  // frame carries a receive-side code.
+                  expect(raw.parseError).toBeUndefined();
+                  for (const frame of raw.frames.filter((f) => f.opcode === Opcode.Close)) {
+                    expect([1002, 1007, 1008, 1009]).toContain(frame.payload.readUInt16BE(0));
+                  }
+                } else {
+                  expect(status).toBeGreaterThanOrEqual(400);
+                  expect(status).toBeLessThan(500);
+                }
+                tally.add(String(status));
+              },
+            ),
           options(600),
         );
       });
-      tally.print('mutated handshakes');
     },
     TIMEOUT,
   );
@@ -738,32 +738,32 @@ describe('handshakes', () => {
   test(
     'a head that stalls part-way (no FIN) gets 408 within the handshake timeout, then the socket is closed',
     async () => {
-      const tally = new Tally();
       await whileHealthyEcho(async () => {
-        await fc.assert(
-          fc.asyncProperty(requestModelArb, fc.nat(), async (model, at) => {
-            const bytes = serialize({
-              ...model,
-              method: 'GET',
-              version: '1.1',
-              oversize: undefined,
-              target: '/',
-            });
-            // Any proper prefix of a valid head: llhttp waits for the rest.
-            const prefix = bytes.subarray(0, 1 + (at % (bytes.length - 1)));
-            fc.pre(!model.lines.some((line) => line.raw !== undefined));
-            const raw = await RawClient.connect(port);
-            const started = performance.now();
-            raw.write(prefix);
-            await within(raw.closed, 'stalled head dropped', HANDSHAKE_TIMEOUT * 3 + 2000);
-            expect(statusOf(raw.data)).toBe(408);
-            expect(performance.now() - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 50);
-            tally.add('408');
-          }),
+        await assertTallied(
+          'stalled handshakes',
+          (tally) =>
+            fc.asyncProperty(requestModelArb, fc.nat(), async (model, at) => {
+              const bytes = serialize({
+                ...model,
+                method: 'GET',
+                version: '1.1',
+                oversize: undefined,
+                target: '/',
+              });
+              // Any proper prefix of a valid head: llhttp waits for the rest.
+              const prefix = bytes.subarray(0, 1 + (at % (bytes.length - 1)));
+              fc.pre(!model.lines.some((line) => line.raw !== undefined));
+              const raw = await RawClient.connect(port);
+              const started = performance.now();
+              raw.write(prefix);
+              await within(raw.closed, 'stalled head dropped', HANDSHAKE_TIMEOUT * 3 + 2000);
+              expect(statusOf(raw.data)).toBe(408);
+              expect(performance.now() - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 50);
+              tally.add('408');
+            }),
           { ...options(3), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 500) : 3 },
         );
       });
-      tally.print('stalled handshakes');
     },
     TIMEOUT,
   );
@@ -949,17 +949,17 @@ describe('frame streams after a valid handshake', () => {
   test(
     'the replies and close code the oracle predicts, or a dropped connection; the server reports the same',
     async () => {
-      const tally = new Tally();
       await whileHealthyEcho(async () => {
-        await fc.assert(
-          fc.asyncProperty(frameCaseArb, async (kase) => {
-            const { replies, ...rest } = frameOracle(kase.stream);
-            tally.add(await playFrameCase(port, { frames: replies, ...rest }, kase));
-          }),
+        await assertTallied(
+          'frame streams',
+          (tally) =>
+            fc.asyncProperty(frameCaseArb, async (kase) => {
+              const { replies, ...rest } = frameOracle(kase.stream);
+              tally.add(await playFrameCase(port, { frames: replies, ...rest }, kase));
+            }),
           options(600),
         );
       });
-      tally.print('frame streams');
     },
     TIMEOUT,
   );
@@ -994,40 +994,44 @@ describe('compressed frame streams (permessage-deflate negotiated)', () => {
   test(
     'messages inflated and echoed as the oracle predicts; 1007 for bad DEFLATE data or UTF-8, 1009 past maxPayload, 1002 for RSV1 out of place',
     async () => {
-      const tally = new Tally();
       let afterBfinal = 0;
       await whileHealthyEcho(
         async () => {
-          await fc.assert(
-            fc.asyncProperty(
-              deflateCaseArb(LIMITS.maxPayload, true),
-              fc.boolean(),
-              cutsArb,
-              pausesArb,
-              fc.constantFrom<Ending>('close', 'close', 'fin', 'reset'),
-              fc.boolean(),
-              async ({ steps, stream }, contextTakeover, cuts, pauses, ending, pipelined) => {
-                const oracle: DeflateOracle = deflateOracle(stream, LIMITS, true, contextTakeover);
-                if (oracle.afterStreamEnd) afterBfinal++;
-                const extensions = contextTakeover
-                  ? 'permessage-deflate'
-                  : 'permessage-deflate; client_no_context_takeover';
-                const outcome = await playFrameCase(
-                  deflatePort,
-                  oracle,
-                  { stream, cuts, pauses, ending, pipelined },
-                  { extensions },
-                );
-                for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
-              },
-            ),
+          await assertTallied(
+            () =>
+              `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`,
+            (tally) =>
+              fc.asyncProperty(
+                deflateCaseArb(LIMITS.maxPayload, true),
+                fc.boolean(),
+                cutsArb,
+                pausesArb,
+                fc.constantFrom<Ending>('close', 'close', 'fin', 'reset'),
+                fc.boolean(),
+                async ({ steps, stream }, contextTakeover, cuts, pauses, ending, pipelined) => {
+                  const oracle: DeflateOracle = deflateOracle(
+                    stream,
+                    LIMITS,
+                    true,
+                    contextTakeover,
+                  );
+                  if (oracle.afterStreamEnd) afterBfinal++;
+                  const extensions = contextTakeover
+                    ? 'permessage-deflate'
+                    : 'permessage-deflate; client_no_context_takeover';
+                  const outcome = await playFrameCase(
+                    deflatePort,
+                    oracle,
+                    { stream, cuts, pauses, ending, pipelined },
+                    { extensions },
+                  );
+                  for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
+                },
+              ),
             options(300),
           );
         },
         { server: deflateServer, healthy: deflateHealthy },
-      );
-      tally.print(
-        `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`,
       );
     },
     TIMEOUT,

@@ -64,3 +64,18 @@ export class Tally {
     console.log(`${title}: ${total} cases\n${rows.map(([k, n]) => `  ${k}: ${n}`).join('\n')}`);
   }
 }
+
+/**
+ * Asserts the property `make` builds around a fresh {@link Tally} (each case
+ * adds its outcome), then prints the tally under `title` (a function, for a
+ * title that counts something the run found).
+ */
+export async function assertTallied<Ts>(
+  title: string | (() => string),
+  make: (tally: Tally) => fc.IAsyncProperty<Ts>,
+  params: fc.Parameters<unknown>,
+): Promise<void> {
+  const tally = new Tally();
+  await fc.assert(make(tally), params);
+  tally.print(typeof title === 'string' ? title : title());
+}
