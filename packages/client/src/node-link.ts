@@ -116,7 +116,7 @@ export class NodeLink implements TransportEvents {
           sha1,
         }),
       events: this,
-      closeTimeout: options.closeTimeout,
+      settings: options,
       boundary,
     });
     const connection = this.#transport.connection as ClientConnection;

@@ -11,7 +11,12 @@ import {
   toBytes,
 } from '@proj/protocol';
 import type { PerMessageDeflateInit } from '@proj/deflate';
-import { SocketTransport, type TransportEvents, allocateUnsafe } from '@proj/transport';
+import {
+  SocketTransport,
+  type TransportEvents,
+  type TransportSettings,
+  allocateUnsafe,
+} from '@proj/transport';
 import type { BacklogPolicy } from './options.js';
 import type { TopicRegistry } from './topics.js';
 
@@ -70,20 +75,30 @@ export interface ServerWebSocketInit<Data> {
   protocol: string;
   extensions: string;
   data: Data;
-  maxPayload: number;
-  maxFragments: number;
-  closeTimeout: number;
-  maxBacklog: number;
-  backlogPolicy: BacklogPolicy;
   /** What the compressor is built from, when permessage-deflate was negotiated. */
   deflate?: PerMessageDeflateInit | undefined;
+  /** The server's settings, one object shared by all its connections. */
+  policy: ConnectionPolicy;
+}
+
+/**
+ * What every connection of one server shares: made once per server, so that a
+ * connection holds one reference instead of a field for each (memory per idle
+ * connection is a bench target).
+ */
+export interface ConnectionPolicy extends TransportSettings {
+  readonly maxPayload: number;
+  readonly maxFragments: number;
+  readonly closeTimeout: number;
+  readonly maxBacklog: number;
+  readonly backlogPolicy: BacklogPolicy;
   /** The server's topics, for subscribe/unsubscribe. */
-  topics?: TopicRegistry<ServerWebSocket<unknown>>;
+  readonly topics?: TopicRegistry<ServerWebSocket<unknown>> | undefined;
   /**
    * The server's `clients`: the connection is in it from construction until
    * just before its `close` event (no listener and closure per connection).
    */
-  clients?: Set<ServerWebSocket<unknown>>;
+  readonly clients?: Set<ServerWebSocket<unknown>> | undefined;
 }
 
 const kHeartbeat = Symbol('heartbeat');
@@ -148,7 +163,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   readonly data: Data;
 
   readonly #transport: SocketTransport;
-  readonly #socket: Socket;
+  readonly #policy: ConnectionPolicy;
   /** Whether a pong arrived since the last heartbeat ping. */
   #ponged = true;
   /** The transport's read count at the last heartbeat tick. */
@@ -156,22 +171,15 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** The transport's read count at the last idle sweep, and sweeps since it changed. */
   #readsAtSweep = 0;
   #idleSweeps = 0;
-  readonly #maxBacklog: number;
-  readonly #backlogPolicy: BacklogPolicy;
   /** A refused send promised a `drain` that the socket will not emit by itself. */
   #drainOwed = false;
-  readonly #registry: TopicRegistry<ServerWebSocket<unknown>> | undefined;
-  readonly #clients: Set<ServerWebSocket<unknown>> | undefined;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
     super();
     this.data = init.data;
-    this.#socket = init.socket;
-    this.#maxBacklog = init.maxBacklog;
-    this.#backlogPolicy = init.backlogPolicy;
-    this.#registry = init.topics;
-    this.#clients = init.clients;
+    const policy = init.policy;
+    this.#policy = policy;
 
     const socket = init.socket;
     socket.setTimeout(0);
@@ -186,15 +194,14 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
           handler,
           protocol: init.protocol,
           extensions: init.extensions,
-          maxPayload: init.maxPayload,
-          maxFragments: init.maxFragments,
+          maxPayload: policy.maxPayload,
+          maxFragments: policy.maxFragments,
           allocate: allocateUnsafe,
           perMessageDeflate: init.deflate !== undefined,
         }),
       events: new ServerEvents(this as ServerWebSocket<unknown>),
-      closeTimeout: init.closeTimeout,
+      settings: policy,
       deflate: init.deflate,
-      pongBacklogLimit: init.maxBacklog,
     });
   }
 
@@ -220,7 +227,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** The peer's IP address, while connected. */
   get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress;
+    return this.#transport.socket.remoteAddress;
   }
 
   /** Whether reading is paused by {@link pause}. */
@@ -315,7 +322,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** The topics this connection is subscribed to; see {@link subscribe}. */
   get topics(): ReadonlySet<string> {
-    return this.#registry?.topicsOf(this as ServerWebSocket<unknown>) ?? new Set();
+    return this.#policy.topics?.topicsOf(this as ServerWebSocket<unknown>) ?? new Set();
   }
 
   /**
@@ -326,8 +333,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {TypeError} when `topic` is not a string.
    */
   subscribe(topic: string): boolean {
-    if (this.readyState === ConnectionState.Closed || !this.#registry) return false;
-    return this.#registry.subscribe(this as ServerWebSocket<unknown>, topic);
+    const topics = this.#policy.topics;
+    if (this.readyState === ConnectionState.Closed || !topics) return false;
+    return topics.subscribe(this as ServerWebSocket<unknown>, topic);
   }
 
   /**
@@ -336,7 +344,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {TypeError} when `topic` is not a string.
    */
   unsubscribe(topic: string): boolean {
-    return this.#registry?.unsubscribe(this as ServerWebSocket<unknown>, topic) ?? false;
+    return this.#policy.topics?.unsubscribe(this as ServerWebSocket<unknown>, topic) ?? false;
   }
 
   /** Stops reading from the socket: TCP flow control pushes back on the peer. */
@@ -362,14 +370,14 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** Whether queueing `frameBytes` more would pass `maxBacklog`; never for an empty backlog. */
   #wouldPassBacklog(frameBytes: number): boolean {
     const queued = this.#transport.bufferedAmount;
-    return queued > 0 && queued + frameBytes > this.#maxBacklog;
+    return queued > 0 && queued + frameBytes > this.#policy.maxBacklog;
   }
 
   /** Refuses a send over `maxBacklog` as the `backlogPolicy` says. */
   #refuseSend(callback: SendCallback | undefined): false {
-    const socket = this.#socket;
-    const error = new BacklogExceededError(socket.writableLength, this.#maxBacklog);
-    if (this.#backlogPolicy === 'close') {
+    const socket = this.#transport.socket;
+    const error = new BacklogExceededError(socket.writableLength, this.#policy.maxBacklog);
+    if (this.#policy.backlogPolicy === 'close') {
       this.close(CloseCode.PolicyViolation, 'Backlog limit exceeded');
     } else if (!socket.writableNeedDrain && !this.#drainOwed) {
       // `false` means "wait for drain", but below the high-water mark the
@@ -470,8 +478,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** @internal TransportEvents.onClose */
   [kOnClose](code: number, reason: string, wasClean: boolean): void {
-    this.#registry?.unsubscribeAll(this as ServerWebSocket<unknown>);
-    this.#clients?.delete(this as ServerWebSocket<unknown>);
+    this.#policy.topics?.unsubscribeAll(this as ServerWebSocket<unknown>);
+    this.#policy.clients?.delete(this as ServerWebSocket<unknown>);
     this.emit('close', code, reason, wasClean);
   }
 }

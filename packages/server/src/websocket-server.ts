@@ -11,6 +11,7 @@ import { CloseCode, encodeUtf8, toBytes } from '@proj/protocol';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
 import { type Rejection, isRejection } from './rejection.js';
 import {
+  type ConnectionPolicy,
   type ServerSendData,
   ServerWebSocket,
   heartbeat,
@@ -88,6 +89,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   readonly #ownsServer: boolean;
   readonly #clients = new Set<ServerWebSocket<Data>>();
   readonly #topics: TopicRegistry<ServerWebSocket<unknown>>;
+  /** What every connection of this server shares (one object, not a field each). */
+  readonly #policy: ConnectionPolicy;
   /** Sockets between `upgrade` and the 101 (or refusal). */
   readonly #pending = new Set<Duplex>();
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -123,6 +126,18 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.#options = resolveOptions(options);
     const resolved = this.#options;
     this.#topics = new TopicRegistry(resolved.adapter ?? new MemoryAdapter(), sendEncoded);
+    this.#policy = {
+      maxPayload: resolved.maxPayload,
+      maxFragments: resolved.maxFragments,
+      closeTimeout: resolved.closeTimeout,
+      maxBacklog: resolved.maxBacklog,
+      backlogPolicy: resolved.backlogPolicy,
+      // A peer that pings without reading gets no pongs past the backlog cap.
+      pongBacklogLimit: resolved.maxBacklog,
+      topics: this.#topics,
+      // A connection leaves the set itself, just before its 'close'.
+      clients: this.#clients as Set<ServerWebSocket<unknown>>,
+    };
     if (resolved.port !== undefined) {
       const timeout = resolved.handshakeTimeout;
       this.#ownsServer = true;
@@ -461,14 +476,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         extensions: outcome.extensions,
         deflate: outcome.deflate,
         data: outcome.data,
-        maxPayload: this.#options.maxPayload,
-        maxFragments: this.#options.maxFragments,
-        closeTimeout: this.#options.closeTimeout,
-        maxBacklog: this.#options.maxBacklog,
-        backlogPolicy: this.#options.backlogPolicy,
-        topics: this.#topics,
-        // The connection leaves the set itself, just before its 'close'.
-        clients: this.#clients as Set<ServerWebSocket<unknown>>,
+        policy: this.#policy,
       });
       this.#clients.add(client);
       onConnection?.(client, request);

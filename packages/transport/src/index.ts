@@ -7,6 +7,7 @@ export {
   SocketTransport,
   type SocketTransportInit,
   type TransportEvents,
+  type TransportSettings,
   type WriteBoundary,
   allocateUnsafe,
   toBuffer,

@@ -71,15 +71,21 @@ export interface SocketTransportInit {
   /** Makes the sans-I/O connection, given the handler the transport is for it. */
   readonly connect: (handler: ConnectionHandler) => Connection;
   readonly events: TransportEvents;
+  /** Timing and limits; a server shares one object among all its connections. */
+  readonly settings: TransportSettings;
+  /** permessage-deflate's settings, when the handshake negotiated it (server side). */
+  readonly deflate?: PerMessageDeflateInit | undefined;
+  /** The policy's task queue (client side); without it, writes leave at once. */
+  readonly boundary?: WriteBoundary | undefined;
+}
+
+/** Timing and limits of a transport. */
+export interface TransportSettings {
   /**
    * How long the peer has to close the TCP connection once we wait for it
    * (`Connection.closeExpected`) before the socket is destroyed.
    */
   readonly closeTimeout: number;
-  /** permessage-deflate's settings, when the handshake negotiated it (server side). */
-  readonly deflate?: PerMessageDeflateInit | undefined;
-  /** The policy's task queue (client side); without it, writes leave at once. */
-  readonly boundary?: WriteBoundary | undefined;
   /**
    * Automatic pongs are skipped while more than this many bytes wait to be
    * written, so that a peer that pings without reading cannot grow the
@@ -89,6 +95,19 @@ export interface SocketTransportInit {
 }
 
 const kTransport = Symbol('transport');
+
+// Per-connection state bits, in one field: every field costs each of 10,000
+// idle connections 8 bytes (memory per idle connection is a bench target).
+/** We corked the socket (at most once; `uncork` undoes it). */
+const CORKED = 1;
+/** Reading is paused by `pause()`. */
+const PAUSED_BY_USER = 2;
+/** A compressed message is being inflated. */
+const INFLATING = 4;
+/** The peer's FIN came while a message was inflating: our end waits for it. */
+const END_WHEN_INFLATED = 8;
+/** The socket closed while a message was inflating: the end waits for it. */
+const CLOSED_WHILE_INFLATING = 16;
 
 /** A socket that knows its transport, for the shared listeners below. */
 type OwnedSocket = Socket & { [kTransport]: SocketTransport };
@@ -111,6 +130,9 @@ function onSocketError(this: OwnedSocket, error: Error): void {
 }
 function onSocketClose(this: OwnedSocket): void {
   this[kTransport].closed();
+}
+function uncorkLater(transport: SocketTransport): void {
+  transport.uncork();
 }
 
 /**
@@ -137,34 +159,28 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   readonly #connection: Connection;
   readonly #events: TransportEvents;
   readonly #boundary: WriteBoundary | undefined;
-  readonly #closeTimeout: number;
-  readonly #pongBacklogLimit: number;
-  readonly #queue: SendQueue;
+  readonly #settings: TransportSettings;
+  /** Made the first time a send has to wait (deflating, a Blob): most connections never need one. */
+  #queue: SendQueue | null = null;
   #closeTimer: NodeJS.Timeout | undefined;
-  /** Whether we corked the socket (at most once; `#uncork` undoes it). */
-  #corked = false;
   /** The callback of the send being written, attached to its frame's last chunk. */
   #sendCallback: SendCallback | undefined;
   /** permessage-deflate's settings, once negotiated. */
   #deflateInit: PerMessageDeflateInit | undefined;
   /** The (de)compressor, made on the first message that needs it. */
   #deflate: PerMessageDeflate | undefined;
-  #pausedByUser = false;
+  /** `#afterTasks`, bound once a boundary first needs it (client side only). */
+  #afterTasksCallback: (() => void) | undefined;
+  /** {@link CORKED}, {@link PAUSED_BY_USER}, ... */
+  #flags = 0;
   #reads = 0;
-  /** A compressed message is being inflated. */
-  #inflating = false;
-  /** The peer's FIN or the socket's close came while a message was inflating: they wait for it. */
-  #endWhenInflated = false;
-  #closedWhileInflating = false;
 
   constructor(init: SocketTransportInit) {
     this.#socket = init.socket;
     this.#events = init.events;
     this.#boundary = init.boundary;
-    this.#closeTimeout = init.closeTimeout;
-    this.#pongBacklogLimit = init.pongBacklogLimit ?? Infinity;
+    this.#settings = init.settings;
     this.#deflateInit = init.deflate;
-    this.#queue = new SendQueue(this);
     this.#connection = init.connect(this);
     const socket = init.socket as OwnedSocket;
     socket.setNoDelay(true);
@@ -198,7 +214,12 @@ export class SocketTransport implements ConnectionHandler, SendSink {
 
   /** Whether reading is paused by {@link pause}. */
   get pausedByUser(): boolean {
-    return this.#pausedByUser;
+    return (this.#flags & PAUSED_BY_USER) !== 0;
+  }
+
+  /** The socket, for what the policy reads of it (the peer's address). */
+  get socket(): Socket {
+    return this.#socket;
   }
 
   /** Whether the socket is not being read: paused by {@link pause}, or while a message inflates. */
@@ -230,16 +251,18 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     if (deflate !== undefined) {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       if (bytes.byteLength >= deflate.threshold) {
-        this.#queue.deflated(bytes, binary, deflate, callback);
+        this.#sendQueue.deflated(bytes, binary, deflate, callback);
         return;
       }
     }
-    this.#queue.message(data, binary, fin, callback);
+    const queue = this.#queue;
+    if (queue !== null && queue.busy) queue.message(data, binary, fin, callback);
+    else this.writeMessage(data, binary, fin, false, callback);
   }
 
   /** Sends a binary message whose bytes are still being read (a `Blob`). */
   sendPending(bytes: Promise<Uint8Array>, readError: string, callback?: SendCallback): void {
-    this.#queue.pending(bytes, this.#compressor ?? null, readError, callback);
+    this.#sendQueue.pending(bytes, this.#compressor ?? null, readError, callback);
   }
 
   /**
@@ -249,7 +272,8 @@ export class SocketTransport implements ConnectionHandler, SendSink {
    */
   sendEncoded(chunks: readonly Uint8Array[]): boolean {
     if (this.#connection.state !== ConnectionState.Open) return false;
-    return this.#queue.encoded(chunks);
+    const queue = this.#queue;
+    return queue !== null && queue.busy ? queue.encoded(chunks) : this.writeEncoded(chunks);
   }
 
   /** Sends a ping now, ahead of waiting messages (control frames may interleave). */
@@ -269,8 +293,13 @@ export class SocketTransport implements ConnectionHandler, SendSink {
    *   at once even when the close itself has to wait.
    */
   close(code?: number, reason?: string): void {
-    if (this.#queue.busy) serializeClosePayload(code, reason);
-    this.#queue.close(code, reason);
+    const queue = this.#queue;
+    if (queue !== null && queue.busy) {
+      serializeClosePayload(code, reason);
+      queue.close(code, reason);
+    } else {
+      this.startClose(code, reason);
+    }
   }
 
   /** Fails the connection with 1006: no close frame, the socket dropped at once. */
@@ -286,13 +315,13 @@ export class SocketTransport implements ConnectionHandler, SendSink {
 
   /** Stops reading from the socket: TCP flow control pushes back on the peer. */
   pause(): void {
-    this.#pausedByUser = true;
+    this.#flags |= PAUSED_BY_USER;
     this.#socket.pause();
   }
 
   /** Resumes reading after {@link pause} (once no message is inflating). */
   resume(): void {
-    this.#pausedByUser = false;
+    this.#flags &= ~PAUSED_BY_USER;
     if (!this.#connection.parsingPaused) this.#socket.resume();
   }
 
@@ -361,7 +390,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
       if (callback) process.nextTick(callback, new Error('Socket is closed'));
       return;
     }
-    if (!this.#corked) {
+    if ((this.#flags & CORKED) === 0) {
       if (this.#boundary !== undefined) {
         // Everything written in one task leaves in one writev: when more
         // tasks are queued (a read reported several messages), the socket
@@ -369,7 +398,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
         // all leave in one syscall. The wait is bounded: those tasks already
         // have their Immediates.
         this.#cork();
-        if (!this.#boundary.afterQueued(this.#afterTasks)) process.nextTick(this.#uncork);
+        if (!this.#boundary.afterQueued(this.#afterTasks)) process.nextTick(uncorkLater, this);
       } else if (chunks.length > 1) {
         // One writev for header and payload instead of concatenating them.
         socket.cork();
@@ -397,7 +426,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
       // half-closing and waiting a round trip for its FIN (RFC 6455 §7.1.1,
       // the server closes first). Our close frame may sit in a cork: flush
       // it, and close only once it is out.
-      this.#corked = false;
+      this.#flags &= ~CORKED;
       while (socket.writableCorked > 0) socket.uncork();
       if (socket.writableLength === 0) {
         socket.destroy();
@@ -409,7 +438,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
 
   /** @internal */
   replyToPing(): boolean {
-    return this.#socket.writableLength <= this.#pongBacklogLimit;
+    return this.#socket.writableLength <= (this.#settings.pongBacklogLimit ?? Infinity);
   }
 
   /** @internal */
@@ -453,7 +482,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   onClose(code: number, reason: string, wasClean: boolean): void {
     clearTimeout(this.#closeTimer);
     this.#deflate?.close();
-    this.#queue.abort(notOpen(ConnectionState.Closed));
+    this.#queue?.abort(notOpen(ConnectionState.Closed));
     this.#events.onClose(code, reason, wasClean);
   }
 
@@ -486,7 +515,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
    */
   peerEnded(): void {
     this.#connection.receiveEnd();
-    if (this.#inflating) this.#endWhenInflated = true;
+    if ((this.#flags & INFLATING) !== 0) this.#flags |= END_WHEN_INFLATED;
     else this.#endOurSide();
   }
 
@@ -503,7 +532,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     clearTimeout(this.#closeTimer);
     // A message that arrived whole before the end is still delivered: the
     // end is reported once it has been inflated.
-    if (this.#inflating) this.#closedWhileInflating = true;
+    if ((this.#flags & INFLATING) !== 0) this.#flags |= CLOSED_WHILE_INFLATING;
     else this.#connection.receiveEof();
   }
 
@@ -522,9 +551,9 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     const connection = this.#connection;
     connection.pauseParsing();
     this.#socket.pause();
-    this.#inflating = true;
+    this.#flags |= INFLATING;
     this.#compressor!.decompress(data, (error, result) => {
-      this.#inflating = false;
+      this.#flags &= ~INFLATING;
       if (connection.state === ConnectionState.Closed) return;
       this.#cork();
       if (error) connection.failWith(toWebSocketError(error));
@@ -532,9 +561,10 @@ export class SocketTransport implements ConnectionHandler, SendSink {
       connection.resumeParsing();
       this.#endBatch();
       this.#armCloseTimer();
-      if (this.#inflating) return;
-      if (this.#closedWhileInflating) connection.receiveEof();
-      else if (this.#endWhenInflated) this.#endOurSide();
+      const flags = this.#flags;
+      if ((flags & INFLATING) !== 0) return;
+      if ((flags & CLOSED_WHILE_INFLATING) !== 0) connection.receiveEof();
+      else if ((flags & END_WHEN_INFLATED) !== 0) this.#endOurSide();
       else this.#resumeReading();
     });
   }
@@ -546,26 +576,43 @@ export class SocketTransport implements ConnectionHandler, SendSink {
    * resumes reading.
    */
   #resumeReading(): void {
-    if (!this.#connection.parsingPaused && !this.#pausedByUser && this.#socket.isPaused()) {
+    if (
+      !this.#connection.parsingPaused &&
+      (this.#flags & PAUSED_BY_USER) === 0 &&
+      this.#socket.isPaused()
+    ) {
       this.#socket.resume();
     }
   }
 
+  /** The send queue, made now if it was not yet. */
+  get #sendQueue(): SendQueue {
+    return (this.#queue ??= new SendQueue(this));
+  }
+
   #cork(): void {
-    if (this.#corked) return;
-    this.#corked = true;
+    if ((this.#flags & CORKED) !== 0) return;
+    this.#flags |= CORKED;
     this.#socket.cork();
   }
 
-  readonly #uncork = (): void => {
-    if (!this.#corked) return;
-    this.#corked = false;
+  /** @internal Undoes {@link #cork}: what was written leaves in one writev. */
+  uncork(): void {
+    if ((this.#flags & CORKED) === 0) return;
+    this.#flags &= ~CORKED;
     this.#socket.uncork();
-  };
+  }
 
   /** A batch of writes is done: they leave now, unless the policy's tasks are still queued. */
   #endBatch(): void {
-    if (this.#corked && !this.#boundary?.afterQueued(this.#afterTasks)) this.#uncork();
+    if ((this.#flags & CORKED) === 0) return;
+    const boundary = this.#boundary;
+    if (boundary === undefined || !boundary.afterQueued(this.#afterTasks)) this.uncork();
+  }
+
+  /** {@link #runAfterTasks} as a callback, bound once (only a boundary asks for it). */
+  get #afterTasks(): () => void {
+    return (this.#afterTasksCallback ??= () => this.#runAfterTasks());
   }
 
   /**
@@ -573,18 +620,18 @@ export class SocketTransport implements ConnectionHandler, SendSink {
    * takes effect (and parsing goes on), then the writes those tasks made
    * leave together, unless the parsing queued more tasks, whose writes join.
    */
-  readonly #afterTasks = (): void => {
+  #runAfterTasks(): void {
     this.#connection.release();
     this.#armCloseTimer();
     this.#endBatch();
     this.#resumeReading();
-  };
+  }
 
   /** Arms the close timer once the connection waits for the peer to close. */
   #armCloseTimer(): void {
     if (this.#closeTimer === undefined && this.#connection.closeExpected) {
       const socket = this.#socket;
-      this.#closeTimer = setTimeout(() => socket.destroy(), this.#closeTimeout).unref();
+      this.#closeTimer = setTimeout(() => socket.destroy(), this.#settings.closeTimeout).unref();
     }
   }
 }
