@@ -21,6 +21,16 @@ import {
 
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
 
+/** Three messages, each followed by its listener's promise callbacks: one task per event. */
+const EACH_MESSAGE_THEN_ITS_MICROTASKS = [
+  'message 1',
+  'microtask 1',
+  'message 2',
+  'microtask 2',
+  'message 3',
+  'microtask 3',
+];
+
 describe('event classes', () => {
   test('CloseEvent: wasClean, code, reason with their defaults', () => {
     const event = new CloseEvent('close', { wasClean: true, code: 4000, reason: 'bye' });
@@ -109,14 +119,7 @@ describe('order of events', () => {
         if (event.data === '3') setImmediate(resolve);
       });
     });
-    expect(log).toEqual([
-      'message 1',
-      'microtask 1',
-      'message 2',
-      'microtask 2',
-      'message 3',
-      'microtask 3',
-    ]);
+    expect(log).toEqual(EACH_MESSAGE_THEN_ITS_MICROTASKS);
   });
 
   test('a failure: error before close, both with readyState CLOSED', async () => {
@@ -353,14 +356,7 @@ describe('listeners that throw', () => {
         throw new Error(`thrown on ${data}`);
       };
       await until(() => log.length === 6);
-      expect(log).toEqual([
-        'message 1',
-        'microtask 1',
-        'message 2',
-        'microtask 2',
-        'message 3',
-        'microtask 3',
-      ]);
+      expect(log).toEqual(EACH_MESSAGE_THEN_ITS_MICROTASKS);
       expect(reported.map((e) => (e as Error).message)).toEqual([
         'thrown on 1',
         'thrown on 2',

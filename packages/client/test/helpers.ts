@@ -1,7 +1,7 @@
 /**
  * Test peers on 127.0.0.1, port 0: `ws` as the reference server, raw
- * `node:net` servers for hostile answers, and small awaitable helpers, so no
- * test sleeps where it can wait for an event.
+ * `node:net` servers for hostile answers (@proj/test-utils), and small
+ * awaitable helpers, so no test sleeps where it can wait for an event.
  */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';

@@ -85,11 +85,15 @@ import {
 } from '../../protocol/test/deflate-arbitraries.js';
 import {
   CASE_TIMEOUT,
+  FIELD_EDIT_ARBS,
   FUZZ_LIMITS,
   FUZZ_RUNS,
+  type FieldEdit,
   FrameDecoder,
+  type HeaderField,
   type Pause,
   acceptKey as acceptFor,
+  applyFieldEdit,
   assertTallied,
   fuzzOptions as options,
   fuzzTimeout,
@@ -121,10 +125,7 @@ function bigHeader(opcode: number, fin: boolean, size: number): Uint8Array {
 
 // ---- 101 answers: a model, and the mutations of it -------------------------
 
-interface Field {
-  readonly name: string;
-  readonly value: string;
-}
+type Field = HeaderField;
 
 /** An answer to the handshake, built from the key and the protocols offered. */
 interface AnswerModel {
@@ -150,24 +151,11 @@ const STATUS_LINES: readonly (readonly [string, boolean])[] = [
   ['HTTP/1.1  101 Switching Protocols', false],
 ];
 
-type AnswerOp =
-  | { readonly op: 'status'; readonly pick: number }
-  | { readonly op: 'delete'; readonly at: number }
-  | { readonly op: 'duplicate'; readonly at: number; readonly to: number }
-  | { readonly op: 'set'; readonly at: number; readonly pick: number }
-  | { readonly op: 'add'; readonly pick: number; readonly to: number }
-  | { readonly op: 'case'; readonly at: number };
+type AnswerOp = { readonly op: 'status'; readonly pick: number } | FieldEdit;
 
 const answerOpArb: fc.Arbitrary<AnswerOp> = fc.oneof(
   fc.record({ op: fc.constant('status' as const), pick: fc.nat() }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), to: fc.nat() }),
-  {
-    weight: 2,
-    arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), pick: fc.nat() }),
-  },
-  fc.record({ op: fc.constant('add' as const), pick: fc.nat(), to: fc.nat() }),
-  fc.record({ op: fc.constant('case' as const), at: fc.nat() }),
+  ...FIELD_EDIT_ARBS,
 );
 
 /** Subprotocol lists the client offers. */
@@ -232,21 +220,7 @@ function answerModel(
       [statusLine, statusOk] = STATUS_LINES[op.pick % STATUS_LINES.length]!;
       continue;
     }
-    if (op.op === 'add') {
-      const [name, value] = EXTRA_FIELDS[op.pick % EXTRA_FIELDS.length]!;
-      fields.splice(op.to % (fields.length + 1), 0, { name, value });
-      continue;
-    }
-    if (fields.length === 0) continue;
-    const at = op.at % fields.length;
-    const field = fields[at]!;
-    if (op.op === 'delete') fields.splice(at, 1);
-    else if (op.op === 'duplicate') fields.splice(op.to % (fields.length + 1), 0, field);
-    else if (op.op === 'case') fields[at] = { ...field, name: field.name.toUpperCase() };
-    else {
-      const values = valuesFor(field.name, key, offered);
-      fields[at] = { name: field.name, value: values[op.pick % values.length]! };
-    }
+    applyFieldEdit(fields, op, (name) => valuesFor(name, key, offered), EXTRA_FIELDS);
   }
   // RFC 6455 §4.1, the client's checks of the answer, on the fields as sent.
   const mustFail: string[] = [];

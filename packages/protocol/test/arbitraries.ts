@@ -24,20 +24,12 @@ import {
   serializeClosePayload,
   truncateCloseReason,
 } from '@proj/protocol';
+import { prng } from '@proj/test-utils';
 
 // ---- deterministic bytes -------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so big payloads cost one integer of shrinking. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+/** mulberry32, a tiny seeded PRNG: big payloads cost one integer of shrinking. */
+export { prng };
 
 export function randomBytes(size: number, seed: number): Uint8Array {
   const next = prng(seed);
@@ -56,6 +48,8 @@ export interface WireFrame {
   readonly opcode: number;
   readonly fin: boolean;
   readonly payload: Uint8Array;
+  /** "Per-Message Compressed" (RFC 7692 §6); compressed streams only. */
+  readonly rsv1?: boolean;
 }
 
 /** One thing a receiver reports, normalised so events compare with `toEqual`. */
@@ -135,13 +129,13 @@ export function expand(script: Script): { frames: WireFrame[]; expected: Seen[] 
 export function encodeStream(frames: readonly WireFrame[], maskSeed: number | null): Uint8Array {
   const next = maskSeed === null ? null : prng(maskSeed);
   const chunks: Uint8Array[] = [];
-  for (const { opcode, fin, payload } of frames) {
+  for (const { opcode, fin, payload, rsv1 } of frames) {
     let mask: Uint8Array | undefined;
     if (next) {
       const word = next();
       mask = new Uint8Array([word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff]);
     }
-    chunks.push(...encodeFrame(opcode, payload, { fin, mask }));
+    chunks.push(...encodeFrame(opcode, payload, rsv1 ? { fin, mask, rsv1 } : { fin, mask }));
   }
   return concatBytes(chunks);
 }
@@ -373,19 +367,24 @@ export interface StreamOracle {
  * The protocol's own FrameParser + MessageAssembler run on `stream` with
  * `limits`, and the close payload rules: what a server (`expectMasked`) or a
  * client must deliver and answer. The socket fuzzers compare the real
- * endpoint, over TCP, with this.
+ * endpoint, over TCP, with this. With `compression`, RSV1 is allowed and
+ * each compressed message goes through its `inflate` (which throws the
+ * failure a receiver must report).
  */
 export function streamOracle(
   stream: Uint8Array,
   limits: MessageLimits,
   expectMasked: boolean,
+  compression?: { readonly inflate: (data: Uint8Array, binary: boolean) => Uint8Array },
 ): StreamOracle {
   const frames: OracleFrame[] = [];
   let failure: StreamOracle['failure'];
   let peerClose: StreamOracle['peerClose'];
   const sink: MessageSink = {
-    onMessage: (data, binary) =>
-      void frames.push({ opcode: binary ? Opcode.Binary : Opcode.Text, payload: hex(data) }),
+    onMessage: (data, binary, compressed) => {
+      const message = compressed && compression ? compression.inflate(data, binary) : data;
+      frames.push({ opcode: binary ? Opcode.Binary : Opcode.Text, payload: hex(message) });
+    },
     onControlFrame: (opcode, payload) => {
       if (opcode === Opcode.Ping) frames.push({ opcode: Opcode.Pong, payload: hex(payload) });
       if (opcode !== Opcode.Close) return;
@@ -397,7 +396,10 @@ export function streamOracle(
       parser.halt();
     },
   };
-  const parser = new FrameParser(new MessageAssembler(sink, limits), { expectMasked });
+  const parser = new FrameParser(new MessageAssembler(sink, limits), {
+    expectMasked,
+    allowRsv1: compression !== undefined,
+  });
   try {
     parser.push(new Uint8Array(stream)); // a copy: the parser unmasks in place
   } catch (error) {

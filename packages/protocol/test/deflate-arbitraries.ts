@@ -24,56 +24,30 @@ import fc from 'fast-check';
 import {
   DEFAULT_MAX_PAYLOAD,
   EMPTY,
-  FrameParser,
   InvalidUtf8Error,
-  MessageAssembler,
   type MessageLimits,
-  type MessageSink,
   Opcode,
   PayloadTooBigError,
   WebSocketError,
   concatBytes,
-  encodeFrame,
   encodeUtf8,
-  parseClosePayload,
   serializeClosePayload,
-  truncateCloseReason,
 } from '@proj/protocol';
 import {
-  type OracleFrame,
   type StreamOracle,
-  hex,
+  type WireFrame,
+  encodeStream,
   mutate,
   mutationArb,
-  prng,
   randomBytes,
+  streamOracle,
 } from './arbitraries.js';
 
 /** The tail a sender strips and a receiver puts back (RFC 7692 §7.2.1, §7.2.2). */
 export const DEFLATE_TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
 /** One frame with its RSV1 bit. */
-export interface RsvFrame {
-  readonly opcode: number;
-  readonly fin: boolean;
-  readonly rsv1: boolean;
-  readonly payload: Uint8Array;
-}
-
-/** Encodes frames as one stream; `maskSeed` masks each frame with its own key. */
-export function encodeRsvStream(frames: readonly RsvFrame[], maskSeed: number | null): Uint8Array {
-  const next = maskSeed === null ? null : prng(maskSeed);
-  const chunks: Uint8Array[] = [];
-  for (const { opcode, fin, rsv1, payload } of frames) {
-    let mask: Uint8Array | undefined;
-    if (next) {
-      const word = next();
-      mask = new Uint8Array([word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff]);
-    }
-    chunks.push(...encodeFrame(opcode, payload, { fin, mask, rsv1 }));
-  }
-  return concatBytes(chunks);
-}
+export type RsvFrame = WireFrame & { readonly rsv1: boolean };
 
 /** Raw DEFLATE of `data` ending in a sync flush, its tail removed: one message as a sender makes it. */
 export function deflateMessage(data: Uint8Array, level = 1, windowBits = 15): Uint8Array {
@@ -337,7 +311,7 @@ export function deflateCaseArb(
     .tuple(deflateStepsArb(limit, options), fc.integer())
     .map(([{ steps, close }, seed]) => ({
       steps,
-      stream: encodeRsvStream(deflateFrames(steps, close), masked ? seed : null),
+      stream: encodeStream(deflateFrames(steps, close), masked ? seed : null),
     }));
 }
 
@@ -431,48 +405,15 @@ export function deflateOracle(
   expectMasked: boolean,
   contextTakeover: boolean,
 ): DeflateOracle {
-  const frames: OracleFrame[] = [];
-  let failure: StreamOracle['failure'];
-  let peerClose: StreamOracle['peerClose'];
   const model = new InflateModel(contextTakeover, limits.maxPayload ?? DEFAULT_MAX_PAYLOAD);
-  const sink: MessageSink = {
-    onMessage(data, binary, compressed) {
-      let message = data;
-      if (compressed) {
-        message = model.inflate(data);
-        if (!binary && !isUtf8(message)) throw new InvalidUtf8Error();
-      }
-      frames.push({ opcode: binary ? Opcode.Binary : Opcode.Text, payload: hex(message) });
+  const oracle = streamOracle(stream, limits, expectMasked, {
+    inflate: (data, binary) => {
+      const message = model.inflate(data);
+      if (!binary && !isUtf8(message)) throw new InvalidUtf8Error();
+      return message;
     },
-    onControlFrame(opcode, payload) {
-      if (opcode === Opcode.Ping) frames.push({ opcode: Opcode.Pong, payload: hex(payload) });
-      if (opcode !== Opcode.Close) return;
-      const { code, reason } = parseClosePayload(payload);
-      peerClose = { code, reason };
-      const echo = code === 1005 ? EMPTY : serializeClosePayload(code, reason);
-      frames.push({ opcode: Opcode.Close, payload: hex(echo) });
-      parser.halt();
-    },
-  };
-  const parser = new FrameParser(new MessageAssembler(sink, limits), {
-    expectMasked,
-    allowRsv1: true,
   });
-  try {
-    parser.push(new Uint8Array(stream)); // a copy: the parser unmasks in place
-  } catch (error) {
-    if (!(error instanceof WebSocketError)) throw error;
-    failure = { closeCode: error.closeCode, code: error.code };
-    const body = serializeClosePayload(error.closeCode, truncateCloseReason(error.message));
-    frames.push({ opcode: Opcode.Close, payload: hex(body) });
-  }
-  return {
-    frames,
-    failure,
-    peerClose,
-    atBoundary: parser.atFrameBoundary,
-    afterStreamEnd: model.afterStreamEnd,
-  };
+  return { ...oracle, afterStreamEnd: model.afterStreamEnd };
 }
 
 /** A short name for what a step holds, for the tallies. */

@@ -14,7 +14,14 @@ import {
   type ServerConnectionOptions,
   WebSocketError,
 } from '@proj/protocol';
-import { type FrameSpec, RFC_ACCEPT, RFC_KEY, buildFrame, decodeFrame } from '@proj/test-utils';
+import {
+  type FrameSpec,
+  RFC_ACCEPT,
+  RFC_KEY,
+  buildFrame,
+  decodeFrame,
+  prng,
+} from '@proj/test-utils';
 
 /** Frames decoded by hand, for asserting what a connection wrote (@proj/test-utils). */
 export { decodeFrame, decodeFrames } from '@proj/test-utils';
@@ -70,16 +77,10 @@ export function pattern(length: number, start = 0): Uint8Array {
 
 // ---- randomness ----
 
-/** A small seeded PRNG (mulberry32): deterministic "random" splits and inputs. */
+/** A small seeded PRNG (mulberry32, from @proj/test-utils) of numbers in [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
+  return () => next() / 4294967296;
 }
 
 /** `length` pseudo-random bytes from `random`. */

@@ -88,11 +88,15 @@ import {
 } from '../../protocol/test/deflate-arbitraries.js';
 import {
   CASE_TIMEOUT,
+  FIELD_EDIT_ARBS,
   FUZZ_LIMITS,
   FUZZ_RUNS,
+  type FieldEdit,
+  type HeaderField,
   type Pause,
   RawClient,
   acceptKey as acceptFor,
+  applyFieldEdit,
   assertTallied,
   buildFrame,
   closeBody,
@@ -337,9 +341,7 @@ function masked(
 // ---- handshakes: the request model and what node:http + the server answer -------
 
 /** One header line; `raw` replaces the whole line with bytes node:http refuses. */
-interface Line {
-  readonly name: string;
-  readonly value: string;
+interface Line extends HeaderField {
   readonly raw?: string;
 }
 
@@ -424,58 +426,21 @@ const BREAKS: readonly ((line: Line) => string)[] = [
   (l) => `: ${l.value}`,
 ];
 
-type HeaderOp =
-  | { readonly op: 'delete'; readonly at: number }
-  | { readonly op: 'duplicate'; readonly at: number; readonly to: number }
-  | { readonly op: 'set'; readonly at: number; readonly pick: number }
-  | { readonly op: 'add'; readonly field: number; readonly to: number }
-  | { readonly op: 'case'; readonly at: number }
-  | { readonly op: 'break'; readonly at: number; readonly how: number };
+type HeaderOp = FieldEdit | { readonly op: 'break'; readonly at: number; readonly how: number };
 
-const headerOpArb: fc.Arbitrary<HeaderOp> = fc.oneof(
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), to: fc.nat() }),
-  {
-    weight: 2,
-    arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), pick: fc.nat() }),
-  },
-  fc.record({ op: fc.constant('add' as const), field: fc.nat(), to: fc.nat() }),
-  fc.record({ op: fc.constant('case' as const), at: fc.nat() }),
-  {
-    weight: 1,
-    arbitrary: fc.record({ op: fc.constant('break' as const), at: fc.nat(), how: fc.nat() }),
-  },
-);
+const headerOpArb: fc.Arbitrary<HeaderOp> = fc.oneof(...FIELD_EDIT_ARBS, {
+  weight: 1,
+  arbitrary: fc.record({ op: fc.constant('break' as const), at: fc.nat(), how: fc.nat() }),
+});
 
 function applyOps(lines: readonly Line[], ops: readonly HeaderOp[], seed: number): Line[] {
   const out = [...lines];
   for (const op of ops) {
-    if (op.op === 'add') {
-      const [name, value] = EXTRA_FIELDS[op.field % EXTRA_FIELDS.length]!;
-      out.splice(op.to % (out.length + 1), 0, { name, value });
-      continue;
-    }
-    if (out.length === 0) continue;
-    const at = op.at % out.length;
-    const line = out[at]!;
-    switch (op.op) {
-      case 'delete':
-        out.splice(at, 1);
-        break;
-      case 'duplicate':
-        out.splice(op.to % (out.length + 1), 0, line);
-        break;
-      case 'set': {
-        const values = valuesFor(line.name, seed);
-        out[at] = { name: line.name, value: values[op.pick % values.length]! };
-        break;
-      }
-      case 'case':
-        out[at] = { ...line, name: line.name.toUpperCase() };
-        break;
-      case 'break':
-        out[at] = { ...line, raw: BREAKS[op.how % BREAKS.length]!(line) };
-        break;
+    if (op.op !== 'break') {
+      applyFieldEdit(out, op, (name) => valuesFor(name, seed), EXTRA_FIELDS);
+    } else if (out.length > 0) {
+      const at = op.at % out.length;
+      out[at] = { ...out[at]!, raw: BREAKS[op.how % BREAKS.length]!(out[at]!) };
     }
   }
   return out;

@@ -79,3 +79,18 @@ export async function assertTallied<Ts>(
   await fc.assert(make(tally), params);
   tally.print(typeof title === 'string' ? title : title());
 }
+
+/**
+ * mulberry32: a tiny seeded PRNG of 32-bit integers, so that "random" inputs,
+ * masks and splits reproduce, and a big payload costs one integer of shrinking.
+ */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
