@@ -79,6 +79,7 @@ import {
   streamOracle,
 } from '../../protocol/test/arbitraries.js';
 import {
+  compressedTallyTitle,
   deflateCaseArb,
   deflateOracle,
   stepKinds,
@@ -750,8 +751,7 @@ describe('compressed frame streams after a 101 that accepts permessage-deflate',
       const { url } = await startRaw((socket) => play?.(socket));
       let afterBfinal = 0;
       await assertTallied(
-        () =>
-          `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`,
+        () => compressedTallyTitle(afterBfinal),
         (tally) =>
           fc.asyncProperty(
             deflateCaseArb(LIMITS.maxPayload, false),

@@ -416,6 +416,11 @@ export function deflateOracle(
   return { ...oracle, afterStreamEnd: model.afterStreamEnd };
 }
 
+/** The title of a compressed-stream tally; `afterBfinal` cases had a message after a BFINAL-ended one. */
+export function compressedTallyTitle(afterBfinal: number): string {
+  return `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`;
+}
+
 /** A short name for what a step holds, for the tallies. */
 export function stepKinds(steps: readonly DeflateStep[]): string[] {
   return steps.map((step) =>

@@ -81,6 +81,7 @@ import {
 } from '../../protocol/test/arbitraries.js';
 import {
   type DeflateOracle,
+  compressedTallyTitle,
   deflateCaseArb,
   deflateMessage,
   deflateOracle,
@@ -963,8 +964,7 @@ describe('compressed frame streams (permessage-deflate negotiated)', () => {
       await whileHealthyEcho(
         async () => {
           await assertTallied(
-            () =>
-              `compressed frame streams, by kind of step and outcome (${afterBfinal} with a message after a BFINAL-ended one)`,
+            () => compressedTallyTitle(afterBfinal),
             (tally) =>
               fc.asyncProperty(
                 deflateCaseArb(LIMITS.maxPayload, true),
