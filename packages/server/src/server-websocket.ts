@@ -265,9 +265,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     }
     if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
     const binary = options?.binary ?? typeof data !== 'string';
-    const payload = typeof data === 'string' ? data : toBytes(data);
+    // A string sent as binary is encoded by the transport.
     transport.send(
-      binary && typeof payload === 'string' ? Buffer.from(payload) : payload,
+      asPayload(data),
       binary,
       options?.fin ?? true,
       options?.compress !== false,
@@ -291,7 +291,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {RangeError} for a longer payload.
    */
   ping(data: ServerSendData = ''): void {
-    if (this.readyState === ConnectionState.Open) this.#transport.ping(controlData(data));
+    if (this.readyState === ConnectionState.Open) this.#transport.ping(asPayload(data));
   }
 
   /**
@@ -300,7 +300,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {RangeError} for a longer payload.
    */
   pong(data: ServerSendData = ''): void {
-    if (this.readyState === ConnectionState.Open) this.#transport.pong(controlData(data));
+    if (this.readyState === ConnectionState.Open) this.#transport.pong(asPayload(data));
   }
 
   /**
@@ -511,7 +511,7 @@ export function heartbeat(socket: ServerWebSocket<unknown>): boolean {
   return socket[kHeartbeat]();
 }
 
-/** Control frame data as the protocol takes it: a string or bytes. */
-function controlData(data: ServerSendData): string | Uint8Array {
+/** Data as the transport and protocol take it: a string, or a view of the bytes. */
+function asPayload(data: ServerSendData): string | Uint8Array {
   return typeof data === 'string' ? data : toBytes(data);
 }

@@ -249,9 +249,10 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   ): void {
     const deflate = fin && compress ? this.#compressor : undefined;
     if (deflate !== undefined) {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      if (bytes.byteLength >= deflate.threshold) {
-        this.#sendQueue.deflated(bytes, binary, deflate, callback);
+      // Encoded once: below the threshold the bytes go out as they are.
+      data = typeof data === 'string' ? Buffer.from(data) : data;
+      if (data.byteLength >= deflate.threshold) {
+        this.#sendQueue.deflated(data, binary, deflate, callback);
         return;
       }
     }
