@@ -7,6 +7,7 @@ import {
   booleanOption,
   checkWindowBits,
   integerOption,
+  knownOptions,
   optionError,
 } from '@proj/protocol';
 import { type IdleReleasable, type IdleSweeper, sharedIdleSweeper } from './idle-sweeper.js';
@@ -99,6 +100,7 @@ export function resolveDeflateOptions(
   if (typeof value !== 'object' || value === null) {
     throw optionError(TypeError, 'perMessageDeflate', 'a boolean or an object', value);
   }
+  knownOptions('perMessageDeflate', value, DEFLATE_OPTION_NAMES, WS_DEFLATE_OPTIONS);
   const int = (name: keyof DeflateOptions, fallback: number, min: number, max?: number): number =>
     integerOption(`perMessageDeflate.${name}`, value[name] ?? fallback, { min, max });
   const bool = (name: keyof DeflateConfig): boolean | undefined =>
@@ -127,6 +129,27 @@ export function resolveDeflateOptions(
     },
   };
 }
+
+/** Every key of {@link DeflateOptions}. */
+const DEFLATE_OPTION_NAMES = [
+  'threshold',
+  'level',
+  'memLevel',
+  'windowBits',
+  'idleRelease',
+  'concurrency',
+  'serverNoContextTakeover',
+  'clientNoContextTakeover',
+  'serverMaxWindowBits',
+  'clientMaxWindowBits',
+] as const satisfies readonly (keyof DeflateOptions)[];
+
+/** ws's `perMessageDeflate` keys that are spelt differently here, and what to use. */
+const WS_DEFLATE_OPTIONS: Readonly<Record<string, string>> = {
+  zlibDeflateOptions: 'use "level", "memLevel" and "windowBits" directly',
+  zlibInflateOptions: 'inflating uses the negotiated window and needs no settings; remove it',
+  concurrencyLimit: 'use "concurrency"',
+};
 
 /** What a {@link PerMessageDeflate} is built from. */
 export interface PerMessageDeflateInit {

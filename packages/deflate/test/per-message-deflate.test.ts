@@ -416,4 +416,19 @@ describe('resolveDeflateOptions', () => {
       'The "concurrency" option must be an integer of at least 1 or Infinity, got 0',
     );
   });
+
+  test("unknown keys throw, naming them; ws's zlib keys say what to use instead", () => {
+    expect(() => resolveDeflateOptions({ treshold: 10 } as never, false)).toThrow(
+      /Unknown perMessageDeflate option "treshold"/,
+    );
+    expect(() => resolveDeflateOptions({ Level: 1 } as never, false)).toThrow(
+      '(did you mean "level"?)',
+    );
+    expect(() =>
+      resolveDeflateOptions({ zlibDeflateOptions: { level: 9 } } as never, false),
+    ).toThrow('The perMessageDeflate option "zlibDeflateOptions" is ws\'s; here: use "level"');
+    expect(() => resolveDeflateOptions({ concurrencyLimit: 4 } as never, false)).toThrow(
+      'use "concurrency"',
+    );
+  });
 });

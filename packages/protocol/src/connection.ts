@@ -105,6 +105,13 @@ export interface ConnectionHandler {
    * code, 1005 if its close frame had none, or 1006 if none arrived.
    */
   onClose(code: number, reason: string, wasClean: boolean): void;
+  /**
+   * A handler callback threw when the connection could no longer fail with
+   * 1011: it had closed (an `onClose` listener threw) or failed already (an
+   * `onError` listener threw). Report `error`; nothing else happens to the
+   * connection. Without this method such an error is lost.
+   */
+  onCallbackError?(error: unknown): void;
 }
 
 /** Options shared by both roles. */
@@ -585,8 +592,25 @@ export abstract class Connection implements MessageSink {
     try {
       callback();
     } catch (error) {
-      if (!this.#failed && this.#state !== ConnectionState.Closed)
-        this.failWith(new InternalError(error));
+      this.callbackThrew(error);
+    }
+  }
+
+  /**
+   * Code called for this connection threw (a handler callback, or a
+   * listener the I/O layer runs outside the protocol's calls): fail with
+   * 1011 and report it to `onError` as an {@link InternalError}, or, once the
+   * connection has closed or failed, to `onCallbackError`. Never throws.
+   */
+  callbackThrew(error: unknown): void {
+    if (!this.#failed && this.#state !== ConnectionState.Closed) {
+      this.failWith(new InternalError(error));
+      return;
+    }
+    try {
+      this.handler.onCallbackError?.(error);
+    } catch {
+      // The report itself threw: there is nobody left to tell.
     }
   }
 

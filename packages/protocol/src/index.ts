@@ -67,6 +67,8 @@ export {
   describeValue,
   functionOption,
   integerOption,
+  knownOptions,
+  maxPayloadOption,
   oneOf,
   optionError,
   stringOption,

@@ -111,3 +111,60 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object' && value !== null) return 'an object';
   return String(value);
 }
+
+/**
+ * Refuses option names that the receiver does not know, so that a typo
+ * (`maxPayLoad`) or an option of another library (`verifyClient`) fails
+ * loudly instead of being ignored.
+ *
+ * ```text
+ * TypeError: Unknown WebSocketServer option "maxPayLoad" (did you mean "maxPayload"?)
+ * TypeError: The WebSocketServer option "verifyClient" is ws's; here: use "authenticate", ...
+ * ```
+ *
+ * @param kind - whose options these are, for the message (`"WebSocketServer"`).
+ * @param options - the object the caller passed.
+ * @param known - every option name the receiver takes.
+ * @param foreign - names other libraries (ws) use, each with what to do instead.
+ * @throws {TypeError} naming the first unknown key.
+ */
+export function knownOptions(
+  kind: string,
+  options: object,
+  known: readonly string[],
+  foreign: Readonly<Record<string, string>> = {},
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    // An explicit `undefined` is how spread defaults look; it sets nothing.
+    if ((options as Record<string, unknown>)[key] === undefined && !Object.hasOwn(foreign, key))
+      continue;
+    if (Object.hasOwn(foreign, key)) {
+      throw new TypeError(`The ${kind} option "${key}" is ws's; here: ${foreign[key]}`);
+    }
+    const lower = key.toLowerCase();
+    const near = known.find((name) => name.toLowerCase() === lower);
+    throw new TypeError(
+      `Unknown ${kind} option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; ` +
+        `the options are ${known.map((name) => `"${name}"`).join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Checks a `maxPayload` option: a positive integer, or `Infinity` for no
+ * limit. `0` gets its own message: ws reads it as "no limit", and a program
+ * ported from ws carries it over, while here it would allow only empty
+ * messages.
+ * @throws {TypeError} for a value that is not a number.
+ * @throws {RangeError} for 0, a fraction or a negative number.
+ */
+export function maxPayloadOption(value: unknown, name = 'maxPayload'): number {
+  if (value === 0) {
+    throw new RangeError(
+      `The "${name}" option must be an integer of at least 1 or Infinity, got 0 ` +
+        '(ws reads 0 as "no limit"; here that is Infinity, not advised on a public endpoint)',
+    );
+  }
+  return integerOption(name, value, { min: 1, orInfinity: true });
+}

@@ -1070,6 +1070,39 @@ describe('handler exceptions', () => {
     expect(handler.eventsReceived()).toEqual([]);
   });
 
+  test('what onError and onClose throw, when nothing can fail any more, goes to onCallbackError', () => {
+    const reported: unknown[] = [];
+    const fromError = new Error('error listener bug');
+    const fromClose = new Error('close listener bug');
+    const handler = Object.assign(new EventCollector(), {
+      onError: () => {
+        throw fromError;
+      },
+      onClose: () => {
+        throw fromClose;
+      },
+      onCallbackError: (error: unknown) => reported.push(error),
+    });
+    const conn = new ServerConnection({ handler });
+    conn.receiveData(clientFrame(0x3, ''));
+    conn.receiveEof();
+    expect(reported).toEqual([fromError, fromClose]);
+  });
+
+  test('callbackThrew fails an open connection with 1011; a throwing onCallbackError is contained', () => {
+    const handler = Object.assign(new EventCollector(), {
+      onCallbackError: () => {
+        throw new Error('the reporter itself');
+      },
+    });
+    const conn = new ServerConnection({ handler });
+    conn.callbackThrew(new Error('listener outside the protocol'));
+    const error = errorOf(handler.eventsReceived());
+    expectWsError(error, InternalError, 'WS_ERR_INTERNAL', 1011);
+    conn.receiveEof();
+    expect(() => conn.callbackThrew(new Error('after close'))).not.toThrow();
+  });
+
   test('a throwing onPong fails the connection with 1011', () => {
     const handler = Object.assign(new EventCollector(), {
       onPong: () => {

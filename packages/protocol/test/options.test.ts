@@ -9,6 +9,8 @@ import {
   describeValue,
   functionOption,
   integerOption,
+  knownOptions,
+  maxPayloadOption,
   oneOf,
   optionError,
   stringOption,
@@ -95,5 +97,56 @@ describe('describeValue', () => {
     [Symbol('s'), 'Symbol(s)'],
   ])('%s → %s', (value, text) => {
     expect(describeValue(value)).toBe(text);
+  });
+});
+
+describe('knownOptions', () => {
+  const known = ['maxPayload', 'headers'] as const;
+
+  test('accepts known keys, and unknown ones left undefined (spread defaults)', () => {
+    expect(() => knownOptions('Thing', { maxPayload: 1, headers: {} }, known)).not.toThrow();
+    expect(() => knownOptions('Thing', { other: undefined }, known)).not.toThrow();
+  });
+
+  test('an unknown key: a TypeError naming it and listing the options', () => {
+    expect(() => knownOptions('Thing', { colour: 'red' }, known)).toThrow(TypeError);
+    expect(() => knownOptions('Thing', { colour: 'red' }, known)).toThrow(
+      'Unknown Thing option "colour"; the options are "maxPayload", "headers"',
+    );
+  });
+
+  test('a key that differs only in case suggests the right spelling', () => {
+    expect(() => knownOptions('Thing', { maxPayLoad: 1 }, known)).toThrow(
+      'Unknown Thing option "maxPayLoad" (did you mean "maxPayload"?)',
+    );
+  });
+
+  test("another library's key says what to use instead, even when undefined", () => {
+    const foreign = { verifyClient: 'use "authenticate"' };
+    for (const value of [() => true, undefined]) {
+      expect(() => knownOptions('Thing', { verifyClient: value }, known, foreign)).toThrow(
+        'The Thing option "verifyClient" is ws\'s; here: use "authenticate"',
+      );
+    }
+  });
+});
+
+describe('maxPayloadOption', () => {
+  test('a positive integer or Infinity', () => {
+    expect(maxPayloadOption(1)).toBe(1);
+    expect(maxPayloadOption(Infinity)).toBe(Infinity);
+  });
+
+  test("0, which ws reads as no limit, is refused with ws's meaning explained", () => {
+    expect(() => maxPayloadOption(0)).toThrow(RangeError);
+    expect(() => maxPayloadOption(0)).toThrow(/ws reads 0 as "no limit"; here that is Infinity/);
+  });
+
+  test.each([
+    [-1, RangeError],
+    [1.5, RangeError],
+    ['1', TypeError],
+  ])('%j is a %s', (value, ErrorClass) => {
+    expect(() => maxPayloadOption(value)).toThrow(ErrorClass);
   });
 });

@@ -16,7 +16,27 @@ export {
   type ServerSendOptions,
   type ServerWebSocketEvents,
 } from './server-websocket.js';
-export { type BacklogPolicy, DEFAULTS, type HandshakeInfo, type ServerOptions } from './options.js';
+export {
+  type Authenticate,
+  type AuthenticateOption,
+  type BacklogPolicy,
+  DEFAULTS,
+  type HandshakeInfo,
+  type ServerOptions,
+  type ServerSettings,
+} from './options.js';
+export {
+  type BacklogExceededMessage,
+  CHANNELS,
+  CLOSE_CAUSES,
+  type CloseCause,
+  type CloseMessage,
+  type HandshakeRejectedMessage,
+  type OpenMessage,
+  type ServerStats,
+  type UserCodeSite,
+  type UserErrorMessage,
+} from './diagnostics.js';
 export { MemoryAdapter, type PubSubAdapter, type PubSubAdapterEvents } from './pubsub-adapter.js';
 export { type OriginAllowListOptions, type OriginCheck, originAllowList } from './origin.js';
 export { type Rejection, reject } from './rejection.js';

@@ -7,6 +7,8 @@ import {
   DEFAULT_MAX_PAYLOAD,
   functionOption,
   integerOption,
+  knownOptions,
+  maxPayloadOption,
   oneOf,
   optionError,
   stringOption,
@@ -30,13 +32,45 @@ export interface HandshakeInfo {
   readonly secure: boolean;
 }
 
+/** `authenticate` itself: see {@link AuthenticateOption}. */
+export type Authenticate<Data> = (
+  request: IncomingMessage,
+  info: HandshakeInfo,
+) => Data | Rejection | Promise<Data | Rejection>;
+
+/**
+ * The `authenticate` option: optional while `Data` may be `undefined`, and
+ * required once the server is typed with connection data
+ * (`new WebSocketServer<{ user: string }>(...)`), since only it can give
+ * `socket.data` a value.
+ */
+export type AuthenticateOption<Data> = undefined extends Data
+  ? {
+      /**
+       * Decides whether to accept a handshake that passed the RFC 6455 checks:
+       * return (or resolve to) the connection's `data`, or a {@link reject}ion
+       * with status, headers and body. A throw answers 500 and is reported
+       * (the server's `error` event, else a process warning). Runs before the
+       * 101 is written, within `handshakeTimeout`.
+       */
+      authenticate?: Authenticate<Data> | undefined;
+    }
+  : {
+      /** Required when the server is typed with connection data; see above. */
+      authenticate: Authenticate<Data>;
+    };
+
 /**
  * Options of a {@link WebSocketServer}. Give exactly one of `port`, `server`
- * or `noServer: true`.
+ * or `noServer: true`. Unknown keys are refused with a `TypeError` naming
+ * them (ws's names say what to use instead).
  *
  * @typeParam Data - what `authenticate` attaches to each connection as `socket.data`.
  */
-export interface ServerOptions<Data = undefined> {
+export type ServerOptions<Data = undefined> = ServerSettings & AuthenticateOption<Data>;
+
+/** Every option of {@link ServerOptions} but `authenticate`. */
+export interface ServerSettings {
   /** Standalone mode: listen on this port (0 picks a free one). */
   port?: number;
   /** Standalone mode: the address to bind. Default: all interfaces, as `node:http`. */
@@ -52,16 +86,6 @@ export interface ServerOptions<Data = undefined> {
    */
   path?: string;
   /**
-   * Decides whether to accept a handshake that passed the RFC 6455 checks:
-   * return (or resolve to) the connection's `data`, or a {@link reject}ion
-   * with status, headers and body. A throw answers 500. Runs before the 101
-   * is written, within `handshakeTimeout`.
-   */
-  authenticate?: (
-    request: IncomingMessage,
-    info: HandshakeInfo,
-  ) => Data | Rejection | Promise<Data | Rejection>;
-  /**
    * Origins allowed to connect, checked against the `Origin` header: a list
    * of origins (e.g. `"https://app.example.com"`, `"https://*.example.com"`;
    * see {@link originAllowList}), or a predicate. Others get 403. Requests
@@ -73,17 +97,29 @@ export interface ServerOptions<Data = undefined> {
   /**
    * Subprotocols this server speaks. The first one the client offers (in the
    * client's order) that is listed here is chosen. Ignored when
-   * `handleProtocols` is given. Default: none, so no subprotocol is chosen.
+   * `handleProtocols` is given. Default: none, so no subprotocol is chosen
+   * (ws picks the client's first; a server should only agree to a protocol
+   * it speaks, so here a client's offer that nothing answers is reported once
+   * per server as a process warning).
    */
   protocols?: readonly string[];
   /**
-   * Chooses the subprotocol from those offered: return one of them, or
-   * `undefined` for none. Returning a value that was not offered is an error (500).
+   * Chooses the subprotocol from those offered, as ws calls it: a `Set` in
+   * the client's order of preference. Return one of them, or `false` (or
+   * `undefined`) for none. Returning a value that was not offered is an
+   * error (500, reported).
    */
-  handleProtocols?: (offered: readonly string[], request: IncomingMessage) => string | undefined;
+  handleProtocols?: (
+    offered: ReadonlySet<string>,
+    request: IncomingMessage,
+  ) => string | false | undefined;
   /** Adds or changes header fields of the 101 response. */
   headers?: (headers: Record<string, string | string[]>, request: IncomingMessage) => void;
-  /** Largest message in bytes, summed over fragments; larger closes with 1009. Default 16 MiB. */
+  /**
+   * Largest message in bytes, summed over fragments; larger closes with 1009.
+   * `Infinity` for no limit (not for a public server). `0` is refused: ws
+   * reads it as "no limit", which it is not here. Default 16 MiB.
+   */
   maxPayload?: number;
   /** Most frames in one message; more closes with 1008. Default 131,072. */
   maxFragments?: number;
@@ -167,7 +203,8 @@ export interface ServerOptions<Data = undefined> {
 export type BacklogPolicy = 'close' | 'reject';
 
 /** Options after defaults and validation. */
-export interface ResolvedOptions<Data> extends ServerOptions<Data> {
+export interface ResolvedOptions<Data> extends ServerSettings {
+  readonly authenticate?: Authenticate<Data> | undefined;
   /** An array given is compiled with {@link originAllowList}. */
   readonly allowedOrigins?:
     ((origin: string | undefined, request: IncomingMessage) => boolean) | undefined;
@@ -218,6 +255,7 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('WebSocketServer options must be an object');
   }
+  knownOptions('WebSocketServer', options, OPTION_NAMES, WS_SERVER_OPTIONS);
   const modes = [
     options.port !== undefined,
     options.server !== undefined,
@@ -273,7 +311,7 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
   return {
     ...options,
     allowedOrigins,
-    maxPayload: integer('maxPayload', options.maxPayload ?? DEFAULTS.maxPayload, 0),
+    maxPayload: maxPayloadOption(options.maxPayload ?? DEFAULTS.maxPayload),
     maxFragments: integer('maxFragments', options.maxFragments ?? DEFAULTS.maxFragments, 1),
     maxHeadSize: integer(
       'maxHeadSize',
@@ -319,6 +357,47 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     backlogPolicy,
   };
 }
+
+/** Every key {@link ServerOptions} has. */
+const OPTION_NAMES = [
+  'port',
+  'host',
+  'server',
+  'noServer',
+  'path',
+  'authenticate',
+  'allowedOrigins',
+  'protocols',
+  'handleProtocols',
+  'headers',
+  'maxPayload',
+  'maxFragments',
+  'maxHeadSize',
+  'maxHeaderCount',
+  'maxConnections',
+  'idleTimeout',
+  'maxBacklog',
+  'backlogPolicy',
+  'handshakeTimeout',
+  'closeTimeout',
+  'heartbeatInterval',
+  'perMessageDeflate',
+  'adapter',
+] as const satisfies readonly (keyof ServerOptions<unknown>)[];
+
+/** ws's server options that have no key of the same name here, and what to do instead. */
+const WS_SERVER_OPTIONS: Readonly<Record<string, string>> = {
+  verifyClient:
+    'use "authenticate" (return the connection\'s data to accept, or reject(401) to refuse)',
+  clientTracking: '"clients" is always kept; remove it',
+  skipUTF8Validation: 'text is always validated (RFC 6455 §8.1); remove it',
+  autoPong: 'pings are always answered (RFC 6455 §5.5.2); remove it',
+  allowSynchronousEvents: 'events are always emitted as soon as each message is parsed; remove it',
+  WebSocket: 'a custom connection class is not supported; keep per-connection state in socket.data',
+  backlog: 'pass a node:http server you listen on yourself as "server"',
+  maxBufferedChunks: 'a message is bounded by "maxPayload" and "maxFragments"; remove it',
+  maxPendingAutoPongs: 'automatic pongs are never queued past "maxBacklog"; remove it',
+};
 
 /** The longest delay Node's timers take. */
 const MAX_TIMER = 2 ** 31 - 1;

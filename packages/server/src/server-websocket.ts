@@ -17,6 +17,13 @@ import {
   type TransportSettings,
   allocateUnsafe,
 } from '@proj/transport';
+import {
+  type CloseCause,
+  type Counters,
+  backlogExceededChannel,
+  closeChannel,
+  debug,
+} from './diagnostics.js';
 import type { BacklogPolicy } from './options.js';
 import type { TopicRegistry } from './topics.js';
 
@@ -40,9 +47,11 @@ export interface ServerWebSocketEvents {
   /**
    * The connection is closed and its resources released; always the last
    * event. `code` is the peer's close code, 1005 if it sent none, 1006 if the
-   * connection dropped without a close frame.
+   * connection dropped without a close frame. `cause` says why, from the
+   * server's side (see {@link CloseCause}): a heartbeat timeout and a peer
+   * that vanished both read 1006, and differ here.
    */
-  close: [code: number, reason: string, wasClean: boolean];
+  close: [code: number, reason: string, wasClean: boolean, cause: CloseCause];
 }
 
 /** Per-send options. */
@@ -99,6 +108,18 @@ export interface ConnectionPolicy extends TransportSettings {
    * just before its `close` event (no listener and closure per connection).
    */
   readonly clients?: Set<ServerWebSocket<unknown>> | undefined;
+  /** The server's counters, for `stats()`. */
+  readonly counters?: Counters | undefined;
+  /** The server, named in diagnostics channel messages. */
+  readonly server?: object | undefined;
+  /**
+   * Reports an error a listener of `socket` threw: counted and published,
+   * and, unless `consequence` is `undefined` (the socket's own `error` event
+   * takes it), emitted as the server's `error`, else warned with its stack.
+   */
+  readonly reportUserError?:
+    | ((error: unknown, socket: ServerWebSocket<unknown>, consequence: string | undefined) => void)
+    | undefined;
 }
 
 const kHeartbeat = Symbol('heartbeat');
@@ -109,6 +130,10 @@ const kOnPong = Symbol('onPong');
 const kOnError = Symbol('onError');
 const kOnClose = Symbol('onClose');
 const kOnDrain = Symbol('onDrain');
+const kOnCallbackError = Symbol('onCallbackError');
+const kCloseAs = Symbol('closeAs');
+const kTerminateAs = Symbol('terminateAs');
+const kWireBytes = Symbol('wireBytes');
 
 /**
  * What the transport reports, forwarded to its ServerWebSocket: one small
@@ -136,6 +161,9 @@ class ServerEvents implements TransportEvents {
   }
   onDrain(): void {
     this.#owner[kOnDrain]();
+  }
+  onCallbackError(error: unknown): void {
+    this.#owner[kOnCallbackError](error);
   }
 }
 
@@ -173,6 +201,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   #idleSweeps = 0;
   /** A refused send promised a `drain` that the socket will not emit by itself. */
   #drainOwed = false;
+  /** Why the connection is closing, once the server knows; see {@link closeCause}. */
+  #closeCause: CloseCause | undefined;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
@@ -230,6 +260,36 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     return this.#transport.socket.remoteAddress;
   }
 
+  /**
+   * Why the connection closed or is closing, when this side started it or
+   * the peer broke the protocol (see {@link CloseCause}); `undefined` while
+   * open and nothing has started the close. The `close` event always carries
+   * the final cause.
+   */
+  get closeCause(): CloseCause | undefined {
+    return this.#closeCause;
+  }
+
+  /**
+   * How binary messages arrive: always `'nodebuffer'` (a `Buffer`). ws lets
+   * server sockets choose `'arraybuffer'` or `'fragments'`; here setting
+   * anything else throws, so a port from ws fails loudly instead of
+   * receiving another type than it expects.
+   */
+  get binaryType(): 'nodebuffer' {
+    return 'nodebuffer';
+  }
+
+  /** @throws {TypeError} for anything but `'nodebuffer'`. */
+  set binaryType(value: 'nodebuffer') {
+    if (value !== 'nodebuffer') {
+      throw new TypeError(
+        `binaryType ${JSON.stringify(value)} is not supported: binary messages always arrive ` +
+          'as a Buffer (for an ArrayBuffer: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))',
+      );
+    }
+  }
+
   /** Whether reading is paused by {@link pause}. */
   get isPaused(): boolean {
     return this.#transport.pausedByUser;
@@ -265,6 +325,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     }
     if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
     const binary = options?.binary ?? typeof data !== 'string';
+    const counters = this.#policy.counters;
+    if (counters && options?.fin !== false) counters.messagesSent++;
     // A string sent as binary is encoded by the transport.
     transport.send(
       asPayload(data),
@@ -312,11 +374,27 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {RangeError} for a code that may not be sent or a reason too long.
    */
   close(code?: number, reason?: string): void {
-    this.#transport.close(code, reason);
+    this[kCloseAs]('local-close', code, reason);
   }
 
   /** Destroys the socket at once, without a closing handshake. `close` reports 1006. */
   terminate(): void {
+    this[kTerminateAs]('terminated');
+  }
+
+  /**
+   * Closes, recording `cause` unless an earlier one is known (the server's
+   * own closes: shutdown, a throwing `connection` listener).
+   * @internal
+   */
+  [kCloseAs](cause: CloseCause, code?: number, reason?: string): void {
+    if (this.readyState === ConnectionState.Open) this.#closeCause ??= cause;
+    this.#transport.close(code, reason);
+  }
+
+  /** Terminates, recording `cause` unless an earlier one is known. @internal */
+  [kTerminateAs](cause: CloseCause): void {
+    if (this.readyState !== ConnectionState.Closed) this.#closeCause ??= cause;
     this.#transport.terminate();
   }
 
@@ -376,9 +454,25 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** Refuses a send over `maxBacklog` as the `backlogPolicy` says. */
   #refuseSend(callback: SendCallback | undefined): false {
     const socket = this.#transport.socket;
-    const error = new BacklogExceededError(socket.writableLength, this.#policy.maxBacklog);
-    if (this.#policy.backlogPolicy === 'close') {
-      this.close(CloseCode.PolicyViolation, 'Backlog limit exceeded');
+    const policy = this.#policy;
+    const error = new BacklogExceededError(socket.writableLength, policy.maxBacklog);
+    if (backlogExceededChannel.hasSubscribers) {
+      backlogExceededChannel.publish({
+        server: policy.server,
+        socket: this,
+        backlog: socket.writableLength,
+        limit: policy.maxBacklog,
+        policy: policy.backlogPolicy,
+      });
+    }
+    debug(
+      'backlog exceeded (%d bytes queued, limit %d): %s',
+      socket.writableLength,
+      policy.maxBacklog,
+      policy.backlogPolicy === 'close' ? 'closing' : 'send refused',
+    );
+    if (policy.backlogPolicy === 'close') {
+      this[kCloseAs]('backlog-exceeded', CloseCode.PolicyViolation, 'Backlog limit exceeded');
     } else if (!socket.writableNeedDrain && !this.#drainOwed) {
       // `false` means "wait for drain", but below the high-water mark the
       // socket emits none: an empty write calls back once all before it is flushed.
@@ -404,7 +498,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     let size = 0;
     for (const chunk of chunks) size += chunk.byteLength;
     if (this.#wouldPassBacklog(size)) return this.#refuseSend(undefined);
-    return this.#transport.sendEncoded(chunks);
+    if (!this.#transport.sendEncoded(chunks)) return false;
+    const counters = this.#policy.counters;
+    if (counters) counters.messagesSent++;
+    return true;
   }
 
   /**
@@ -421,7 +518,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     // While paused a pong cannot be read: the application stopped reading,
     // which is not the peer's silence.
     if (!heard && !transport.readingPaused) {
-      this.terminate();
+      this[kTerminateAs]('heartbeat-timeout');
       return false;
     }
     this.#ponged = false;
@@ -442,12 +539,20 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       this.#readsAtSweep = reads;
       this.#idleSweeps = 0;
     } else if (++this.#idleSweeps >= limit) {
-      this.close(CloseCode.GoingAway, 'Idle timeout');
+      this[kCloseAs]('idle-timeout', CloseCode.GoingAway, 'Idle timeout');
     }
+  }
+
+  /** @internal */
+  [kWireBytes](): readonly [number, number] {
+    const socket = this.#transport.socket;
+    return [socket.bytesRead, socket.bytesWritten];
   }
 
   /** @internal TransportEvents.onMessage */
   [kOnMessage](data: Buffer, binary: boolean): void {
+    const counters = this.#policy.counters;
+    if (counters) counters.messagesReceived++;
     if (binary) this.emit('message', data, true);
     else this.emit('message', data.toString('utf8'), false);
   }
@@ -465,22 +570,55 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** @internal TransportEvents.onError */
   [kOnError](error: WebSocketError): void {
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
-    } else if (error instanceof InternalError) {
-      // A listener threw and nobody listens for errors: say so once rather
-      // than lose the bug, without crashing the other connections.
-      process.emitWarning(
-        `A ServerWebSocket listener threw; the connection was closed with 1011: ${String(error.cause)}`,
+    const userCode = error instanceof InternalError;
+    this.#closeCause ??= userCode ? 'user-error' : 'protocol-error';
+    debug('connection failed (%d): %s', error.closeCode, error.message);
+    if (userCode) {
+      // The application's bug: counted and published, and reported where
+      // someone listens (this socket's `error`, else the server's, else a
+      // warning with the stack), without crashing the other connections.
+      const toSocket = this.listenerCount('error') > 0;
+      this.#policy.reportUserError?.(
+        error.cause,
+        this as ServerWebSocket<unknown>,
+        toSocket ? undefined : 'the connection was closed with 1011',
       );
+      if (toSocket) this.emit('error', error);
+    } else if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
     }
+  }
+
+  /** @internal TransportEvents.onCallbackError: a `close` or `error` listener threw. */
+  [kOnCallbackError](error: unknown): void {
+    this.#policy.reportUserError?.(
+      error,
+      this as ServerWebSocket<unknown>,
+      'the connection had closed or failed already',
+    );
   }
 
   /** @internal TransportEvents.onClose */
   [kOnClose](code: number, reason: string, wasClean: boolean): void {
-    this.#policy.topics?.unsubscribeAll(this as ServerWebSocket<unknown>);
-    this.#policy.clients?.delete(this as ServerWebSocket<unknown>);
-    this.emit('close', code, reason, wasClean);
+    const policy = this.#policy;
+    policy.topics?.unsubscribeAll(this as ServerWebSocket<unknown>);
+    policy.clients?.delete(this as ServerWebSocket<unknown>);
+    // Nobody here started it and the peer broke no rule: the peer closed,
+    // with a close frame or (1006) by dropping the connection.
+    const cause = (this.#closeCause ??=
+      code === CloseCode.Abnormal ? 'connection-lost' : 'peer-close');
+    const counters = policy.counters;
+    if (counters) {
+      counters.closes[cause]++;
+      const socket = this.#transport.socket;
+      counters.closedBytesReceived += socket.bytesRead;
+      counters.closedBytesSent += socket.bytesWritten;
+    }
+    if (closeChannel.hasSubscribers) {
+      closeChannel.publish({ server: policy.server, socket: this, code, reason, wasClean, cause });
+    }
+    debug('close %d %j (%s)%s', code, reason, cause, wasClean ? '' : ', not clean');
+    this.emit('close', code, reason, wasClean, cause);
   }
 }
 
@@ -504,6 +642,26 @@ export function sendEncoded(
 /** Runs one idle sweep on `socket`; see {@link ServerWebSocket}. @internal */
 export function idleSweep(socket: ServerWebSocket<unknown>, limit: number): void {
   socket[kIdleSweep](limit);
+}
+
+/** Closes `socket` for the server, recording why; see {@link CloseCause}. @internal */
+export function closeAs(
+  socket: ServerWebSocket<unknown>,
+  cause: CloseCause,
+  code?: number,
+  reason?: string,
+): void {
+  socket[kCloseAs](cause, code, reason);
+}
+
+/** Destroys `socket` for the server, recording why. @internal */
+export function terminateAs(socket: ServerWebSocket<unknown>, cause: CloseCause): void {
+  socket[kTerminateAs](cause);
+}
+
+/** The socket's wire byte counts so far, for `stats()`. @internal */
+export function wireBytes(socket: ServerWebSocket<unknown>): readonly [number, number] {
+  return socket[kWireBytes]();
 }
 
 /** Runs one heartbeat tick on `socket`. @internal */

@@ -13,6 +13,7 @@ import {
   checkHeaderCount,
   validateRequest,
 } from '@proj/protocol';
+import type { UserCodeSite } from './diagnostics.js';
 import type { ResolvedOptions } from './options.js';
 import { type Rejection, isRejection, reject } from './rejection.js';
 
@@ -40,6 +41,26 @@ export interface AcceptedUpgrade<Data> {
   readonly deflate: PerMessageDeflateInit | undefined;
 }
 
+/**
+ * A hook of the application threw (or its promise rejected) during a
+ * handshake: the error and which hook, so that the report can say where.
+ */
+export class HookFailure {
+  constructor(
+    readonly site: UserCodeSite,
+    readonly error: unknown,
+  ) {}
+}
+
+/** Calls a hook; what it throws comes out as a {@link HookFailure} naming it. */
+function callHook<T>(site: UserCodeSite, hook: () => T): T {
+  try {
+    return hook();
+  } catch (error) {
+    throw new HookFailure(site, error);
+  }
+}
+
 /** What {@link negotiateUpgrade} decides: accept with this, or answer with that rejection. */
 export type UpgradeOutcome<Data> = AcceptedUpgrade<Data> | Rejection;
 
@@ -48,8 +69,8 @@ export type UpgradeOutcome<Data> = AcceptedUpgrade<Data> | Rejection;
  * subprotocol, then the application's `authenticate`. Returns what to accept
  * with, or a rejection to answer with. Synchronous unless `authenticate`
  * returns a promise: the common handshake costs no promise and no microtask.
- * @throws whatever a hook (`allowedOrigins`, `handleProtocols`,
- *   `authenticate`, `headers`) throws; a returned promise rejects with it.
+ * @throws {HookFailure} when a hook (`allowedOrigins`, `handleProtocols`,
+ *   `authenticate`, `headers`) throws; a returned promise rejects with one.
  */
 export function negotiateUpgrade<Data>(
   request: IncomingMessage,
@@ -62,20 +83,27 @@ export function negotiateUpgrade<Data>(
   const allowed = options.allowedOrigins;
   if (allowed !== undefined) {
     // Never reflect a request header into the response body.
-    if (!allowed(origin, request)) return reject(403, { body: 'Origin not allowed' });
+    if (!callHook('allowedOrigins', () => allowed(origin, request)))
+      return reject(403, { body: 'Origin not allowed' });
   }
 
   const protocol = chooseProtocol(validated.protocols, request, options);
   const authenticate = options.authenticate;
   if (!authenticate) return accept(request, options, validated, protocol, undefined as Data);
-  const result = authenticate(request, {
-    origin,
-    protocols: validated.protocols,
-    secure: (request.socket as Partial<TLSSocket>).encrypted === true,
-  });
+  const result = callHook('authenticate', () =>
+    authenticate(request, {
+      origin,
+      protocols: validated.protocols,
+      secure: (request.socket as Partial<TLSSocket>).encrypted === true,
+    }),
+  );
   if (isThenable(result)) {
-    return Promise.resolve(result).then((settled) =>
-      isRejection(settled) ? settled : accept(request, options, validated, protocol, settled),
+    return Promise.resolve(result).then(
+      (settled) =>
+        isRejection(settled) ? settled : accept(request, options, validated, protocol, settled),
+      (error: unknown) => {
+        throw error instanceof HookFailure ? error : new HookFailure('authenticate', error);
+      },
     );
   }
   if (isRejection(result)) return result;
@@ -128,16 +156,24 @@ function accept<Data>(
   const accepted = options.deflate ? negotiateDeflate(request, options, validated) : null;
   let headers: Record<string, string | string[]> | undefined;
   if (options.headers) {
-    headers = {};
-    options.headers(headers, request);
+    const add = options.headers;
+    const added: Record<string, string | string[]> = (headers = {});
+    callHook('headers', () => add(added, request));
   }
-  // The protocol refuses (TypeError, so 500) a subprotocol the client did not offer.
-  const response = acceptRequest(validated, {
-    accept: nodeAcceptKey(validated.key),
-    protocol,
-    extensions: accepted?.response,
-    headers,
-  });
+  // The protocol refuses (TypeError, so 500) a subprotocol the client did not
+  // offer and a malformed header: the mistake of one hook or the other.
+  const blamed =
+    protocol !== undefined && !validated.protocols.includes(protocol)
+      ? 'handleProtocols'
+      : 'headers';
+  const response = callHook(blamed, () =>
+    acceptRequest(validated, {
+      accept: nodeAcceptKey(validated.key),
+      protocol,
+      extensions: accepted?.response,
+      headers,
+    }),
+  );
   return {
     protocol: protocol ?? '',
     data,
@@ -197,9 +233,41 @@ function chooseProtocol<Data>(
   options: ResolvedOptions<Data>,
 ): string | undefined {
   // Whether the choice was offered is the protocol's rule, in acceptRequest.
-  if (options.handleProtocols) return options.handleProtocols(offered, request);
+  // As in ws, the hook runs only when there is an offer to choose from.
+  if (options.handleProtocols && offered.length > 0) {
+    // A Set, as ws passes it: code ported from ws calls .has() and spreads it.
+    const choose = options.handleProtocols;
+    const chosen = callHook('handleProtocols', () => choose(new Set(offered), request));
+    return chosen === false ? undefined : chosen;
+  }
+  if (offered.length === 0 || options.handleProtocols) return undefined;
   const supported = options.protocols;
-  return supported && offered.find((protocol) => supported.includes(protocol));
+  if (!supported) {
+    warnUnansweredOffer(options, offered);
+    return undefined;
+  }
+  return offered.find((protocol) => supported.includes(protocol));
+}
+
+/** Servers already warned that a client's subprotocol offer went unanswered. */
+const warnedOfOffers = new WeakSet<object>();
+
+/**
+ * Once per server: a client offered subprotocols and the server has neither
+ * `protocols` nor `handleProtocols`. ws would have picked the first offered,
+ * and ws clients fail a handshake whose offer gets no answer, so a server
+ * ported from ws says so instead of failing them in silence.
+ */
+function warnUnansweredOffer(options: object, offered: readonly string[]): void {
+  if (warnedOfOffers.has(options)) return;
+  warnedOfOffers.add(options);
+  process.emitWarning(
+    `A client offered the subprotocols ${offered.map((p) => JSON.stringify(p)).join(', ')}, ` +
+      'and none was chosen: this WebSocketServer has no "protocols" or "handleProtocols" option ' +
+      '(ws would have chosen the first). Browsers accept the answer; ws clients fail with ' +
+      '"Server sent no subprotocol". List the protocols you speak in "protocols".',
+    { code: 'WS_SUBPROTOCOL_UNANSWERED' },
+  );
 }
 
 /**

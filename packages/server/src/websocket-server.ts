@@ -17,11 +17,30 @@ import {
   heartbeat,
   idleSweep,
   sendEncoded,
+  closeAs,
+  terminateAs,
+  wireBytes,
 } from './server-websocket.js';
+import {
+  Counters,
+  type ServerStats,
+  type UserCodeSite,
+  debug,
+  handshakeRejectedChannel,
+  openChannel,
+  userErrorChannel,
+  warnUserError,
+} from './diagnostics.js';
 import { fanOut } from './fan-out.js';
 import { MemoryAdapter, type PubSubAdapter } from './pubsub-adapter.js';
 import { TopicRegistry } from './topics.js';
-import { type UpgradeOutcome, abortHandshake, checkRequest, negotiateUpgrade } from './upgrade.js';
+import {
+  HookFailure,
+  type UpgradeOutcome,
+  abortHandshake,
+  checkRequest,
+  negotiateUpgrade,
+} from './upgrade.js';
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
 const attachedServers = new WeakMap<HttpServer, WebSocketServer<unknown>[]>();
@@ -37,7 +56,15 @@ export interface WebSocketServerEvents<Data> {
    * For logging; the client has been answered already.
    */
   rejected: [status: number, reason: string, request: IncomingMessage];
-  /** Standalone mode: the HTTP server failed (e.g. the port is in use). */
+  /**
+   * Standalone mode: the HTTP server failed (e.g. the port is in use; a
+   * pending {@link WebSocketServer.ready} rejects with it too). And an error
+   * the application's code threw: a handshake hook (the client got 500), a
+   * `connection` listener (1011), or a connection's listener when that
+   * connection has no `error` listener. Without a listener here such errors
+   * are printed as a process warning with their stack (code
+   * `WS_USER_CODE_ERROR`), and a listen error nobody awaits is thrown.
+   */
   error: [error: Error];
   /** {@link WebSocketServer.close} finished. */
   close: [];
@@ -112,6 +139,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
     this.handleUpgrade(request, socket, head);
   };
+  readonly #counters = new Counters();
+  /** Settles the pending {@link ready} calls: with the listen error, or none once listening. */
+  readonly #readyWaiters = new Set<(error?: Error) => void>();
+  /** The error that stopped the standalone server from listening. */
+  #listenError: Error | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -137,6 +169,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       topics: this.#topics,
       // A connection leaves the set itself, just before its 'close'.
       clients: this.#clients as Set<ServerWebSocket<unknown>>,
+      counters: this.#counters,
+      server: this,
+      reportUserError: (error, socket, consequence) =>
+        this.#reportUserError(error, 'socket-listener', socket, consequence),
     };
     if (resolved.port !== undefined) {
       const timeout = resolved.handshakeTimeout;
@@ -170,8 +206,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       // checkRequest) see an overlong head as too many and answer 431,
       // instead of taking its first fields for the whole head.
       this.#httpServer.maxHeadersCount = resolved.maxHeaderCount + 1;
-      this.#httpServer.on('listening', () => this.emit('listening'));
-      this.#httpServer.on('error', (error) => this.emit('error', error));
+      this.#httpServer.on('listening', () => {
+        this.#settleReady(undefined);
+        this.emit('listening');
+      });
+      this.#httpServer.on('error', (error) => this.#onHttpError(error));
+      this.#httpServer.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+        this.#onClientError(error, socket),
+      );
       this.#httpServer.on('upgrade', this.#onUpgrade);
       // Without a 'connect' listener node:http drops a CONNECT request without
       // a word; a WebSocket endpoint answers it like any other wrong method,
@@ -226,25 +268,63 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return this.#httpServer?.address() ?? null;
   }
 
-  /** Resolves once listening (standalone), at once otherwise. */
+  /**
+   * Resolves once listening (standalone), at once otherwise.
+   * @throws rejects with the error that stopped the server from listening
+   *   (`EADDRINUSE`, `EACCES`, ...); awaiting it is enough to handle that
+   *   error, no `error` listener needed.
+   * @example
+   * const server = await new WebSocketServer({ port: 8080 }).ready();
+   */
   async ready(): Promise<this> {
+    if (this.#listenError) throw this.#listenError;
     const server = this.#httpServer;
     if (!this.#ownsServer || !server || server.listening) return this;
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      server.once('error', onError);
-      server.once('listening', () => {
-        server.off('error', onError);
-        resolve();
-      });
+      this.#readyWaiters.add((error) => (error ? reject(error) : resolve()));
     });
     return this;
   }
 
   /**
+   * A snapshot of what this server did (see {@link ServerStats}): open
+   * connections, handshakes accepted and refused, messages and wire bytes
+   * each way, closes by cause, errors in application code. Cheap enough to
+   * scrape every few seconds: counters, plus a read of each open socket's
+   * byte counts.
+   * @example
+   * setInterval(() => console.log(server.stats()), 10_000).unref();
+   */
+  stats(): ServerStats {
+    const counters = this.#counters;
+    let received = counters.closedBytesReceived;
+    let sent = counters.closedBytesSent;
+    for (const client of this.#clients) {
+      const [read, written] = wireBytes(client as ServerWebSocket<unknown>);
+      received += read;
+      sent += written;
+    }
+    return {
+      connections: this.#clients.size,
+      pendingHandshakes: this.#pending.size,
+      handshakes: {
+        accepted: counters.handshakesAccepted,
+        rejected: counters.handshakesRejected,
+      },
+      messages: { received: counters.messagesReceived, sent: counters.messagesSent },
+      bytes: { received, sent },
+      closes: { ...counters.closes },
+      userErrors: counters.userErrors,
+    };
+  }
+
+  /**
    * Completes a handshake for an `upgrade` event of any HTTP server: checks
-   * it, answers 101 or an error status, and emits `connection`.
-   * @param onConnection - also called with the new connection.
+   * it, answers 101 or an error status, then hands the connection over.
+   * @param onConnection - with it, the new connection goes to this callback
+   *   only, as ws does: no `connection` event (ws's documented idiom emits
+   *   `connection` from inside the callback, which would otherwise deliver
+   *   every connection twice). Without it, `connection` is emitted.
    */
   handleUpgrade(
     request: IncomingMessage,
@@ -265,7 +345,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     try {
       outcome = negotiateUpgrade(request, this.#options);
     } catch (error) {
-      this.#hookFailed(socket, request, undefined, error);
+      this.#hookFailed(socket, request, error);
       return;
     }
     // Without an asynchronous `authenticate` the handshake completes here,
@@ -333,9 +413,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * default) to every client, waits for them to close up to the timeout,
    * terminates the rest, and resolves when every socket is closed (and, in
    * standalone mode, the HTTP server too). Calling it again returns the same promise.
+   * @param options - or, as in ws, a callback called once everything is closed.
    */
-  close(options: ServerCloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#shutdown(options);
+  close(options: ServerCloseOptions | ((error?: Error) => void) = {}): Promise<void> {
+    // ws's close(callback), taken as ws means it: called once everything is closed.
+    const callback = typeof options === 'function' ? options : undefined;
+    this.#closing ??= this.#shutdown(callback ? {} : (options as ServerCloseOptions));
+    if (callback) this.#closing.then(() => callback(), callback);
     return this.#closing;
   }
 
@@ -368,12 +452,16 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         ? undefined
         : new Promise<void>((r) => client.once('close', () => r())),
     );
-    for (const client of clients) client.close(code, reason);
+    for (const client of clients) {
+      closeAs(client as ServerWebSocket<unknown>, 'server-shutdown', code, reason);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((r) => (timer = setTimeout(r, timeout)));
     await Promise.race([Promise.all(closed), timedOut]);
     clearTimeout(timer);
-    for (const client of this.#clients) client.terminate();
+    for (const client of this.#clients) {
+      terminateAs(client as ServerWebSocket<unknown>, 'server-shutdown');
+    }
     await Promise.all(closed);
     await serverClosed;
     await this.#topics.close();
@@ -397,23 +485,105 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     headers: Readonly<Record<string, string | readonly string[]>> = {},
   ): void {
     abortHandshake(socket, { status, headers, body: reason });
-    this.emit('rejected', status, reason, request);
+    this.#rejected(status, reason, request);
   }
 
   /**
-   * A hook threw: answer 500 without leaking its message to the client.
-   * After the 101 (a 'connection' listener threw) HTTP is over: fail with 1011.
+   * Counts, publishes, logs and emits a refused handshake. Without a request
+   * (node:http refused the head itself) there is nothing to emit `rejected`
+   * with: it is counted and published only.
    */
-  #hookFailed(
-    socket: Duplex,
-    request: IncomingMessage,
-    client: ServerWebSocket<Data> | undefined,
-    error: unknown,
+  #rejected(
+    status: number,
+    reason: string,
+    request: IncomingMessage | undefined,
+    remoteAddress = request?.socket?.remoteAddress,
   ): void {
-    if (client) client.close(CloseCode.InternalError, 'Internal error');
-    else this.#refuse(socket, request, 500, 'Internal Server Error');
+    this.#counters.handshakesRejected++;
+    if (handshakeRejectedChannel.hasSubscribers) {
+      handshakeRejectedChannel.publish({ server: this, request, status, reason });
+    }
+    debug('handshake rejected %d %s (%s)', status, reason, remoteAddress);
+    if (request) this.emit('rejected', status, reason, request);
+  }
+
+  /**
+   * Standalone mode: node:http could not parse a head (malformed, over
+   * `maxHeadSize`, or too slow). Answered as node:http would (400, 431, 408),
+   * and counted as a refused handshake, since a head is all this server reads.
+   */
+  #onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+            ? 413
+            : 400;
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      // The peer is gone: nobody to answer, nothing refused.
+      socket.destroy();
+      return;
+    }
+    const reason = STATUS_CODES[status]!;
+    abortHandshake(socket, { status, headers: {}, body: reason });
+    this.#rejected(status, reason, undefined, (socket as Socket).remoteAddress);
+  }
+
+  /**
+   * A handshake hook threw: answer 500 without leaking its message to the
+   * client, and report it.
+   */
+  #hookFailed(socket: Duplex, request: IncomingMessage, failure: unknown): void {
+    this.#refuse(socket, request, 500, 'Internal Server Error');
+    const { site, error } =
+      failure instanceof HookFailure
+        ? failure
+        : { site: 'authenticate' as UserCodeSite, error: failure };
+    this.#reportUserError(error, site, undefined, 'the client was answered 500');
+  }
+
+  /**
+   * Reports an error the application's code threw: counted, published on
+   * the user-error channel and logged; then, unless `consequence` is
+   * `undefined` (the connection's own `error` event took it), emitted as
+   * `error` or, with nobody listening, warned with its stack.
+   */
+  #reportUserError(
+    error: unknown,
+    site: UserCodeSite,
+    socket: ServerWebSocket<unknown> | undefined,
+    consequence: string | undefined,
+  ): void {
+    this.#counters.userErrors++;
+    if (userErrorChannel.hasSubscribers) {
+      userErrorChannel.publish({ server: this, error, site, socket });
+    }
+    debug('%s threw: %s', site, error instanceof Error ? error.stack : String(error));
+    if (consequence === undefined) return;
     if (this.listenerCount('error') > 0)
       this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    else warnUserError(error, site, consequence);
+  }
+
+  /**
+   * The standalone HTTP server failed. A listen error goes to pending
+   * {@link ready} calls; it is emitted as `error` too when someone listens,
+   * or when no `ready()` took it (then, unheard, it is thrown: never lost).
+   */
+  #onHttpError(error: Error): void {
+    const waiting = this.#readyWaiters.size > 0;
+    if (!this.#httpServer!.listening) {
+      this.#listenError ??= error;
+      this.#settleReady(error);
+    }
+    if (!waiting || this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  #settleReady(error: Error | undefined): void {
+    for (const settle of this.#readyWaiters) settle(error);
+    this.#readyWaiters.clear();
   }
 
   /** Waits for an asynchronous `authenticate`, within `handshakeTimeout`. */
@@ -428,7 +598,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const onSocketError = (): void => void socket.destroy();
     socket.on('error', onSocketError);
     const timer = setTimeout(() => {
-      this.emit('rejected', 408, 'Handshake timed out', request);
+      this.#rejected(408, 'Handshake timed out', request);
       socket.destroy();
     }, this.#options.handshakeTimeout);
     timer.unref();
@@ -437,7 +607,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       try {
         outcome = await negotiation;
       } catch (error) {
-        this.#hookFailed(socket, request, undefined, error);
+        this.#hookFailed(socket, request, error);
         return;
       }
       if (socket.destroyed) return;
@@ -466,23 +636,45 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.#refuse(socket, request, 503, 'Server is shutting down');
       return;
     }
-    let client: ServerWebSocket<Data> | undefined;
-    try {
-      socket.write(outcome.response);
-      client = new ServerWebSocket<Data>({
-        socket: socket as Socket,
-        head,
+    socket.write(outcome.response);
+    const client = new ServerWebSocket<Data>({
+      socket: socket as Socket,
+      head,
+      protocol: outcome.protocol,
+      extensions: outcome.extensions,
+      deflate: outcome.deflate,
+      data: outcome.data,
+      policy: this.#policy,
+    });
+    this.#clients.add(client);
+    this.#counters.handshakesAccepted++;
+    if (openChannel.hasSubscribers) {
+      openChannel.publish({
+        server: this,
+        socket: client,
+        request,
         protocol: outcome.protocol,
         extensions: outcome.extensions,
-        deflate: outcome.deflate,
-        data: outcome.data,
-        policy: this.#policy,
       });
-      this.#clients.add(client);
-      onConnection?.(client, request);
-      this.emit('connection', client, request);
+    }
+    debug('open %s %s', (socket as Socket).remoteAddress, request.url);
+    try {
+      if (onConnection) onConnection(client, request);
+      else this.emit('connection', client, request);
     } catch (error) {
-      this.#hookFailed(socket, request, client, error);
+      // After the 101 HTTP is over: the connection fails with 1011.
+      closeAs(
+        client as ServerWebSocket<unknown>,
+        'user-error',
+        CloseCode.InternalError,
+        'Internal error',
+      );
+      this.#reportUserError(
+        error,
+        'connection',
+        client as ServerWebSocket<unknown>,
+        'the connection was closed with 1011',
+      );
     }
   }
 }

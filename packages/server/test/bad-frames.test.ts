@@ -6,7 +6,12 @@
  */
 import { describe, expect, test } from 'vitest';
 import type WebSocket from 'ws';
-import { type ServerOptions, type ServerWebSocket, type WebSocketError } from '@proj/server';
+import {
+  type CloseCause,
+  type ServerOptions,
+  type ServerWebSocket,
+  type WebSocketError,
+} from '@proj/server';
 import {
   Collector,
   Opcode,
@@ -208,7 +213,7 @@ const cases: Case[] = [
 async function setup(options: Case['options'] = {}) {
   const started = await startEchoServer(options);
   const errors = new Collector<WebSocketError>();
-  const closes = new Collector<[number, string, boolean]>();
+  const closes = new Collector<[number, string, boolean, CloseCause]>();
   started.server.on('connection', (socket) => {
     socket.on('error', (error) => errors.push(error));
     socket.on('close', (...args) => closes.push(args));
@@ -251,7 +256,7 @@ describe('each broken rule → its close code, while another client keeps echoin
     expect(error!.closeCode).toBe(closeCode);
     expect(close.reason).toBe(error!.message);
     // No close frame came from the peer: the closing handshake never completed.
-    expect(await closes.until(1)).toEqual([[1006, '', false]]);
+    expect(await closes.until(1)).toEqual([[1006, '', false, 'protocol-error']]);
     expect(healthy.readyState).toBe(healthy.OPEN);
     expect(await echo(healthy, 'still here')).toBe('still here');
   });
@@ -343,12 +348,12 @@ describe('valid but unusual input is accepted', () => {
   test('a close frame answered: our close echoes the code, then the server closes TCP', async () => {
     const { port, server } = await startEchoServer();
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean]>(socket, 'close'),
+      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
     );
     const raw = await RawClient.open(port);
     raw.sendClose(4321, 'done');
     expect((await raw.closeFrame()).code).toBe(4321);
     await raw.closed;
-    expect(await closed).toEqual([4321, 'done', true]);
+    expect(await closed).toEqual([4321, 'done', true, 'peer-close']);
   });
 });

@@ -6,7 +6,12 @@
  */
 import WebSocket, { type ClientOptions } from 'ws';
 import { Opcode } from '@proj/protocol';
-import { type ServerOptions, WebSocketServer } from '@proj/server';
+import {
+  type Authenticate,
+  type ServerOptions,
+  type ServerSettings,
+  WebSocketServer,
+} from '@proj/server';
 import { nextEmit as nextEvent, onCleanup } from '@proj/test-utils';
 
 export { Opcode };
@@ -55,13 +60,23 @@ export interface Started<Data> {
   url: string;
 }
 
-type StandaloneOptions<Data> = Omit<ServerOptions<Data>, 'port' | 'server' | 'noServer'>;
+/**
+ * Options of a standalone test server. `authenticate` stays optional here
+ * whatever `Data` is (inferred from it), unlike `ServerOptions`.
+ */
+type StandaloneOptions<Data> = Omit<ServerSettings, 'port' | 'server' | 'noServer'> & {
+  authenticate?: Authenticate<Data>;
+};
 
 /** Starts a standalone server on 127.0.0.1, port 0; closed after the test. */
 export async function startServer<Data = undefined>(
   options: StandaloneOptions<Data> = {},
 ): Promise<Started<Data>> {
-  const server = new WebSocketServer<Data>({ ...options, port: 0, host: '127.0.0.1' });
+  const server = new WebSocketServer<Data>({
+    ...options,
+    port: 0,
+    host: '127.0.0.1',
+  } as ServerOptions<Data>);
   onCleanup(() => server.close({ timeout: 100 }));
   await server.ready();
   const address = server.address();

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerWebSocket } from '@proj/server';
+import type { CloseCause, ServerWebSocket } from '@proj/server';
 import {
   Collector,
   RawClient,
@@ -221,25 +221,25 @@ describe('ping and pong', () => {
 describe('close paths', () => {
   test('client closes with 1000 and a reason: the server sees it, cleanly', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     const clientClosed = wsClose(ws);
     ws.close(1000, 'bye');
-    expect(await serverClosed).toEqual([1000, 'bye', true]);
+    expect(await serverClosed).toEqual([1000, 'bye', true, 'peer-close']);
     expect((await clientClosed).code).toBe(1000);
     expect(socket.readyState).toBe(WebSocket.CLOSED);
   });
 
   test('client closes without a code: the server sees 1005', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     ws.close();
-    expect(await serverClosed).toEqual([1005, '', true]);
+    expect(await serverClosed).toEqual([1005, '', true, 'peer-close']);
     expect((await wsClose(ws)).code).toBe(1005);
   });
 
   test("server closes with 4000 and a reason: ws sees both; our 'close' is clean", async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     const clientClosed = wsClose(ws);
     socket.close(4000, 'reason');
     expect(socket.readyState).toBe(WebSocket.CLOSING);
@@ -259,25 +259,25 @@ describe('close paths', () => {
 
   test("the client's socket destroyed: our 'close' reports 1006, not clean", async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     (ws as unknown as { _socket: { destroy(): void } })._socket.destroy();
-    expect(await serverClosed).toEqual([1006, '', false]);
+    expect(await serverClosed).toEqual([1006, '', false, 'connection-lost']);
   });
 
   test('ws.terminate(): 1006 as well', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     ws.terminate();
-    expect(await serverClosed).toEqual([1006, '', false]);
+    expect(await serverClosed).toEqual([1006, '', false, 'connection-lost']);
   });
 
   test('socket.terminate(): ws sees 1006, our close is not clean', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     const clientClosed = wsClose(ws);
     socket.terminate();
     expect((await clientClosed).code).toBe(1006);
-    expect(await serverClosed).toEqual([1006, '', false]);
+    expect(await serverClosed).toEqual([1006, '', false, 'terminated']);
   });
 
   test('close() validates its code and reason; a second close() does nothing', async () => {
@@ -328,8 +328,8 @@ describe('subprotocols', () => {
     const { server, url } = await startServer({
       protocols: ['ignored'],
       handleProtocols: (offered, request) => {
-        calls.push([offered, request.url]);
-        return offered.at(-1);
+        calls.push([[...offered], request.url]);
+        return [...offered].at(-1);
       },
     });
     const connected = nextEvent<[ServerWebSocket]>(server, 'connection');

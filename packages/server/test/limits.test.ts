@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test, vi } from 'vitest';
-import { type ServerWebSocket, WebSocketServer } from '@proj/server';
+import { type CloseCause, type ServerWebSocket, WebSocketServer } from '@proj/server';
 import {
   Collector,
   Opcode,
@@ -127,7 +127,7 @@ describe('idleTimeout', () => {
   test('a peer that sends nothing gets 1001 "Idle timeout", then is destroyed after closeTimeout', async () => {
     const { server, port } = await startServer({ idleTimeout: 200, closeTimeout: 300 });
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean]>(socket, 'close'),
+      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
     );
     const raw = await RawClient.open(port);
     const start = performance.now();
@@ -139,19 +139,19 @@ describe('idleTimeout', () => {
     // It never answers the close frame either.
     await raw.closed;
     expect(raw.closedAt - start - idle).toBeGreaterThanOrEqual(250);
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'idle-timeout']);
     expect(server.clients.size).toBe(0);
   });
 
   test('a peer that answers the close frame closes cleanly', async () => {
     const { server, port } = await startServer({ idleTimeout: 100 });
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean]>(socket, 'close'),
+      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
     );
     const raw = await RawClient.open(port);
     expect((await raw.closeFrame()).code).toBe(1001);
     raw.sendClose(1001);
-    expect(await closed).toEqual([1001, '', true]);
+    expect(await closed).toEqual([1001, '', true, 'idle-timeout']);
   });
 
   test('any frame resets the clock: a peer pinging every 50 ms stays for many timeouts', async () => {

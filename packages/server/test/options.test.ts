@@ -50,7 +50,7 @@ describe('each option names itself', () => {
     ['maxPayload', { maxPayload: -1 }, RangeError],
     ['maxPayload', { maxPayload: 1.5 }, RangeError],
     ['maxPayload', { maxPayload: Number.NaN }, RangeError],
-    ['maxPayload', { maxPayload: Infinity }, RangeError],
+    ['maxPayload', { maxPayload: 0 }, RangeError],
     ['maxPayload', { maxPayload: '1' }, TypeError],
     ['maxFragments', { maxFragments: 0 }, RangeError],
     ['maxHeadSize', { maxHeadSize: 100 }, RangeError],
@@ -84,7 +84,9 @@ describe('each option names itself', () => {
 describe('one wording for each kind of mistake (@proj/protocol integerOption, oneOf)', () => {
   test('a number out of range and a value of the wrong type', () => {
     expect(() => make({ noServer: true, maxPayload: 'abc' })).toThrow(
-      new TypeError('The "maxPayload" option must be an integer of at least 0, got "abc"'),
+      new TypeError(
+        'The "maxPayload" option must be an integer of at least 1 or Infinity, got "abc"',
+      ),
     );
     expect(() => make({ noServer: true, closeTimeout: 0 })).toThrow(
       new RangeError('The "closeTimeout" option must be an integer from 1 to 2147483647, got 0'),
@@ -116,7 +118,7 @@ describe('valid options', () => {
     const server = new WebSocketServer({
       noServer: true,
       path: '/',
-      maxPayload: 0,
+      maxPayload: 1,
       maxFragments: 1,
       maxHeadSize: 1024,
       handshakeTimeout: 1,
@@ -138,11 +140,35 @@ describe('valid options', () => {
     await withPredicate.close();
     const unlimited = new WebSocketServer({
       noServer: true,
+      maxPayload: Infinity,
       maxConnections: Infinity,
       maxBacklog: Infinity,
       idleTimeout: 2 ** 31 - 1,
       backlogPolicy: 'close',
     });
     await unlimited.close();
+  });
+});
+
+describe('types', () => {
+  test('a server typed with connection data requires authenticate, which gives data its value', () => {
+    // @ts-expect-error: nothing would give `socket.data` its `{ user: string }`.
+    const untyped = () => new WebSocketServer<{ user: string }>({ noServer: true });
+    expect(untyped).toBeTypeOf('function');
+    const typed = new WebSocketServer<{ user: string }>({
+      noServer: true,
+      authenticate: () => ({ user: 'ada' }),
+    });
+    // Inferred from authenticate, without a type argument.
+    const inferred = new WebSocketServer({ noServer: true, authenticate: () => ({ id: 1 }) });
+    inferred.on('connection', (socket) => {
+      const id: number = socket.data.id;
+      expect(id).toBeTypeOf('number');
+    });
+    // Without data, authenticate stays optional.
+    const plain = new WebSocketServer({ noServer: true });
+    void typed.close();
+    void inferred.close();
+    void plain.close();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
-import { type ServerWebSocket, type WebSocketError } from '@proj/server';
+import { type CloseCause, type ServerWebSocket, type WebSocketError } from '@proj/server';
 import {
   Collector,
   RawClient,
@@ -54,7 +54,7 @@ describe('clients', () => {
 describe('graceful close()', () => {
   test('sends 1001 to every client, waits for them, terminates a silent one after the timeout', async () => {
     const { server, url, port } = await startEchoServer();
-    const serverCloses = new Collector<[number, string, boolean]>();
+    const serverCloses = new Collector<[number, string, boolean, CloseCause]>();
     server.on('connection', (socket) => socket.on('close', (...args) => serverCloses.push(args)));
     const a = await connectWs(url);
     const b = await connectWs(url);
@@ -143,7 +143,7 @@ describe('listener exceptions', () => {
     const { server, url } = await startServer();
     const thrown = new Error('listener bug');
     const errors = new Collector<WebSocketError>();
-    const closes = new Collector<[number, string, boolean]>();
+    const closes = new Collector<[number, string, boolean, CloseCause]>();
     server.on('connection', (socket) => {
       socket.on('error', (error) => errors.push(error));
       socket.on('close', (...args) => closes.push(args));
@@ -165,7 +165,7 @@ describe('listener exceptions', () => {
     expect(error!.closeCode).toBe(1011);
     expect(error!.cause).toBe(thrown);
     // Input after the failure is discarded, ws's answering close frame too.
-    expect(await closes.until(1)).toEqual([[1006, '', false]]);
+    expect(await closes.until(1)).toEqual([[1006, '', false, 'user-error']]);
     expect(await echo(healthy, 'fine')).toBe('fine');
     expect(server.clients.size).toBe(1);
   });

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import type WebSocket from 'ws';
-import type { ServerWebSocket } from '@proj/server';
+import type { CloseCause, ServerWebSocket } from '@proj/server';
 import {
   Collector,
   Opcode,
@@ -208,7 +208,7 @@ async function watchedConnection(options: { heartbeatInterval?: number; closeTim
   const connected = nextEvent<[ServerWebSocket, IncomingMessage]>(server, 'connection');
   const raw = await RawClient.open(port);
   const [socket, request] = await connected;
-  const closed = nextEvent<[number, string, boolean]>(socket, 'close');
+  const closed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
   const tcp = request.socket;
   const listeners = listenerCounts(tcp);
 
@@ -239,7 +239,7 @@ describe('a peer that vanishes is detected and its resources freed', () => {
     const { raw, closed, expectFreed } = await watchedConnection({ heartbeatInterval: 100 });
     raw.socket.pause();
     const start = performance.now();
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'heartbeat-timeout']);
     // Terminated at the second tick without an answer.
     expect(performance.now() - start).toBeGreaterThanOrEqual(90);
     await expectFreed();
@@ -248,14 +248,14 @@ describe('a peer that vanishes is detected and its resources freed', () => {
   test('socket destroyed without a close frame (FIN): close 1006 at once', async () => {
     const { raw, closed, expectFreed } = await watchedConnection({ heartbeatInterval: 60_000 });
     raw.socket.destroy();
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'connection-lost']);
     await expectFreed();
   });
 
   test('connection reset (RST): close 1006 at once', async () => {
     const { raw, closed, expectFreed } = await watchedConnection({ heartbeatInterval: 60_000 });
     raw.socket.resetAndDestroy();
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'connection-lost']);
     await expectFreed();
   });
 
@@ -269,7 +269,7 @@ describe('a peer that vanishes is detected and its resources freed', () => {
     expect(timers.pending.size).toBe(1);
     expect((await raw.closeFrame()).code).toBe(1000);
     raw.socket.destroy();
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'local-close']);
     await expectFreed();
   });
 

@@ -63,7 +63,7 @@ import {
   encodeUtf8,
   validateRequest,
 } from '@proj/protocol';
-import { type ServerWebSocket, WebSocketServer } from '@proj/server';
+import { type CloseCause, type ServerWebSocket, WebSocketServer } from '@proj/server';
 import {
   type Mutation,
   cutsArb,
@@ -127,7 +127,7 @@ interface Tracked {
   readonly errors: WebSocketError[] | undefined;
   /** The messages delivered, as the oracle writes them (binary flag and hex). */
   readonly messages: { opcode: number; payload: string }[];
-  readonly closes: [number, string, boolean][];
+  readonly closes: [number, string, boolean, CloseCause][];
   readonly closed: Promise<void>;
 }
 
@@ -230,7 +230,7 @@ function echoAndTrack(socket: ServerWebSocket<unknown>, request: IncomingMessage
   // must fail the connection all the same, silently.
   const errors = remotePort % 2 === 0 ? ([] as WebSocketError[]) : undefined;
   if (errors) socket.on('error', (error) => errors.push(error));
-  const closes: [number, string, boolean][] = [];
+  const closes: [number, string, boolean, CloseCause][] = [];
   const closed = new Promise<void>((resolve) =>
     socket.on('close', (...args) => {
       closes.push(args);
@@ -898,11 +898,13 @@ async function playFrameCase(
     );
   }
   if (oracle.peerClose) {
-    expect(closes).toEqual([[oracle.peerClose.code, oracle.peerClose.reason, true]]);
+    expect(closes).toEqual([[oracle.peerClose.code, oracle.peerClose.reason, true, 'peer-close']]);
   } else if (how === 'close') {
-    expect(closes).toEqual([[1000, '', true]]);
+    expect(closes).toEqual([[1000, '', true, 'peer-close']]);
   } else {
-    expect(closes).toEqual([[1006, '', false]]);
+    expect(closes).toEqual([
+      [1006, '', false, oracle.failure ? 'protocol-error' : 'connection-lost'],
+    ]);
   }
   return oracle.failure
     ? `close ${oracle.failure.closeCode} (${oracle.failure.code})`

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
-import type { ServerWebSocket } from '@proj/server';
+import type { CloseCause, ServerWebSocket } from '@proj/server';
 import {
   Collector,
   Opcode,
@@ -90,7 +90,7 @@ describe('handshake timeout', () => {
 describe('close timeout', () => {
   test('a peer that never answers our close frame is destroyed after closeTimeout: 1006', async () => {
     const { server, port } = await startServer({ closeTimeout: 200 });
-    const closed = new Collector<[number, string, boolean]>();
+    const closed = new Collector<[number, string, boolean, CloseCause]>();
     server.on('connection', (socket) => {
       socket.on('close', (...args) => closed.push(args));
       socket.close(1000, 'bye');
@@ -102,12 +102,12 @@ describe('close timeout', () => {
     const elapsed = raw.closedAt - start;
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(200 + SLACK);
-    expect(await closed.until(1)).toEqual([[1006, '', false]]);
+    expect(await closed.until(1)).toEqual([[1006, '', false, 'local-close']]);
   });
 
   test('a peer that answers in time closes cleanly, well before closeTimeout', async () => {
     const { server, port } = await startServer({ closeTimeout: 5000 });
-    const closed = new Collector<[number, string, boolean]>();
+    const closed = new Collector<[number, string, boolean, CloseCause]>();
     server.on('connection', (socket) => {
       socket.on('close', (...args) => closed.push(args));
       socket.close(4000, 'done');
@@ -116,7 +116,7 @@ describe('close timeout', () => {
     expect((await raw.closeFrame()).code).toBe(4000);
     raw.sendClose(4000);
     await raw.closed;
-    expect(await closed.until(1)).toEqual([[4000, '', true]]);
+    expect(await closed.until(1)).toEqual([[4000, '', true, 'local-close']]);
   });
 
   // RFC 6455 §7.1.1: once both close frames are exchanged, the server closes
@@ -125,18 +125,18 @@ describe('close timeout', () => {
   test('after a client-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
     const { server, port } = await startServer({ closeTimeout: 60_000 });
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean]>(socket, 'close'),
+      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
     );
     const raw = await RawClient.open(port, { allowHalfOpen: true });
     raw.sendClose(1000, 'bye');
     expect(await raw.closeFrame()).toEqual({ code: 1000, reason: 'bye' });
     await raw.ended;
-    expect(await closed).toEqual([1000, 'bye', true]);
+    expect(await closed).toEqual([1000, 'bye', true, 'peer-close']);
   });
 
   test('after a server-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
     const { server, port } = await startServer({ closeTimeout: 60_000 });
-    const closed = new Collector<[number, string, boolean]>();
+    const closed = new Collector<[number, string, boolean, CloseCause]>();
     server.on('connection', (socket) => {
       socket.on('close', (...args) => closed.push(args));
       socket.close(4001, 'done');
@@ -145,13 +145,13 @@ describe('close timeout', () => {
     expect(await raw.closeFrame()).toEqual({ code: 4001, reason: 'done' });
     raw.sendClose(4001);
     await raw.ended;
-    expect(await closed.until(1)).toEqual([[4001, '', true]]);
+    expect(await closed.until(1)).toEqual([[4001, '', true, 'local-close']]);
   });
 
   test('after a protocol failure, a peer keeping its half open is destroyed after closeTimeout', async () => {
     const { server, port } = await startServer({ closeTimeout: 200 });
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean]>(socket, 'close'),
+      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
     );
     const raw = await RawClient.open(port, { allowHalfOpen: true });
     raw.sendFrame(Opcode.Text, 'x', { rsv3: true });
@@ -161,7 +161,7 @@ describe('close timeout', () => {
     const start = performance.now();
     await closed;
     expect(performance.now() - start).toBeGreaterThanOrEqual(150);
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'protocol-error']);
   });
 });
 
@@ -169,7 +169,7 @@ describe('heartbeat', () => {
   test('a peer that never answers pings is terminated', async () => {
     const { server, port } = await startServer({ heartbeatInterval: 100 });
     const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean]>(socket, 'close'),
+      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
     );
     const raw = await RawClient.open(port);
     const start = performance.now();
@@ -179,7 +179,7 @@ describe('heartbeat', () => {
     const elapsed = raw.closedAt - start;
     expect(elapsed).toBeGreaterThanOrEqual(100);
     expect(elapsed).toBeLessThan(200 + SLACK);
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'heartbeat-timeout']);
     expect(server.clients.size).toBe(0);
   });
 

@@ -5,6 +5,7 @@
 import { describe, expect, test, vi } from 'vitest';
 import type WebSocket from 'ws';
 import {
+  type CloseCause,
   MemoryAdapter,
   type PubSubAdapter,
   type ServerOptions,
@@ -319,7 +320,7 @@ describe('a slow subscriber', () => {
       backlogPolicy: 'close',
       closeTimeout: 60_000,
     });
-    const slowClosed = nextEvent<[number, string, boolean]>(slowSocket, 'close');
+    const slowClosed = nextEvent<[number, string, boolean, CloseCause]>(slowSocket, 'close');
     const received = recordChunks(fast);
     let accepted = -1;
     let seq = 0;
@@ -350,7 +351,7 @@ describe('a slow subscriber', () => {
     });
     expect(got).toEqual(Array.from({ length: accepted }, (_, i) => `F${i}`));
     slow.sendClose(1008);
-    expect(await slowClosed).toEqual([1008, '', true]);
+    expect(await slowClosed).toEqual([1008, '', true, 'backlog-exceeded']);
     expect(server.subscriberCount('feed')).toBe(1);
   });
 

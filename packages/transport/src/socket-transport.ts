@@ -48,6 +48,11 @@ export interface TransportEvents {
   onDrain?(): void;
   /** The socket reported an error (`close` follows). */
   onSocketError?(error: Error): void;
+  /**
+   * A listener threw after the connection had closed or failed, so it could
+   * not be failed with 1011 (see `ConnectionHandler.onCallbackError`).
+   */
+  onCallbackError?(error: unknown): void;
 }
 
 /**
@@ -480,6 +485,11 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   }
 
   /** @internal */
+  onCallbackError(error: unknown): void {
+    this.#events.onCallbackError?.(error);
+  }
+
+  /** @internal */
   onClose(code: number, reason: string, wasClean: boolean): void {
     clearTimeout(this.#closeTimer);
     this.#deflate?.close();
@@ -500,7 +510,12 @@ export class SocketTransport implements ConnectionHandler, SendSink {
 
   /** @internal */
   drained(): void {
-    this.#events.onDrain?.();
+    // Called from the socket's 'drain': a throw here would be uncaught.
+    try {
+      this.#events.onDrain?.();
+    } catch (error) {
+      this.#connection.callbackThrew(error);
+    }
   }
 
   /** @internal */

@@ -1,0 +1,216 @@
+/**
+ * What the server tells operators, with what Node ships: diagnostics
+ * channels (for tracers and metrics), a `NODE_DEBUG=proj-websocket` debug
+ * log, the counters behind `server.stats()`, and the report of an error
+ * thrown by the application's own code. One module, so that every event is
+ * described once and the four views agree.
+ * @packageDocumentation
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { IncomingMessage } from 'node:http';
+import { debuglog, inspect } from 'node:util';
+
+/**
+ * Why a connection closed, as the server saw it. One taxonomy for the
+ * `close` event, `server.stats().closes`, the `close` channel and the debug
+ * log:
+ *
+ * | cause | what happened |
+ * | --- | --- |
+ * | `peer-close` | the peer started the closing handshake |
+ * | `local-close` | the application called `close()` |
+ * | `terminated` | the application called `terminate()` |
+ * | `connection-lost` | the TCP connection ended without a closing handshake (1006) |
+ * | `protocol-error` | the peer broke RFC 6455 or a limit; the close code says which |
+ * | `heartbeat-timeout` | no pong (or anything else) within a `heartbeatInterval` |
+ * | `idle-timeout` | nothing received for `idleTimeout` |
+ * | `backlog-exceeded` | a send would pass `maxBacklog` under `backlogPolicy: 'close'` |
+ * | `user-error` | a listener of this connection threw (1011) |
+ * | `server-shutdown` | `server.close()` |
+ */
+export type CloseCause =
+  | 'peer-close'
+  | 'local-close'
+  | 'terminated'
+  | 'connection-lost'
+  | 'protocol-error'
+  | 'heartbeat-timeout'
+  | 'idle-timeout'
+  | 'backlog-exceeded'
+  | 'user-error'
+  | 'server-shutdown';
+
+/** Every {@link CloseCause}, in the table's order. */
+export const CLOSE_CAUSES: readonly CloseCause[] = [
+  'peer-close',
+  'local-close',
+  'terminated',
+  'connection-lost',
+  'protocol-error',
+  'heartbeat-timeout',
+  'idle-timeout',
+  'backlog-exceeded',
+  'user-error',
+  'server-shutdown',
+];
+
+/**
+ * Where the application's code threw: a hook of the handshake (500), a
+ * listener of the server's `connection` (1011), or a listener of one
+ * connection (`message`, `ping`, `pong`, `drain`, `close`, `error`).
+ */
+export type UserCodeSite =
+  | 'authenticate'
+  | 'allowedOrigins'
+  | 'handleProtocols'
+  | 'headers'
+  | 'connection'
+  | 'socket-listener';
+
+/**
+ * A snapshot of one server, from {@link WebSocketServer.stats}. Counts are
+ * since the server was created; `connections` is now.
+ */
+export interface ServerStats {
+  /** Open and closing connections now (`clients.size`). */
+  readonly connections: number;
+  /** Handshakes in progress now (waiting for an asynchronous `authenticate`). */
+  readonly pendingHandshakes: number;
+  readonly handshakes: {
+    /** Answered 101. */
+    readonly accepted: number;
+    /** Refused with an HTTP status (bad request, origin, `authenticate`, limits, timeouts). */
+    readonly rejected: number;
+  };
+  /** Whole messages: received by `message` listeners, and sent (a broadcast counts each recipient). */
+  readonly messages: { readonly received: number; readonly sent: number };
+  /**
+   * Bytes on the wire, frame headers included, as Node's sockets count
+   * them (`bytesRead`, `bytesWritten`), the 101 and closed connections too.
+   */
+  readonly bytes: { readonly received: number; readonly sent: number };
+  /** Closed connections by {@link CloseCause}. */
+  readonly closes: Readonly<Record<CloseCause, number>>;
+  /** Errors thrown by the application's hooks and listeners. */
+  readonly userErrors: number;
+}
+
+/** Mutable counters, one object per server shared by its connections. */
+export class Counters {
+  handshakesAccepted = 0;
+  handshakesRejected = 0;
+  messagesReceived = 0;
+  messagesSent = 0;
+  /** Bytes of connections already closed; open ones are read off their sockets. */
+  closedBytesReceived = 0;
+  closedBytesSent = 0;
+  userErrors = 0;
+  readonly closes: Record<CloseCause, number> = Object.fromEntries(
+    CLOSE_CAUSES.map((cause) => [cause, 0]),
+  ) as Record<CloseCause, number>;
+}
+
+/**
+ * The channels, named `proj:websocket:server:<event>`. Subscribe with
+ * `diagnostics_channel.subscribe(name, listener)`; a channel without
+ * subscribers costs one property read per event.
+ */
+export const CHANNELS = {
+  /** {@link OpenMessage}: a handshake completed. */
+  open: 'proj:websocket:server:open',
+  /** {@link CloseMessage}: a connection closed, with its cause. */
+  close: 'proj:websocket:server:close',
+  /** {@link HandshakeRejectedMessage}: a handshake was refused. */
+  handshakeRejected: 'proj:websocket:server:handshake-rejected',
+  /** {@link BacklogExceededMessage}: a send was refused over `maxBacklog`. */
+  backlogExceeded: 'proj:websocket:server:backlog-exceeded',
+  /** {@link UserErrorMessage}: the application's code threw. */
+  userError: 'proj:websocket:server:user-error',
+} as const;
+
+/** What every channel message carries. */
+interface ChannelMessage {
+  /** The `WebSocketServer` it happened on (a process may run several). */
+  readonly server: object | undefined;
+}
+
+/** Published on {@link CHANNELS}.open. */
+export interface OpenMessage extends ChannelMessage {
+  readonly socket: object;
+  readonly request: IncomingMessage;
+  readonly protocol: string;
+  readonly extensions: string;
+}
+
+/** Published on {@link CHANNELS}.close. */
+export interface CloseMessage extends ChannelMessage {
+  readonly socket: object;
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  readonly cause: CloseCause;
+}
+
+/** Published on {@link CHANNELS}.handshakeRejected. */
+export interface HandshakeRejectedMessage extends ChannelMessage {
+  /**
+   * The request; `undefined` when node:http refused the head before there
+   * was one (standalone mode: malformed 400, over `maxHeadSize` 431, too
+   * slow 408).
+   */
+  readonly request: IncomingMessage | undefined;
+  readonly status: number;
+  readonly reason: string;
+}
+
+/** Published on {@link CHANNELS}.backlogExceeded. */
+export interface BacklogExceededMessage extends ChannelMessage {
+  readonly socket: object;
+  /** Bytes queued when the send was refused. */
+  readonly backlog: number;
+  readonly limit: number;
+  /** What `backlogPolicy` did: close the connection, or refuse only that send. */
+  readonly policy: 'close' | 'reject';
+}
+
+/** Published on {@link CHANNELS}.userError. */
+export interface UserErrorMessage extends ChannelMessage {
+  readonly error: unknown;
+  readonly site: UserCodeSite;
+  /** The connection, for a `connection` or connection listener. */
+  readonly socket: object | undefined;
+}
+
+export const openChannel = channel(CHANNELS.open);
+export const closeChannel = channel(CHANNELS.close);
+export const handshakeRejectedChannel = channel(CHANNELS.handshakeRejected);
+export const backlogExceededChannel = channel(CHANNELS.backlogExceeded);
+export const userErrorChannel = channel(CHANNELS.userError);
+
+/** `NODE_DEBUG=proj-websocket` turns this on (Node's own convention, as `NODE_DEBUG=net`). */
+export const debug = debuglog('proj-websocket');
+
+/**
+ * Says that the application's code threw, where nobody else will: a
+ * process warning with the error's stack (its `detail`), code
+ * `WS_USER_CODE_ERROR`. Used when neither the connection nor the server has
+ * an `error` listener.
+ */
+export function warnUserError(error: unknown, site: UserCodeSite, consequence: string): void {
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  process.emitWarning(`A WebSocketServer ${describeSite(site)} threw ${what}; ${consequence}`, {
+    code: 'WS_USER_CODE_ERROR',
+    detail: inspect(error),
+  });
+}
+
+function describeSite(site: UserCodeSite): string {
+  switch (site) {
+    case 'connection':
+      return "'connection' listener";
+    case 'socket-listener':
+      return 'connection listener';
+    default:
+      return `"${site}" hook`;
+  }
+}
