@@ -14,6 +14,7 @@
 //   { cmd: 'exit' }
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { frameHeader, readFrameHeader } from './gen/raw.mjs';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -130,25 +131,12 @@ class Connection {
   receive(chunk) {
     let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     let offset = 0;
-    for (;;) {
-      if (data.length - offset < 2) break;
-      const first = data[offset];
-      const second = data[offset + 1];
-      let length = second & 0x7f;
-      let headerSize = 2;
-      if (length === 126) {
-        if (data.length - offset < 4) break;
-        length = data.readUInt16BE(offset + 2);
-        headerSize = 4;
-      } else if (length === 127) {
-        if (data.length - offset < 10) break;
-        length = Number(data.readBigUInt64BE(offset + 2));
-        headerSize = 10;
-      }
-      if (second & 0x80 || (first & 0x70) !== 0) totals.protocolErrors++;
-      if (data.length - offset < headerSize + length) break;
-      const payload = data.subarray(offset + headerSize, offset + headerSize + length);
-      offset += headerSize + length;
+    while (readFrameHeader(data, offset)) {
+      const { first, masked, size, length } = frameHeader;
+      if (masked || (first & 0x70) !== 0) totals.protocolErrors++;
+      if (data.length - offset < size + length) break;
+      const payload = data.subarray(offset + size, offset + size + length);
+      offset += size + length;
       const opcode = first & 0x0f;
       if (opcode === 0x2) this.echo(payload);
       else if (opcode === 0x8) this.closeReceived = true;

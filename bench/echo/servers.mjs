@@ -30,6 +30,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
+import { frameHeader, readFrameHeader } from '../gen/raw.mjs';
 
 const [kind = 'ours', portArg = '0'] = process.argv.slice(2);
 const port = Number(portArg);
@@ -139,25 +140,14 @@ if (kind === 'ours' || kind === 'ours-deflate' || kind === 'ours-pubsub') {
       // Parse complete frames only; unmask and echo each unmasked.
       let offset = 0;
       socket.cork();
-      while (buffered.length - offset >= 6) {
-        const second = buffered[offset + 1] & 0x7f;
-        let headerSize = 2;
-        let length = second;
-        if (second === 126) {
-          if (buffered.length - offset < 8) break;
-          length = buffered.readUInt16BE(offset + 2);
-          headerSize = 4;
-        } else if (second === 127) {
-          if (buffered.length - offset < 14) break;
-          length = Number(buffered.readBigUInt64BE(offset + 2));
-          headerSize = 10;
-        }
-        const total = headerSize + 4 + length;
+      while (readFrameHeader(buffered, offset)) {
+        const { size, length } = frameHeader;
+        const total = size + length;
         if (buffered.length - offset < total) break;
-        const mask = buffered.subarray(offset + headerSize, offset + headerSize + 4);
-        const payload = buffered.subarray(offset + headerSize + 4, offset + total);
+        const mask = buffered.subarray(offset + size - 4, offset + size);
+        const payload = buffered.subarray(offset + size, offset + total);
         applyMask(payload, mask);
-        const header = Buffer.from(buffered.subarray(offset, offset + headerSize));
+        const header = Buffer.from(buffered.subarray(offset, offset + size - 4));
         header[1] &= 0x7f;
         socket.write(header);
         socket.write(payload);

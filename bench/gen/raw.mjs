@@ -77,6 +77,39 @@ export const maskedClose = () => maskedFrame(Uint8Array.of(0x03, 0xe8), 0x8);
 /** Bytes of an unmasked server frame carrying `size` bytes. */
 export const serverFrameSize = (size) => (size < 126 ? 2 : size < 65536 ? 4 : 10) + size;
 
+/** What {@link readFrameHeader} read last (one object, so that parsing allocates nothing). */
+export const frameHeader = { first: 0, masked: false, size: 0, length: 0 };
+
+/**
+ * Reads the header of the frame at `offset` into {@link frameHeader}: its
+ * first byte, whether it is masked, its size (with the masking key) and its
+ * payload length. Returns false while `bytes` holds less than the whole header.
+ */
+export function readFrameHeader(bytes, offset = 0) {
+  const available = bytes.length - offset;
+  if (available < 2) return false;
+  const second = bytes[offset + 1];
+  let length = second & 0x7f;
+  let size = 2;
+  if (length === 126) {
+    if (available < 4) return false;
+    length = bytes.readUInt16BE(offset + 2);
+    size = 4;
+  } else if (length === 127) {
+    if (available < 10) return false;
+    length = Number(bytes.readBigUInt64BE(offset + 2));
+    size = 10;
+  }
+  const masked = (second & 0x80) !== 0;
+  if (masked) size += 4;
+  if (available < size) return false;
+  frameHeader.first = bytes[offset];
+  frameHeader.masked = masked;
+  frameHeader.size = size;
+  frameHeader.length = length;
+  return true;
+}
+
 /**
  * Counts the server frames in a byte stream, reading headers only: `push(bytes, start, end)`
  * calls `onFrame(opcode, length)` for every frame completed by those bytes (length: its payload's).
