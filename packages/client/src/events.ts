@@ -2,7 +2,7 @@
  * The event classes a WebSocket dispatches. Node 20 has `Event` and
  * `MessageEvent` but neither `CloseEvent` nor `ErrorEvent`; each export is the
  * runtime's own class where it has one, and ours otherwise, so `instanceof`
- * works with either.
+ * works with either. `PongEvent` is ours alone: pings are beyond WHATWG.
  * @packageDocumentation
  */
 
@@ -176,10 +176,36 @@ class MessageEventImpl<T = unknown> extends Event implements MessageEvent<T> {
   }
 }
 
+/** Options of a {@link PongEvent}. */
+export interface PongEventInit extends EventInit {
+  /** The pong's payload. Default: empty. */
+  data?: ArrayBuffer;
+}
+
+/**
+ * The `pong` event, Node only (no browser exposes pings): a pong frame
+ * arrived, answering `WebSocket.ping()`, a `pingInterval` ping, or sent
+ * unsolicited by the server. Dispatched in its own task, like every event.
+ */
+export class PongEvent extends Event {
+  readonly #data: ArrayBuffer;
+
+  constructor(type: string, init: PongEventInit = {}) {
+    super(type, init);
+    this.#data = init.data ?? new ArrayBuffer(0);
+  }
+
+  /** The pong's payload (at most 125 bytes), as `ArrayBuffer` like a binary message's. */
+  get data(): ArrayBuffer {
+    return this.#data;
+  }
+}
+
 for (const [name, impl] of [
   ['CloseEvent', CloseEventImpl],
   ['ErrorEvent', ErrorEventImpl],
   ['MessageEvent', MessageEventImpl],
+  ['PongEvent', PongEvent],
 ] as const) {
   // Report the interface name, as the runtime's own classes do.
   Object.defineProperty(impl, 'name', { value: name });

@@ -24,6 +24,7 @@ import {
   allocateUnsafe,
 } from '@proj/transport';
 import type { ResolvedOptions } from './options.js';
+import { PingInterval } from './ping-interval.js';
 
 /**
  * What the link reports to the WebSocket object, synchronously and in
@@ -35,6 +36,8 @@ export interface LinkHandler {
   onOpen(protocol: string, extensions: string): void;
   /** A message: text decoded, binary as an `ArrayBuffer` nobody else holds. */
   onMessage(data: string | ArrayBuffer): void;
+  /** A pong arrived: its payload, copied. */
+  onPong(data: ArrayBuffer): void;
   /** The server started the closing handshake. */
   onClosing(): void;
   /** `size` bytes of application data were handed to the kernel. */
@@ -64,6 +67,8 @@ export class NodeLink implements TransportEvents {
   readonly #options: ResolvedOptions;
   readonly #transport: SocketTransport | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** The `pingInterval` heartbeat, while open. */
+  #pingInterval: PingInterval | undefined;
   #opened = false;
   #closed = false;
   /** Set once the connection failed: the first thing that went wrong. */
@@ -151,6 +156,14 @@ export class NodeLink implements TransportEvents {
   }
 
   /**
+   * Sends a ping now, ahead of waiting messages, or does nothing once
+   * closing. The caller checked the size (at most 125 bytes).
+   */
+  ping(bytes: Uint8Array): void {
+    if (this.canSend) this.#transport!.ping(bytes);
+  }
+
+  /**
    * Starts the closing handshake, after every message sent before it;
    * without a code the close frame has no body. The close timeout starts with it.
    */
@@ -161,7 +174,8 @@ export class NodeLink implements TransportEvents {
   /**
    * Fails the connection (RFC 6455 §7.1.7) without a close frame and drops
    * the socket; `error` is reported with the close. Used before the
-   * connection is established, where there is no closing handshake to run.
+   * connection is established, where there is no closing handshake to run,
+   * and when `pingInterval` finds the peer gone, which would answer none.
    */
   fail(error: Error): void {
     if (this.#closed) return;
@@ -184,12 +198,25 @@ export class NodeLink implements TransportEvents {
         options: this.#options.deflate ?? undefined,
       });
     }
+    if (this.#options.pingInterval > 0) {
+      this.#pingInterval = new PingInterval(
+        this.#transport!,
+        this.#options.pingInterval,
+        this.#onPingTimeout,
+      );
+    }
     this.#handler.onOpen(info.protocol, info.extensions);
   }
 
   /** @internal */
   onMessage(data: Buffer, binary: boolean): void {
     this.#handler.onMessage(binary ? ownBuffer(data) : decodeUtf8(data));
+  }
+
+  /** @internal */
+  onPong(data: Buffer): void {
+    // A copy: the payload may be a view into a buffer the parser reuses.
+    this.#handler.onPong(new Uint8Array(data).buffer);
   }
 
   /** @internal */
@@ -206,6 +233,7 @@ export class NodeLink implements TransportEvents {
   onClose(code: number, reason: string, wasClean: boolean): void {
     this.#closed = true;
     clearTimeout(this.#handshakeTimer);
+    this.#pingInterval?.stop();
     this.#handler.onClose(code, reason, wasClean, this.#error);
   }
 
@@ -232,6 +260,11 @@ export class NodeLink implements TransportEvents {
   readonly #onBlobWritten = (error?: Error | null): void => {
     this.#onWritten(error);
     if (error?.message === BLOB_READ_FAILED) this.fail(error);
+  };
+
+  /** The heartbeat found the connection half-open: fail it (error, then close 1006). */
+  readonly #onPingTimeout = (error: Error): void => {
+    this.fail(error);
   };
 
   readonly #onHandshakeTimeout = (ms: number): void => {

@@ -1,10 +1,12 @@
 /**
  * `@proj/client` for Node.js: the WHATWG WebSocket over our RFC 6455
- * implementation, with the event classes it dispatches.
+ * implementation, with the event classes it dispatches (`PongEvent`, like
+ * `ping()`, is Node only).
  * @packageDocumentation
  */
 export {
   type BinaryType,
+  type PingData,
   WebSocket,
   type WebSocketData,
   type WebSocketEventHandler,
@@ -17,7 +19,10 @@ export {
   type ErrorEventInit,
   MessageEvent,
   type MessageEventInit,
+  PongEvent,
+  type PongEventInit,
 } from './events.js';
+export { type WebSocketInit } from './constructor-arguments.js';
 export { type TlsCredential, type WebSocketOptions } from './options.js';
 /**
  * The causes an `error` event can carry: a `HandshakeRejectedError` (a

@@ -1,7 +1,8 @@
 /**
- * The Node-only third argument of the WebSocket constructor: its types, its
- * defaults and its validation. Browsers ignore a third argument, so code that
- * passes one stays portable.
+ * The Node-only options of the WebSocket constructor (the third argument, or
+ * the init dictionary's keys beside `protocols`): their types, their defaults
+ * and their validation. Browsers ignore a third argument, so code that passes
+ * one stays portable.
  * @packageDocumentation
  */
 import {
@@ -15,6 +16,8 @@ import {
   booleanOption,
   checkRequestHeaders,
   integerOption,
+  knownOptions,
+  maxPayloadOption,
   optionError,
   stringOption,
 } from '@proj/protocol';
@@ -23,8 +26,10 @@ import {
 export type TlsCredential = string | Uint8Array;
 
 /**
- * Node-only options: `new WebSocket(url, protocols, options)`. All optional.
- * Times are in milliseconds.
+ * Node-only options: `new WebSocket(url, protocols, options)`, or the same
+ * keys in the init dictionary, `new WebSocket(url, { protocols, ...options })`.
+ * All optional; times are in milliseconds. A key not listed here is a
+ * `TypeError` naming it; `ws`'s option names say what to do instead.
  */
 export interface WebSocketOptions {
   /**
@@ -49,7 +54,12 @@ export interface WebSocketOptions {
    * destroying the socket (`close` with 1006). Default 30 000.
    */
   closeTimeout?: number | undefined;
-  /** Largest message accepted, in bytes; a larger one fails the connection with 1009. Default 16 MiB. */
+  /**
+   * Largest message accepted, in bytes; a larger one fails the connection
+   * with 1009. `Infinity` for no limit (only for a server you trust). `0` is
+   * refused: `ws` reads it as "no limit", which here is `Infinity`.
+   * Default 16 MiB.
+   */
   maxPayload?: number | undefined;
   /** Most frames in one message; more fail the connection with 1008. Default 131 072. */
   maxFragments?: number | undefined;
@@ -59,6 +69,15 @@ export interface WebSocketOptions {
    * opt in, as on the server, so that zlib memory and CPU are a choice.
    */
   perMessageDeflate?: boolean | DeflateOptions | undefined;
+  /**
+   * Node only, beyond WHATWG: ping the server every `pingInterval` ms, and
+   * fail the connection as half-open when nothing at all (no pong, no
+   * message) arrived during a whole interval after a ping: `error` (an
+   * `ErrorEvent` whose `error` says so), then `close` with 1006, the socket
+   * destroyed. A lost peer is found within two intervals. `0` turns it off.
+   * Default 0.
+   */
+  pingInterval?: number | undefined;
   /** `wss:` only: certificate authorities to trust instead of Node's bundled list. */
   ca?: TlsCredential | readonly TlsCredential[] | undefined;
   /** `wss:` only: client certificate chain, for servers that ask for one. */
@@ -79,6 +98,8 @@ export interface ResolvedOptions {
   readonly closeTimeout: number;
   readonly maxPayload: number;
   readonly maxFragments: number;
+  /** 0 when off. */
+  readonly pingInterval: number;
   /** permessage-deflate settings, `null` when not offered. */
   readonly deflate: ResolvedDeflateOptions | null;
   readonly tls: {
@@ -97,16 +118,28 @@ export const DEFAULT_TIMEOUT = 30_000;
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
 /**
- * Checks the third constructor argument and applies the defaults.
- * @throws {TypeError} for an option of the wrong type, or a header that is
- *   malformed or belongs to the handshake.
+ * Checks the options (the third constructor argument, or the init
+ * dictionary) and applies the defaults.
+ * @param given - what the caller passed.
+ * @param inInit - whether `given` is the init dictionary, where
+ *   `protocols` is one of the keys (it is not read here).
+ * @throws {TypeError} for an unknown option (ws's names with what to use
+ *   instead), an option of the wrong type, or a header that is malformed or
+ *   belongs to the handshake.
  * @throws {RangeError} for a number out of range.
  */
-export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined || options === null) options = {};
+export function resolveOptions(given: unknown, inInit = false): ResolvedOptions {
+  const options = given ?? {};
   if (typeof options !== 'object') {
     throw new TypeError('The "options" argument must be an object');
   }
+  if (!inInit && (options as { protocols?: unknown }).protocols !== undefined) {
+    throw new TypeError(
+      'The "protocols" option belongs in the init dictionary, new WebSocket(url, { protocols, ...options }); ' +
+        'with the options as the third argument, pass the protocols second',
+    );
+  }
+  knownOptions('WebSocket', options, inInit ? INIT_NAMES : OPTION_NAMES, WS_CLIENT_OPTIONS);
   const o = options as WebSocketOptions;
   return {
     headers: checkHeaders(o.headers),
@@ -119,8 +152,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       MAX_TIMEOUT,
     ),
     closeTimeout: checkInteger('closeTimeout', o.closeTimeout, DEFAULT_TIMEOUT, 1, MAX_TIMEOUT),
-    maxPayload: checkInteger('maxPayload', o.maxPayload, DEFAULT_MAX_PAYLOAD, 0),
+    maxPayload: o.maxPayload === undefined ? DEFAULT_MAX_PAYLOAD : maxPayloadOption(o.maxPayload),
     maxFragments: checkInteger('maxFragments', o.maxFragments, DEFAULT_MAX_FRAGMENTS, 1),
+    pingInterval: checkInteger('pingInterval', o.pingInterval, 0, 0, MAX_TIMEOUT),
     deflate: resolveDeflateOptions(o.perMessageDeflate, false),
     tls: {
       ...credential('ca', o.ca),
@@ -134,6 +168,105 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     },
   };
 }
+
+/**
+ * Every key of {@link WebSocketOptions}; a `Record` so that the compiler
+ * refuses an option added to the interface but not here.
+ */
+const OPTION_KEYS: Record<keyof WebSocketOptions, true> = {
+  headers: true,
+  origin: true,
+  handshakeTimeout: true,
+  closeTimeout: true,
+  maxPayload: true,
+  maxFragments: true,
+  perMessageDeflate: true,
+  pingInterval: true,
+  ca: true,
+  cert: true,
+  key: true,
+  rejectUnauthorized: true,
+  servername: true,
+};
+const OPTION_NAMES: readonly string[] = Object.keys(OPTION_KEYS);
+/** The init dictionary's keys: the options and `protocols`. */
+const INIT_NAMES: readonly string[] = ['protocols', ...OPTION_NAMES];
+
+const NO_CUSTOM_DIAL =
+  "the Node client opens its own TCP or TLS connection to the URL's host and port, " +
+  'and takes no socket settings; remove it';
+const OWN_LOOKUP =
+  "the Node client resolves the URL's host itself; put an IP address in the URL " +
+  '(ws://[::1]:8080/) to choose one';
+const OTHER_TLS =
+  'the TLS options are "ca", "cert", "key", "rejectUnauthorized" and "servername"; ' +
+  'others are not supported';
+
+/**
+ * `ws` 8's client options (its own, and the `http.request`/`tls.connect`
+ * options it passes on) that have no key of the same name here, with what to
+ * do instead. Read from ws 8.23 `lib/websocket.js` (`initAsClient`) and
+ * `@types/ws` `ClientOptions`.
+ */
+const WS_CLIENT_OPTIONS: Readonly<Record<string, string>> = {
+  agent:
+    'the Node client opens its own TCP or TLS connection; proxies (HTTP CONNECT, ' +
+    'HTTPS_PROXY) are not supported yet',
+  followRedirects:
+    'redirects are not followed: as in browsers, an answer other than 101 fails the ' +
+    'connection (error, then close 1006); connect to the final URL',
+  maxRedirects:
+    'redirects are not followed: as in browsers, an answer other than 101 fails the ' +
+    'connection (error, then close 1006); connect to the final URL',
+  protocolVersion: 'only version 13 (RFC 6455) exists, and it is always sent; remove it',
+  protocol:
+    'subprotocols are the second argument (a string or a list), or "protocols" in the ' +
+    'init dictionary',
+  skipUTF8Validation: 'text and close reasons are always validated (RFC 6455 §8.1); remove it',
+  autoPong: 'pings are always answered (RFC 6455 §5.5.2); remove it',
+  maxPendingAutoPongs: 'pings are always answered (RFC 6455 §5.5.2); remove it',
+  allowSynchronousEvents:
+    "events are dispatched one per task, as in browsers (a message listener's promise " +
+    'callbacks settle before the next message); remove it',
+  maxBufferedChunks: 'use "maxPayload" and "maxFragments" to bound a message',
+  finishRequest: 'the handshake request is not exposed; add request headers with "headers"',
+  createConnection: NO_CUSTOM_DIAL,
+  generateMask: 'masks always come from crypto.getRandomValues (RFC 6455 §5.3); remove it',
+  localAddress: NO_CUSTOM_DIAL,
+  localPort: NO_CUSTOM_DIAL,
+  family: OWN_LOOKUP,
+  lookup: OWN_LOOKUP,
+  hints: OWN_LOOKUP,
+  autoSelectFamily: OWN_LOOKUP,
+  socketPath: 'Unix domain sockets (ws+unix:) are not supported',
+  timeout:
+    'use "handshakeTimeout" for the opening handshake, "pingInterval" to find a silent ' +
+    'connection',
+  signal: 'call close() to abandon a connection that is still connecting',
+  host: 'the Host header comes from the URL; put the host there',
+  hostname: 'the host comes from the URL; put it there',
+  port: 'the port comes from the URL; put it there',
+  path: 'the path comes from the URL; put it there',
+  auth: 'send credentials with "headers" (e.g. { Authorization: "Basic ..." })',
+  checkServerIdentity:
+    'the certificate is checked against the URL\'s host, or "servername" when given; ' +
+    'a custom check is not supported',
+  passphrase:
+    'an encrypted key is not supported: decrypt it (crypto.createPrivateKey({ key, ' +
+    'passphrase }).export({ type: "pkcs8", format: "pem" })) and pass that as "key"',
+  pfx: 'pass the certificate and its key as "cert" and "key" (PEM) instead',
+  ciphers: OTHER_TLS,
+  minVersion: OTHER_TLS,
+  maxVersion: OTHER_TLS,
+  secureContext: OTHER_TLS,
+  secureProtocol: OTHER_TLS,
+  secureOptions: OTHER_TLS,
+  sigalgs: OTHER_TLS,
+  ecdhCurve: OTHER_TLS,
+  crl: OTHER_TLS,
+  ALPNProtocols: OTHER_TLS,
+  session: OTHER_TLS,
+};
 
 /** An integer option, its default when not given. */
 function checkInteger(

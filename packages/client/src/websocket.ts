@@ -5,8 +5,16 @@
  * @packageDocumentation
  */
 import { setMaxListeners } from 'node:events';
-import { CloseCode, MAX_CLOSE_REASON_BYTES, isToken, utf8Length } from '@proj/protocol';
-import { CloseEvent, ErrorEvent, MessageEvent } from './events.js';
+import {
+  CloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONTROL_PAYLOAD,
+  encodeUtf8,
+  isToken,
+  utf8Length,
+} from '@proj/protocol';
+import { type WebSocketInit, readConstructorArguments } from './constructor-arguments.js';
+import { CloseEvent, ErrorEvent, MessageEvent, PongEvent } from './events.js';
 import { type WebSocketOptions, resolveOptions } from './options.js';
 import { BufferedAmount } from './buffered-amount.js';
 import { type LinkHandler, NodeLink } from './node-link.js';
@@ -27,6 +35,8 @@ export interface WebSocketEventMap {
   error: ErrorEvent;
   message: MessageEvent<string | ArrayBuffer | Blob>;
   open: Event;
+  /** Node only: a pong arrived (see {@link WebSocket.ping}). */
+  pong: PongEvent;
 }
 
 /** An event handler IDL attribute's value. */
@@ -35,6 +45,9 @@ export type WebSocketEventHandler<E extends Event> =
 
 /** Data `send()` accepts. */
 export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
+
+/** Data `ping()` accepts: a string (sent as UTF-8) or bytes. */
+export type PingData = string | ArrayBufferLike | ArrayBufferView;
 
 type ReadyState = 0 | 1 | 2 | 3;
 const CONNECTING = 0;
@@ -66,7 +79,20 @@ interface CloseInfo {
  * ```
  *
  * A third argument, never required, takes Node-only options
- * ({@link WebSocketOptions}): request headers, timeouts, limits, TLS.
+ * ({@link WebSocketOptions}): request headers, timeouts, limits, TLS. They
+ * may instead go, with `protocols`, in an init dictionary as the second
+ * argument, as undici and Bun take it ({@link WebSocketInit}):
+ *
+ * ```ts
+ * const ws = new WebSocket('wss://example.com/feed', {
+ *   protocols: 'feed.v1',
+ *   perMessageDeflate: true,
+ * });
+ * ```
+ *
+ * Beyond WHATWG, in Node only: {@link WebSocket.ping}, the `pong` event
+ * ({@link PongEvent}, also `onpong`) and the `pingInterval` option, which
+ * fails a half-open connection.
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
 // The interface of the same name below only adds typed listener overloads.
@@ -112,6 +138,8 @@ export class WebSocket extends EventTarget {
       'onmessage',
       'binaryType',
       'send',
+      'ping',
+      'onpong',
     ]) {
       Object.defineProperty(this.prototype, name, { enumerable: true });
     }
@@ -135,28 +163,44 @@ export class WebSocket extends EventTarget {
 
   /**
    * Creates a WebSocket and starts connecting to `url` in the background.
+   * Node only: the second argument may be an init dictionary, a plain
+   * object with `protocols` and any {@link WebSocketOptions}.
+   * @param url - A `ws:`, `wss:`, `http:` or `https:` URL, without a fragment.
+   * @param protocols - A subprotocol or a list of them, offered in order of
+   *   preference; or the init dictionary.
+   * @throws {DOMException} `SyntaxError` for a URL that does not parse, has
+   *   another scheme or a fragment, or for protocols that repeat or are not tokens.
+   * @throws {TypeError} for an unknown option (ws's names say what to do
+   *   instead), an init dictionary with options as well, or an init
+   *   dictionary whose `protocols` is not a string or a sequence of strings.
+   * @throws {TypeError} or {RangeError} for an invalid option, naming it.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
+   */
+  constructor(url: string | URL, protocols?: string | Iterable<string> | WebSocketInit);
+  /**
+   * Creates a WebSocket and starts connecting to `url` in the background.
    * @param url - A `ws:`, `wss:`, `http:` or `https:` URL, without a fragment.
    * @param protocols - A subprotocol or a list of them, offered in order of preference.
    * @param options - Node-only options; browsers ignore a third argument.
    * @throws {DOMException} `SyntaxError` for a URL that does not parse, has
    *   another scheme or a fragment, or for protocols that repeat or are not tokens.
+   * @throws {TypeError} for an unknown option (ws's names say what to do instead).
    * @throws {TypeError} or {RangeError} for an invalid option, naming it.
    * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
    */
-  constructor(
-    url: string | URL,
-    protocols: string | Iterable<string> = [],
-    options?: WebSocketOptions,
-  ) {
+  constructor(url: string | URL, protocols?: string | Iterable<string>, options?: WebSocketOptions);
+  constructor(url: string | URL, protocols?: unknown, options?: unknown) {
     super();
     if (arguments.length === 0) {
       throw new TypeError(
         "Failed to construct 'WebSocket': 1 argument required, but only 0 present.",
       );
     }
-    // WebIDL: url is a USVString; protocols a (DOMString or sequence<DOMString>).
+    // WebIDL: url is a USVString; protocols a (DOMString or sequence<DOMString>),
+    // or (Node only) the init dictionary.
     const urlString = toUSVString(url);
-    let protocolList = toProtocolList(protocols);
+    const args = readConstructorArguments(protocols, options);
+    let protocolList = args.protocols;
     // 1. Let baseURL be this's relevant settings object's API base URL.
     //    Node has no document, hence no base URL: URLs must be absolute.
     // 2. Let urlRecord be the result of getting a URL record given url and baseURL.
@@ -176,7 +220,7 @@ export class WebSocket extends EventTarget {
       throw new DOMException('The subprotocols must not contain duplicates.', 'SyntaxError');
     }
     // Node only: the options, checked before anything starts.
-    const resolved = resolveOptions(options);
+    const resolved = resolveOptions(args.options, args.inInit);
     // 5. Set this's url to urlRecord.
     this.#url = urlRecord;
     this.#origin = urlRecord.origin;
@@ -281,6 +325,18 @@ export class WebSocket extends EventTarget {
 
   set onmessage(value: WebSocketEventHandler<MessageEvent<string | ArrayBuffer | Blob>>) {
     this.#setHandler('message', value);
+  }
+
+  /**
+   * Node only, beyond WHATWG: the `pong` event's handler.
+   * @see {@link PongEvent}
+   */
+  get onpong(): WebSocketEventHandler<PongEvent> {
+    return this.#getHandler('pong');
+  }
+
+  set onpong(value: WebSocketEventHandler<PongEvent>) {
+    this.#setHandler('pong', value);
   }
 
   /**
@@ -398,12 +454,59 @@ export class WebSocket extends EventTarget {
     }
   }
 
+  /**
+   * Node only, beyond WHATWG: sends a ping, ahead of messages still waiting
+   * to be written. The server answers with a pong, dispatched as a `pong`
+   * event. As with `send()`, it throws while CONNECTING and does nothing
+   * once CLOSING or CLOSED.
+   * @param data - At most 125 bytes: a string (sent as UTF-8) or bytes. Default: empty.
+   * @throws {RangeError} for a payload over 125 bytes.
+   * @throws {TypeError} for a `Blob` (it would have to be read first) or a
+   *   view over shared memory.
+   * @throws {DOMException} `InvalidStateError` while CONNECTING.
+   */
+  ping(data?: PingData): void {
+    let bytes: Uint8Array;
+    if (data === undefined) {
+      bytes = new Uint8Array(0);
+    } else if (isArrayBuffer(data)) {
+      bytes = new Uint8Array(data);
+    } else if (ArrayBuffer.isView(data)) {
+      if (!isArrayBuffer(data.buffer)) {
+        throw new TypeError(
+          "Failed to execute 'ping' on 'WebSocket': The provided ArrayBufferView value must not be shared.",
+        );
+      }
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else if (data instanceof Blob) {
+      throw new TypeError(
+        "Failed to execute 'ping' on 'WebSocket': a Blob is not accepted; " +
+          'pass its bytes (await blob.arrayBuffer())',
+      );
+    } else {
+      bytes = encodeUtf8(toUSVString(data));
+    }
+    if (bytes.byteLength > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError(
+        `The ping payload must not be greater than ${MAX_CONTROL_PAYLOAD} bytes, got ${bytes.byteLength}`,
+      );
+    }
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException(
+        "Failed to execute 'ping' on 'WebSocket': Still in CONNECTING state.",
+        'InvalidStateError',
+      );
+    }
+    if (this.#readyState === OPEN) this.#link.ping(bytes);
+  }
+
   // ---- feedback from the protocol ----
 
   readonly #linkHandler: LinkHandler = {
     onOpen: (protocol, extensions) =>
       this.#tasks.queue(this.#established, { protocol, extensions }),
     onMessage: (data) => this.#tasks.queue(this.#messageReceived, data),
+    onPong: (data) => this.#tasks.queue(this.#pongReceived, data),
     onClosing: () => this.#tasks.queue(this.#closingStarted, undefined),
     onWritten: (size) => this.#bufferedAmount.written(size),
     onClose: (code, reason, wasClean, error) => {
@@ -448,6 +551,16 @@ export class WebSocket extends EventTarget {
     //    with the origin attribute initialized to the serialization of the
     //    WebSocket object's url's origin, and the data attribute initialized to dataForEvent.
     this.dispatchEvent(new MessageEvent('message', { data: dataForEvent, origin: this.#origin }));
+  };
+
+  /**
+   * Node only: a pong arrived. Like a message, in a task of its own; unlike
+   * one, still dispatched while CLOSING, since a pong answers a ping this
+   * side sent and is no message the spec would drop.
+   */
+  readonly #pongReceived = (data: ArrayBuffer): void => {
+    if (this.#readyState !== OPEN && this.#readyState !== CLOSING) return;
+    this.dispatchEvent(new PongEvent('pong', { data }));
   };
 
   /**
@@ -556,15 +669,4 @@ export interface WebSocket {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void;
-}
-
-/** WebIDL `(DOMString or sequence<DOMString>)`: an iterable object is a sequence. */
-function toProtocolList(protocols: unknown): string | string[] {
-  if (typeof protocols === 'object' && protocols !== null) {
-    const iterator = (protocols as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-    if (iterator !== undefined && iterator !== null) {
-      return Array.from(protocols as Iterable<unknown>, toDOMString);
-    }
-  }
-  return toDOMString(protocols);
 }

@@ -17,6 +17,7 @@ describe('resolveOptions', () => {
         closeTimeout: DEFAULT_TIMEOUT,
         maxPayload: DEFAULT_MAX_PAYLOAD,
         maxFragments: DEFAULT_MAX_FRAGMENTS,
+        pingInterval: 0,
         deflate: null,
         tls: { rejectUnauthorized: true, servername: undefined },
       });
@@ -29,11 +30,20 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(5)).toThrow(/"options"/);
   });
 
-  for (const name of ['handshakeTimeout', 'closeTimeout', 'maxPayload', 'maxFragments']) {
+  for (const name of [
+    'handshakeTimeout',
+    'closeTimeout',
+    'maxPayload',
+    'maxFragments',
+    'pingInterval',
+  ]) {
     test(`${name}: a non-number is a TypeError, a bad number a RangeError`, () => {
       expect(() => resolveOptions({ [name]: '100' })).toThrow(TypeError);
       expect(() => resolveOptions({ [name]: '100' })).toThrow(`"${name}"`);
-      for (const value of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+      // maxPayload alone takes Infinity (see ws-options.test.ts).
+      const bad =
+        name === 'maxPayload' ? [-1, 1.5, NaN, 2 ** 53] : [-1, 1.5, NaN, Infinity, 2 ** 53];
+      for (const value of bad) {
         expect(() => resolveOptions({ [name]: value })).toThrow(RangeError);
         expect(() => resolveOptions({ [name]: value })).toThrow(`"${name}"`);
       }
@@ -43,7 +53,9 @@ describe('resolveOptions', () => {
 
   test('the wording is the one every package uses (@proj/protocol integerOption)', () => {
     expect(() => resolveOptions({ maxPayload: 'abc' })).toThrow(
-      new TypeError('The "maxPayload" option must be an integer of at least 0, got "abc"'),
+      new TypeError(
+        'The "maxPayload" option must be an integer of at least 1 or Infinity, got "abc"',
+      ),
     );
     expect(() => resolveOptions({ handshakeTimeout: 1.5 })).toThrow(
       new RangeError(
