@@ -17,6 +17,8 @@ const ALLOWED = {
   server: ['protocol', 'deflate', 'transport'],
   client: ['protocol', 'deflate', 'transport'],
   redis: ['protocol', 'server'],
+  // The command line is an application of the two public APIs only.
+  cli: ['client', 'server'],
 };
 
 const problems = [];
