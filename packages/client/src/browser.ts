@@ -1,53 +1,52 @@
 /**
  * `@proj/client` in browsers: the browser's own WebSocket and event classes,
- * behind the same types as the Node entry. No Node code is imported here.
+ * with the DOM's types. Nothing of the Node implementation is imported here,
+ * not even a type, so these declarations need `lib: ["dom"]` and nothing of
+ * Node's (`@types/node`, `Buffer`): a browser project compiles against them
+ * with `skipLibCheck` off. What only Node has (`ping()`, `PongEvent`, the
+ * third constructor argument and its `WebSocketOptions`) is in the Node entry
+ * only.
  * @packageDocumentation
  */
-import type { WebSocket as WebSocketClass } from './websocket.js';
-import type {
-  CloseEvent as CloseEventClass,
-  ErrorEvent as ErrorEventClass,
-  MessageEvent as MessageEventClass,
-} from './events.js';
 
-export type {
-  BinaryType,
-  WebSocketData,
-  WebSocketEventHandler,
-  WebSocketEventMap,
-} from './websocket.js';
-export type { CloseEventInit, ErrorEventInit, MessageEventInit } from './events.js';
-export type { TlsCredential, WebSocketOptions } from './options.js';
 /** Exported as in the Node entry, so the same imports work; browsers never report them. */
 export { HandshakeError, HandshakeRejectedError, WebSocketError } from '@proj/protocol';
 
-const runtime = globalThis as unknown as {
-  WebSocket: typeof WebSocketClass;
-  CloseEvent: typeof CloseEventClass;
-  ErrorEvent: typeof ErrorEventClass;
-  MessageEvent: typeof MessageEventClass;
-};
-
 /**
- * The browser's WebSocket. A third constructor argument (Node-only options)
- * is ignored by browsers.
+ * The browser's `WebSocket`: the value and the type are the DOM's own.
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
-export const WebSocket = runtime.WebSocket;
-/** The browser's `WebSocket` instance type, as in the Node entry. */
-export type WebSocket = WebSocketClass;
+export const WebSocket: typeof globalThis.WebSocket = globalThis.WebSocket;
+/** A browser `WebSocket`. */
+export type WebSocket = globalThis.WebSocket;
 
 /** The browser's `CloseEvent`. */
-export const CloseEvent = runtime.CloseEvent;
+export const CloseEvent: typeof globalThis.CloseEvent = globalThis.CloseEvent;
 /** The `close` event. */
-export type CloseEvent = import('./events.js').CloseEvent;
+export type CloseEvent = globalThis.CloseEvent;
 
-/** The browser's `ErrorEvent`. */
-export const ErrorEvent = runtime.ErrorEvent;
-/** An `error` event (a plain `Event` in browsers; `ErrorEvent` in Node). */
-export type ErrorEvent = import('./events.js').ErrorEvent;
+/** The browser's `ErrorEvent` (a browser's WebSocket fires a plain `Event` on error). */
+export const ErrorEvent: typeof globalThis.ErrorEvent = globalThis.ErrorEvent;
+/** An `ErrorEvent`. */
+export type ErrorEvent = globalThis.ErrorEvent;
 
 /** The browser's `MessageEvent`. */
-export const MessageEvent = runtime.MessageEvent;
+export const MessageEvent: typeof globalThis.MessageEvent = globalThis.MessageEvent;
 /** A `message` event. */
-export type MessageEvent<T = unknown> = import('./events.js').MessageEvent<T>;
+export type MessageEvent<T = unknown> = globalThis.MessageEvent<T>;
+
+/** How binary messages are exposed: `"blob"` (the default) or `"arraybuffer"`. */
+export type BinaryType = globalThis.BinaryType;
+/** The events a {@link WebSocket} dispatches, by type. */
+export type WebSocketEventMap = globalThis.WebSocketEventMap;
+/** An event handler IDL attribute's value. */
+export type WebSocketEventHandler<E extends Event> =
+  ((this: WebSocket, event: E) => unknown) | null;
+/** Data `send()` accepts. */
+export type WebSocketData = Parameters<WebSocket['send']>[0];
+/** Options of a {@link CloseEvent}. */
+export type CloseEventInit = globalThis.CloseEventInit;
+/** Options of an {@link ErrorEvent}. */
+export type ErrorEventInit = globalThis.ErrorEventInit;
+/** Options of a {@link MessageEvent}. */
+export type MessageEventInit<T = unknown> = globalThis.MessageEventInit<T>;

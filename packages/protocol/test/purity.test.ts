@@ -2,12 +2,12 @@
  * The sans-I/O contract, checked on what ships: the BUILT bundle runs in a bare
  * `node:vm` context that has nothing but the ECMAScript built-ins plus
  * TextEncoder, TextDecoder and `crypto.getRandomValues` (no require, process,
- * Buffer, timers or DOM), and neither bundle imports or requires anything.
+ * Buffer, timers or DOM), and the bundle imports nothing.
  *
- * Needs `dist/` (the test command runs `turbo run build` first). The ESM
- * bundle is loaded through `vm.SourceTextModule` when the runner was started
- * with `--experimental-vm-modules`; the CJS bundle is always loaded with a
- * fake `module`/`exports` and no `require`.
+ * Needs `dist/` (the test command runs `turbo run build` first). The bundle
+ * (ESM only: `import` and `require()` load the same file) is loaded through
+ * `vm.SourceTextModule`, which needs the runner started with
+ * `--experimental-vm-modules` (vitest.config.ts passes it).
  */
 import { webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,7 +16,6 @@ import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 
 const ESM_PATH = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-const CJS_PATH = fileURLToPath(new URL('../dist/index.cjs', import.meta.url));
 
 function readBundle(path: string): string {
   if (!existsSync(path)) {
@@ -119,18 +118,6 @@ const MASK_SCENARIO = String.raw`(protocol) => {
   return JSON.stringify({ wasm: typeof WebAssembly, wrong });
 }`;
 
-/** Evaluates the CJS bundle in `context` with a fake module and no require; returns its exports. */
-function loadCjs(context: vm.Context): object {
-  const wrapper = vm.runInContext(
-    `(function (module, exports) {\n${readBundle(CJS_PATH)}\n})`,
-    context,
-    { filename: CJS_PATH },
-  ) as (module: { exports: object }, exports: object) => void;
-  const module = vm.runInContext('({ exports: {} })', context) as { exports: object };
-  wrapper(module, module.exports);
-  return module.exports;
-}
-
 /** `vm.SourceTextModule` exists only under `--experimental-vm-modules`. */
 type SourceTextModuleClass = new (
   source: string,
@@ -143,29 +130,30 @@ type SourceTextModuleClass = new (
 const SourceTextModule = (vm as unknown as { SourceTextModule?: SourceTextModuleClass })
   .SourceTextModule;
 
-describe('the built bundle in a bare vm context', () => {
-  it.skipIf(!SourceTextModule)('ESM (dist/index.js) via vm.SourceTextModule', async () => {
-    const context = bareContext();
-    const bundle = new SourceTextModule!(readBundle(ESM_PATH), {
-      context,
-      identifier: 'protocol.js',
-    });
-    const scenario = new SourceTextModule!(
-      `import * as protocol from '@proj/protocol';\nexport const result = (${SCENARIO})(protocol);`,
-      { context, identifier: 'scenario.js' },
-    );
-    await scenario.link((specifier) => {
-      if (specifier === '@proj/protocol') return bundle;
-      throw new Error(`The bundle imports "${specifier}"; it must import nothing`);
-    });
-    await scenario.evaluate();
-    checkScenario(scenario.namespace['result'] as string);
+/**
+ * Runs `scenario` (the source of a function of the bundle's exports) in a
+ * module of `context` that imports the bundle; returns what it returned.
+ */
+async function runScenario(context: vm.Context, scenario: string): Promise<string> {
+  if (!SourceTextModule) {
+    throw new Error('vm.SourceTextModule is missing: run vitest with --experimental-vm-modules');
+  }
+  const bundle = new SourceTextModule(readBundle(ESM_PATH), { context, identifier: 'protocol.js' });
+  const module = new SourceTextModule(
+    `import * as protocol from '@proj/protocol';\nexport const result = (${scenario})(protocol);`,
+    { context, identifier: 'scenario.js' },
+  );
+  await module.link((specifier) => {
+    if (specifier === '@proj/protocol') return bundle;
+    throw new Error(`The bundle imports "${specifier}"; it must import nothing`);
   });
+  await module.evaluate();
+  return module.namespace['result'] as string;
+}
 
-  it('CJS (dist/index.cjs) with a fake module and no require', () => {
-    const context = bareContext();
-    const run = vm.runInContext(SCENARIO, context) as (protocol: object) => string;
-    checkScenario(run(loadCjs(context)));
+describe('the built bundle in a bare vm context', () => {
+  it('runs a handshake, a message and a close', async () => {
+    checkScenario(await runScenario(bareContext(), SCENARIO));
   });
 
   // WebAssembly is a built-in of every V8 context; the SIMD masking path must
@@ -173,20 +161,19 @@ describe('the built bundle in a bare vm context', () => {
   it.each([
     ['with', 'object'],
     ['without', 'undefined'],
-  ])('CJS masks a 100 kB payload %s WebAssembly', (_name, wasmType) => {
+  ])('masks a 100 kB payload %s WebAssembly', async (_name, wasmType) => {
     const context = bareContext();
     if (wasmType === 'undefined') vm.runInContext('delete globalThis.WebAssembly', context);
-    const run = vm.runInContext(MASK_SCENARIO, context) as (protocol: object) => string;
-    expect(JSON.parse(run(loadCjs(context)))).toEqual({ wasm: wasmType, wrong: 0 });
+    expect(JSON.parse(await runScenario(context, MASK_SCENARIO))).toEqual({
+      wasm: wasmType,
+      wrong: 0,
+    });
   });
 });
 
-describe('the built bundles import nothing', () => {
-  it.each([
-    ['dist/index.js', ESM_PATH],
-    ['dist/index.cjs', CJS_PATH],
-  ])('%s has no require(), import or export-from', (_name, path) => {
-    const source = readBundle(path);
+describe('the built bundle imports nothing', () => {
+  it('dist/index.js has no require(), import or export-from', () => {
+    const source = readBundle(ESM_PATH);
     expect(source.match(/\brequire\s*\(/g) ?? []).toEqual([]);
     // Static `import ... from 'x'`, bare `import 'x'`, `export ... from 'x'`, dynamic `import('x')`.
     expect(source.match(/\bimport\s*(?:[\w*{},\s]+\bfrom\s*)?["'][^"']+["']/g) ?? []).toEqual([]);

@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { RedisAdapter, type RedisAdapterOptions, type RedisAdapterStats } from './redis-adapter.js';
+export { type RedisConnectionOptions } from './connections.js';

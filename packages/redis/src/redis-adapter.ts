@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { PubSubAdapter, PubSubAdapterEvents } from '@proj/server';
+import { type RedisConnectionOptions, openConnections } from './connections.js';
 
-/** Options of a {@link RedisAdapter}. */
-export interface RedisAdapterOptions {
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). Default `redis://127.0.0.1:6379`. */
-  url?: string;
-  /** More `ioredis` options, for both connections (e.g. `tls`, `retryStrategy`). */
-  redisOptions?: RedisOptions;
+/**
+ * Options of a {@link RedisAdapter}: the connections in one of three forms
+ * (`url` and `redisOptions` for two the adapter creates, `client` for one of
+ * yours plus a duplicate, or `publisher` and `subscriber`), and the prefix.
+ */
+export interface RedisAdapterOptions extends RedisConnectionOptions {
   /**
    * Prefix of the Redis channel of each topic (`prefix + topic`). Apps that
    * share one Redis must use different prefixes. Default `"ws:"`.
@@ -26,6 +27,9 @@ export interface RedisAdapterStats {
   received: number;
 }
 
+/** A listener of a connection's events, as ioredis types it. */
+type Listener = Parameters<Redis['on']>[1];
+
 /** Format version, the first byte of every message. */
 const VERSION = 1;
 const FLAG_BINARY = 1;
@@ -37,11 +41,14 @@ const HEADER_BYTES = 2 + NODE_ID_BYTES;
  * A {@link PubSubAdapter} over Redis pub/sub: `server.publish` on one node
  * reaches the subscribers of every node connected to the same Redis.
  *
- * Two connections: one publishes, one subscribes (a Redis connection in
- * subscriber mode can do nothing else). A node subscribes only to the
- * channels of topics it has local subscribers for. Each message carries the
- * origin node's id, so a node ignores its own (it delivered them already,
- * directly and in order), and a binary flag; the payload is carried unchanged.
+ * Two connections: one publishes, one subscribes (they reconnect
+ * differently, and with RESP2 a connection in subscriber mode can do nothing
+ * else). The adapter creates them, or takes
+ * yours (`client`, or `publisher` and `subscriber`), and closes only those it
+ * created. A node subscribes only to the channels of topics it has local
+ * subscribers for. Each message carries the origin node's id, so a node
+ * ignores its own (it delivered them already, directly and in order), and a
+ * binary flag; the payload is carried unchanged.
  *
  * Delivery is Redis pub/sub's: at most once. Messages published while Redis
  * is unreachable, or in flight when it goes down, are lost for the other
@@ -52,6 +59,10 @@ const HEADER_BYTES = 2 + NODE_ID_BYTES;
  *
  * @example
  * const server = new WebSocketServer({ port: 8080, adapter: new RedisAdapter(process.env.REDIS_URL) });
+ * @example
+ * // An ioredis client the application already has: published on, and
+ * // duplicated for subscribing; the adapter closes only the duplicate.
+ * const adapter = new RedisAdapter({ client: redis });
  */
 export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements PubSubAdapter {
   /** This node's id (hex), carried in every message it publishes. */
@@ -63,6 +74,10 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
   readonly #header: Buffer;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
+  /** The connections this adapter created: the only ones it closes. */
+  readonly #owned: readonly Redis[];
+  /** Every listener added to a connection, removed on close from those not owned. */
+  readonly #listeners: Array<[Redis, string, Listener]> = [];
   readonly #topics = new Set<string>();
   /** Every subscription is in place on the current subscriber connection. */
   #synced = false;
@@ -74,14 +89,15 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  /** @param options - a Redis URL, or {@link RedisAdapterOptions}. */
+  /**
+   * @param options - a Redis URL, or {@link RedisAdapterOptions}.
+   * @throws {TypeError} for an invalid prefix or connection options (see
+   *   {@link RedisAdapterOptions}), e.g. a `publisher` in subscriber mode.
+   */
   constructor(options: string | RedisAdapterOptions = {}) {
     super();
-    const {
-      url,
-      redisOptions = {},
-      prefix = 'ws:',
-    } = typeof options === 'string' ? { url: options } : options;
+    const resolved = typeof options === 'string' ? { url: options } : options;
+    const { prefix = 'ws:' } = resolved;
     if (typeof prefix !== 'string') throw new TypeError('The "prefix" option must be a string');
     this.prefix = prefix;
     const id = randomBytes(NODE_ID_BYTES);
@@ -90,42 +106,32 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
     this.#header[0] = VERSION;
     id.copy(this.#header, 2);
 
-    const common: RedisOptions = {
-      connectionName: `ws-${this.nodeId.slice(0, 8)}`,
-      ...redisOptions,
-    };
-    const create = (extra: RedisOptions): Redis =>
-      url === undefined
-        ? new Redis({ ...common, ...extra })
-        : new Redis(url, { ...common, ...extra });
-    // A publish that was in flight when the connection dropped is not resent:
-    // it may have been delivered already (at most once, never twice).
-    this.#publisher = create({ autoResendUnfulfilledCommands: false });
-    // Subscriptions are restored by this adapter on every (re)connection, so
-    // that `available` means "subscribed again", not merely "connected".
-    this.#subscriber = create({
-      autoResubscribe: false,
-      autoResendUnfulfilledCommands: false,
-      enableOfflineQueue: false,
-    });
+    const connections = openConnections(resolved, this.nodeId);
+    this.#publisher = connections.publisher;
+    this.#subscriber = connections.subscriber;
+    this.#owned = connections.owned;
 
     for (const connection of [this.#publisher, this.#subscriber]) {
-      connection.on('error', (error: Error) => this.#onError(error));
-      connection.on('close', () => this.#update());
+      this.#listen(connection, 'error', (error: Error) => this.#onError(error));
+      this.#listen(connection, 'close', () => this.#update());
     }
-    this.#publisher.on('ready', () => {
-      this.#everReady = true;
-      this.#update();
-    });
-    this.#subscriber.on('ready', () => this.#resubscribe());
-    this.#subscriber.on('close', () => {
+    this.#listen(this.#publisher, 'ready', () => this.#onPublisherReady());
+    this.#listen(this.#subscriber, 'ready', () => this.#resubscribe());
+    this.#listen(this.#subscriber, 'close', () => {
       this.#synced = false;
       this.#generation++;
       this.#update();
     });
-    this.#subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) =>
+    this.#listen(this.#subscriber, 'messageBuffer', (channel: Buffer, message: Buffer) =>
       this.#onMessage(channel, message),
     );
+    // Connections passed in may be up already (no `ready` to wait for), or
+    // created with `lazyConnect` and waiting for a first command.
+    if (this.#publisher.status === 'ready') this.#onPublisherReady();
+    if (this.#subscriber.status === 'ready') this.#resubscribe();
+    for (const connection of [this.#publisher, this.#subscriber]) {
+      if (connection.status === 'wait') connection.connect().catch(() => {}); // reported by 'error'
+    }
   }
 
   /** Whether Redis is reachable and every subscription is in place. */
@@ -182,7 +188,12 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
     }
   }
 
-  /** Closes both connections (publishes already handed to Redis are sent first). */
+  /**
+   * Closes the connections this adapter created (publishes already handed to
+   * Redis are sent first). Connections passed in stay open: the adapter
+   * unsubscribes its channels from your `subscriber` and stops listening to
+   * both.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -190,17 +201,28 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
 
   async #close(): Promise<void> {
     this.#closed = true;
+    const channels = [...this.#topics].map((topic) => this.prefix + topic);
     this.#topics.clear();
     await Promise.all(
       [this.#publisher, this.#subscriber].map(async (connection) => {
-        if (connection.status === 'ready') {
+        if (this.#owned.includes(connection)) {
+          await quit(connection);
+          return;
+        }
+        if (
+          connection === this.#subscriber &&
+          channels.length > 0 &&
+          connection.status === 'ready'
+        ) {
           try {
-            await connection.quit();
+            await connection.unsubscribe(...channels);
           } catch {
-            // Lost while quitting: disconnect below.
+            // Lost meanwhile: a new connection has none of our subscriptions.
           }
         }
-        connection.disconnect();
+        for (const [emitter, event, listener] of this.#listeners) {
+          if (emitter === connection) emitter.off(event, listener);
+        }
       }),
     );
   }
@@ -218,6 +240,17 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
       return;
     }
     this.#subscriber.subscribe(...channels).then(done, (error: Error) => this.#onError(error));
+  }
+
+  #onPublisherReady(): void {
+    this.#everReady = true;
+    this.#update();
+  }
+
+  /** Adds a listener to a connection and remembers it, to remove it on close. */
+  #listen(connection: Redis, event: string, listener: Listener): void {
+    connection.on(event, listener);
+    this.#listeners.push([connection, event, listener]);
   }
 
   #onMessage(channel: Buffer, message: Buffer): void {
@@ -256,4 +289,16 @@ export class RedisAdapter extends EventEmitter<PubSubAdapterEvents> implements P
       this.emit('unavailable', this.#lastError);
     }
   }
+}
+
+/** Quits a connection the adapter owns, or drops it when quitting is not possible. */
+async function quit(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') {
+    try {
+      await connection.quit();
+    } catch {
+      // Lost while quitting: disconnect below.
+    }
+  }
+  connection.disconnect();
 }

@@ -8,33 +8,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { Client, control, numsub, sleep, until } from './helpers.js';
-import { RedisServer } from './redis-server.js';
+import { afterEach, expect, test } from 'vitest';
+import { Client, numsub, sleep, until, useRedis } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('fixtures/node.mjs', import.meta.url));
 const TOPIC = 'chat';
 const CHANNEL = `ws:${TOPIC}`;
 
-let redis: RedisServer;
-let ctl: Redis;
+const redis = useRedis();
 const nodes: Node[] = [];
 const clients: Client[] = [];
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ctl = control(redis.url);
-});
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
   await Promise.all(nodes.splice(0).map((node) => node.stop()));
-});
-
-afterAll(async () => {
-  ctl?.disconnect();
-  await redis?.stop();
 });
 
 /** One server process. */
@@ -51,7 +38,7 @@ class Node {
 
   static async start(): Promise<Node> {
     const child = spawn(process.execPath, [fixture], {
-      env: { ...process.env, REDIS_URL: redis.url },
+      env: { ...process.env, REDIS_URL: redis.server.url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const node = new Node(child);
@@ -100,7 +87,10 @@ async function cluster(count = 3, perNode = 2) {
     publishers.push(await node.client());
   }
   // Every node's subscription is in place in Redis before anything is published.
-  await until(async () => (await numsub(ctl, CHANNEL))[0] === count, `${count} subscriptions`);
+  await until(
+    async () => (await numsub(redis.ctl, CHANNEL))[0] === count,
+    `${count} subscriptions`,
+  );
   return { nodes: started, subscribers, publishers };
 }
 
@@ -150,7 +140,7 @@ test('a node that restarts rejoins', async () => {
   const { nodes: started, subscribers, publishers } = await cluster();
   // Node 2 goes away: its Redis subscription goes with it.
   await started[2]!.stop();
-  await until(async () => (await numsub(ctl, CHANNEL))[0] === 2, 'two subscriptions');
+  await until(async () => (await numsub(redis.ctl, CHANNEL))[0] === 2, 'two subscriptions');
   await roundOfMessages(publishers.slice(0, 2), subscribers.slice(0, 2).flat(), 'without');
 
   // A new process takes its place; its clients subscribe again.
@@ -158,7 +148,7 @@ test('a node that restarts rejoins', async () => {
   const rejoined = [await again.client(), await again.client()];
   for (const client of rejoined) await client.subscribe(TOPIC);
   const publisher = await again.client();
-  await until(async () => (await numsub(ctl, CHANNEL))[0] === 3, 'three subscriptions');
+  await until(async () => (await numsub(redis.ctl, CHANNEL))[0] === 3, 'three subscriptions');
   await roundOfMessages(
     [publishers[0]!, publishers[1]!, publisher],
     [...subscribers[0]!, ...subscribers[1]!, ...rejoined],
@@ -170,7 +160,7 @@ test('Redis restarted mid-test: adapters resubscribe and delivery resumes', asyn
   const { nodes: started, subscribers, publishers } = await cluster();
   await roundOfMessages(publishers, subscribers.flat(), 'before');
 
-  await redis.stop();
+  await redis.server.stop();
   // While Redis is down, each node still delivers its own publishes locally.
   // What is published now may be lost for the other nodes: Redis pub/sub is
   // at most once across an outage, so nothing is asserted about them.
@@ -178,12 +168,12 @@ test('Redis restarted mid-test: adapters resubscribe and delivery resumes', asyn
   for (const subscriber of subscribers[0]!) {
     await until(() => subscriber.messages.includes('outage/0'), 'local delivery during the outage');
   }
-  await redis.restart();
+  await redis.server.restart();
   // Each adapter reconnects and restores its subscription, then says so.
   for (const node of started) {
     await until(() => node.availableCount() >= 2, 'adapter available again');
   }
-  await until(async () => (await numsub(ctl, CHANNEL))[0] === 3, 'three subscriptions again');
+  await until(async () => (await numsub(redis.ctl, CHANNEL))[0] === 3, 'three subscriptions again');
   // Guaranteed again from here: every message, exactly once, in order.
   await roundOfMessages(publishers, subscribers.flat(), 'after');
 });

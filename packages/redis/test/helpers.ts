@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
+import { RedisServer } from './redis-server.js';
 
 /** Polls `check` until it returns a value other than `undefined`/`false`, or fails after `timeout`. */
 export async function until<T>(
@@ -32,6 +34,30 @@ export async function numsub(redis: Redis, ...channels: string[]): Promise<numbe
 export function control(url: string): Redis {
   const redis = new Redis(url, { retryStrategy: () => 50, maxRetriesPerRequest: null });
   redis.on('error', () => {});
+  return redis;
+}
+
+/** The redis-server of a test file and a control connection to it. */
+export interface TestRedis {
+  readonly server: RedisServer;
+  /** A plain connection for inspecting Redis (PUBSUB NUMSUB, CLIENT LIST). */
+  readonly ctl: Redis;
+}
+
+/**
+ * Starts a redis-server and a control connection before the file's tests and
+ * stops both after them. The fields are set once `beforeAll` has run.
+ */
+export function useRedis(): TestRedis {
+  const redis = {} as { server: RedisServer; ctl: Redis };
+  beforeAll(async () => {
+    redis.server = await RedisServer.start();
+    redis.ctl = control(redis.server.url);
+  });
+  afterAll(async () => {
+    redis.ctl?.disconnect();
+    await redis.server?.stop();
+  });
   return redis;
 }
 

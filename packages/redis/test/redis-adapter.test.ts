@@ -3,33 +3,21 @@
  * ./redis-server.ts): framing, origin tagging, interest-based subscriptions,
  * order, and what happens when Redis goes away and comes back.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type ServerWebSocket, WebSocketServer } from '@proj/server';
 import { RedisAdapter } from '@proj/redis';
 import { onCleanup, useCleanup } from '@proj/test-utils';
-import { Client, control, numsub, sleep, until } from './helpers.js';
+import { Client, control, numsub, sleep, until, useRedis } from './helpers.js';
 import { RedisServer, freePort } from './redis-server.js';
 
-let redis: RedisServer;
-let ctl: Redis;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  ctl = control(redis.url);
-});
-
-afterAll(async () => {
-  ctl?.disconnect();
-  await redis?.stop();
-});
+const redis = useRedis();
 
 // Adapters, servers and clients made by a test are closed after it.
 useCleanup({ failOnUncaught: false });
 
 function adapter(options: { prefix?: string } = {}): RedisAdapter {
   const created = new RedisAdapter({
-    url: redis.url,
+    url: redis.server.url,
     prefix: options.prefix,
     redisOptions: { retryStrategy: (times) => Math.min(times * 50, 250) },
   });
@@ -62,7 +50,7 @@ describe('RedisAdapter', () => {
     const fromB = record(b);
     a.subscribe('t');
     b.subscribe('t');
-    await until(async () => (await numsub(ctl, 'ws:t'))[0] === 2, 'two subscriptions');
+    await until(async () => (await numsub(redis.ctl, 'ws:t'))[0] === 2, 'two subscriptions');
 
     const every = Uint8Array.from({ length: 256 * 4 }, (_, i) => i & 0xff);
     a.publish('t', every, true);
@@ -94,16 +82,19 @@ describe('RedisAdapter', () => {
     ];
     onCleanup(() => clients.forEach((c) => c.close()));
     await until(() => sockets.length === 2, 'two connections');
-    expect(await numsub(ctl, 'ws:room')).toEqual([0]);
+    expect(await numsub(redis.ctl, 'ws:room')).toEqual([0]);
     sockets[0]!.subscribe('room');
     sockets[1]!.subscribe('room');
-    await until(async () => (await numsub(ctl, 'ws:room'))[0] === 1, 'one Redis subscription');
+    await until(
+      async () => (await numsub(redis.ctl, 'ws:room'))[0] === 1,
+      'one Redis subscription',
+    );
     expect([...a.topics]).toEqual(['room']);
     sockets[0]!.unsubscribe('room');
     await sleep(50);
-    expect(await numsub(ctl, 'ws:room')).toEqual([1]);
+    expect(await numsub(redis.ctl, 'ws:room')).toEqual([1]);
     clients[1]!.close(); // the last subscriber goes away
-    await until(async () => (await numsub(ctl, 'ws:room'))[0] === 0, 'no Redis subscription');
+    await until(async () => (await numsub(redis.ctl, 'ws:room'))[0] === 0, 'no Redis subscription');
     expect([...a.topics]).toEqual([]);
   });
 
@@ -113,7 +104,7 @@ describe('RedisAdapter', () => {
     await Promise.all([a.ready(), b.ready()]);
     const fromA = record(b);
     b.subscribe('seq');
-    await until(async () => (await numsub(ctl, 'ws:seq'))[0] === 1, 'subscription');
+    await until(async () => (await numsub(redis.ctl, 'ws:seq'))[0] === 1, 'subscription');
     const count = 5_000;
     for (let i = 0; i < count; i++) a.publish('seq', new TextEncoder().encode(String(i)), false);
     await until(() => fromA.length === count, `${count} messages`);
@@ -128,7 +119,7 @@ describe('RedisAdapter', () => {
     await Promise.all([a.ready(), b.ready()]);
     const atB = record(b);
     b.subscribe('t');
-    await until(async () => (await numsub(ctl, 'app2:t'))[0] === 1, 'subscription');
+    await until(async () => (await numsub(redis.ctl, 'app2:t'))[0] === 1, 'subscription');
     a.publish('t', new Uint8Array([1]), true);
     await sleep(150);
     expect(atB).toEqual([]);
