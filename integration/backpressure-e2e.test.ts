@@ -9,7 +9,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { BacklogExceededError, type ServerOptions, type ServerWebSocket } from '@proj/server';
+import {
+  BacklogExceededError,
+  type CloseCause,
+  type ServerOptions,
+  type ServerWebSocket,
+} from '@proj/server';
 import {
   Collector,
   Opcode,
@@ -188,7 +193,7 @@ describe('maxBacklog: a producer that ignores backpressure', () => {
 
   test("backlogPolicy 'close': the message is refused, then everything accepted arrives, then 1008", async () => {
     const { raw, socket } = await slowPeer({ maxBacklog: MAX, backlogPolicy: 'close' });
-    const closed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const closed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     const accepted = fillBacklog(socket, MAX);
     const queued = socket.bufferedAmount;
     expect(queued).toBeGreaterThan(MAX - FRAME);
@@ -210,7 +215,7 @@ describe('maxBacklog: a producer that ignores backpressure', () => {
       accepted,
     );
     raw.sendClose(1008);
-    expect(await closed).toEqual([1008, '', true]);
+    expect(await closed).toEqual([1008, '', true, 'backlog-exceeded']);
   });
 
   test("backlogPolicy 'close': a peer that still does not read is destroyed after closeTimeout", async () => {
@@ -219,11 +224,11 @@ describe('maxBacklog: a producer that ignores backpressure', () => {
       backlogPolicy: 'close',
       closeTimeout: 300,
     });
-    const closed = nextEvent<[number, string, boolean]>(socket, 'close');
+    const closed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
     fillBacklog(socket, MAX);
     const start = performance.now();
     expect(socket.send(message(0), () => {})).toBe(false);
-    expect(await closed).toEqual([1006, '', false]);
+    expect(await closed).toEqual([1006, '', false, 'backlog-exceeded']);
     expect(performance.now() - start).toBeGreaterThanOrEqual(250);
     expect(server.clients.size).toBe(0);
     // A paused socket notices the reset only once it reads again.
