@@ -15,7 +15,8 @@ const server = new WebSocketServer({
   host,
   port,
   maxPayload: 16 * 1024 * 1024,
-  handleProtocols: (offered) => offered[0],
+  // An echo speaks whatever the client offers: its first choice (a Set, in its order).
+  handleProtocols: (offered) => offered.values().next().value ?? false,
 });
 
 server.on('listening', () => {
