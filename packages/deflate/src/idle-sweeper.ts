@@ -8,6 +8,7 @@
  * and a half idle times after its last use) and stops its interval when it
  * holds none, so an idle process can exit.
  */
+import { perValue } from './per-value.js';
 
 /** What a sweeper releases: anything that knows when it was last busy. */
 export interface IdleReleasable {
@@ -58,14 +59,9 @@ export class IdleSweeper {
   };
 }
 
-const shared = new Map<number, IdleSweeper>();
+const sweepers = perValue((idleTime) => new IdleSweeper(idleTime));
 
 /** The process-wide sweeper for `idleTime`, shared by every connection with that value. */
 export function sharedIdleSweeper(idleTime: number): IdleSweeper {
-  let sweeper = shared.get(idleTime);
-  if (!sweeper) {
-    sweeper = new IdleSweeper(idleTime);
-    shared.set(idleTime, sweeper);
-  }
-  return sweeper;
+  return sweepers(idleTime);
 }

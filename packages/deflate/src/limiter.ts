@@ -1,4 +1,5 @@
 import { integerOption } from '@proj/protocol';
+import { perValue } from './per-value.js';
 
 /**
  * A first-in, first-out limit on concurrent jobs.
@@ -51,7 +52,7 @@ export class Limiter {
   }
 }
 
-const shared = new Map<number, Limiter>();
+const limiters = perValue((concurrency) => new Limiter(concurrency));
 
 /**
  * The process-wide limiter for `concurrency`: every connection configured
@@ -59,10 +60,5 @@ const shared = new Map<number, Limiter>();
  * protects is.
  */
 export function sharedLimiter(concurrency: number): Limiter {
-  let limiter = shared.get(concurrency);
-  if (!limiter) {
-    limiter = new Limiter(concurrency);
-    shared.set(concurrency, limiter);
-  }
-  return limiter;
+  return limiters(concurrency);
 }

@@ -184,11 +184,12 @@ export type DeflateCallback = (error: Error | null, result?: Buffer) => void;
  */
 export class PerMessageDeflate implements IdleReleasable {
   readonly threshold: number;
+  /** The window the compressor uses, in bits (the negotiated one or less). */
+  readonly windowBits: number;
   readonly #options: ResolvedDeflateOptions;
   readonly #limiter: Limiter;
   readonly #maxPayload: number;
-  /** Window and context takeover for what we send, and for what we receive. */
-  readonly #sendBits: number;
+  /** Context takeover for what we send; window and takeover for what we receive. */
   readonly #sendReset: boolean;
   readonly #receiveBits: number;
   readonly #receiveReset: boolean;
@@ -212,7 +213,7 @@ export class PerMessageDeflate implements IdleReleasable {
     this.#maxPayload = init.maxPayload;
     const { params } = init;
     const server = init.isServer;
-    this.#sendBits = Math.max(
+    this.windowBits = Math.max(
       Math.min(
         server ? params.serverMaxWindowBits : params.clientMaxWindowBits,
         options.windowBits,
@@ -232,11 +233,6 @@ export class PerMessageDeflate implements IdleReleasable {
   /** Bytes inflated over this connection's life (diagnostics and tests). */
   get inflatedBytes(): number {
     return this.#inflated;
-  }
-
-  /** The window the compressor uses, in bits (the negotiated one or less). */
-  get windowBits(): number {
-    return this.#sendBits;
   }
 
   /**
@@ -287,7 +283,7 @@ export class PerMessageDeflate implements IdleReleasable {
         deflate = this.#deflate = zlib.createDeflateRaw({
           level: this.#options.level,
           memLevel: this.#options.memLevel,
-          windowBits: this.#sendBits,
+          windowBits: this.windowBits,
         });
         this.#sweeper?.add(this);
       }

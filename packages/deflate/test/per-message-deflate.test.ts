@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { describe, expect, test, vi } from 'vitest';
 import {
@@ -7,6 +8,7 @@ import {
   WebSocketError,
 } from '@proj/protocol';
 import {
+  DEFLATE_DEFAULTS,
   IdleSweeper,
   Limiter,
   PerMessageDeflate,
@@ -364,17 +366,19 @@ describe('Limiter', () => {
 });
 
 describe('resolveDeflateOptions', () => {
+  test('DEFLATE_DEFAULTS are the defaults the README documents', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const rows = readme.matchAll(/^\| `(\w+)` +\| (\d+) +\|/gm);
+    const documented = Object.fromEntries(
+      [...rows].map(([, name, value]) => [name, Number(value)]),
+    );
+    expect(documented).toMatchObject(DEFLATE_DEFAULTS);
+  });
+
   test('undefined follows the default; false is off; true the defaults', () => {
     expect(resolveDeflateOptions(undefined, false)).toBeNull();
     expect(resolveDeflateOptions(false, true)).toBeNull();
-    expect(resolveDeflateOptions(true, false)).toMatchObject({
-      threshold: 1024,
-      level: 1,
-      memLevel: 8,
-      windowBits: 13,
-      concurrency: 10,
-      idleRelease: 10_000,
-    });
+    expect(resolveDeflateOptions(true, false)).toMatchObject(DEFLATE_DEFAULTS);
     expect(
       resolveDeflateOptions(
         { threshold: 0, serverMaxWindowBits: 10, concurrency: Infinity },

@@ -26,6 +26,9 @@ import {
   decodeFrame,
   eachFeeding,
   errorOf,
+  expectClientAwaitsServerEof,
+  expectCloseOnEof,
+  expectErrorEvent,
   expectWsError,
   frame,
   hex,
@@ -186,7 +189,7 @@ describe('the 101 response', () => {
     });
     const { conn } = connectingClient({ handler });
     conn.receiveData(utf8(response101()));
-    expectWsError(errorOf(handler.eventsReceived()), InternalError, 'WS_ERR_INTERNAL', 1011);
+    expectErrorEvent(handler, InternalError, 'WS_ERR_INTERNAL', 1011);
     expect(handler.ended).toBe(true);
   });
 });
@@ -214,10 +217,7 @@ describe('handshake failures', () => {
     // Later bytes are discarded.
     conn.receiveData(hex('810141'));
     expect(handler.eventsReceived()).toEqual([]);
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1006, reason: '', wasClean: false },
-    ]);
+    expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
     expect(conn.state).toBe(ConnectionState.Closed);
     return error;
   }
@@ -345,13 +345,7 @@ describe('handshake failures', () => {
   test('EOF before any byte: WS_ERR_HANDSHAKE_EOF', () => {
     const { conn, handler } = connectingClient();
     conn.receiveEof();
-    expectWsError(
-      errorOf(handler.eventsReceived()),
-      HandshakeError,
-      'WS_ERR_HANDSHAKE_EOF',
-      1006,
-      0,
-    );
+    expectErrorEvent(handler, HandshakeError, 'WS_ERR_HANDSHAKE_EOF', 1006, 0);
   });
 });
 
@@ -372,10 +366,7 @@ describe('while connecting', () => {
     expect(handler.ended).toBe(true);
     conn.receiveData(utf8(response101()));
     expect(handler.eventsReceived()).toEqual([]);
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1006, reason: '', wasClean: false },
-    ]);
+    expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
   });
 
   test('close() still validates its arguments', () => {
@@ -410,29 +401,7 @@ describe('talking to a ServerConnection', () => {
     expect(c.eventsReceived()).toEqual([{ type: 'closing', code: 1000, reason: 'bye' }]);
     peer.receiveData(c.dataToSend());
     expect(s.ended).toBe(true);
-    expect(c.ended).toBe(false);
-    peer.receiveEof();
-    conn.receiveEof();
-    expect(s.eventsReceived()).toEqual([
-      { type: 'close', code: 1000, reason: 'bye', wasClean: true },
-    ]);
-    expect(c.eventsReceived()).toEqual([
-      { type: 'close', code: 1000, reason: 'bye', wasClean: true },
-    ]);
-  });
-});
-
-describe('closing', () => {
-  test('a clean close started by the client: the server ends the transport', () => {
-    const { conn, handler } = client();
-    conn.close(1000, 'done');
-    expect(handler.dataToSend()).toEqual(hex('8886 37fa213d 3412 4552 599f'));
-    conn.receiveData(frame(0x8, closeBody(1000)));
-    expect(handler.ended).toBe(false);
-    expect(conn.closeExpected).toBe(true);
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1000, reason: '', wasClean: true },
-    ]);
+    expectCloseOnEof(peer, s, { code: 1000, reason: 'bye', wasClean: true });
+    expectClientAwaitsServerEof(conn, c, { code: 1000, reason: 'bye', wasClean: true });
   });
 });

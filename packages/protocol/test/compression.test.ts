@@ -24,6 +24,7 @@ import {
   connectingClient,
   decodeFrame,
   errorOf,
+  expectErrorEvent,
   expectWsError,
   frame,
   response101,
@@ -38,7 +39,7 @@ describe('receiving: RSV1', () => {
   test('without permessage-deflate, RSV1 fails the connection: 1002', () => {
     const { conn, handler } = server();
     conn.receiveData(clientFrame(Opcode.Text, deflated, { rsv1: true }));
-    expectWsError(errorOf(handler.eventsReceived()), ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
+    expectErrorEvent(handler, ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
   });
 
   test('with it, a compressed message is reported still deflated, text unvalidated', () => {
@@ -50,7 +51,7 @@ describe('receiving: RSV1', () => {
     ]);
     // An uncompressed message is still validated at once.
     conn.receiveData(clientFrame(Opcode.Text, new Uint8Array([0xff])));
-    expectWsError(errorOf(handler.eventsReceived()), InvalidUtf8Error, 'WS_ERR_INVALID_UTF8', 1007);
+    expectErrorEvent(handler, InvalidUtf8Error, 'WS_ERR_INVALID_UTF8', 1007);
   });
 
   test('fragments: RSV1 on the first frame only; the message is reported compressed', () => {
@@ -76,7 +77,7 @@ describe('receiving: RSV1', () => {
         clientFrame(Opcode.Continuation, 'b', { rsv1: true }),
       ),
     );
-    expectWsError(errorOf(handler.eventsReceived()), ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
+    expectErrorEvent(handler, ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
   });
 
   test.each([Opcode.Ping, Opcode.Pong, Opcode.Close])(
@@ -84,19 +85,14 @@ describe('receiving: RSV1', () => {
     (opcode) => {
       const { conn, handler } = server({ perMessageDeflate: true });
       conn.receiveData(clientFrame(opcode, '', { rsv1: true }));
-      expectWsError(
-        errorOf(handler.eventsReceived()),
-        ProtocolError,
-        'WS_ERR_UNEXPECTED_RSV',
-        1002,
-      );
+      expectErrorEvent(handler, ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
     },
   );
 
   test('RSV2 and RSV3 stay forbidden: 1002', () => {
     const { conn, handler } = server({ perMessageDeflate: true });
     conn.receiveData(clientFrame(Opcode.Text, 'a', { rsv2: true }));
-    expectWsError(errorOf(handler.eventsReceived()), ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
+    expectErrorEvent(handler, ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
   });
 });
 
@@ -122,12 +118,7 @@ describe('deliverMessage: after inflating', () => {
   test('failWith: an inflate that passed maxPayload fails with 1009 and reports it', () => {
     const { conn, handler } = server({ perMessageDeflate: true });
     conn.failWith(new PayloadTooBigError('too big'));
-    expectWsError(
-      errorOf(handler.eventsReceived()),
-      PayloadTooBigError,
-      'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-      1009,
-    );
+    expectErrorEvent(handler, PayloadTooBigError, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009);
     expect(decodeFrame(handler.dataToSend()).payload.subarray(0, 2)).toEqual(closeBody(1009));
   });
 
@@ -281,7 +272,7 @@ describe('ClientConnection negotiation', () => {
     });
     expect(conn.compression).toBe(false);
     conn.receiveData(frame(Opcode.Text, deflated, { rsv1: true }));
-    expectWsError(errorOf(handler.eventsReceived()), ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
+    expectErrorEvent(handler, ProtocolError, 'WS_ERR_UNEXPECTED_RSV', 1002);
   });
 
   test('permessage-deflate accepted although not offered: the handshake fails', () => {

@@ -23,6 +23,7 @@ import {
   decodeUtf8,
   encodeFrame,
 } from '@proj/protocol';
+import { OP } from '@proj/test-utils';
 import {
   RFC_MASK,
   type Fixture,
@@ -35,6 +36,9 @@ import {
   eachFeeding,
   errorOf,
   expectBytes,
+  expectClientAwaitsServerEof,
+  expectCloseOnEof,
+  expectErrorEvent,
   expectWsError,
   feedOneByteAtATime,
   frame,
@@ -46,27 +50,22 @@ import {
   utf8,
 } from './helpers.js';
 
-const CONT = 0x0;
-const TEXT = 0x1;
-const BINARY = 0x2;
-const CLOSE = 0x8;
-const PING = 0x9;
-const PONG = 0xa;
+const { Continuation: CONT, Text: TEXT, Binary: BINARY, Close: CLOSE, Ping: PING, Pong: PONG } = OP;
 
 type ErrorClass = abstract new (...args: never[]) => WebSocketError;
 
 /**
- * Asserts the whole failure path of RFC 6455 §7.1.7 after `events` were
- * taken: one error with the class, code and close code; a close frame with
- * that code written (masked on a client); end() requested; later input
- * discarded; and onClose(1006, wasClean=false) after receiveEof.
+ * Asserts the whole failure path of RFC 6455 §7.1.7 in `events` (by default
+ * the ones not yet taken): one error with the class, code and close code; a
+ * close frame with that code written (masked on a client); end() requested;
+ * later input discarded; and onClose(1006, wasClean=false) after receiveEof.
  */
 function expectFailed(
   { conn, handler }: Fixture<Connection>,
-  events: ConnectionEvent[],
   Class: ErrorClass,
   code: string,
   closeCode: number,
+  events: ConnectionEvent[] = handler.eventsReceived(),
 ): WebSocketError {
   const error = errorOf(events);
   expectWsError(error, Class, code, closeCode);
@@ -91,10 +90,7 @@ function expectFailed(
   conn.receiveData(conn instanceof ServerConnection ? clientFrame(PING, 'p') : frame(PING, 'p'));
   expect(handler.eventsReceived()).toEqual([]);
   expect(handler.dataToSend()).toHaveLength(0);
-  conn.receiveEof();
-  expect(handler.eventsReceived()).toEqual([
-    { type: 'close', code: 1006, reason: '', wasClean: false },
-  ]);
+  expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
   expect(conn.state).toBe(ConnectionState.Closed);
   return error;
 }
@@ -109,7 +105,7 @@ function expectServerFails(
 ): WebSocketError {
   const fixture = server(options);
   fixture.conn.receiveData(bytes);
-  return expectFailed(fixture, fixture.handler.eventsReceived(), Class, code, closeCode);
+  return expectFailed(fixture, Class, code, closeCode);
 }
 
 /** A handler that counts end() calls and can be made to throw. */
@@ -185,13 +181,7 @@ describe('5.1 masking', () => {
   test('a client fails on a masked frame: 1002 WS_ERR_UNEXPECTED_MASK, masked close frame', () => {
     const fixture = client();
     fixture.conn.receiveData(hex('818537fa213d7f9f4d5158'));
-    expectFailed(
-      fixture,
-      fixture.handler.eventsReceived(),
-      ProtocolError,
-      'WS_ERR_UNEXPECTED_MASK',
-      1002,
-    );
+    expectFailed(fixture, ProtocolError, 'WS_ERR_UNEXPECTED_MASK', 1002);
   });
 });
 
@@ -234,7 +224,7 @@ describe('5.2 base framing', () => {
     fixture.conn.receiveData(concat(clientFrame(TEXT, 'ok'), clientFrame(0x3, '')));
     const events = fixture.handler.eventsReceived();
     expect(message(events)).toEqual(['text:ok']);
-    expectFailed(fixture, events, ProtocolError, 'WS_ERR_INVALID_OPCODE', 1002);
+    expectFailed(fixture, ProtocolError, 'WS_ERR_INVALID_OPCODE', 1002, events);
   });
 });
 
@@ -528,22 +518,18 @@ describe('5.6 data frames', () => {
     expect(chunks[1]).toBe(payload);
   });
 
-  test('invalid UTF-8 in a text message: 1007 WS_ERR_INVALID_UTF8', () => {
-    expectServerFails(
-      clientFrame(TEXT, hex('cebae1bdb9cf83cebcceb5eda080656469746564')),
-      InvalidUtf8Error,
-      'WS_ERR_INVALID_UTF8',
-      1007,
-    );
-  });
-
-  test('a first fragment that is already invalid fails before the rest arrives (6.4.1)', () => {
-    expectServerFails(
+  test.each([
+    ['in a text message', clientFrame(TEXT, hex('cebae1bdb9cf83cebcceb5eda080656469746564'))],
+    [
+      'in a first fragment, before the rest arrives (6.4.1)',
       clientFrame(TEXT, hex('cebae1bdb9cf83cebcceb5f490'), { fin: false }),
-      InvalidUtf8Error,
-      'WS_ERR_INVALID_UTF8',
-      1007,
-    );
+    ],
+    [
+      'at the end of a message, mid code point',
+      concat(clientFrame(TEXT, hex('e282'), { fin: false }), clientFrame(CONT, '')),
+    ],
+  ])('invalid UTF-8 %s: 1007 WS_ERR_INVALID_UTF8', (_name, bytes) => {
+    expectServerFails(bytes, InvalidUtf8Error, 'WS_ERR_INVALID_UTF8', 1007);
   });
 
   test('a single frame fed one byte at a time fails at the first bad byte', () => {
@@ -553,22 +539,7 @@ describe('5.6 data frames', () => {
     feedOneByteAtATime(fixture.conn, bytes.subarray(0, 11));
     expect(fixture.handler.eventsReceived()).toEqual([]);
     fixture.conn.receiveData(bytes.slice(11, 12));
-    expectFailed(
-      fixture,
-      fixture.handler.eventsReceived(),
-      InvalidUtf8Error,
-      'WS_ERR_INVALID_UTF8',
-      1007,
-    );
-  });
-
-  test('a text message that ends mid code point: 1007', () => {
-    expectServerFails(
-      concat(clientFrame(TEXT, hex('e282'), { fin: false }), clientFrame(CONT, '')),
-      InvalidUtf8Error,
-      'WS_ERR_INVALID_UTF8',
-      1007,
-    );
+    expectFailed(fixture, InvalidUtf8Error, 'WS_ERR_INVALID_UTF8', 1007);
   });
 });
 
@@ -588,10 +559,7 @@ describe('7.1 closing', () => {
         // What lets the server's I/O layer close the transport instead of half-closing it.
         expect(conn.closeHandshakeComplete).toBe(true);
         expect(conn.state).toBe(ConnectionState.Closing);
-        conn.receiveEof();
-        expect(handler.eventsReceived()).toEqual([
-          { type: 'close', code: 1001, reason: 'going away', wasClean: true },
-        ]);
+        expectCloseOnEof(conn, handler, { code: 1001, reason: 'going away', wasClean: true });
         expect(conn.state).toBe(ConnectionState.Closed);
       });
 
@@ -600,13 +568,7 @@ describe('7.1 closing', () => {
         feeding.feed(conn, frame(CLOSE, closeBody(1000, 'bye')));
         expect(handler.eventsReceived()).toEqual([{ type: 'closing', code: 1000, reason: 'bye' }]);
         expect(handler.dataToSend()).toEqual(clientFrame(CLOSE, closeBody(1000, 'bye')));
-        expect(handler.ended).toBe(false);
-        expect(conn.closeExpected).toBe(true);
-        conn.receiveEof();
-        expect(handler.ended).toBe(true);
-        expect(handler.eventsReceived()).toEqual([
-          { type: 'close', code: 1000, reason: 'bye', wasClean: true },
-        ]);
+        expectClientAwaitsServerEof(conn, handler, { code: 1000, reason: 'bye', wasClean: true });
       });
     });
 
@@ -615,10 +577,7 @@ describe('7.1 closing', () => {
       conn.receiveData(clientFrame(CLOSE, ''));
       expect(handler.eventsReceived()).toEqual([{ type: 'closing', code: 1005, reason: '' }]);
       expect(handler.dataToSend()).toEqual(hex('8800'));
-      conn.receiveEof();
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 1005, reason: '', wasClean: true },
-      ]);
+      expectCloseOnEof(conn, handler, { code: 1005, reason: '', wasClean: true });
     });
 
     test.each([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999])(
@@ -645,10 +604,7 @@ describe('7.1 closing', () => {
       conn.receiveData(clientFrame(CLOSE, closeBody(1001)));
       expect(handler.eventsReceived()).toEqual([{ type: 'closing', code: 1000, reason: '' }]);
       expect(handler.dataToSend()).toEqual(hex('880203e8'));
-      conn.receiveEof();
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 1000, reason: '', wasClean: true },
-      ]);
+      expectCloseOnEof(conn, handler, { code: 1000, reason: '', wasClean: true });
     });
 
     test('sending after the peer closed throws InvalidStateError', () => {
@@ -706,33 +662,22 @@ describe('7.1 closing', () => {
         expect(handler.dataToSend()).toHaveLength(0);
         // The server ends the transport once both close frames are exchanged.
         expect(handler.ended).toBe(true);
-        conn.receiveEof();
-        expect(handler.eventsReceived()).toEqual([
-          { type: 'close', code: 1000, reason: 'ok', wasClean: true },
-        ]);
+        expectCloseOnEof(conn, handler, { code: 1000, reason: 'ok', wasClean: true });
       });
     });
 
     test('a client that started waits for the server to end the transport', () => {
       const { conn, handler } = client();
-      conn.close(1000);
+      conn.close(1000, 'done');
+      expect(handler.dataToSend()).toEqual(hex('8886 37fa213d 3412 4552 599f'));
       conn.receiveData(frame(CLOSE, closeBody(1000)));
-      expect(handler.ended).toBe(false);
-      expect(conn.closeExpected).toBe(true);
-      conn.receiveEof();
-      expect(handler.ended).toBe(true);
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 1000, reason: '', wasClean: true },
-      ]);
+      expectClientAwaitsServerEof(conn, handler, { code: 1000, reason: '', wasClean: true });
     });
 
     test('without a reply, EOF is an abnormal closure (1006, not clean)', () => {
       const { conn, handler } = server();
       conn.close(1000);
-      conn.receiveEof();
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 1006, reason: '', wasClean: false },
-      ]);
+      expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
     });
 
     test('close() is a no-op once closing or closed', () => {
@@ -749,10 +694,7 @@ describe('7.1 closing', () => {
       const { conn, handler } = server();
       conn.close(1000);
       conn.receiveData(clientFrame(CLOSE, closeBody(3001, 'mine')));
-      conn.receiveEof();
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 3001, reason: 'mine', wasClean: true },
-      ]);
+      expectCloseOnEof(conn, handler, { code: 3001, reason: 'mine', wasClean: true });
     });
   });
 
@@ -818,14 +760,10 @@ describe('7.1 closing', () => {
       conn.close(1000);
       handler.dataToSend();
       conn.receiveData(clientFrame(CLOSE, closeBody(1005)));
-      const error = errorOf(handler.eventsReceived());
-      expectWsError(error, ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE', 1002);
+      expectErrorEvent(handler, ProtocolError, 'WS_ERR_INVALID_CLOSE_CODE', 1002);
       expect(handler.dataToSend()).toHaveLength(0);
       expect(handler.ended).toBe(true);
-      conn.receiveEof();
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 1006, reason: '', wasClean: false },
-      ]);
+      expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
     });
   });
 });
@@ -843,10 +781,7 @@ describe('7.1.7 failing', () => {
     // fail() is the caller's decision: it reports no error event.
     expect(handler.eventsReceived()).toEqual([]);
     expect(handler.dataToSend()).toHaveLength(0);
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1006, reason: '', wasClean: false },
-    ]);
+    expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
   });
 
   test('fail(1006) sends no close frame: 1006 never goes on the wire', () => {
@@ -887,7 +822,7 @@ describe('7.1.7 failing', () => {
     conn.close(1000);
     handler.dataToSend();
     conn.receiveData(clientFrame(0x3, ''));
-    expectWsError(errorOf(handler.eventsReceived()), ProtocolError, 'WS_ERR_INVALID_OPCODE', 1002);
+    expectErrorEvent(handler, ProtocolError, 'WS_ERR_INVALID_OPCODE', 1002);
     expect(handler.dataToSend()).toHaveLength(0);
     expect(handler.ended).toBe(true);
   });
@@ -937,10 +872,7 @@ describe('EOF', () => {
     const { conn, handler } = server();
     conn.receiveData(clientFrame(TEXT, 'a', { fin: false }));
     conn.receiveData(clientFrame(CONT, 'bcdef').subarray(0, 8));
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1006, reason: '', wasClean: false },
-    ]);
+    expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
   });
 
   test('onClose is reported once; later EOFs, input and close()/fail() do nothing', () => {
@@ -1007,8 +939,7 @@ describe('handler exceptions', () => {
     });
     const fixture = { conn: new ServerConnection({ handler }), handler };
     fixture.conn.receiveData(clientFrame(TEXT, 'hi'));
-    const events = handler.eventsReceived();
-    const error = expectFailed(fixture, events, InternalError, 'WS_ERR_INTERNAL', 1011);
+    const error = expectFailed(fixture, InternalError, 'WS_ERR_INTERNAL', 1011);
     expect(error.cause).toBe(secret);
     expect(error.message).toBe('Internal error');
   });
@@ -1021,8 +952,7 @@ describe('handler exceptions', () => {
     });
     const conn = new ServerConnection({ handler });
     conn.receiveData(clientFrame(PING, 'p'));
-    const error = errorOf(handler.eventsReceived());
-    expectWsError(error, InternalError, 'WS_ERR_INTERNAL', 1011);
+    const error = expectErrorEvent(handler, InternalError, 'WS_ERR_INTERNAL', 1011);
     expect(error.cause).toBeInstanceOf(TypeError);
     expect(decodeFrames(handler.dataToSend()).map((f) => f.opcode)).toEqual([PONG, CLOSE]);
   });
@@ -1035,7 +965,7 @@ describe('handler exceptions', () => {
     });
     const { conn } = client({ handler });
     conn.receiveData(frame(CLOSE, closeBody(1000)));
-    expectWsError(errorOf(handler.eventsReceived()), InternalError, 'WS_ERR_INTERNAL', 1011);
+    expectErrorEvent(handler, InternalError, 'WS_ERR_INTERNAL', 1011);
     expect(decodeFrames(handler.dataToSend()).map((f) => f.opcode)).toEqual([CLOSE]);
     expect(handler.ended).toBe(true);
   });
@@ -1097,8 +1027,7 @@ describe('handler exceptions', () => {
     });
     const conn = new ServerConnection({ handler });
     conn.callbackThrew(new Error('listener outside the protocol'));
-    const error = errorOf(handler.eventsReceived());
-    expectWsError(error, InternalError, 'WS_ERR_INTERNAL', 1011);
+    expectErrorEvent(handler, InternalError, 'WS_ERR_INTERNAL', 1011);
     conn.receiveEof();
     expect(() => conn.callbackThrew(new Error('after close'))).not.toThrow();
   });
@@ -1111,8 +1040,7 @@ describe('handler exceptions', () => {
     });
     const conn = new ServerConnection({ handler });
     conn.receiveData(clientFrame(PONG, ''));
-    const error = errorOf(handler.eventsReceived());
-    expectWsError(error, InternalError, 'WS_ERR_INTERNAL', 1011);
+    const error = expectErrorEvent(handler, InternalError, 'WS_ERR_INTERNAL', 1011);
     expect(error.cause).toBe('not even an Error');
   });
 });
@@ -1309,10 +1237,7 @@ describe('role subclass hooks', () => {
   test('by default EOF while connecting reports no handshake error', () => {
     const handler = new EventCollector();
     const conn = new TestConnection({ handler }, ConnectionState.Connecting);
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1006, reason: '', wasClean: false },
-    ]);
+    expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
   });
 
   test('guard() turns an exception into a 1011 failure while open, and is silent after', () => {
@@ -1324,8 +1249,7 @@ describe('role subclass hooks', () => {
       throw bug;
     });
     expect(conn.isFailed).toBe(true);
-    const error = errorOf(handler.eventsReceived());
-    expectWsError(error, InternalError, 'WS_ERR_INTERNAL', 1011);
+    const error = expectErrorEvent(handler, InternalError, 'WS_ERR_INTERNAL', 1011);
     expect(error.cause).toBe(bug);
     expect(closeFrameOf(handler.dataToSend())).toEqual({ code: 1011, reason: 'Internal error' });
     conn.runGuarded(() => {

@@ -7,9 +7,11 @@ import { describe, expect } from 'vitest';
 import {
   ClientConnection,
   type ClientConnectionOptions,
+  type Connection,
   type ConnectionEvent,
   EventCollector,
   type MaskSource,
+  ProtocolError,
   ServerConnection,
   type ServerConnectionOptions,
   WebSocketError,
@@ -343,6 +345,32 @@ export function client(
   return fixture;
 }
 
+/** Delivers the peer's EOF and asserts the one event that reports: the close. */
+export function expectCloseOnEof(
+  conn: Connection,
+  handler: EventCollector,
+  close: { code: number; reason: string; wasClean: boolean },
+): void {
+  conn.receiveEof();
+  expect(handler.eventsReceived()).toEqual([{ type: 'close', ...close }]);
+}
+
+/**
+ * Asserts a client's side of a finished closing handshake (RFC 6455 §7.1.1):
+ * it leaves closing the transport to the server and waits for it; the
+ * server's EOF then reports the close and ends the client's side too.
+ */
+export function expectClientAwaitsServerEof(
+  conn: ClientConnection,
+  handler: EventCollector,
+  close: { code: number; reason: string; wasClean: boolean },
+): void {
+  expect(handler.ended).toBe(false);
+  expect(conn.closeExpected).toBe(true);
+  expectCloseOnEof(conn, handler, close);
+  expect(handler.ended).toBe(true);
+}
+
 /** Asserts `error` has the class, string code and close code (and HTTP status). */
 export function expectWsError(
   error: unknown,
@@ -357,6 +385,27 @@ export function expectWsError(
   expect(wsError.code).toBe(code);
   expect(wsError.closeCode).toBe(closeCode);
   if (status !== undefined) expect(wsError.status).toBe(status);
+}
+
+/** {@link expectWsError} for a `ProtocolError`, whose close code is always 1002. */
+export function expectProtocolError(error: unknown, code: string): void {
+  expectWsError(error, ProtocolError, code, 1002);
+}
+
+/**
+ * Takes the events `handler` has not handed out yet and asserts that they
+ * hold one error, with the class, codes and status {@link expectWsError} checks.
+ */
+export function expectErrorEvent(
+  handler: EventCollector,
+  Class: abstract new (...args: never[]) => WebSocketError,
+  code: string,
+  closeCode: number,
+  status?: number,
+): WebSocketError {
+  const error = errorOf(handler.eventsReceived());
+  expectWsError(error, Class, code, closeCode, status);
+  return error;
 }
 
 /** Runs `fn` and returns what it throws; fails the test if it does not throw. */

@@ -24,6 +24,7 @@ import {
   decodeFrames,
   eachFeeding,
   errorOf,
+  expectCloseOnEof,
   expectWsError,
   frame,
   types,
@@ -123,10 +124,7 @@ eachFeeding((feeding: Feeding) => {
       expect(handler.eventsReceived()).toEqual([{ type: 'closing', code: 1000, reason: '' }]);
       // The ping after the close frame is discarded (RFC 6455 §5.5.1).
       expect(written(handler)).toEqual(['text:echo a', 'close:1000']);
-      conn.receiveEof();
-      expect(handler.eventsReceived()).toEqual([
-        { type: 'close', code: 1000, reason: '', wasClean: true },
-      ]);
+      expectCloseOnEof(conn, handler, { code: 1000, reason: '', wasClean: true });
     });
   });
 });

@@ -123,20 +123,14 @@ describe('createRandomMaskSource', () => {
     expect(new Set(keys.map((k) => k.join())).size).toBe(50);
   });
 
-  test('draws from a pool: one getRandomValues call per poolSize / 4 keys', () => {
+  test.each([
+    ['a pool of 16 bytes', 4, 16],
+    ['the default pool (8 KiB)', 2048, undefined],
+  ])('draws from a pool: %s serves %i keys per getRandomValues call', (_name, keys, poolSize) => {
     const spy = vi.spyOn(crypto, 'getRandomValues');
-    const source = createRandomMaskSource(16);
+    const source = createRandomMaskSource(poolSize);
     expect(spy).not.toHaveBeenCalled();
-    for (let i = 0; i < 4; i++) source();
-    expect(spy).toHaveBeenCalledTimes(1);
-    source();
-    expect(spy).toHaveBeenCalledTimes(2);
-  });
-
-  test('the default pool serves 2,048 keys per system call', () => {
-    const spy = vi.spyOn(crypto, 'getRandomValues');
-    const source = createRandomMaskSource();
-    for (let i = 0; i < 2048; i++) source();
+    for (let i = 0; i < keys; i++) source();
     expect(spy).toHaveBeenCalledTimes(1);
     source();
     expect(spy).toHaveBeenCalledTimes(2);

@@ -4,43 +4,35 @@
  * is not an acceptable integer).
  */
 import { describe, expect, test } from 'vitest';
-import {
-  booleanOption,
-  describeValue,
-  functionOption,
-  integerOption,
-  knownOptions,
-  maxPayloadOption,
-  oneOf,
-  optionError,
-  stringOption,
-} from '@proj/protocol';
+import * as options from '../src/options.js';
 
 describe('integerOption', () => {
   test('returns an integer within the range, bounds included', () => {
-    expect(integerOption('n', 0, { min: 0 })).toBe(0);
-    expect(integerOption('n', 15, { min: 8, max: 15 })).toBe(15);
-    expect(integerOption('n', Number.MAX_SAFE_INTEGER, { min: 0 })).toBe(Number.MAX_SAFE_INTEGER);
+    expect(options.integerOption('n', 0, { min: 0 })).toBe(0);
+    expect(options.integerOption('n', 15, { min: 8, max: 15 })).toBe(15);
+    expect(options.integerOption('n', Number.MAX_SAFE_INTEGER, { min: 0 })).toBe(
+      Number.MAX_SAFE_INTEGER,
+    );
   });
 
   test('a value that is not a number is a TypeError showing what it got', () => {
-    expect(() => integerOption('maxPayload', 'abc', { min: 0 })).toThrow(TypeError);
-    expect(() => integerOption('maxPayload', 'abc', { min: 0 })).toThrow(
+    expect(() => options.integerOption('maxPayload', 'abc', { min: 0 })).toThrow(TypeError);
+    expect(() => options.integerOption('maxPayload', 'abc', { min: 0 })).toThrow(
       'The "maxPayload" option must be an integer of at least 0, got "abc"',
     );
-    expect(() => integerOption('n', null, { min: 0 })).toThrow('got null');
+    expect(() => options.integerOption('n', null, { min: 0 })).toThrow('got null');
   });
 
   test.each([1.5, Number.NaN, Infinity, -1, 16, 2 ** 53])('the number %s is a RangeError', (n) => {
-    expect(() => integerOption('n', n, { min: 0, max: 15 })).toThrow(RangeError);
-    expect(() => integerOption('n', n, { min: 0, max: 15 })).toThrow(
+    expect(() => options.integerOption('n', n, { min: 0, max: 15 })).toThrow(RangeError);
+    expect(() => options.integerOption('n', n, { min: 0, max: 15 })).toThrow(
       `The "n" option must be an integer from 0 to 15, got ${n}`,
     );
   });
 
   test('orInfinity: Infinity means no limit; -Infinity stays a RangeError', () => {
-    expect(integerOption('n', Infinity, { min: 1, orInfinity: true })).toBe(Infinity);
-    expect(() => integerOption('n', -Infinity, { min: 1, orInfinity: true })).toThrow(
+    expect(options.integerOption('n', Infinity, { min: 1, orInfinity: true })).toBe(Infinity);
+    expect(() => options.integerOption('n', -Infinity, { min: 1, orInfinity: true })).toThrow(
       'The "n" option must be an integer of at least 1 or Infinity, got -Infinity',
     );
   });
@@ -48,36 +40,36 @@ describe('integerOption', () => {
 
 describe('the other kinds', () => {
   test('booleanOption', () => {
-    expect(booleanOption('b', false)).toBe(false);
-    expect(() => booleanOption('b', 'no')).toThrow(
+    expect(options.booleanOption('b', false)).toBe(false);
+    expect(() => options.booleanOption('b', 'no')).toThrow(
       new TypeError('The "b" option must be a boolean, got "no"'),
     );
   });
 
   test('stringOption', () => {
-    expect(stringOption('s', '')).toBe('');
-    expect(() => stringOption('s', 1)).toThrow(
+    expect(options.stringOption('s', '')).toBe('');
+    expect(() => options.stringOption('s', 1)).toThrow(
       new TypeError('The "s" option must be a string, got 1'),
     );
   });
 
   test('functionOption', () => {
     const f = (): void => {};
-    expect(functionOption('f', f)).toBe(f);
-    expect(() => functionOption('f', {})).toThrow(
+    expect(options.functionOption('f', f)).toBe(f);
+    expect(() => options.functionOption('f', {})).toThrow(
       new TypeError('The "f" option must be a function, got an object'),
     );
   });
 
   test('oneOf lists the choices', () => {
-    expect(oneOf('p', 'reject', ['close', 'reject'])).toBe('reject');
-    expect(() => oneOf('p', 'drop', ['close', 'reject'])).toThrow(
+    expect(options.oneOf('p', 'reject', ['close', 'reject'])).toBe('reject');
+    expect(() => options.oneOf('p', 'drop', ['close', 'reject'])).toThrow(
       new TypeError('The "p" option must be one of "close", "reject", got "drop"'),
     );
   });
 
   test('optionError words any other expectation the same way', () => {
-    const error = optionError(RangeError, 'x', 'a string starting with "/"', 'ws');
+    const error = options.optionError(RangeError, 'x', 'a string starting with "/"', 'ws');
     expect(error).toBeInstanceOf(RangeError);
     expect(error.message).toBe('The "x" option must be a string starting with "/", got "ws"');
   });
@@ -96,7 +88,7 @@ describe('describeValue', () => {
     [() => 1, 'a function'],
     [Symbol('s'), 'Symbol(s)'],
   ])('%s → %s', (value, text) => {
-    expect(describeValue(value)).toBe(text);
+    expect(options.describeValue(value)).toBe(text);
   });
 });
 
@@ -104,19 +96,21 @@ describe('knownOptions', () => {
   const known = ['maxPayload', 'headers'] as const;
 
   test('accepts known keys, and unknown ones left undefined (spread defaults)', () => {
-    expect(() => knownOptions('Thing', { maxPayload: 1, headers: {} }, known)).not.toThrow();
-    expect(() => knownOptions('Thing', { other: undefined }, known)).not.toThrow();
+    expect(() =>
+      options.knownOptions('Thing', { maxPayload: 1, headers: {} }, known),
+    ).not.toThrow();
+    expect(() => options.knownOptions('Thing', { other: undefined }, known)).not.toThrow();
   });
 
   test('an unknown key: a TypeError naming it and listing the options', () => {
-    expect(() => knownOptions('Thing', { colour: 'red' }, known)).toThrow(TypeError);
-    expect(() => knownOptions('Thing', { colour: 'red' }, known)).toThrow(
+    expect(() => options.knownOptions('Thing', { colour: 'red' }, known)).toThrow(TypeError);
+    expect(() => options.knownOptions('Thing', { colour: 'red' }, known)).toThrow(
       'Unknown Thing option "colour"; the options are "maxPayload", "headers"',
     );
   });
 
   test('a key that differs only in case suggests the right spelling', () => {
-    expect(() => knownOptions('Thing', { maxPayLoad: 1 }, known)).toThrow(
+    expect(() => options.knownOptions('Thing', { maxPayLoad: 1 }, known)).toThrow(
       'Unknown Thing option "maxPayLoad" (did you mean "maxPayload"?)',
     );
   });
@@ -124,7 +118,7 @@ describe('knownOptions', () => {
   test("another library's key says what to use instead, even when undefined", () => {
     const foreign = { verifyClient: 'use "authenticate"' };
     for (const value of [() => true, undefined]) {
-      expect(() => knownOptions('Thing', { verifyClient: value }, known, foreign)).toThrow(
+      expect(() => options.knownOptions('Thing', { verifyClient: value }, known, foreign)).toThrow(
         'The Thing option "verifyClient" is ws\'s; here: use "authenticate"',
       );
     }
@@ -133,13 +127,15 @@ describe('knownOptions', () => {
 
 describe('maxPayloadOption', () => {
   test('a positive integer or Infinity', () => {
-    expect(maxPayloadOption(1)).toBe(1);
-    expect(maxPayloadOption(Infinity)).toBe(Infinity);
+    expect(options.maxPayloadOption(1)).toBe(1);
+    expect(options.maxPayloadOption(Infinity)).toBe(Infinity);
   });
 
   test("0, which ws reads as no limit, is refused with ws's meaning explained", () => {
-    expect(() => maxPayloadOption(0)).toThrow(RangeError);
-    expect(() => maxPayloadOption(0)).toThrow(/ws reads 0 as "no limit"; here that is Infinity/);
+    expect(() => options.maxPayloadOption(0)).toThrow(RangeError);
+    expect(() => options.maxPayloadOption(0)).toThrow(
+      /ws reads 0 as "no limit"; here that is Infinity/,
+    );
   });
 
   test.each([
@@ -147,6 +143,6 @@ describe('maxPayloadOption', () => {
     [1.5, RangeError],
     ['1', TypeError],
   ])('%j is a %s', (value, ErrorClass) => {
-    expect(() => maxPayloadOption(value)).toThrow(ErrorClass);
+    expect(() => options.maxPayloadOption(value)).toThrow(ErrorClass);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { ConnectionState, EventCollector, ProtocolError, ServerConnection } from '@proj/protocol';
+import { ConnectionState, ProtocolError } from '@proj/protocol';
 import {
   closeBody,
   clientFrame,
-  errorOf,
-  expectWsError,
+  expectCloseOnEof,
+  expectErrorEvent,
   frame,
   hex,
   server,
@@ -13,11 +13,7 @@ import {
 
 describe('ServerConnection', () => {
   test('starts open, with the negotiated subprotocol and extensions', () => {
-    const conn = new ServerConnection({
-      handler: new EventCollector(),
-      protocol: 'chat',
-      extensions: 'x-test',
-    });
+    const { conn } = server({ protocol: 'chat', extensions: 'x-test' });
     expect(conn.state).toBe(ConnectionState.Open);
     expect(conn.protocol).toBe('chat');
     expect(conn.extensions).toBe('x-test');
@@ -39,7 +35,7 @@ describe('ServerConnection', () => {
   test('expects every frame masked', () => {
     const { conn, handler } = server();
     conn.receiveData(frame(0x1, 'Hello'));
-    expectWsError(errorOf(handler.eventsReceived()), ProtocolError, 'WS_ERR_EXPECTED_MASK', 1002);
+    expectErrorEvent(handler, ProtocolError, 'WS_ERR_EXPECTED_MASK', 1002);
   });
 
   test('closes the transport first after the closing handshake (RFC 6455 §7.1.1)', () => {
@@ -51,9 +47,6 @@ describe('ServerConnection', () => {
 
   test('has no opening handshake: receiveEof before any data is an abnormal close, no error', () => {
     const { conn, handler } = server();
-    conn.receiveEof();
-    expect(handler.eventsReceived()).toEqual([
-      { type: 'close', code: 1006, reason: '', wasClean: false },
-    ]);
+    expectCloseOnEof(conn, handler, { code: 1006, reason: '', wasClean: false });
   });
 });
