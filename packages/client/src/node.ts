@@ -24,6 +24,8 @@ export {
 } from './events.js';
 export { type WebSocketInit } from './constructor-arguments.js';
 export { type TlsCredential, type WebSocketOptions } from './options.js';
+/** `ReconnectingWebSocket`, its events, options and errors (README: "Reconnecting"). */
+export * from './reconnecting-node.js';
 /**
  * The causes an `error` event can carry: a `HandshakeRejectedError` (a
  * `HandshakeError` with the received answer's `status` and `headers`) and the
