@@ -1,11 +1,13 @@
 /** The command line, parsed in process: what each option becomes, and what is refused. */
 import { describe, expect, test } from 'vitest';
+import { thrown } from '@proj/test-utils';
 import { UsageError, collectHeaders, parseInvocation, parsePort, parseWait } from '../src/args.js';
 
 describe('parseInvocation', () => {
-  test('connect: every option, short and long', () => {
-    expect(
-      parseInvocation([
+  test.each([
+    [
+      'connect: every option, short and long',
+      [
         'connect',
         'ws://h/',
         '-H',
@@ -25,34 +27,38 @@ describe('parseInvocation', () => {
         '0.5',
         '-b',
         '-q',
-      ]),
-    ).toEqual({
-      command: 'connect',
-      url: 'ws://h/',
-      headers: { A: '1' },
-      subprotocols: ['p1', 'p2'],
-      origin: 'https://o',
-      deflate: true,
-      execute: ['m1', 'm2'],
-      waitMs: 500,
-      binary: true,
-      quiet: true,
-    });
-  });
-
-  test('connect: the defaults', () => {
-    expect(parseInvocation(['connect', 'ws://h/'])).toEqual({
-      command: 'connect',
-      url: 'ws://h/',
-      headers: {},
-      subprotocols: [],
-      origin: undefined,
-      deflate: false,
-      execute: undefined,
-      waitMs: 2000,
-      binary: false,
-      quiet: false,
-    });
+      ],
+      {
+        command: 'connect',
+        url: 'ws://h/',
+        headers: { A: '1' },
+        subprotocols: ['p1', 'p2'],
+        origin: 'https://o',
+        deflate: true,
+        execute: ['m1', 'm2'],
+        waitMs: 500,
+        binary: true,
+        quiet: true,
+      },
+    ],
+    [
+      'connect: the defaults',
+      ['connect', 'ws://h/'],
+      {
+        command: 'connect',
+        url: 'ws://h/',
+        headers: {},
+        subprotocols: [],
+        origin: undefined,
+        deflate: false,
+        execute: undefined,
+        waitMs: 2000,
+        binary: false,
+        quiet: false,
+      },
+    ],
+  ])('%s', (_, argv, parsed) => {
+    expect(parseInvocation(argv)).toEqual(parsed);
   });
 
   test('listen: the defaults, and every option', () => {
@@ -132,40 +138,48 @@ describe('collectHeaders', () => {
   });
 });
 
-describe('parseWait', () => {
-  test.each([
-    [undefined, 2],
-    ['0', 0],
-    ['1.5', 1.5],
-    ['2147483', 2147483],
-  ])('%j is %d seconds', (value, seconds) => {
-    expect(parseWait(value)).toBe(seconds);
+/** A number option's parser: the value each accepted text gives (`title`), and the texts it refuses. */
+function numberParser<T extends string | undefined>(
+  parse: (text: T) => number,
+  title: string,
+  accepted: [T, number][],
+  refused: T[],
+  error: RegExp,
+): void {
+  test.each(accepted)(title, (text, value) => {
+    expect(parse(text)).toBe(value);
   });
 
-  test.each(['', ' ', '-1', 'abc', 'Infinity', '2147484', '1e9'])('refuses %j', (value) => {
-    expect(() => parseWait(value)).toThrow(/--wait must be a number of seconds from 0 to 2147483/);
+  test.each(refused)('refuses %j', (text) => {
+    expect(() => parse(text)).toThrow(error);
   });
+}
+
+describe('parseWait', () => {
+  numberParser(
+    parseWait,
+    '%j is %d seconds',
+    [
+      [undefined, 2],
+      ['0', 0],
+      ['1.5', 1.5],
+      ['2147483', 2147483],
+    ],
+    ['', ' ', '-1', 'abc', 'Infinity', '2147484', '1e9'],
+    /--wait must be a number of seconds from 0 to 2147483/,
+  );
 });
 
 describe('parsePort', () => {
-  test.each([
-    ['0', 0],
-    ['8080', 8080],
-    ['65535', 65535],
-  ])('%j is %d', (value, port) => {
-    expect(parsePort(value)).toBe(port);
-  });
-
-  test.each(['65536', '-1', '80.5', '0x50', '', '123456', ' 80'])('refuses %j', (value) => {
-    expect(() => parsePort(value)).toThrow(/<port> must be an integer from 0 to 65535/);
-  });
+  numberParser(
+    parsePort,
+    '%j is %d',
+    [
+      ['0', 0],
+      ['8080', 8080],
+      ['65535', 65535],
+    ],
+    ['65536', '-1', '80.5', '0x50', '', '123456', ' 80'],
+    /<port> must be an integer from 0 to 65535/,
+  );
 });
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('did not throw');
-}

@@ -6,9 +6,8 @@
 import { buildFrame, collect, acceptRaw, readHead, startRawServer } from '@proj/test-utils';
 import { reject } from '@proj/server';
 import { describe, expect, test } from 'vitest';
-import { Cli, STACK_LINE, closedPort, startServer, useBuiltCli, useCleanup } from './helpers.js';
+import { Cli, STACK_LINE, closedPort, startServer, usageError, useBuiltCli } from './helpers.js';
 
-useCleanup();
 useBuiltCli();
 
 describe('messages', () => {
@@ -250,9 +249,10 @@ describe('exit codes', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toBe(
-      "proj-ws: The URL's scheme must be either 'http', 'https', 'ws', or 'wss'. 'localhost:' is not allowed. (a URL starts with ws:// or wss://)\n" +
-        'Usage: proj-ws connect <url> [options]\n' +
-        "Run 'proj-ws connect --help' for the options and exit codes.\n",
+      usageError(
+        "The URL's scheme must be either 'http', 'https', 'ws', or 'wss'. 'localhost:' is not allowed. (a URL starts with ws:// or wss://)",
+        'connect',
+      ),
     );
   });
 

@@ -2,7 +2,8 @@
  * Test helpers for @proj/cli: the bin, built from the sources before the
  * tests of a file and run as a child process, as a shell runs it; servers
  * (@proj/server) and clients (@proj/client) on 127.0.0.1 port 0 for it to
- * talk to. Everything made here is registered for cleanup (`useCleanup()`).
+ * talk to. Everything made here is registered for cleanup, run after each
+ * test of a file that calls `useBuiltCli()`.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
@@ -15,10 +16,11 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll } from 'vitest';
 import { WebSocket, type WebSocketOptions } from '@proj/client';
 import { type ServerOptions, type ServerWebSocket, WebSocketServer } from '@proj/server';
-import { onCleanup } from '@proj/test-utils';
+import { onCleanup, useCleanup } from '@proj/test-utils';
+import { Collector } from '../../server/test/collector.js';
 import { run } from '../src/index.js';
 
-export { onCleanup, useCleanup } from '@proj/test-utils';
+export { onCleanup } from '@proj/test-utils';
 
 // ---- the bin ----------------------------------------------------------------
 
@@ -30,8 +32,10 @@ let bin: string | undefined;
  * packages it uses, all resolved through the "source" condition, into one
  * file that node runs. The tests so run the sources as they are now, with
  * no `pnpm build` first and no stale dist/ of @proj/client or @proj/server.
+ * The processes, servers and clients a test starts are stopped after it.
  */
 export function useBuiltCli(): void {
+  useCleanup();
   let dir: string | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'proj-ws-test-'));
@@ -55,6 +59,23 @@ export function useBuiltCli(): void {
 
 /** A stack trace line, which no expected failure may print. */
 export const STACK_LINE = /^\s+at /m;
+
+/** The usage line of each command. */
+export const USAGE = {
+  connect: 'proj-ws connect <url> [options]',
+  listen: 'proj-ws listen <port> [options]',
+} as const;
+
+/**
+ * What the bin writes to stderr for a mistake on its command line (exit
+ * code 2): the message, the usage of `command` (of both without one), and
+ * where its options are.
+ */
+export function usageError(message: string, command?: keyof typeof USAGE): string {
+  const usage = command ? USAGE[command] : `${USAGE.connect} | ${USAGE.listen}`;
+  const help = command ? `proj-ws ${command} --help` : 'proj-ws --help';
+  return `proj-ws: ${message}\nUsage: ${usage}\nRun '${help}' for the options and exit codes.\n`;
+}
 
 /** One run of the bin. */
 export class Cli {
@@ -169,25 +190,6 @@ export async function runInProcess(
 }
 
 // ---- a server for `connect` to talk to ----------------------------------------
-
-/** Records items as they come and waits, without polling, for enough of them. */
-export class Collector<T> {
-  readonly items: T[] = [];
-  #waiters: Array<() => void> = [];
-
-  push(item: T): void {
-    this.items.push(item);
-    for (const resolve of this.#waiters.splice(0)) resolve();
-  }
-
-  /** Resolves with the items once there are at least `count`. */
-  async until(count: number): Promise<T[]> {
-    while (this.items.length < count) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-    return this.items;
-  }
-}
 
 /** What a test server saw. */
 export interface Received {

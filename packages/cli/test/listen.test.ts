@@ -5,9 +5,8 @@
  */
 import { WebSocketServer } from '@proj/server';
 import { describe, expect, test } from 'vitest';
-import { Cli, Peer, onCleanup, startListen, useBuiltCli, useCleanup } from './helpers.js';
+import { Cli, Peer, onCleanup, startListen, usageError, useBuiltCli } from './helpers.js';
 
-useCleanup();
 useBuiltCli();
 
 describe('echo mode (the default)', () => {
@@ -141,9 +140,7 @@ describe('exit codes', () => {
 
     expect(code).toBe(2);
     expect(stderr).toBe(
-      "proj-ws: <port> must be an integer from 0 to 65535, got 'http'\n" +
-        'Usage: proj-ws listen <port> [options]\n' +
-        "Run 'proj-ws listen --help' for the options and exit codes.\n",
+      usageError("<port> must be an integer from 0 to 65535, got 'http'", 'listen'),
     );
   });
 });

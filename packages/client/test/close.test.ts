@@ -6,30 +6,25 @@ import { once } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
 import type { WebSocket as PeerSocket } from 'ws';
 import { WebSocket } from '@proj/client';
-import { expectDomException as domException } from '@proj/test-utils';
 import {
-  acceptRaw,
-  collect,
+  type Collected,
+  expectDomException as domException,
+  onCleanup,
+  startRawServer,
+  turns,
+  until,
+} from '@proj/test-utils';
+import {
   connect,
   connectOpen,
   frame,
   nextEvent,
-  onCleanup,
+  openPair,
   parseClientFrames,
   record,
+  startAccepting,
   startPeer,
-  startRaw,
-  turns,
-  until,
 } from './helpers.js';
-
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
-
-async function openPair(): Promise<{ ws: WebSocket; peer: PeerSocket }> {
-  const server = await startPeer();
-  const ws = await connectOpen(server.url);
-  return { ws, peer: await server.connection() };
-}
 
 /** What the `ws` peer saw in our close frame. */
 async function peerClose(peer: PeerSocket): Promise<{ code: number; reason: string }> {
@@ -120,14 +115,12 @@ describe('close(code, reason)', () => {
   });
 
   test('3. with neither code nor reason the close frame has no body', async () => {
-    let fromClient: ReturnType<typeof collect> | undefined;
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(({ rest }) => {
-        fromClient = collect(socket, rest);
-        void fromClient
-          .until((bytes) => parseClientFrames(bytes).length > 0)
-          .then(() => socket.end(frame(0x8)));
-      });
+    let fromClient: Collected | undefined;
+    const raw = await startAccepting((socket, received) => {
+      fromClient = received;
+      void received
+        .until((bytes) => parseClientFrames(bytes).length > 0)
+        .then(() => socket.end(frame(0x8)));
     });
     const ws = await connectOpen(raw.url);
     const { closed } = record(ws);
@@ -209,9 +202,7 @@ describe('close paths', () => {
   });
 
   test('close timeout: a server that never answers our close is dropped', async () => {
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket); // then ignores everything
-    });
+    const raw = await startAccepting(); // then ignores everything
     const ws = await connectOpen(raw.url, [], { closeTimeout: 200 });
     const { events, closed } = record(ws);
     const started = Date.now();
@@ -223,12 +214,10 @@ describe('close paths', () => {
   });
 
   test('close timeout: a server that answers our close but keeps TCP open is dropped', async () => {
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(({ rest }) => {
-        void collect(socket, rest)
-          .until((bytes) => parseClientFrames(bytes).length > 0)
-          .then(() => socket.write(frame(0x8, Buffer.from([0x0f, 0xa0, 0x68, 0x69]))));
-      });
+    const raw = await startAccepting((socket, received) => {
+      void received
+        .until((bytes) => parseClientFrames(bytes).length > 0)
+        .then(() => socket.write(frame(0x8, Buffer.from([0x0f, 0xa0, 0x68, 0x69]))));
     });
     const ws = await connectOpen(raw.url, [], { closeTimeout: 200 });
     const { closed } = record(ws);
@@ -239,9 +228,9 @@ describe('close paths', () => {
   });
 
   test('close timeout: a server that started closing and never closes TCP is dropped', async () => {
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(() => socket.write(frame(0x8, Buffer.from([0x03, 0xe9]))));
-    });
+    const raw = await startAccepting((socket) =>
+      socket.write(frame(0x8, Buffer.from([0x03, 0xe9]))),
+    );
     const ws = connect(raw.url, [], { closeTimeout: 200 });
     const close = await nextEvent(ws, 'close');
     expect([close.code, close.wasClean]).toEqual([1001, true]);
@@ -288,7 +277,7 @@ describe('timers', () => {
 
   test('a failed connection leaves no timer behind', async () => {
     const { timers } = spyTimers([12_345]);
-    const raw = await startRaw((socket) => socket.destroy());
+    const raw = await startRawServer((socket) => socket.destroy());
     const ws = connect(raw.url, [], { handshakeTimeout: 12_345 });
     await nextEvent(ws, 'close');
     expect(timers).toHaveLength(1);

@@ -4,30 +4,22 @@
  */
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { type PerMessageDeflateOptions, WebSocketServer as WsServer } from 'ws';
+import type { PerMessageDeflateOptions } from 'ws';
 import { WebSocket, type WebSocketOptions } from '@proj/client';
 import { WebSocketServer } from '@proj/server';
-import { onCleanup, sampleMessages, useCleanup } from '@proj/test-utils';
+import { onCleanup, sampleMessages } from '@proj/test-utils';
+import { DEFLATE_COMBOS } from '../../server/test/deflate-combos.js';
+import { startPeer } from './helpers.js';
 
-// Servers started by a test are closed after it.
-useCleanup({ failOnUncaught: false });
-
+/** A `ws` server (closed after the test) that echoes every message. */
 async function wsEchoServer(
   perMessageDeflate: PerMessageDeflateOptions | boolean,
 ): Promise<string> {
-  const server = new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate });
-  server.on('connection', (socket) => {
+  const { wss, url } = await startPeer({ perMessageDeflate });
+  wss.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   });
-  await new Promise((resolve) => server.once('listening', resolve));
-  onCleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
-      }),
-  );
-  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return url;
 }
 
 function connect(url: string, options: WebSocketOptions): Promise<WebSocket> {
@@ -56,27 +48,19 @@ function collect(ws: WebSocket, count: number): Promise<(string | Buffer)[]> {
 
 const messages = (): (string | Buffer)[] => sampleMessages('bob');
 
-type Combo = {
-  serverNoContextTakeover?: boolean;
-  clientNoContextTakeover?: boolean;
-  serverMaxWindowBits?: number;
-  clientMaxWindowBits?: number;
-};
-const combos: { server: Combo; client: Combo }[] = [];
-for (const serverNoContextTakeover of [false, true])
-  for (const clientNoContextTakeover of [false, true])
-    for (const [serverMaxWindowBits, clientMaxWindowBits] of [
-      [undefined, undefined],
-      [8, 8],
-      [9, 15],
-      [15, 10],
-    ] as const) {
-      // One half set by our client's offer, the other by the ws server's preferences.
-      combos.push({
-        client: { serverNoContextTakeover, serverMaxWindowBits },
-        server: { clientNoContextTakeover, clientMaxWindowBits },
-      });
-    }
+// Each combination split in two: one half set by our client's offer, the
+// other by the ws server's preferences.
+const combos = DEFLATE_COMBOS.map(
+  ({
+    serverNoContextTakeover,
+    serverMaxWindowBits,
+    clientNoContextTakeover,
+    clientMaxWindowBits,
+  }) => ({
+    client: { serverNoContextTakeover, serverMaxWindowBits },
+    server: { clientNoContextTakeover, clientMaxWindowBits },
+  }),
+);
 
 describe('ws server, our client', () => {
   test.each(combos.map((c) => [JSON.stringify(c), c] as const))(
@@ -122,18 +106,11 @@ describe('ws server, our client', () => {
   });
 
   test('maxPayload counts inflated bytes: a 10 MiB message in ~10 KiB fails with 1009', async () => {
-    const server = new WsServer({
-      port: 0,
-      host: '127.0.0.1',
-      perMessageDeflate: { threshold: 0 },
-    });
-    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    await new Promise((resolve) => server.once('listening', resolve));
-    server.on('connection', (socket) => {
+    const { wss, url } = await startPeer({ perMessageDeflate: { threshold: 0 } });
+    wss.on('connection', (socket) => {
       socket.on('error', () => {});
       socket.send(Buffer.alloc(10 * 1024 * 1024));
     });
-    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const ws = new WebSocket(url, [], { perMessageDeflate: true, maxPayload: 1024 * 1024 });
     const code = await new Promise<number>(
       (resolve) => (ws.onclose = (event) => resolve(event.code)),

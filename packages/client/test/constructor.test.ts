@@ -3,12 +3,10 @@
  * the WebIDL shape of the interface.
  * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
  */
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { WebSocket } from '@proj/client';
 import { expectDomException as domException } from '@proj/test-utils';
 import { closedPort, connect, connectOpen, nextEvent, startPeer } from './helpers.js';
-
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
 
 describe('WebIDL', () => {
   test('the url argument is required', () => {
@@ -46,20 +44,25 @@ describe('WebIDL', () => {
     const ws = connect(`ws://127.0.0.1:${port}`);
     expect(ws).toBeInstanceOf(EventTarget);
     expect(Object.prototype.toString.call(ws)).toBe('[object WebSocket]');
-    for (const name of [
-      'url',
-      'readyState',
-      'bufferedAmount',
-      'onopen',
-      'onerror',
-      'onclose',
-      'extensions',
-      'protocol',
-      'onmessage',
-      'binaryType',
-    ]) {
+    // The members of the IDL interface, in its order: attributes are
+    // accessors (a getter), operations are methods (a value).
+    const members = {
+      url: 'get',
+      readyState: 'get',
+      bufferedAmount: 'get',
+      onopen: 'get',
+      onerror: 'get',
+      onclose: 'get',
+      extensions: 'get',
+      protocol: 'get',
+      close: 'value',
+      onmessage: 'get',
+      binaryType: 'get',
+      send: 'value',
+    } as const;
+    for (const [name, kind] of Object.entries(members)) {
       const descriptor = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
-      expect(descriptor.get, name).toBeTypeOf('function');
+      expect(descriptor[kind], name).toBeTypeOf('function');
       expect(descriptor.enumerable, name).toBe(true);
     }
     expect(Object.keys(ws)).toEqual([]);

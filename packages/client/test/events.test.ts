@@ -3,33 +3,25 @@
  * attributes, and listeners that throw.
  * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol
  */
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocket } from '@proj/client';
+import { acceptRaw, startRawServer, turns, until } from '@proj/test-utils';
 import {
-  acceptRaw,
   closedPort,
   connect,
-  connectOpen,
   frame,
   nextEvent,
+  openPair,
   record,
+  startAccepting,
   startPeer,
-  startRaw,
-  turns,
-  until,
 } from './helpers.js';
 
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
-
 /** Three messages, each followed by its listener's promise callbacks: one task per event. */
-const EACH_MESSAGE_THEN_ITS_MICROTASKS = [
-  'message 1',
-  'microtask 1',
-  'message 2',
-  'microtask 2',
-  'message 3',
-  'microtask 3',
-];
+const EACH_MESSAGE_THEN_ITS_MICROTASKS = [1, 2, 3].flatMap((n) => [
+  `message ${n}`,
+  `microtask ${n}`,
+]);
 
 describe('event classes', () => {
   test('CloseEvent: wasClean, code, reason with their defaults', () => {
@@ -88,7 +80,7 @@ describe('order of events', () => {
   });
 
   test('the handshake answer and messages in one chunk: open first, then each message', async () => {
-    const raw = await startRaw((socket) => {
+    const raw = await startRawServer((socket) => {
       void readAndAnswerWith(socket, Buffer.concat([frame(0x1, 'a'), frame(0x1, 'b')]));
     });
     const ws = connect(raw.url);
@@ -144,8 +136,7 @@ describe('order of events', () => {
   });
 
   test('no events after close', async () => {
-    const { ws, peer } = await openEcho();
-    const { events, closed } = record(ws);
+    const { ws, peer, events, closed } = await openRecorded();
     ws.send('echo me');
     ws.close();
     await closed;
@@ -157,8 +148,7 @@ describe('order of events', () => {
   });
 
   test('messages that arrive after close() are not dispatched', async () => {
-    const { ws, peer } = await openEcho();
-    const { events, closed } = record(ws);
+    const { ws, peer, events, closed } = await openRecorded();
     peer.send('in flight');
     ws.close();
     await closed;
@@ -166,8 +156,7 @@ describe('order of events', () => {
   });
 
   test('nothing is dispatched synchronously inside a method call', async () => {
-    const { ws, peer } = await openEcho();
-    const { events } = record(ws);
+    const { ws, peer, events } = await openRecorded();
     peer.send('queued');
     await nextEvent(ws, 'message');
     events.length = 0;
@@ -340,11 +329,9 @@ describe('listeners that throw', () => {
     // which makes Node skip a microtask checkpoint; three messages in one
     // chunk have their tasks queued together.
     await withUncaught(async (reported) => {
-      const raw = await startRaw((socket) => {
-        void acceptRaw(socket).then(() =>
-          socket.write(Buffer.concat([frame(0x1, '1'), frame(0x1, '2'), frame(0x1, '3')])),
-        );
-      });
+      const raw = await startAccepting((socket) =>
+        socket.write(Buffer.concat([frame(0x1, '1'), frame(0x1, '2'), frame(0x1, '3')])),
+      );
       const ws = connect(raw.url);
       const log: string[] = [];
       ws.onmessage = (event) => {
@@ -372,12 +359,15 @@ async function openEcho(): Promise<{
   peer: import('ws').WebSocket;
   url: string;
 }> {
-  const server = await startPeer();
-  server.wss.on('connection', (peer) => {
-    peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary }));
-  });
-  const ws = await connectOpen(server.url);
-  return { ws, peer: await server.connection(), url: server.url };
+  const { ws, peer, server } = await openPair();
+  peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary }));
+  return { ws, peer, url: server.url };
+}
+
+/** {@link openEcho}, recording the client's events from then on. */
+async function openRecorded() {
+  const opened = await openEcho();
+  return { ...opened, ...record(opened.ws) };
 }
 
 /** A raw server's answer: 101, with `after` in the same write. */

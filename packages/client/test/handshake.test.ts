@@ -5,27 +5,30 @@
  * @see https://websockets.spec.whatwg.org/#concept-websocket-establish
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
 import { type ErrorEvent, HandshakeError, HandshakeRejectedError, WebSocket } from '@proj/client';
 import { AbnormalClosureError } from '@proj/protocol';
 import {
-  TLS_CERT,
+  type RawServer,
   acceptFor,
-  acceptRaw,
+  keyOf,
+  onCleanup,
+  readHead,
+  response101,
+  startRawServer,
+} from '@proj/test-utils';
+import {
+  TLS_CERT,
   closedPort,
   connect,
   nextEvent,
-  onCleanup,
-  readHead,
   record,
+  startAccepting,
   startPeer,
-  startRaw,
   startTlsPeer,
 } from './helpers.js';
-
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
 
 /** Connects and waits for the end; checks it looks like every other failure. */
 async function expectFailure(
@@ -42,6 +45,13 @@ async function expectFailure(
   const event = events[0]!.event as ErrorEvent;
   expect(event.message).toBe((event.error as Error).message);
   return { error: event.error, event, ws };
+}
+
+/** A raw server that reads each request head, then answers it with `answer`. */
+function answering(answer: (socket: Socket, head: string) => void): Promise<RawServer> {
+  return startRawServer((socket) => {
+    void readHead(socket).then(({ head }) => answer(socket, head));
+  });
 }
 
 /** An HTTP server whose `upgrade` handler answers with `response`. */
@@ -84,9 +94,7 @@ describe('subprotocols', () => {
   });
 
   test('the server chooses one though none was offered: the connection fails', async () => {
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket, ['Sec-WebSocket-Protocol: chat']);
-    });
+    const raw = await startAccepting(undefined, ['Sec-WebSocket-Protocol: chat']);
     const { error } = await expectFailure(raw.url);
     expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_PROTOCOL' });
   });
@@ -125,50 +133,41 @@ describe('a refused handshake', () => {
     expect(error).toMatchObject({ status: 302 });
   });
 
-  test('a 101 with the wrong Sec-WebSocket-Accept', async () => {
-    const raw = await startRaw((socket) => {
-      void readHead(socket).then(() =>
-        socket.write(
-          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-            'Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-        ),
-      );
-    });
+  // A 101 that breaks one rule, made from the request head: its error code.
+  test.each<[string, (head: string) => string, string]>([
+    [
+      'a 101 with the wrong Sec-WebSocket-Accept',
+      () =>
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      'WS_ERR_HANDSHAKE_ACCEPT',
+    ],
+    [
+      'a 101 without Upgrade: websocket',
+      (head) =>
+        'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`,
+      'WS_ERR_HANDSHAKE_UPGRADE',
+    ],
+    [
+      'an extension that was never offered',
+      (head) => response101(keyOf(head), ['Sec-WebSocket-Extensions: permessage-deflate']),
+      'WS_ERR_HANDSHAKE_EXTENSIONS',
+    ],
+  ])('%s', async (_, answer, code) => {
+    const raw = await answering((socket, head) => socket.write(answer(head)));
     const { error } = await expectFailure(raw.url);
-    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_ACCEPT' });
-  });
-
-  test('a 101 without Upgrade: websocket', async () => {
-    const raw = await startRaw((socket) => {
-      void readHead(socket).then(({ head }) =>
-        socket.write(
-          'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n' +
-            `Sec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`,
-        ),
-      );
-    });
-    const { error } = await expectFailure(raw.url);
-    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_UPGRADE' });
-  });
-
-  test('an extension that was never offered', async () => {
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket, ['Sec-WebSocket-Extensions: permessage-deflate']);
-    });
-    const { error } = await expectFailure(raw.url);
-    expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_EXTENSIONS' });
+    expect(error).toMatchObject({ code });
   });
 
   test('a 101 whose lines end in a bare LF fails at once, naming it (no wait for the timeout)', async () => {
-    const raw = await startRaw((socket) => {
-      // The connection stays open: only the malformed head can end the wait.
-      void readHead(socket).then(({ head }) =>
-        socket.write(
-          'HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n' +
-            `Sec-WebSocket-Accept: ${acceptFor(head)}\n\n`,
-        ),
-      );
-    });
+    // The connection stays open: only the malformed head can end the wait.
+    const raw = await answering((socket, head) =>
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(head)}\n\n`,
+      ),
+    );
     const { error, event } = await expectFailure(raw.url, [], { handshakeTimeout: 120_000 });
     expect(error).toBeInstanceOf(HandshakeRejectedError);
     // Nothing readable arrived: status 0, never the 400 a server would answer.
@@ -178,17 +177,13 @@ describe('a refused handshake', () => {
   });
 
   test('garbage instead of HTTP', async () => {
-    const raw = await startRaw((socket) => {
-      void readHead(socket).then(() => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
-    });
+    const raw = await answering((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
     const { error } = await expectFailure(raw.url);
     expect(error).toBeInstanceOf(HandshakeError);
   });
 
   test('the server closes before answering', async () => {
-    const raw = await startRaw((socket) => {
-      void readHead(socket).then(() => socket.end());
-    });
+    const raw = await answering((socket) => socket.end());
     const { error } = await expectFailure(raw.url);
     expect(error).toBeInstanceOf(AbnormalClosureError);
     expect(error).toMatchObject({ code: 'WS_ERR_HANDSHAKE_EOF', status: 0 });
@@ -212,7 +207,7 @@ describe('network failures', () => {
 
   test('handshake timeout: a server that never answers', async () => {
     let serverSawClose = false;
-    const raw = await startRaw((socket) => {
+    const raw = await startRawServer((socket) => {
       socket.resume(); // read (and drop) the request, to notice the close
       socket.on('close', () => (serverSawClose = true));
     });
@@ -224,9 +219,7 @@ describe('network failures', () => {
   });
 
   test('handshake timeout: a server that trickles its answer', async () => {
-    const raw = await startRaw((socket) => {
-      void readHead(socket).then(() => socket.write('HTTP/1.1 101 Switching'));
-    });
+    const raw = await answering((socket) => socket.write('HTTP/1.1 101 Switching'));
     const { error } = await expectFailure(raw.url, [], { handshakeTimeout: 200 });
     expect((error as Error).message).toMatch(/timed out/);
   });
@@ -272,7 +265,7 @@ describe('wss: through node:tls', () => {
   });
 
   test('a plain TCP server behind wss: fails', async () => {
-    const raw = await startRaw((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const raw = await startRawServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
     await expectFailure(raw.url.replace('ws:', 'wss:'), [], { ca: TLS_CERT });
   });
 });

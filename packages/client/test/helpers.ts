@@ -16,7 +16,17 @@ import {
   type MessageEvent,
   WebSocket as WebSocketClass,
 } from '@proj/client';
-import { FrameDecoder, buildFrame, onCleanup, useCleanup } from '@proj/test-utils';
+import {
+  type Collected,
+  FrameDecoder,
+  type RawServer,
+  acceptRaw,
+  buildFrame,
+  collect,
+  onCleanup,
+  startRawServer,
+  useCleanup,
+} from '@proj/test-utils';
 
 export {
   acceptFor,
@@ -101,6 +111,20 @@ export async function startTlsPeer(): Promise<PeerServer> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return { wss, url: `wss://127.0.0.1:${port}`, port, ...trackPeers(wss) };
+}
+
+/**
+ * A raw server that answers every handshake with a valid 101 (with the
+ * `headers` lines), then hands `onOpen` the socket and what the client sends
+ * from then on.
+ */
+export function startAccepting(
+  onOpen: (socket: net.Socket, received: Collected) => void = () => {},
+  headers: string[] = [],
+): Promise<RawServer> {
+  return startRawServer((socket) => {
+    void acceptRaw(socket, headers).then(({ rest }) => onOpen(socket, collect(socket, rest)));
+  });
 }
 
 /** An unmasked server frame. */
@@ -188,4 +212,14 @@ export async function connectOpen(
   const ws = connect(url, protocols, options);
   await nextEvent(ws, 'open');
   return ws;
+}
+
+/** A `ws` peer (started with `serverOptions`) and an open client connected to it. */
+export async function openPair(
+  options?: ConstructorParameters<typeof WebSocketClass>[2],
+  serverOptions?: Omit<ServerOptions, 'port'>,
+): Promise<{ ws: WebSocket; peer: PeerSocket; server: PeerServer }> {
+  const server = await startPeer(serverOptions);
+  const ws = await connectOpen(server.url, [], options);
+  return { ws, peer: await server.connection(), server };
 }

@@ -93,6 +93,7 @@ import {
   FrameDecoder,
   type HeaderField,
   type Pause,
+  type Tally,
   acceptKey as acceptFor,
   applyFieldEdit,
   assertTallied,
@@ -360,6 +361,26 @@ interface ServerSide {
 let play: ((socket: net.Socket) => void) | undefined;
 
 /**
+ * A test of a property against a raw server that plays each case's server
+ * part (`play`); its outcomes are tallied under `title`.
+ */
+function fuzzAgainstRaw<Ts>(
+  name: string,
+  title: string | (() => string),
+  property: (url: string, tally: Tally) => fc.IAsyncProperty<Ts>,
+  params: fc.Parameters<unknown>,
+): void {
+  test(
+    name,
+    async () => {
+      const { url } = await startRaw((socket) => play?.(socket));
+      await assertTallied(title, (tally) => property(url, tally), params);
+    },
+    TIMEOUT,
+  );
+}
+
+/**
  * Runs one case: a fresh raw server connection plays the hostile part, the
  * client under test connects, and both sides' records come back once the
  * client's `close` fired and the TCP connection is gone.
@@ -566,234 +587,205 @@ function valid101(key: string, offered: readonly string[]): Uint8Array {
 const endingArb = fc.constantFrom<Ending>('eof', 'close', 'close');
 
 describe('answers to the opening handshake', () => {
-  test(
+  fuzzAgainstRaw(
     'answers built from a model: open exactly when valid; a refusal is error then close 1006',
-    async () => {
-      const { url } = await startRaw((socket) => play?.(socket));
-      await assertTallied(
-        'model answers',
-        (tally) =>
-          fc.asyncProperty(
-            offeredArb,
-            fc.array(answerOpArb, { maxLength: 4 }),
-            fc.option(serverFramesArb, { freq: 3 }),
-            cutsArb,
-            pausesArb,
-            endingArb,
-            async (offered, ops, frames, cuts, pauses, ending) => {
-              let model: AnswerModel | undefined;
-              const bytes = (key: string): Uint8Array => {
-                model = answerModel(key, offered, ops);
-                return concatBytes([serializeAnswer(model), frames ?? EMPTY]);
-              };
-              const result = await runCase(url, { offered, bytes, cuts, pauses, ending });
-              // The model and the oracle agree: refused exactly when a rule is broken.
-              expect(result.oracle.handshake, model!.mustFail.join('; ')).toBe(
-                model!.mustFail.length > 0 ? 'refused' : 'open',
-              );
-              const outcome = check(result, ending);
-              tally.add(
-                result.oracle.handshake === 'refused'
-                  ? `refused${model!.mustFail.length > 0 ? ` (${model!.mustFail[0]})` : ''}`
-                  : outcome,
-              );
-            },
-          ),
-        options(400),
-      );
-    },
-    TIMEOUT,
+    'model answers',
+    (url, tally) =>
+      fc.asyncProperty(
+        offeredArb,
+        fc.array(answerOpArb, { maxLength: 4 }),
+        fc.option(serverFramesArb, { freq: 3 }),
+        cutsArb,
+        pausesArb,
+        endingArb,
+        async (offered, ops, frames, cuts, pauses, ending) => {
+          let model: AnswerModel | undefined;
+          const bytes = (key: string): Uint8Array => {
+            model = answerModel(key, offered, ops);
+            return concatBytes([serializeAnswer(model), frames ?? EMPTY]);
+          };
+          const result = await runCase(url, { offered, bytes, cuts, pauses, ending });
+          // The model and the oracle agree: refused exactly when a rule is broken.
+          expect(result.oracle.handshake, model!.mustFail.join('; ')).toBe(
+            model!.mustFail.length > 0 ? 'refused' : 'open',
+          );
+          const outcome = check(result, ending);
+          tally.add(
+            result.oracle.handshake === 'refused'
+              ? `refused${model!.mustFail.length > 0 ? ` (${model!.mustFail[0]})` : ''}`
+              : outcome,
+          );
+        },
+      ),
+    options(400),
   );
 
-  test(
+  /** Answers that are not a valid 101 (or not all of one), each made from the key and offer. */
+  const answerArb = fc.oneof(
+    // A valid 101 (and frames) mutated byte by byte.
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(
+          fc.option(serverFramesArb, { freq: 2 }),
+          fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+        )
+        .map(
+          ([frames, mutations]) =>
+            (key: string, offered: readonly string[]) =>
+              mutate(concatBytes([valid101(key, offered), frames ?? EMPTY]), mutations),
+        ),
+    },
+    // Garbage.
+    {
+      weight: 1,
+      arbitrary: fc
+        .uint8Array({ maxLength: 300 })
+        .map((garbage) => (_key: string, _offered: readonly string[]) => garbage),
+    },
+    // Cut short anywhere: an EOF in the head.
+    {
+      weight: 1,
+      arbitrary: fc.nat().map((at) => (key: string, offered: readonly string[]) => {
+        const answer = valid101(key, offered);
+        return answer.subarray(0, at % answer.length);
+      }),
+    },
+    // A head that never ends within 16 KiB.
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 16_384, max: 40_000 })
+        .map(
+          (size) => (_key: string, _offered: readonly string[]) =>
+            encodeUtf8(`HTTP/1.1 101 Switching Protocols\r\nX-Filler: ${'a'.repeat(size)}`),
+        ),
+    },
+  );
+
+  fuzzAgainstRaw(
     'mutated answers, garbage and early EOF: error then close 1006, or open and the oracle',
-    async () => {
-      const { url } = await startRaw((socket) => play?.(socket));
-      const answerArb = fc.oneof(
-        // A valid 101 (and frames) mutated byte by byte.
-        {
-          weight: 3,
-          arbitrary: fc
-            .tuple(
-              fc.option(serverFramesArb, { freq: 2 }),
-              fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
-            )
-            .map(
-              ([frames, mutations]) =>
-                (key: string, offered: readonly string[]) =>
-                  mutate(concatBytes([valid101(key, offered), frames ?? EMPTY]), mutations),
-            ),
+    'mutated answers',
+    (url, tally) =>
+      fc.asyncProperty(
+        offeredArb,
+        answerArb,
+        cutsArb,
+        pausesArb,
+        endingArb,
+        async (offered, answer, cuts, pauses, ending) => {
+          const result = await runCase(url, {
+            offered,
+            bytes: (key) => answer(key, offered),
+            cuts,
+            pauses,
+            ending,
+          });
+          tally.add(check(result, ending));
         },
-        // Garbage.
-        {
-          weight: 1,
-          arbitrary: fc
-            .uint8Array({ maxLength: 300 })
-            .map((garbage) => (_key: string, _offered: readonly string[]) => garbage),
-        },
-        // Cut short anywhere: an EOF in the head.
-        {
-          weight: 1,
-          arbitrary: fc.nat().map((at) => (key: string, offered: readonly string[]) => {
-            const answer = valid101(key, offered);
-            return answer.subarray(0, at % answer.length);
-          }),
-        },
-        // A head that never ends within 16 KiB.
-        {
-          weight: 1,
-          arbitrary: fc
-            .integer({ min: 16_384, max: 40_000 })
-            .map(
-              (size) => (_key: string, _offered: readonly string[]) =>
-                encodeUtf8(`HTTP/1.1 101 Switching Protocols\r\nX-Filler: ${'a'.repeat(size)}`),
-            ),
-        },
-      );
-      await assertTallied(
-        'mutated answers',
-        (tally) =>
-          fc.asyncProperty(
-            offeredArb,
-            answerArb,
-            cutsArb,
-            pausesArb,
-            endingArb,
-            async (offered, answer, cuts, pauses, ending) => {
-              const result = await runCase(url, {
-                offered,
-                bytes: (key) => answer(key, offered),
-                cuts,
-                pauses,
-                ending,
-              });
-              tally.add(check(result, ending));
-            },
-          ),
-        options(500),
-      );
-    },
-    TIMEOUT,
+      ),
+    options(500),
   );
 
-  test(
+  fuzzAgainstRaw(
     'an answer that stops part-way with the connection open: the handshake timeout fails it',
-    async () => {
-      const { url } = await startRaw((socket) => play?.(socket));
-      await assertTallied(
-        'stalled answers',
-        (tally) =>
-          fc.asyncProperty(offeredArb, fc.nat(), async (offered, at) => {
-            const result = await runCase(
-              url,
-              {
-                offered,
-                bytes: (key) => {
-                  const answer = valid101(key, offered);
-                  return answer.subarray(0, at % (answer.length - 1));
-                },
-                cuts: [],
-                pauses: [],
-                ending: 'eof',
-                stall: true,
-              },
-              { handshakeTimeout: 200 },
-            );
-            expect(result.oracle.handshake).toBe('incomplete');
-            tally.add(check(result, 'eof', true));
-          }),
-        { ...options(5), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 100) : 5 },
-      );
-    },
-    TIMEOUT,
+    'stalled answers',
+    (url, tally) =>
+      fc.asyncProperty(offeredArb, fc.nat(), async (offered, at) => {
+        const result = await runCase(
+          url,
+          {
+            offered,
+            bytes: (key) => {
+              const answer = valid101(key, offered);
+              return answer.subarray(0, at % (answer.length - 1));
+            },
+            cuts: [],
+            pauses: [],
+            ending: 'eof',
+            stall: true,
+          },
+          { handshakeTimeout: 200 },
+        );
+        expect(result.oracle.handshake).toBe('incomplete');
+        tally.add(check(result, 'eof', true));
+      }),
+    { ...options(5), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 100) : 5 },
   );
 });
 
 describe('frame streams after a valid 101', () => {
-  test(
+  fuzzAgainstRaw(
     'messages, pongs and the close code the oracle predicts; error and close as the spec says',
-    async () => {
-      const { url } = await startRaw((socket) => play?.(socket));
-      await assertTallied(
-        'frame streams',
-        (tally) =>
-          fc.asyncProperty(
-            offeredArb,
-            serverFramesArb,
-            cutsArb,
-            pausesArb,
-            endingArb,
-            fc.boolean(),
-            async (offered, frames, cuts, pauses, ending, together) => {
-              // The frames come in the same write as the 101, or after it.
-              const result = await runCase(url, {
-                offered,
-                bytes: (key) => concatBytes([valid101(key, offered), frames]),
-                cuts: (key) => (together ? cuts : [valid101(key, offered).length, ...cuts]),
-                pauses,
-                ending,
-              });
-              expect(result.oracle.handshake).toBe('open');
-              tally.add(check(result, ending));
-            },
-          ),
-        options(600),
-      );
-    },
-    TIMEOUT,
+    'frame streams',
+    (url, tally) =>
+      fc.asyncProperty(
+        offeredArb,
+        serverFramesArb,
+        cutsArb,
+        pausesArb,
+        endingArb,
+        fc.boolean(),
+        async (offered, frames, cuts, pauses, ending, together) => {
+          // The frames come in the same write as the 101, or after it.
+          const result = await runCase(url, {
+            offered,
+            bytes: (key) => concatBytes([valid101(key, offered), frames]),
+            cuts: (key) => (together ? cuts : [valid101(key, offered).length, ...cuts]),
+            pauses,
+            ending,
+          });
+          expect(result.oracle.handshake).toBe('open');
+          tally.add(check(result, ending));
+        },
+      ),
+    options(600),
   );
 });
 
 describe('compressed frame streams after a 101 that accepts permessage-deflate', () => {
-  test(
+  let afterBfinal = 0;
+  fuzzAgainstRaw(
     'messages inflated as the oracle predicts; 1007 for bad DEFLATE data or UTF-8, 1009 past maxPayload, 1002 for RSV1 out of place',
-    async () => {
-      const { url } = await startRaw((socket) => play?.(socket));
-      let afterBfinal = 0;
-      await assertTallied(
-        () => compressedTallyTitle(afterBfinal),
-        (tally) =>
-          fc.asyncProperty(
-            deflateCaseArb(LIMITS.maxPayload, false),
-            fc.boolean(),
-            cutsArb,
-            pausesArb,
-            endingArb,
-            fc.boolean(),
-            async ({ steps, stream }, contextTakeover, cuts, pauses, ending, together) => {
-              if (deflateOracle(stream, LIMITS, false, contextTakeover).afterStreamEnd)
-                afterBfinal++;
-              const answer = (key: string): Uint8Array =>
-                serializeAnswer({
-                  ...answerModel(key, [], []),
-                  fields: [
-                    ...answerModel(key, [], []).fields,
-                    {
-                      name: 'Sec-WebSocket-Extensions',
-                      value: contextTakeover
-                        ? 'permessage-deflate'
-                        : 'permessage-deflate; server_no_context_takeover',
-                    },
-                  ],
-                });
-              const result = await runCase(url, {
-                offered: [],
-                bytes: (key) => concatBytes([answer(key), stream]),
-                cuts: (key) => (together ? cuts : [answer(key).length, ...cuts]),
-                pauses,
-                ending,
-                deflate: { contextTakeover },
-              });
-              expect(result.oracle.handshake).toBe('open');
-              expect(result.ws.extensions).toMatch(/^permessage-deflate/);
-              const outcome = check(result, ending);
-              for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
-            },
-          ),
-        options(300),
-      );
-    },
-    TIMEOUT,
+    () => compressedTallyTitle(afterBfinal),
+    (url, tally) =>
+      fc.asyncProperty(
+        deflateCaseArb(LIMITS.maxPayload, false),
+        fc.boolean(),
+        cutsArb,
+        pausesArb,
+        endingArb,
+        fc.boolean(),
+        async ({ steps, stream }, contextTakeover, cuts, pauses, ending, together) => {
+          if (deflateOracle(stream, LIMITS, false, contextTakeover).afterStreamEnd) afterBfinal++;
+          const answer = (key: string): Uint8Array =>
+            serializeAnswer({
+              ...answerModel(key, [], []),
+              fields: [
+                ...answerModel(key, [], []).fields,
+                {
+                  name: 'Sec-WebSocket-Extensions',
+                  value: contextTakeover
+                    ? 'permessage-deflate'
+                    : 'permessage-deflate; server_no_context_takeover',
+                },
+              ],
+            });
+          const result = await runCase(url, {
+            offered: [],
+            bytes: (key) => concatBytes([answer(key), stream]),
+            cuts: (key) => (together ? cuts : [answer(key).length, ...cuts]),
+            pauses,
+            ending,
+            deflate: { contextTakeover },
+          });
+          expect(result.oracle.handshake).toBe('open');
+          expect(result.ws.extensions).toMatch(/^permessage-deflate/);
+          const outcome = check(result, ending);
+          for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
+        },
+      ),
+    options(300),
   );
 });
 

@@ -3,21 +3,10 @@
  * the connection (error, then close, not clean) with the close code the
  * protocol core assigns, and reports the cause.
  */
-import type * as net from 'node:net';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type ErrorEvent, type MessageEvent, WebSocket } from '@proj/client';
-import {
-  acceptRaw,
-  collect,
-  connect,
-  frame,
-  parseClientFrames,
-  record,
-  startRaw,
-  turns,
-} from './helpers.js';
-
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
+import { type Collected, turns } from '@proj/test-utils';
+import { connect, frame, parseClientFrames, record, startAccepting } from './helpers.js';
 
 /**
  * Runs a raw server that answers the handshake then writes `bytes`; resolves
@@ -30,12 +19,10 @@ async function hostile(bytes: Buffer): Promise<{
   sentClose: { code: number; reason: string } | undefined;
   messages: unknown[];
 }> {
-  let received: ReturnType<typeof collect> | undefined;
-  const raw = await startRaw((socket: net.Socket) => {
-    void acceptRaw(socket).then(({ rest }) => {
-      received = collect(socket, rest);
-      socket.write(bytes);
-    });
+  let received: Collected | undefined;
+  const raw = await startAccepting((socket, fromClient) => {
+    received = fromClient;
+    socket.write(bytes);
   });
   const ws = connect(raw.url);
   const { events, closed } = record(ws);
@@ -127,9 +114,7 @@ describe('a server that breaks the protocol', () => {
   });
 
   test('the readyState is CLOSED at the error and close events', async () => {
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(() => socket.write(frame(0x3)));
-    });
+    const raw = await startAccepting((socket) => socket.write(frame(0x3)));
     const ws = connect(raw.url);
     const { events, closed } = record(ws);
     await closed;

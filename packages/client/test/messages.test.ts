@@ -6,18 +6,9 @@ import { once } from 'node:events';
 import { describe, expect, test, vi } from 'vitest';
 import type { WebSocket as PeerSocket } from 'ws';
 import { MessageEvent, WebSocket } from '@proj/client';
-import { connectOpen, nextEvent, record, startPeer } from './helpers.js';
+import { nextEvent, openPair, record } from './helpers.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 30_000 });
-
-async function openPair(
-  options: Parameters<typeof connectOpen>[2] = {},
-  serverOptions: Parameters<typeof startPeer>[0] = {},
-): Promise<{ ws: WebSocket; peer: PeerSocket }> {
-  const server = await startPeer(serverOptions);
-  const ws = await connectOpen(server.url, [], options);
-  return { ws, peer: await server.connection() };
-}
 
 /** Sends from the client; resolves with what the peer got. */
 async function toPeer(

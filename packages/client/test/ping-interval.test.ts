@@ -7,23 +7,18 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import type * as net from 'node:net';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ErrorEvent } from '@proj/client';
-import { onCleanup, within } from '@proj/test-utils';
+import { type Collected, onCleanup, until, within } from '@proj/test-utils';
 import {
-  acceptRaw,
-  collect,
   connect,
   frame,
   nextEvent,
   parseClientFrames,
   record,
+  startAccepting,
   startPeer,
-  startRaw,
-  until,
 } from './helpers.js';
-
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
 
 const PING = 0x9;
 const CLOSE = 0x8;
@@ -31,17 +26,15 @@ const CLOSE = 0x8;
 /** A raw server that answers the handshake and then only does what `after` does. */
 async function rawServer(
   after: (socket: net.Socket) => void = () => {},
-): Promise<{ url: string; received: Promise<ReturnType<typeof collect>>; closed: Promise<void> }> {
-  let resolveReceived!: (value: ReturnType<typeof collect>) => void;
+): Promise<{ url: string; received: Promise<Collected>; closed: Promise<void> }> {
+  let resolveReceived!: (value: Collected) => void;
   let resolveClosed!: () => void;
-  const received = new Promise<ReturnType<typeof collect>>((r) => (resolveReceived = r));
+  const received = new Promise<Collected>((r) => (resolveReceived = r));
   const closed = new Promise<void>((r) => (resolveClosed = r));
-  const raw = await startRaw((socket: net.Socket) => {
+  const raw = await startAccepting((socket, fromClient) => {
     socket.on('close', () => resolveClosed());
-    void acceptRaw(socket).then(({ rest }) => {
-      resolveReceived(collect(socket, rest));
-      after(socket);
-    });
+    resolveReceived(fromClient);
+    after(socket);
   });
   return { url: raw.url, received, closed };
 }

@@ -4,24 +4,19 @@
  */
 import { once } from 'node:events';
 import type * as net from 'node:net';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { PongEvent, WebSocket } from '@proj/client';
-import { expectDomException, thrown } from '@proj/test-utils';
+import { type Collected, expectDomException, thrown, until } from '@proj/test-utils';
 import {
-  acceptRaw,
   closedPort,
-  collect,
   connect,
   connectOpen,
   frame,
   nextEvent,
   parseClientFrames,
+  startAccepting,
   startPeer,
-  startRaw,
-  until,
 } from './helpers.js';
-
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 });
 
 /** The next `pong` event at `ws`. */
 function nextPong(ws: WebSocket): Promise<PongEvent> {
@@ -35,15 +30,11 @@ const text = (buffer: ArrayBuffer): string => Buffer.from(buffer).toString();
 /** A raw server that answers the handshake; resolves its socket and what it receives. */
 async function rawPeer(): Promise<{
   url: string;
-  socket: Promise<{ socket: net.Socket; received: ReturnType<typeof collect> }>;
+  socket: Promise<{ socket: net.Socket; received: Collected }>;
 }> {
-  let resolve!: (value: { socket: net.Socket; received: ReturnType<typeof collect> }) => void;
-  const socket = new Promise<{ socket: net.Socket; received: ReturnType<typeof collect> }>(
-    (r) => (resolve = r),
-  );
-  const raw = await startRaw((s: net.Socket) => {
-    void acceptRaw(s).then(({ rest }) => resolve({ socket: s, received: collect(s, rest) }));
-  });
+  let resolve!: (value: { socket: net.Socket; received: Collected }) => void;
+  const socket = new Promise<{ socket: net.Socket; received: Collected }>((r) => (resolve = r));
+  const raw = await startAccepting((s, received) => resolve({ socket: s, received }));
   return { url: raw.url, socket };
 }
 

@@ -4,26 +4,19 @@
  * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
  */
 import { once } from 'node:events';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { RawData, WebSocket as PeerSocket } from 'ws';
 import { WebSocket } from '@proj/client';
-import { expectDomException } from '@proj/test-utils';
+import { expectDomException, onCleanup, turns, until } from '@proj/test-utils';
 import {
-  acceptRaw,
   connect,
-  connectOpen,
   frame,
   nextEvent,
-  onCleanup,
+  openPair,
   parseClientFrames,
-  record,
+  startAccepting,
   startPeer,
-  startRaw,
-  turns,
-  until,
 } from './helpers.js';
-
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
 
 interface Received {
   data: Buffer;
@@ -39,10 +32,9 @@ function receive(peer: PeerSocket): Received[] {
   return received;
 }
 
-async function openPair(): Promise<{ ws: WebSocket; peer: PeerSocket; received: Received[] }> {
-  const server = await startPeer();
-  const ws = await connectOpen(server.url);
-  const peer = await server.connection();
+/** An open client and its `ws` peer, recording what the peer receives. */
+async function openRecording(): Promise<{ ws: WebSocket; peer: PeerSocket; received: Received[] }> {
+  const { ws, peer } = await openPair();
   return { ws, peer, received: receive(peer) };
 }
 
@@ -63,7 +55,7 @@ describe('send(data)', () => {
   });
 
   test('2. a string is sent as a text message of its UTF-8 bytes', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     ws.send('héllo wörld ✓ 😀');
     await once(peer, 'message');
     expect(received).toEqual([{ data: Buffer.from('héllo wörld ✓ 😀'), isBinary: false }]);
@@ -78,7 +70,7 @@ describe('send(data)', () => {
   });
 
   test('2. a USVString: a lone surrogate is sent as U+FFFD (3 bytes)', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     ws.send('a\uD800b');
     expect(ws.bufferedAmount).toBe(5);
     await once(peer, 'message');
@@ -86,14 +78,14 @@ describe('send(data)', () => {
   });
 
   test('2. any other value is converted to a string', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     ws.send(42 as unknown as string);
     await once(peer, 'message');
     expect(received).toEqual([{ data: Buffer.from('42'), isBinary: false }]);
   });
 
   test('2. an ArrayBuffer is sent as a binary message', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     ws.send(new Uint8Array([1, 2, 3]).buffer);
     expect(ws.bufferedAmount).toBe(3);
     await once(peer, 'message');
@@ -101,7 +93,7 @@ describe('send(data)', () => {
   });
 
   test('2. an ArrayBufferView sends only the bytes it views', async () => {
-    const { ws, received } = await openPair();
+    const { ws, received } = await openRecording();
     const bytes = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
     ws.send(bytes.subarray(2, 5));
     ws.send(new DataView(bytes.buffer, 6, 2));
@@ -122,7 +114,7 @@ describe('send(data)', () => {
   });
 
   test('2. the data is what the buffer held when send() was called', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     const bytes = new Uint8Array([1, 2, 3]);
     ws.send(bytes);
     bytes.fill(9);
@@ -131,7 +123,7 @@ describe('send(data)', () => {
   });
 
   test('2. a Blob is sent as a binary message of its bytes', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     ws.send(new Blob(['ab', new Uint8Array([0xff])]));
     expect(ws.bufferedAmount).toBe(3);
     await once(peer, 'message');
@@ -139,7 +131,7 @@ describe('send(data)', () => {
   });
 
   test('2. a Blob keeps its place among the other sends', async () => {
-    const { ws, received } = await openPair();
+    const { ws, received } = await openRecording();
     const later = new Uint8Array([7]);
     ws.send('first');
     ws.send(new Blob(['second']));
@@ -162,7 +154,7 @@ describe('send(data)', () => {
   });
 
   test('2. close() right after a Blob still sends the Blob first', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     ws.send(new Blob(['last words']));
     ws.close(4001, 'done');
     const [code, reason] = (await once(peer, 'close')) as [number, Buffer];
@@ -171,7 +163,7 @@ describe('send(data)', () => {
   });
 
   test('2. while CLOSING the data is discarded but bufferedAmount still grows', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     const closed = nextEvent(ws, 'close');
     ws.close();
     expect(ws.readyState).toBe(WebSocket.CLOSING);
@@ -201,14 +193,12 @@ describe('send(data)', () => {
     // event runs, readyState is still OPEN (the CLOSING task comes next) but
     // the closing handshake has started, so the data is not sent.
     let fromClient = Buffer.alloc(0);
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(() => {
-        socket.on('data', (chunk: Buffer) => (fromClient = Buffer.concat([fromClient, chunk])));
-        socket.write(Buffer.concat([frame(0x1, 'last'), frame(0x8, Buffer.from([0x03, 0xe8]))]));
-      });
+    const raw = await startAccepting((socket) => {
+      socket.on('data', (chunk: Buffer) => (fromClient = Buffer.concat([fromClient, chunk])));
+      socket.write(Buffer.concat([frame(0x1, 'last'), frame(0x8, Buffer.from([0x03, 0xe8]))]));
     });
     const ws = connect(raw.url, [], { closeTimeout: 500 });
-    const { closed } = record(ws);
+    const closed = nextEvent(ws, 'close');
     const message = await nextEvent(ws, 'message');
     expect(message.data).toBe('last');
     expect(ws.readyState).toBe(WebSocket.OPEN);
@@ -246,7 +236,7 @@ describe('bufferedAmount', () => {
   });
 
   test('falls back to 0 once the data is handed to the kernel', async () => {
-    const { ws, received } = await openPair();
+    const { ws, received } = await openRecording();
     ws.send('abc');
     ws.send(new Uint8Array(1000));
     expect(ws.bufferedAmount).toBe(1003);
@@ -255,7 +245,7 @@ describe('bufferedAmount', () => {
   });
 
   test('stays up while the peer does not read, and drains when it does', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     const socket = (peer as unknown as { _socket: import('node:net').Socket })._socket;
     socket.pause();
     const size = 16 * 1024 * 1024;
@@ -270,7 +260,7 @@ describe('bufferedAmount', () => {
   });
 
   test('the textbook loop: send only while bufferedAmount is 0; it stops while the peer does not read and resumes once the data drains', async () => {
-    const { ws, peer, received } = await openPair();
+    const { ws, peer, received } = await openRecording();
     const socket = (peer as unknown as { _socket: import('node:net').Socket })._socket;
     socket.pause();
     const SIZE = 1024 * 1024;
@@ -327,11 +317,9 @@ describe('writes', () => {
     // Three messages in one chunk: their tasks run in one turn of the event
     // loop, and the three sends made by their listeners go out together.
     const chunks: Buffer[] = [];
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(() => {
-        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-        socket.write(Buffer.concat([frame(0x1, 'a'), frame(0x1, 'b'), frame(0x1, 'c')]));
-      });
+    const raw = await startAccepting((socket) => {
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.write(Buffer.concat([frame(0x1, 'a'), frame(0x1, 'b'), frame(0x1, 'c')]));
     });
     const ws = connect(raw.url);
     ws.onmessage = (event) => ws.send(`re ${event.data as string}`);
@@ -347,9 +335,9 @@ describe('writes', () => {
 
   test('a send outside any event task leaves at once, in its own write', async () => {
     const chunks: Buffer[] = [];
-    const raw = await startRaw((socket) => {
-      void acceptRaw(socket).then(() => socket.on('data', (chunk: Buffer) => chunks.push(chunk)));
-    });
+    const raw = await startAccepting((socket) =>
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk)),
+    );
     const ws = connect(raw.url);
     await nextEvent(ws, 'open');
     ws.send('one');

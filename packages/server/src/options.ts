@@ -312,43 +312,18 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     ...options,
     allowedOrigins,
     maxPayload: maxPayloadOption(options.maxPayload ?? DEFAULTS.maxPayload),
-    maxFragments: integer('maxFragments', options.maxFragments ?? DEFAULTS.maxFragments, 1),
-    maxHeadSize: integer(
-      'maxHeadSize',
-      options.maxHeadSize ?? DEFAULTS.maxHeadSize,
-      1024,
-      1024 * 1024,
-    ),
-    handshakeTimeout: integer(
-      'handshakeTimeout',
-      options.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
-      1,
-      MAX_TIMER,
-    ),
-    closeTimeout: integer(
-      'closeTimeout',
-      options.closeTimeout ?? DEFAULTS.closeTimeout,
-      1,
-      MAX_TIMER,
-    ),
-    heartbeatInterval: integer(
-      'heartbeatInterval',
-      options.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
-      0,
-      MAX_TIMER,
-    ),
-    maxHeaderCount: integer(
-      'maxHeaderCount',
-      options.maxHeaderCount ?? DEFAULTS.maxHeaderCount,
-      1,
-      100_000,
-    ),
+    maxFragments: integer(options, 'maxFragments', 1),
+    maxHeadSize: integer(options, 'maxHeadSize', 1024, 1024 * 1024),
+    handshakeTimeout: integer(options, 'handshakeTimeout', 1, MAX_TIMER),
+    closeTimeout: integer(options, 'closeTimeout', 1, MAX_TIMER),
+    heartbeatInterval: integer(options, 'heartbeatInterval', 0, MAX_TIMER),
+    maxHeaderCount: integer(options, 'maxHeaderCount', 1, 100_000),
     maxConnections: integerOption(
       'maxConnections',
       options.maxConnections ?? DEFAULTS.maxConnections,
       { min: 1, orInfinity: true },
     ),
-    idleTimeout: integer('idleTimeout', options.idleTimeout ?? DEFAULTS.idleTimeout, 0, MAX_TIMER),
+    idleTimeout: integer(options, 'idleTimeout', 0, MAX_TIMER),
     maxBacklog: integerOption('maxBacklog', options.maxBacklog ?? DEFAULTS.maxBacklog, {
       min: 0,
       orInfinity: true,
@@ -402,8 +377,24 @@ const WS_SERVER_OPTIONS: Readonly<Record<string, string>> = {
 /** The longest delay Node's timers take. */
 const MAX_TIMER = 2 ** 31 - 1;
 
-function integer(name: string, value: unknown, min: number, max?: number): number {
-  return integerOption(name, value, { min, max });
+/** The options that are plain integers in a range, each with a default. */
+type IntegerName =
+  | 'maxFragments'
+  | 'maxHeadSize'
+  | 'maxHeaderCount'
+  | 'idleTimeout'
+  | 'handshakeTimeout'
+  | 'closeTimeout'
+  | 'heartbeatInterval';
+
+/** Option `name` as given (its default when unset), checked to be an integer in min..max. */
+function integer(
+  options: { readonly [K in IntegerName]?: unknown },
+  name: IntegerName,
+  min: number,
+  max?: number,
+): number {
+  return integerOption(name, options[name] ?? DEFAULTS[name], { min, max });
 }
 
 function isStringArray(value: unknown): value is readonly string[] {

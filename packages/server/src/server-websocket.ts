@@ -622,13 +622,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   }
 }
 
-for (const [name, value] of [
-  ['CONNECTING', 0],
-  ['OPEN', 1],
-  ['CLOSING', 2],
-  ['CLOSED', 3],
-] as const) {
-  Object.defineProperty(ServerWebSocket.prototype, name, { value, enumerable: true });
+for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const) {
+  Object.defineProperty(ServerWebSocket.prototype, name, {
+    value: ServerWebSocket[name],
+    enumerable: true,
+  });
 }
 
 /** Writes a pre-encoded frame to `socket`; see {@link WebSocketServer.broadcast}. @internal */

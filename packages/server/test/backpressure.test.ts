@@ -4,30 +4,15 @@
  */
 import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerWebSocket } from '@proj/server';
-import {
-  Collector,
-  connectWs,
-  nextEvent,
-  quiet,
-  startServer,
-  useCleanup,
-  wsMessage,
-} from './helpers.js';
+import { nextEmit, quiet, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
+import { connectPair, startServer, wsMessage } from './helpers.js';
 
 useCleanup();
 
-async function pair(options: Parameters<typeof startServer>[0] = {}) {
-  const { server, url } = await startServer(options);
-  const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-  const ws = await connectWs(url);
-  const [socket] = await connected;
-  return { server, socket, ws };
-}
-
 describe('send completion', () => {
   test('the callback runs once the data is written, with no error', async () => {
-    const { socket, ws } = await pair();
+    const { socket, ws } = await connectPair(await startServer());
     const messages = new Collector<string>();
     ws.on('message', (data: Buffer) => messages.push(data.toString()));
     const done = new Collector<Error | null | undefined>();
@@ -43,7 +28,7 @@ describe('send completion', () => {
   });
 
   test('sendAsync resolves once written', async () => {
-    const { socket, ws } = await pair();
+    const { socket, ws } = await connectPair(await startServer());
     const message = wsMessage(ws);
     await expect(socket.sendAsync(new Uint8Array([1, 2, 3]))).resolves.toBeUndefined();
     await expect(socket.sendAsync('text', { binary: false })).resolves.toBeUndefined();
@@ -51,8 +36,8 @@ describe('send completion', () => {
   });
 
   test('send on a closed connection returns false and the callback gets an error; no throw', async () => {
-    const { socket, ws } = await pair();
-    const closed = nextEvent(socket, 'close');
+    const { socket, ws } = await connectPair(await startServer());
+    const closed = nextEmit(socket, 'close');
     ws.close();
     await closed;
     expect(socket.readyState).toBe(WebSocket.CLOSED);
@@ -70,7 +55,7 @@ describe('send completion', () => {
   });
 
   test('send while closing (after close()) is refused the same way', async () => {
-    const { socket } = await pair();
+    const { socket } = await connectPair(await startServer());
     socket.close(1000);
     expect(socket.readyState).toBe(WebSocket.CLOSING);
     const errors = new Collector<Error | null | undefined>();
@@ -84,12 +69,12 @@ describe('bufferedAmount and drain', () => {
     'grow while the peer is paused, then drain to 0 once it reads',
     { timeout: 30_000 },
     async () => {
-      const { socket, ws } = await pair();
+      const { socket, ws } = await connectPair(await startServer());
       expect(socket.bufferedAmount).toBe(0);
       ws.pause();
       const payload = Buffer.alloc(16 * 1024 * 1024, 0x5a);
       const written = new Collector<Error | null | undefined>();
-      const drained = nextEvent(socket, 'drain');
+      const drained = nextEmit(socket, 'drain');
       expect(socket.send(payload, (error) => written.push(error))).toBe(false);
       expect(socket.bufferedAmount).toBeGreaterThan(0);
       expect(socket.bufferedAmount).toBeLessThanOrEqual(payload.length + 14);
@@ -113,15 +98,13 @@ describe('bufferedAmount and drain', () => {
 
 describe('pause() and resume()', () => {
   test('no message is delivered while paused; all arrive in order after resume()', async () => {
-    const { server, url } = await startServer();
+    const started = await startServer();
     const messages = new Collector<string>();
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-    server.on('connection', (socket) => {
+    started.server.on('connection', (socket) => {
       socket.pause();
       socket.on('message', (data) => messages.push(String(data)));
     });
-    const ws = await connectWs(url);
-    const [socket] = await connected;
+    const { ws, socket } = await connectPair(started);
     expect(socket.isPaused).toBe(true);
     for (const text of ['a', 'b', 'c']) ws.send(text);
     await new Promise<void>((resolve) => ws.send('d', () => resolve()));

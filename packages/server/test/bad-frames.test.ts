@@ -6,22 +6,17 @@
  */
 import { describe, expect, test } from 'vitest';
 import type WebSocket from 'ws';
+import type { ServerOptions, WebSocketError } from '@proj/server';
+import { Opcode } from '@proj/protocol';
+import { RawClient, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  type CloseCause,
-  type ServerOptions,
-  type ServerWebSocket,
-  type WebSocketError,
-} from '@proj/server';
-import {
-  Collector,
-  Opcode,
-  RawClient,
+  type CloseArgs,
   connectWs,
   echo,
-  handshakeRequest,
-  nextEvent,
+  nextConnectionClose,
+  sendHandshake,
   startEchoServer,
-  useCleanup,
 } from './helpers.js';
 
 useCleanup();
@@ -48,172 +43,116 @@ interface Case {
   errorCode: string;
 }
 
+/** Cases that break one rule, by name: each must get `closeCode` and an error with `errorCode`. */
+function breaking(
+  errorCode: string,
+  closeCode: number,
+  sends: Record<string, Case['send']>,
+  options?: Case['options'],
+): Case[] {
+  return Object.entries(sends).map(([name, send]) => ({
+    name,
+    options,
+    send,
+    closeCode,
+    errorCode,
+  }));
+}
+
 const cases: Case[] = [
-  {
-    name: 'an unmasked frame',
-    send: (raw) => raw.sendFrame(Opcode.Text, 'hi', { mask: false }),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_EXPECTED_MASK',
-  },
-  {
-    name: 'RSV1 without an extension',
-    send: (raw) => raw.sendFrame(Opcode.Text, 'hi', { rsv1: true }),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_UNEXPECTED_RSV',
-  },
-  {
-    name: 'RSV2',
-    send: (raw) => raw.sendFrame(Opcode.Binary, 'hi', { rsv2: true }),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_UNEXPECTED_RSV',
-  },
-  {
-    name: 'RSV3 on a ping',
-    send: (raw) => raw.sendFrame(Opcode.Ping, '', { rsv3: true }),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_UNEXPECTED_RSV',
-  },
-  {
-    name: 'reserved data opcode 3',
-    send: (raw) => raw.sendFrame(3, 'x'),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_OPCODE',
-  },
-  {
-    name: 'reserved control opcode 0xB',
-    send: (raw) => raw.sendFrame(0xb),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_OPCODE',
-  },
-  {
-    name: 'a ping of 126 bytes',
-    send: (raw) => raw.sendFrame(Opcode.Ping, Buffer.alloc(126)),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
-  },
-  {
-    name: 'a close frame of 126 bytes',
-    send: (raw) => raw.sendFrame(Opcode.Close, Buffer.alloc(126, 0x41)),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
-  },
-  {
-    name: 'a fragmented ping',
-    send: (raw) => raw.sendFrame(Opcode.Ping, 'a', { fin: false }),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_EXPECTED_FIN',
-  },
-  {
-    name: 'a continuation without a start',
-    send: (raw) => raw.sendFrame(Opcode.Continuation, 'x'),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_UNEXPECTED_CONTINUATION',
-  },
-  {
-    name: 'a new message while a fragmented one is open',
-    send: (raw) => {
+  ...breaking('WS_ERR_EXPECTED_MASK', 1002, {
+    'an unmasked frame': (raw) => raw.sendFrame(Opcode.Text, 'hi', { mask: false }),
+  }),
+  ...breaking('WS_ERR_UNEXPECTED_RSV', 1002, {
+    'RSV1 without an extension': (raw) => raw.sendFrame(Opcode.Text, 'hi', { rsv1: true }),
+    RSV2: (raw) => raw.sendFrame(Opcode.Binary, 'hi', { rsv2: true }),
+    'RSV3 on a ping': (raw) => raw.sendFrame(Opcode.Ping, '', { rsv3: true }),
+  }),
+  ...breaking('WS_ERR_INVALID_OPCODE', 1002, {
+    'reserved data opcode 3': (raw) => raw.sendFrame(3, 'x'),
+    'reserved control opcode 0xB': (raw) => raw.sendFrame(0xb),
+  }),
+  ...breaking('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 1002, {
+    'a ping of 126 bytes': (raw) => raw.sendFrame(Opcode.Ping, Buffer.alloc(126)),
+    'a close frame of 126 bytes': (raw) => raw.sendFrame(Opcode.Close, Buffer.alloc(126, 0x41)),
+  }),
+  ...breaking('WS_ERR_EXPECTED_FIN', 1002, {
+    'a fragmented ping': (raw) => raw.sendFrame(Opcode.Ping, 'a', { fin: false }),
+  }),
+  ...breaking('WS_ERR_UNEXPECTED_CONTINUATION', 1002, {
+    'a continuation without a start': (raw) => raw.sendFrame(Opcode.Continuation, 'x'),
+  }),
+  ...breaking('WS_ERR_EXPECTED_CONTINUATION', 1002, {
+    'a new message while a fragmented one is open': (raw) => {
       raw.sendFrame(Opcode.Text, 'a', { fin: false });
       raw.sendFrame(Opcode.Text, 'b');
     },
-    closeCode: 1002,
-    errorCode: 'WS_ERR_EXPECTED_CONTINUATION',
-  },
-  {
-    name: 'a 64-bit length with the most significant bit set',
-    send: (raw) => {
+  }),
+  ...breaking('WS_ERR_INVALID_PAYLOAD_LENGTH', 1002, {
+    'a 64-bit length with the most significant bit set': (raw) => {
       const header = Buffer.from([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
       raw.write(header);
     },
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_PAYLOAD_LENGTH',
-  },
-  {
-    name: 'a text message with 0xFF',
-    send: (raw) => invalidUtf8(raw, [0x61, 0xff]),
-    closeCode: 1007,
-    errorCode: 'WS_ERR_INVALID_UTF8',
-  },
-  {
-    name: 'an overlong encoding',
-    send: (raw) => invalidUtf8(raw, [0xc0, 0x80]),
-    closeCode: 1007,
-    errorCode: 'WS_ERR_INVALID_UTF8',
-  },
-  {
-    name: 'an encoded surrogate',
-    send: (raw) => invalidUtf8(raw, [0xed, 0xa0, 0x80]),
-    closeCode: 1007,
-    errorCode: 'WS_ERR_INVALID_UTF8',
-  },
-  {
-    name: 'a text message ending inside a 4-byte character, over fragments',
-    send: (raw) => {
+  }),
+  ...breaking('WS_ERR_INVALID_UTF8', 1007, {
+    'a text message with 0xFF': (raw) => invalidUtf8(raw, [0x61, 0xff]),
+    'an overlong encoding': (raw) => invalidUtf8(raw, [0xc0, 0x80]),
+    'an encoded surrogate': (raw) => invalidUtf8(raw, [0xed, 0xa0, 0x80]),
+    'a text message ending inside a 4-byte character, over fragments': (raw) => {
       raw.sendFrame(Opcode.Text, Buffer.from([0x61, 0xf0, 0x9f]), { fin: false });
       raw.sendFrame(Opcode.Continuation, Buffer.from([0x98]));
     },
-    closeCode: 1007,
-    errorCode: 'WS_ERR_INVALID_UTF8',
-  },
-  {
-    name: 'a close reason that is not UTF-8',
-    send: (raw) => invalidUtf8(raw, [0x03, 0xe8, 0xff], Opcode.Close),
-    closeCode: 1007,
-    errorCode: 'WS_ERR_INVALID_UTF8',
-  },
-  {
-    name: 'the header of a 1 TiB frame (default maxPayload)',
-    send: (raw) => headerOnly(raw, Opcode.Binary, 2 ** 40),
-    closeCode: 1009,
-    errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-  },
-  {
-    name: 'the header of a frame one byte over maxPayload',
-    options: { maxPayload: 1000 },
-    send: (raw) => headerOnly(raw, Opcode.Text, 1001),
-    closeCode: 1009,
-    errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-  },
-  {
-    name: 'fragments that sum to more than maxPayload',
-    options: { maxPayload: 1000 },
-    send: (raw) => {
-      raw.sendFrame(Opcode.Binary, Buffer.alloc(600), { fin: false });
-      headerOnly(raw, Opcode.Continuation, 401);
+    'a close reason that is not UTF-8': (raw) => invalidUtf8(raw, [0x03, 0xe8, 0xff], Opcode.Close),
+  }),
+  ...breaking('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, {
+    'the header of a 1 TiB frame (default maxPayload)': (raw) =>
+      headerOnly(raw, Opcode.Binary, 2 ** 40),
+  }),
+  ...breaking(
+    'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+    1009,
+    {
+      'the header of a frame one byte over maxPayload': (raw) => headerOnly(raw, Opcode.Text, 1001),
+      'fragments that sum to more than maxPayload': (raw) => {
+        raw.sendFrame(Opcode.Binary, Buffer.alloc(600), { fin: false });
+        headerOnly(raw, Opcode.Continuation, 401);
+      },
     },
-    closeCode: 1009,
-    errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-  },
-  {
-    name: 'more fragments than maxFragments',
-    options: { maxFragments: 3 },
-    send: (raw) => {
-      raw.sendFrame(Opcode.Text, 'a', { fin: false });
-      raw.sendFrame(Opcode.Continuation, 'b', { fin: false });
-      raw.sendFrame(Opcode.Continuation, 'c', { fin: false });
-      raw.sendFrame(Opcode.Continuation, 'd', { fin: false });
+    { maxPayload: 1000 },
+  ),
+  ...breaking(
+    'WS_ERR_TOO_MANY_FRAGMENTS',
+    1008,
+    {
+      'more fragments than maxFragments': (raw) => {
+        raw.sendFrame(Opcode.Text, 'a', { fin: false });
+        raw.sendFrame(Opcode.Continuation, 'b', { fin: false });
+        raw.sendFrame(Opcode.Continuation, 'c', { fin: false });
+        raw.sendFrame(Opcode.Continuation, 'd', { fin: false });
+      },
     },
-    closeCode: 1008,
-    errorCode: 'WS_ERR_TOO_MANY_FRAGMENTS',
-  },
-  ...[1005, 1006, 1015, 999, 0, 1004, 1016, 2999, 5000].map((code): Case => ({
-    name: `close code ${code}`,
-    send: (raw) => raw.sendClose(code),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_CLOSE_CODE',
-  })),
-  {
-    name: 'a 1-byte close payload',
-    send: (raw) => raw.sendFrame(Opcode.Close, Buffer.from([0x03])),
-    closeCode: 1002,
-    errorCode: 'WS_ERR_INVALID_CLOSE_PAYLOAD',
-  },
+    { maxFragments: 3 },
+  ),
+  ...breaking(
+    'WS_ERR_INVALID_CLOSE_CODE',
+    1002,
+    Object.fromEntries(
+      [1005, 1006, 1015, 999, 0, 1004, 1016, 2999, 5000].map((code) => [
+        `close code ${code}`,
+        (raw: RawClient) => raw.sendClose(code),
+      ]),
+    ),
+  ),
+  ...breaking('WS_ERR_INVALID_CLOSE_PAYLOAD', 1002, {
+    'a 1-byte close payload': (raw) => raw.sendFrame(Opcode.Close, Buffer.from([0x03])),
+  }),
 ];
 
 /** An echo server, its sockets' errors and closes, and a healthy `ws` client. */
 async function setup(options: Case['options'] = {}) {
   const started = await startEchoServer(options);
   const errors = new Collector<WebSocketError>();
-  const closes = new Collector<[number, string, boolean, CloseCause]>();
+  const closes = new Collector<CloseArgs>();
   started.server.on('connection', (socket) => {
     socket.on('error', (error) => errors.push(error));
     socket.on('close', (...args) => closes.push(args));
@@ -263,9 +202,7 @@ describe('each broken rule → its close code, while another client keeps echoin
 
   test('without an error listener, a broken rule closes the connection all the same', async () => {
     const { server, port } = await startEchoServer();
-    const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number]>(socket, 'close'),
-    );
+    const closed = nextConnectionClose(server);
     const raw = await RawClient.open(port);
     raw.sendFrame(3);
     expect((await raw.closeFrame()).code).toBe(1002);
@@ -309,8 +246,7 @@ describe('each broken rule → its close code, while another client keeps echoin
 
   test('a broken frame pipelined with the handshake still gets its close code', async () => {
     const { port } = await startEchoServer();
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest().text);
+    const raw = await sendHandshake(port);
     raw.sendFrame(Opcode.Text, 'x', { mask: false });
     expect((await raw.response()).status).toBe(101);
     expect((await raw.closeFrame()).code).toBe(1002);
@@ -347,9 +283,7 @@ describe('valid but unusual input is accepted', () => {
 
   test('a close frame answered: our close echoes the code, then the server closes TCP', async () => {
     const { port, server } = await startEchoServer();
-    const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
-    );
+    const closed = nextConnectionClose(server);
     const raw = await RawClient.open(port);
     raw.sendClose(4321, 'done');
     expect((await raw.closeFrame()).code).toBe(4321);

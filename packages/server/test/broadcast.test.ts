@@ -3,18 +3,10 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { ServerWebSocket } from '@proj/server';
-import { Collector, connectWs, startServer, useCleanup, wsMessage } from './helpers.js';
+import { useCleanup } from '@proj/test-utils';
+import { serverWithClients, wsMessage } from './helpers.js';
 
 useCleanup();
-
-async function serverWithClients(count: number) {
-  const started = await startServer();
-  const sockets = new Collector<ServerWebSocket>();
-  started.server.on('connection', (socket) => sockets.push(socket));
-  const clients = [];
-  for (let i = 0; i < count; i++) clients.push(await connectWs(started.url));
-  return { ...started, clients, sockets: await sockets.until(count) };
-}
 
 describe('broadcast', () => {
   test('text reaches every client as text, and the count says how many', async () => {

@@ -9,13 +9,14 @@ import WebSocket, { type PerMessageDeflateOptions } from 'ws';
 import { sharedIdleSweeper } from '@proj/deflate';
 import { type ServerOptions, type ServerWebSocket, WebSocketServer } from '@proj/server';
 import { onCleanup, sampleMessages, useCleanup } from '@proj/test-utils';
+import { DEFLATE_COMBOS } from './deflate-combos.js';
 
 // Servers started by a test are closed after it.
 useCleanup({ failOnUncaught: false });
 
 async function echoServer(
   options: Partial<ServerOptions> = {},
-): Promise<{ url: string; sockets: ServerWebSocket[] }> {
+): Promise<{ server: WebSocketServer; url: string; sockets: ServerWebSocket[] }> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
   onCleanup(() => server.close());
   const sockets: ServerWebSocket[] = [];
@@ -24,7 +25,7 @@ async function echoServer(
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   });
   await server.ready();
-  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
+  return { server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
 }
 
 function open(
@@ -50,27 +51,9 @@ function collect(ws: WebSocket, count: number): Promise<(string | Buffer)[]> {
 
 const messages = (): (string | Buffer)[] => sampleMessages('alice');
 
-// ws's client offers (serverNoContextTakeover, clientNoContextTakeover,
-// serverMaxWindowBits, clientMaxWindowBits): every combination of the two
-// flags with a few window sizes, including both extremes.
-const combos: PerMessageDeflateOptions[] = [];
-for (const serverNoContextTakeover of [false, true])
-  for (const clientNoContextTakeover of [false, true])
-    for (const [serverMaxWindowBits, clientMaxWindowBits] of [
-      [undefined, undefined],
-      [8, 8],
-      [9, 15],
-      [15, 10],
-    ] as const)
-      combos.push({
-        serverNoContextTakeover,
-        clientNoContextTakeover,
-        serverMaxWindowBits,
-        clientMaxWindowBits,
-      });
-
 describe('our server, ws client', () => {
-  test.each(combos.map((c) => [JSON.stringify(c), c] as const))(
+  // Each combination as a ws client's offer.
+  test.each(DEFLATE_COMBOS.map((c) => [JSON.stringify(c), c] as const))(
     'offer %s: accepted, every message round trips',
     async (_, combo) => {
       const { url, sockets } = await echoServer({ perMessageDeflate: { threshold: 0 } });
@@ -176,15 +159,9 @@ describe('our server, ws client', () => {
   });
 
   test('a broadcast waits behind a message still being compressed', async () => {
-    const server = new WebSocketServer({
-      port: 0,
-      host: '127.0.0.1',
-      perMessageDeflate: { threshold: 0 },
-    });
-    onCleanup(() => server.close());
+    const { server, url } = await echoServer({ perMessageDeflate: { threshold: 0 } });
     const connected = new Promise<ServerWebSocket>((resolve) => server.once('connection', resolve));
-    await server.ready();
-    const ws = await open(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, true);
+    const ws = await open(url, true);
     const socket = await connected;
     const big = 'y'.repeat(512 * 1024);
     const received = collect(ws, 2);

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import type WebSocket from 'ws';
 import {
   type BacklogExceededMessage,
   CHANNELS,
@@ -19,34 +20,21 @@ import {
   type UserErrorMessage,
   reject,
 } from '@proj/server';
+import { RawClient, onCleanup, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
-  RawClient,
   connectWs,
   echo,
-  handshakeRequest,
-  onCleanup,
+  handshakeResponse,
+  serverErrors,
   startEchoServer,
   startServer,
-  useCleanup,
+  warningsWithCode,
   wsClient,
   wsClose,
 } from './helpers.js';
 
 useCleanup();
-
-type Warning = Error & { code?: string; detail?: string };
-
-/** Process warnings of our code, until the test ends. */
-function userCodeWarnings(): Collector<Warning> {
-  const warnings = new Collector<Warning>();
-  const onWarning = (warning: Warning): void => {
-    if (warning.code === 'WS_USER_CODE_ERROR') warnings.push(warning);
-  };
-  process.on('warning', onWarning);
-  onCleanup(() => void process.off('warning', onWarning));
-  return warnings;
-}
 
 /** Messages published on one channel, until the test ends. */
 function channelMessages<T>(name: string): Collector<T> {
@@ -70,7 +58,7 @@ function closeCauses(server: {
 
 describe('errors thrown by application code are reported, never lost', () => {
   test("a throwing 'connection' listener: 1011, and a warning with its stack when nobody listens", async () => {
-    const warnings = userCodeWarnings();
+    const warnings = warningsWithCode('WS_USER_CODE_ERROR');
     const { server, url } = await startServer();
     server.on('connection', function failingConnectionListener() {
       throw new Error('connection bug');
@@ -83,15 +71,13 @@ describe('errors thrown by application code are reported, never lost', () => {
   });
 
   test('a throwing authenticate: 500, and a warning with its stack when nobody listens', async () => {
-    const warnings = userCodeWarnings();
+    const warnings = warningsWithCode('WS_USER_CODE_ERROR');
     const { port } = await startServer({
       authenticate: function failingAuthenticate() {
         throw new Error('auth bug');
       },
     });
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest().text);
-    expect((await raw.response()).status).toBe(500);
+    expect((await handshakeResponse(port)).status).toBe(500);
     const [warning] = await warnings.until(1);
     expect(warning!.message).toContain('"authenticate" hook threw Error: auth bug');
     expect(warning!.message).toContain('answered 500');
@@ -104,16 +90,13 @@ describe('errors thrown by application code are reported, never lost', () => {
         throw new Error('async auth bug');
       },
     });
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest().text);
-    expect((await raw.response()).status).toBe(500);
+    const errors = serverErrors(server);
+    expect((await handshakeResponse(port)).status).toBe(500);
     expect((await errors.until(1))[0]!.message).toBe('async auth bug');
   });
 
   test("a throwing 'message' listener: the warning carries the stack", async () => {
-    const warnings = userCodeWarnings();
+    const warnings = warningsWithCode('WS_USER_CODE_ERROR');
     const { server, url } = await startServer();
     server.on('connection', (socket) =>
       socket.on('message', function failingMessageListener() {
@@ -129,33 +112,27 @@ describe('errors thrown by application code are reported, never lost', () => {
     expect(warning!.detail).toContain('failingMessageListener');
   });
 
-  test("a connection listener's error goes to the server's 'error' when the socket has none", async () => {
+  test.each([
+    [
+      "a connection listener's error goes to the server's 'error' when the socket has none",
+      'message',
+      (ws: WebSocket) => ws.send('x'),
+    ],
+    [
+      "a throwing 'close' listener, which can no longer fail the connection, is reported",
+      'close',
+      (ws: WebSocket) => ws.close(),
+    ],
+  ] as const)('%s', async (_, event, provoke) => {
     const { server, url } = await startServer();
-    const thrown = new Error('pong bug');
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
+    const thrown = new Error(`${event} listener bug`);
+    const errors = serverErrors(server);
     server.on('connection', (socket) =>
-      socket.on('message', () => {
+      socket.on(event, () => {
         throw thrown;
       }),
     );
-    const ws = await connectWs(url);
-    ws.send('x');
-    expect(await errors.until(1)).toEqual([thrown]);
-  });
-
-  test("a throwing 'close' listener, which can no longer fail the connection, is reported", async () => {
-    const { server, url } = await startServer();
-    const thrown = new Error('close listener bug');
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
-    server.on('connection', (socket) =>
-      socket.on('close', () => {
-        throw thrown;
-      }),
-    );
-    const ws = await connectWs(url);
-    ws.close();
+    provoke(await connectWs(url));
     expect(await errors.until(1)).toEqual([thrown]);
     expect(server.stats().userErrors).toBe(1);
   });
@@ -257,12 +234,10 @@ describe('diagnostics channels', () => {
   test('refusals node:http makes itself (431, 400) are counted and published, with no request', async () => {
     const rejections = channelMessages<HandshakeRejectedMessage>(CHANNELS.handshakeRejected);
     const { server, port } = await startServer({ maxHeadSize: 1024 });
-    const big = await RawClient.connect(port);
-    big.write(handshakeRequest({ headers: { 'X-Pad': 'a'.repeat(2048) } }).text);
-    expect((await big.response()).status).toBe(431);
-    const malformed = await RawClient.connect(port);
-    malformed.write('GET / HTTP/1.1\r\nHost x\r\n\r\n');
-    expect((await malformed.response()).status).toBe(400);
+    const big = await handshakeResponse(port, { headers: { 'X-Pad': 'a'.repeat(2048) } });
+    expect(big.status).toBe(431);
+    const malformed = await RawClient.request(port, 'GET / HTTP/1.1\r\nHost x\r\n\r\n');
+    expect(malformed.status).toBe(400);
     const messages = await rejections.until(2);
     expect(messages.map(({ status, request }) => [status, request])).toEqual([
       [431, undefined],
@@ -315,9 +290,8 @@ describe('stats()', () => {
     expect(stats.bytes.sent).toBeGreaterThan(2 * (2 + 5));
 
     server.broadcast('to all');
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ headers: { 'Sec-WebSocket-Key': undefined } }).text);
-    expect((await raw.response()).status).toBe(400);
+    const refused = await handshakeResponse(port, { headers: { 'Sec-WebSocket-Key': undefined } });
+    expect(refused.status).toBe(400);
     const closed = wsClose(ws);
     ws.close();
     await closed;

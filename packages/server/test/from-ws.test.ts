@@ -3,15 +3,18 @@
  * is a silent surprise a port ran into; now each does what ws does, or fails
  * loudly saying what to write instead.
  */
-import { createServer } from 'node:http';
+import { type IncomingMessage, createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { type ServerWebSocket, WebSocketServer } from '@proj/server';
+import { onCleanup, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
   connectWs,
-  onCleanup,
+  listen,
+  serverErrors,
   startServer,
-  useCleanup,
+  warningsWithCode,
   wsClient,
   wsClose,
   wsMessage,
@@ -19,24 +22,23 @@ import {
 
 useCleanup();
 
-/** Collects process warnings with `code` until the test ends. */
-function warningsWithCode(code: string): Collector<Error & { code?: string; detail?: string }> {
-  const warnings = new Collector<Error & { code?: string; detail?: string }>();
-  const onWarning = (warning: Error & { code?: string }): void => {
-    if (warning.code === code) warnings.push(warning);
-  };
-  process.on('warning', onWarning);
-  onCleanup(() => void process.off('warning', onWarning));
-  return warnings;
+/**
+ * A `noServer` server and a node:http server whose `upgrade` listener is
+ * `onUpgrade`, listening; both are closed after the test.
+ */
+async function behindHttp(
+  onUpgrade: (wss: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer) => void,
+): Promise<{ wss: WebSocketServer; port: number }> {
+  const wss = new WebSocketServer({ noServer: true });
+  onCleanup(() => wss.close({ timeout: 100 }));
+  const http = createServer();
+  http.on('upgrade', (request, socket, head) => onUpgrade(wss, request, socket, head));
+  return { wss, port: await listen(http) };
 }
 
 describe('handleUpgrade(request, socket, head, callback)', () => {
   test("ws's idiom (emit 'connection' in the callback) delivers each connection once", async () => {
-    const wss = new WebSocketServer({ noServer: true });
-    onCleanup(() => wss.close({ timeout: 100 }));
-    const http = createServer();
-    onCleanup(() => new Promise<void>((resolve) => http.close(() => resolve())));
-    http.on('upgrade', (request, socket, head) => {
+    const { wss, port } = await behindHttp((wss, request, socket, head) => {
       wss.handleUpgrade(request, socket, head, (ws, req) => {
         wss.emit('connection', ws, req);
       });
@@ -46,8 +48,6 @@ describe('handleUpgrade(request, socket, head, callback)', () => {
       connections.push(ws);
       ws.send('welcome');
     });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const { port } = http.address() as { port: number };
     const client = wsClient(`ws://127.0.0.1:${port}`);
     const texts: string[] = [];
     client.on('message', (data) => texts.push(data.toString()));
@@ -60,15 +60,11 @@ describe('handleUpgrade(request, socket, head, callback)', () => {
   });
 
   test("without a callback, the server emits 'connection' itself", async () => {
-    const wss = new WebSocketServer({ noServer: true });
-    onCleanup(() => wss.close({ timeout: 100 }));
-    const http = createServer();
-    onCleanup(() => new Promise<void>((resolve) => http.close(() => resolve())));
-    http.on('upgrade', (request, socket, head) => wss.handleUpgrade(request, socket, head));
+    const { wss, port } = await behindHttp((wss, request, socket, head) =>
+      wss.handleUpgrade(request, socket, head),
+    );
     const connections = new Collector<ServerWebSocket>();
     wss.on('connection', (ws) => connections.push(ws));
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const { port } = http.address() as { port: number };
     await connectWs(`ws://127.0.0.1:${port}`);
     expect(await connections.until(1)).toHaveLength(1);
   });
@@ -88,8 +84,7 @@ describe('ready()', () => {
     const { port } = await startServer();
     const second = new WebSocketServer({ port, host: '127.0.0.1' });
     onCleanup(() => second.close({ timeout: 100 }));
-    const errors = new Collector<Error>();
-    second.on('error', (error) => errors.push(error));
+    const errors = serverErrors(second);
     await expect(second.ready()).rejects.toMatchObject({ code: 'EADDRINUSE' });
     expect((await errors.until(1))[0]).toMatchObject({ code: 'EADDRINUSE' });
   });

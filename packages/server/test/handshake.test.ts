@@ -7,24 +7,31 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
   type HandshakeError,
+  Opcode,
   buildAcceptResponse,
   checkHeaderCount,
   encodeFrame,
   validateRequest,
 } from '@proj/protocol';
 import { describe, expect, expectTypeOf, test } from 'vitest';
-import { type HandshakeInfo, type ServerWebSocket, reject } from '@proj/server';
+import { type HandshakeInfo, reject } from '@proj/server';
 import {
-  Collector,
-  Opcode,
   RawClient,
   type RequestOptions,
-  connectWs,
   handshakeRequest,
-  nextEvent,
+  nextEmit,
   quiet,
-  startServer,
   useCleanup,
+} from '@proj/test-utils';
+import { Collector } from './collector.js';
+import {
+  connectPair,
+  connectWs,
+  handshakeResponse,
+  nextConnection,
+  sendHandshake,
+  serverErrors,
+  startServer,
   wsClient,
 } from './helpers.js';
 
@@ -41,7 +48,7 @@ async function unexpectedResponse(
   options?: { origin?: string; headers?: Record<string, string> },
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
   const ws = wsClient(url, undefined, options);
-  const [, response] = await nextEvent<[unknown, IncomingMessage]>(ws, 'unexpected-response');
+  const [, response] = await nextEmit<[unknown, IncomingMessage]>(ws, 'unexpected-response');
   let body = '';
   response.setEncoding('utf8');
   for await (const chunk of response) body += chunk as string;
@@ -64,8 +71,7 @@ describe('authenticate', () => {
     expect(answer.headers['www-authenticate']).toBe('Bearer realm="x"');
     expect(answer.body).toBe('Log in first');
 
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest().text);
+    const raw = await sendHandshake(port);
     const response = await raw.response();
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toBe('Bearer realm="x"');
@@ -81,7 +87,7 @@ describe('authenticate', () => {
 
   test('a rejection without a body answers the status text', async () => {
     const { port } = await startServer({ authenticate: () => reject(429) });
-    const response = await RawClient.request(port, handshakeRequest().text);
+    const response = await handshakeResponse(port);
     expect(response.status).toBe(429);
     expect(response.body).toBe('Too Many Requests');
   });
@@ -118,29 +124,23 @@ describe('authenticate', () => {
         return { user, admin: user === 'root' };
       },
     });
-    const connected = nextEvent<[ServerWebSocket<{ user: string; admin: boolean }>]>(
-      server,
-      'connection',
-    );
+    const connected = nextConnection(server);
     server.on('connection', (socket) => {
       expectTypeOf(socket.data).toEqualTypeOf<{ user: string; admin: boolean }>();
     });
     await connectWs(url, undefined, { headers: { 'x-user': 'root' } });
-    expect((await connected)[0].data).toEqual({ user: 'root', admin: true });
+    expect((await connected).data).toEqual({ user: 'root', admin: true });
     expect((await unexpectedResponse(url)).status).toBe(401);
 
     const plain = await startServer({ authenticate: () => 42 });
-    const plainConnected = nextEvent<[ServerWebSocket<number>]>(plain.server, 'connection');
+    const plainConnected = nextConnection(plain.server);
     plain.server.on('connection', (socket) => expectTypeOf(socket.data).toEqualTypeOf<number>());
     await connectWs(plain.url);
-    expect((await plainConnected)[0].data).toBe(42);
+    expect((await plainConnected).data).toBe(42);
   });
 
   test('without authenticate, data is undefined', async () => {
-    const { server, url } = await startServer();
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-    await connectWs(url);
-    const [socket] = await connected;
+    const { socket } = await connectPair(await startServer());
     expectTypeOf(socket.data).toEqualTypeOf<undefined>();
     expect(socket.data).toBeUndefined();
   });
@@ -157,8 +157,7 @@ describe('authenticate', () => {
     'when it %s, the client gets 500 without the message and the error is emitted',
     async (_, hook) => {
       const { server, url } = await startServer({ authenticate: hook });
-      const errors = new Collector<Error>();
-      server.on('error', (error) => errors.push(error));
+      const errors = serverErrors(server);
       const answer = await unexpectedResponse(url);
       expect(answer.status).toBe(500);
       expect(answer.body).not.toContain('secret');
@@ -173,8 +172,8 @@ describe('authenticate', () => {
         throw new Error('boom');
       },
     });
-    const rejected = nextEvent<[number]>(server, 'rejected');
-    const response = await RawClient.request(port, handshakeRequest().text);
+    const rejected = nextEmit<[number]>(server, 'rejected');
+    const response = await handshakeResponse(port);
     expect(response.status).toBe(500);
     expect((await rejected)[0]).toBe(500);
     expect((await unexpectedResponse(url)).status).toBe(500);
@@ -281,10 +280,8 @@ describe('the 101 response', () => {
     ['""', ''],
   ])("handleProtocols choosing %s: 500 and the protocol's TypeError", async (_, chosen) => {
     const { port, server } = await startServer({ handleProtocols: () => chosen as string });
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': 'a' } }).text);
+    const errors = serverErrors(server);
+    const raw = await sendHandshake(port, { headers: { 'Sec-WebSocket-Protocol': 'a' } });
     expect((await raw.response()).status).toBe(500);
     const [error] = await errors.until(1);
     expect(error).toEqual(
@@ -302,8 +299,8 @@ describe('headers hook', () => {
       },
     });
     const ws = wsClient(`${url}/p`);
-    const upgrade = nextEvent<[IncomingMessage]>(ws, 'upgrade');
-    await nextEvent(ws, 'open');
+    const upgrade = nextEmit<[IncomingMessage]>(ws, 'upgrade');
+    await nextEmit(ws, 'open');
     const [response] = await upgrade;
     expect(response.statusCode).toBe(101);
     expect(response.headers['x-powered-by']).toBe('proj');
@@ -378,9 +375,8 @@ describe('malformed requests on a raw socket', () => {
     '$name → $status, then the socket is closed',
     async ({ request, status, headers }) => {
       const { port, server } = await startServer();
-      const rejected = nextEvent<[number]>(server, 'rejected');
-      const raw = await RawClient.connect(port);
-      raw.write(handshakeRequest(request).text);
+      const rejected = nextEmit<[number]>(server, 'rejected');
+      const raw = await sendHandshake(port, request);
       const response = await raw.response();
       expect(response.status).toBe(status);
       expect(response.headers).toMatchObject(headers ?? {});
@@ -425,8 +421,8 @@ describe('malformed requests on a raw socket', () => {
         throw new Error('the protocol accepted it');
       })();
       const { port, server } = await startServer(options);
-      const rejected = nextEvent<[number, string]>(server, 'rejected');
-      const response = await RawClient.request(port, handshakeRequest(request).text);
+      const rejected = nextEmit<[number, string]>(server, 'rejected');
+      const response = await handshakeResponse(port, request);
       expect(response.status).toBe(expected.status);
       expect(response.headers).toMatchObject(expected.headers);
       expect(response.body).toBe(expected.message);
@@ -445,7 +441,7 @@ describe('malformed requests on a raw socket', () => {
     ],
   ])('%s → 426 Upgrade Required in standalone mode', async (_, options) => {
     const { port } = await startServer();
-    const response = await RawClient.request(port, handshakeRequest(options).text);
+    const response = await handshakeResponse(port, options);
     expect(response.status).toBe(426);
     expect(response.headers['upgrade']).toBe('websocket');
     expect(response.body).toBe('Upgrade Required');
@@ -459,8 +455,7 @@ describe('malformed requests on a raw socket', () => {
 
   test('with the path option, another path → 404 and the right path → 101', async () => {
     const { port } = await startServer({ path: '/ws' });
-    const wrong = await RawClient.connect(port);
-    wrong.write(handshakeRequest({ path: '/other' }).text);
+    const wrong = await sendHandshake(port, { path: '/other' });
     expect((await wrong.response()).status).toBe(404);
     await wrong.closed;
     await RawClient.open(port, { path: '/ws?token=1' });
@@ -468,8 +463,7 @@ describe('malformed requests on a raw socket', () => {
 
   test('a head over maxHeadSize → 431', async () => {
     const { port } = await startServer({ maxHeadSize: 1024 });
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ headers: { 'X-Big': 'a'.repeat(2000) } }).text);
+    const raw = await sendHandshake(port, { headers: { 'X-Big': 'a'.repeat(2000) } });
     expect((await raw.response()).status).toBe(431);
     await raw.closed;
     await RawClient.open(port, { headers: { 'X-Small': 'a'.repeat(500) } });
@@ -477,10 +471,9 @@ describe('malformed requests on a raw socket', () => {
 
   test('the default head limit (16 KiB) → 431', async () => {
     const { port } = await startServer();
-    const response = await RawClient.request(
-      port,
-      handshakeRequest({ headers: { 'X-Big': 'a'.repeat(17 * 1024) } }).text,
-    );
+    const response = await handshakeResponse(port, {
+      headers: { 'X-Big': 'a'.repeat(17 * 1024) },
+    });
     expect(response.status).toBe(431);
   });
 

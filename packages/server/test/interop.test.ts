@@ -5,16 +5,17 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import type { CloseCause, ServerWebSocket } from '@proj/server';
+import { nextEmit, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
-  RawClient,
+  closeOf,
+  connectPair,
   connectWs,
-  handshakeRequest,
-  nextEvent,
+  nextConnection,
+  sendHandshake,
+  serverErrors,
   startEchoServer,
   startServer,
-  useCleanup,
   wsClient,
   wsClose,
   wsMessage,
@@ -26,15 +27,12 @@ type Received = [data: string | Buffer, isBinary: boolean];
 
 /** An echo server that also records what it received, and a connected `ws` client. */
 async function echoPair() {
-  const { server, url } = await startEchoServer();
+  const started = await startEchoServer();
   const received = new Collector<Received>();
-  const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-  server.on('connection', (socket) =>
+  started.server.on('connection', (socket) =>
     socket.on('message', (data, isBinary) => received.push([data, isBinary])),
   );
-  const ws = await connectWs(url);
-  const [socket] = await connected;
-  return { server, socket, ws, received };
+  return { ...(await connectPair(started)), server: started.server, received };
 }
 
 describe('messages', () => {
@@ -152,7 +150,7 @@ describe('messages', () => {
     const order: string[] = [];
     socket.on('ping', (data) => order.push(`ping:${data.toString()}`));
     socket.on('message', (data) => order.push(`message:${String(data)}`));
-    const pong = nextEvent<[Buffer]>(ws, 'pong');
+    const pong = nextEmit<[Buffer]>(ws, 'pong');
     ws.send('a', { fin: false });
     ws.ping('p');
     ws.send('b');
@@ -188,40 +186,35 @@ describe('messages', () => {
 });
 
 describe('ping and pong', () => {
-  test("a ping from ws gets a pong with its payload, and fires our 'ping'", async () => {
+  test.each([
+    ["a ping from ws gets a pong with its payload, and fires our 'ping'", 'ws', 'hi'],
+    ["our ping gets ws's pong, which fires our 'pong'", 'server', 'yo'],
+  ] as const)('%s', async (_, pinger, payload) => {
     const { ws, socket } = await echoPair();
-    const serverPing = nextEvent<[Buffer]>(socket, 'ping');
-    const pong = nextEvent<[Buffer]>(ws, 'pong');
-    ws.ping('hi');
-    expect((await serverPing)[0].toString()).toBe('hi');
-    expect((await pong)[0].toString()).toBe('hi');
-  });
-
-  test("our ping gets ws's pong, which fires our 'pong'", async () => {
-    const { ws, socket } = await echoPair();
-    const clientPing = nextEvent<[Buffer]>(ws, 'ping');
-    const serverPong = nextEvent<[Buffer]>(socket, 'pong');
-    socket.ping('yo');
-    expect((await clientPing)[0].toString()).toBe('yo');
-    expect((await serverPong)[0].toString()).toBe('yo');
+    const [from, to] = pinger === 'ws' ? [ws, socket] : [socket, ws];
+    const ping = nextEmit<[Buffer]>(to, 'ping');
+    const pong = nextEmit<[Buffer]>(from, 'pong');
+    from.ping(payload);
+    expect((await ping)[0].toString()).toBe(payload);
+    expect((await pong)[0].toString()).toBe(payload);
   });
 
   test('an unsolicited pong reaches ws; control payloads over 125 bytes throw', async () => {
     const { ws, socket } = await echoPair();
-    const pong = nextEvent<[Buffer]>(ws, 'pong');
+    const pong = nextEmit<[Buffer]>(ws, 'pong');
     socket.pong(new Uint8Array([7]));
     expect([...(await pong)[0]]).toEqual([7]);
     expect(() => socket.ping(Buffer.alloc(126))).toThrow(RangeError);
     expect(() => socket.pong('x'.repeat(126))).toThrow(RangeError);
     socket.ping(Buffer.alloc(125));
-    expect((await nextEvent<[Buffer]>(socket, 'pong'))[0].length).toBe(125);
+    expect((await nextEmit<[Buffer]>(socket, 'pong'))[0].length).toBe(125);
   });
 });
 
 describe('close paths', () => {
   test('client closes with 1000 and a reason: the server sees it, cleanly', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+    const serverClosed = closeOf(socket);
     const clientClosed = wsClose(ws);
     ws.close(1000, 'bye');
     expect(await serverClosed).toEqual([1000, 'bye', true, 'peer-close']);
@@ -231,7 +224,7 @@ describe('close paths', () => {
 
   test('client closes without a code: the server sees 1005', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+    const serverClosed = closeOf(socket);
     ws.close();
     expect(await serverClosed).toEqual([1005, '', true, 'peer-close']);
     expect((await wsClose(ws)).code).toBe(1005);
@@ -239,7 +232,7 @@ describe('close paths', () => {
 
   test("server closes with 4000 and a reason: ws sees both; our 'close' is clean", async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+    const serverClosed = closeOf(socket);
     const clientClosed = wsClose(ws);
     socket.close(4000, 'reason');
     expect(socket.readyState).toBe(WebSocket.CLOSING);
@@ -259,21 +252,21 @@ describe('close paths', () => {
 
   test("the client's socket destroyed: our 'close' reports 1006, not clean", async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+    const serverClosed = closeOf(socket);
     (ws as unknown as { _socket: { destroy(): void } })._socket.destroy();
     expect(await serverClosed).toEqual([1006, '', false, 'connection-lost']);
   });
 
   test('ws.terminate(): 1006 as well', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+    const serverClosed = closeOf(socket);
     ws.terminate();
     expect(await serverClosed).toEqual([1006, '', false, 'connection-lost']);
   });
 
   test('socket.terminate(): ws sees 1006, our close is not clean', async () => {
     const { ws, socket } = await echoPair();
-    const serverClosed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+    const serverClosed = closeOf(socket);
     const clientClosed = wsClose(ws);
     socket.terminate();
     expect((await clientClosed).code).toBe(1006);
@@ -296,30 +289,29 @@ describe('close paths', () => {
 describe('subprotocols', () => {
   test('the first protocol in the client preference order that the server speaks wins', async () => {
     const { server, url } = await startServer({ protocols: ['chat', 'superchat'] });
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
+    const connected = nextConnection(server);
     const ws = await connectWs(url, ['x', 'superchat', 'chat']);
     expect(ws.protocol).toBe('superchat');
-    expect((await connected)[0].protocol).toBe('superchat');
+    expect((await connected).protocol).toBe('superchat');
   });
 
   test('no protocol offered: none chosen on either side', async () => {
     const { server, url } = await startServer({ protocols: ['chat'] });
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
+    const connected = nextConnection(server);
     const ws = await connectWs(url);
     expect(ws.protocol).toBe('');
-    expect((await connected)[0].protocol).toBe('');
+    expect((await connected).protocol).toBe('');
   });
 
   test('no common protocol: the 101 names none (and ws, being strict, fails)', async () => {
     const { port, url } = await startServer({ protocols: ['chat'] });
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': 'foo, bar' } }).text);
+    const raw = await sendHandshake(port, { headers: { 'Sec-WebSocket-Protocol': 'foo, bar' } });
     const response = await raw.response();
     expect(response.status).toBe(101);
     expect(response.headers['sec-websocket-protocol']).toBeUndefined();
 
     const ws = wsClient(url, ['foo']);
-    const [error] = await nextEvent<[Error]>(ws, 'error');
+    const [error] = await nextEmit<[Error]>(ws, 'error');
     expect(error.message).toMatch(/no subprotocol/);
   });
 
@@ -332,17 +324,16 @@ describe('subprotocols', () => {
         return [...offered].at(-1);
       },
     });
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
+    const connected = nextConnection(server);
     const ws = await connectWs(`${url}/room?x=1`, ['a', 'b', 'c']);
     expect(ws.protocol).toBe('c');
-    expect((await connected)[0].protocol).toBe('c');
+    expect((await connected).protocol).toBe('c');
     expect(calls).toEqual([[['a', 'b', 'c'], '/room?x=1']]);
   });
 
   test('handleProtocols returning undefined chooses none', async () => {
     const { port } = await startServer({ handleProtocols: () => undefined });
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': 'a' } }).text);
+    const raw = await sendHandshake(port, { headers: { 'Sec-WebSocket-Protocol': 'a' } });
     const response = await raw.response();
     expect(response.status).toBe(101);
     expect(response.headers['sec-websocket-protocol']).toBeUndefined();
@@ -350,10 +341,9 @@ describe('subprotocols', () => {
 
   test('handleProtocols choosing a protocol never offered answers 500', async () => {
     const { server, url } = await startServer({ handleProtocols: () => 'other' });
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
+    const errors = serverErrors(server);
     const ws = wsClient(url, ['a']);
-    const [, response] = await nextEvent<[unknown, { statusCode: number }]>(
+    const [, response] = await nextEmit<[unknown, { statusCode: number }]>(
       ws,
       'unexpected-response',
     );

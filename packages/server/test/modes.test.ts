@@ -5,39 +5,24 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type Server as HttpServer, createServer, request as httpRequest } from 'node:http';
-import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type HandshakeInfo, type ServerWebSocket, WebSocketServer } from '@proj/server';
+import { RawClient, nextEmit, onCleanup, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
-  RawClient,
   connectWs,
   echo,
-  handshakeRequest,
-  nextEvent,
-  onCleanup,
+  handshakeResponse,
+  listen,
+  sendHandshake,
   startServer,
-  useCleanup,
 } from './helpers.js';
 
 useCleanup();
-
-/** Starts `server` on 127.0.0.1:0 and closes it (and its connections) after the test. */
-async function listen<S extends HttpServer | HttpsServer>(server: S): Promise<number> {
-  onCleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  server.listen(0, '127.0.0.1');
-  await nextEvent(server, 'listening');
-  return (server.address() as AddressInfo).port;
-}
 
 /** Attaches a WebSocketServer that echoes; closed after the test. */
 function attach<Data = undefined>(
@@ -55,7 +40,7 @@ function attach<Data = undefined>(
 async function get(port: number, path = '/'): Promise<{ status: number; body: string }> {
   const request = httpRequest({ host: '127.0.0.1', port, path, agent: false });
   request.end();
-  const [response] = await nextEvent<[import('node:http').IncomingMessage]>(request, 'response');
+  const [response] = await nextEmit<[import('node:http').IncomingMessage]>(request, 'response');
   let body = '';
   response.setEncoding('utf8');
   for await (const chunk of response) body += chunk as string;
@@ -74,7 +59,7 @@ describe('standalone', () => {
     const onListening = new Collector<true>();
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => onListening.push(true));
     onCleanup(() => wss.close({ timeout: 100 }));
-    const listening = nextEvent(wss, 'listening');
+    const listening = nextEmit(wss, 'listening');
     expect(await wss.ready()).toBe(wss);
     await listening;
     await onListening.until(1);
@@ -91,14 +76,14 @@ describe('standalone', () => {
     const { port } = await startServer();
     const wss = new WebSocketServer({ port, host: '127.0.0.1' });
     onCleanup(() => wss.close({ timeout: 100 }));
-    const error = nextEvent<[NodeJS.ErrnoException]>(wss, 'error');
+    const error = nextEmit<[NodeJS.ErrnoException]>(wss, 'error');
     await expect(wss.ready()).rejects.toMatchObject({ code: 'EADDRINUSE' });
     expect((await error)[0].code).toBe('EADDRINUSE');
   });
 
   test('close() stops listening and emits close', async () => {
     const { server, port } = await startServer();
-    const closed = nextEvent(server, 'close');
+    const closed = nextEmit(server, 'close');
     await server.close();
     await closed;
     expect(server.httpServer?.listening).toBe(false);
@@ -138,13 +123,14 @@ describe('attached to node:http', () => {
     expect(await get(port, '/a')).toEqual({ status: 200, body: 'app /a' });
   });
 
-  test('two servers on different paths: a path neither serves gets one 404', async () => {
+  test.each([
+    ['two servers on different paths: a path neither serves gets one 404', ['/a', '/b'], '/c'],
+    ['alone with a path: another path gets 404', ['/ws'], '/elsewhere'],
+  ])('%s', async (_, paths, path) => {
     const http = app();
-    attach({ server: http, path: '/a' });
-    attach({ server: http, path: '/b' });
+    for (const served of paths) attach({ server: http, path: served });
     const port = await listen(http);
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ path: '/c' }).text);
+    const raw = await sendHandshake(port, { path });
     expect((await raw.response()).status).toBe(404);
     await raw.closed;
   });
@@ -157,19 +143,8 @@ describe('attached to node:http', () => {
         socket.end('HTTP/1.1 418 I am a teapot\r\nContent-Length: 0\r\n\r\n');
     });
     const port = await listen(http);
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ path: '/mine' }).text);
+    const raw = await sendHandshake(port, { path: '/mine' });
     expect((await raw.response()).status).toBe(418);
-  });
-
-  test('alone with a path: another path gets 404', async () => {
-    const http = app();
-    attach({ server: http, path: '/ws' });
-    const port = await listen(http);
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest({ path: '/elsewhere' }).text);
-    expect((await raw.response()).status).toBe(404);
-    await raw.closed;
   });
 
   test('close() closes the clients with 1001 but leaves the http server to the app', async () => {
@@ -177,7 +152,7 @@ describe('attached to node:http', () => {
     const wss = attach({ server: http });
     const port = await listen(http);
     const ws = await connectWs(`ws://127.0.0.1:${port}`);
-    const closed = nextEvent<[number]>(ws, 'close');
+    const closed = nextEmit<[number]>(ws, 'close');
     await wss.close();
     expect((await closed)[0]).toBe(1001);
     expect(http.listening).toBe(true);
@@ -277,7 +252,7 @@ describe('noServer', () => {
     expect(viaEvent.items).toEqual([]);
     expect(wss.clients.has(fromCallback!)).toBe(true);
 
-    const other = await RawClient.request(port, handshakeRequest({ path: '/other' }).text);
+    const other = await handshakeResponse(port, { path: '/other' });
     expect(other.status).toBe(400);
     expect(await get(port)).toEqual({ status: 200, body: 'app /' });
   });
@@ -290,7 +265,7 @@ describe('noServer', () => {
     const http = app();
     http.on('upgrade', (request, socket, head) => wss.handleUpgrade(request, socket, head));
     const port = await listen(http);
-    const response = await RawClient.request(port, handshakeRequest().text);
+    const response = await handshakeResponse(port);
     expect(response.status).toBe(503);
     expect(await rejected.until(1)).toEqual([503]);
   });

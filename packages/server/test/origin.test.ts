@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { originAllowList } from '@proj/server';
-import { RawClient, connectWs, handshakeRequest, startServer, useCleanup } from './helpers.js';
+import { useCleanup } from '@proj/test-utils';
+import { connectWs, handshakeResponse, startServer } from './helpers.js';
 
 useCleanup();
 
@@ -81,13 +82,13 @@ describe('as the allowedOrigins option', () => {
   test('a wildcard list and a predicate built with it', async () => {
     const { url, port } = await startServer({ allowedOrigins: ['https://*.good.example'] });
     await connectWs(url, undefined, { origin: 'https://a.good.example' });
-    const bad = handshakeRequest({ headers: { Origin: 'https://good.example' } });
-    expect((await RawClient.request(port, bad.text)).status).toBe(403);
+    const bad = await handshakeResponse(port, { headers: { Origin: 'https://good.example' } });
+    expect(bad.status).toBe(403);
 
     const strict = await startServer({
       allowedOrigins: originAllowList(['https://good.example'], { allowMissing: false }),
     });
     await connectWs(strict.url, undefined, { origin: 'https://good.example' });
-    expect((await RawClient.request(strict.port, handshakeRequest().text)).status).toBe(403);
+    expect((await handshakeResponse(strict.port)).status).toBe(403);
   });
 });

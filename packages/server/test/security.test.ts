@@ -5,22 +5,17 @@
  * and the generic reason "Internal error", never the error's message or stack.
  */
 import { describe, expect, test } from 'vitest';
+import { type ServerOptions, type WebSocketError, reject } from '@proj/server';
+import { Opcode } from '@proj/protocol';
 import {
-  type ServerOptions,
-  type ServerWebSocket,
-  type WebSocketError,
-  reject,
-} from '@proj/server';
-import {
-  Collector,
-  Opcode,
   RawClient,
   type RequestOptions,
   handshakeRequest,
-  nextEvent,
-  startServer,
+  nextEmit,
   useCleanup,
-} from './helpers.js';
+} from '@proj/test-utils';
+import { Collector } from './collector.js';
+import { nextConnection, sendHandshake, serverErrors, startServer } from './helpers.js';
 
 useCleanup();
 
@@ -153,19 +148,16 @@ describe('request values are never reflected into a response', () => {
 
   test('the 101 names no request value but the chosen subprotocol', async () => {
     const { port } = await startServer({ protocols: ['chat'] });
-    const raw = await RawClient.connect(port);
-    raw.write(
-      handshakeRequest({
-        path: `/${MARKER}`,
-        headers: {
-          'Sec-WebSocket-Protocol': `${MARKER}, chat`,
-          'Sec-WebSocket-Extensions': `${MARKER}; a=1`,
-          Origin: `https://${MARKER}.example`,
-          Cookie: `session=${MARKER}`,
-          'User-Agent': MARKER,
-        },
-      }).text,
-    );
+    const raw = await sendHandshake(port, {
+      path: `/${MARKER}`,
+      headers: {
+        'Sec-WebSocket-Protocol': `${MARKER}, chat`,
+        'Sec-WebSocket-Extensions': `${MARKER}; a=1`,
+        Origin: `https://${MARKER}.example`,
+        Cookie: `session=${MARKER}`,
+        'User-Agent': MARKER,
+      },
+    });
     const response = await raw.response();
     expect(response.status).toBe(101);
     expect(response.headers['sec-websocket-protocol']).toBe('chat');
@@ -212,8 +204,7 @@ describe('an internal error closes with 1011 "Internal error", never its message
 
   test("a throwing 'connection' listener", async () => {
     const { server, port } = await startServer();
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
+    const errors = serverErrors(server);
     server.on('connection', () => {
       throw new Error('SECRET');
     });
@@ -227,16 +218,16 @@ describe('an internal error closes with 1011 "Internal error", never its message
 
   test('a throwing error listener does not put its message on the wire either', async () => {
     const { server, port } = await startServer();
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
+    const connected = nextConnection(server);
     const { raw, wire } = await recordingClient(port);
-    const [socket] = await connected;
+    const socket = await connected;
     socket.on('message', () => {
       throw new Error('SECRET one');
     });
     socket.on('error', () => {
       throw new Error('SECRET two');
     });
-    const closed = nextEvent(socket, 'close');
+    const closed = nextEmit(socket, 'close');
     raw.sendFrame(Opcode.Text, 'x');
     expect(await raw.closeFrame()).toEqual({ code: 1011, reason: 'Internal error' });
     raw.sendClose(1011);

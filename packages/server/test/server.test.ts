@@ -4,17 +4,18 @@
  */
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
-import { type CloseCause, type ServerWebSocket, type WebSocketError } from '@proj/server';
+import type { ServerWebSocket, WebSocketError } from '@proj/server';
+import { RawClient, nextEmit, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
-  RawClient,
+  type CloseArgs,
+  connectPair,
   connectWs,
   echo,
-  handshakeRequest,
-  nextEvent,
+  sendHandshake,
+  serverErrors,
   startEchoServer,
   startServer,
-  useCleanup,
   wsClose,
 } from './helpers.js';
 
@@ -41,11 +42,9 @@ describe('clients', () => {
   });
 
   test('holds the sockets given to connection, still open', async () => {
-    const { server, url } = await startServer();
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-    await connectWs(url);
-    const [socket] = await connected;
-    expect([...server.clients]).toEqual([socket]);
+    const started = await startServer();
+    const { socket } = await connectPair(started);
+    expect([...started.server.clients]).toEqual([socket]);
     expect(socket.readyState).toBe(socket.OPEN);
     expect(socket.remoteAddress).toBe('127.0.0.1');
   });
@@ -54,7 +53,7 @@ describe('clients', () => {
 describe('graceful close()', () => {
   test('sends 1001 to every client, waits for them, terminates a silent one after the timeout', async () => {
     const { server, url, port } = await startEchoServer();
-    const serverCloses = new Collector<[number, string, boolean, CloseCause]>();
+    const serverCloses = new Collector<CloseArgs>();
     server.on('connection', (socket) => socket.on('close', (...args) => serverCloses.push(args)));
     const a = await connectWs(url);
     const b = await connectWs(url);
@@ -64,7 +63,7 @@ describe('graceful close()', () => {
     expect(server.clients.size).toBe(3);
     const aClosed = wsClose(a);
     const bClosed = wsClose(b);
-    const serverClose = nextEvent(server, 'close');
+    const serverClose = nextEmit(server, 'close');
 
     const start = performance.now();
     const closing = server.close({ timeout: 300 });
@@ -125,8 +124,7 @@ describe('graceful close()', () => {
     });
     const connections = new Collector<ServerWebSocket<string>>();
     server.on('connection', (socket) => connections.push(socket));
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest().text);
+    const raw = await sendHandshake(port);
     await calls.until(1);
     const closing = server.close({ timeout: 200 });
     expect((await raw.response()).status).toBe(503);
@@ -143,7 +141,7 @@ describe('listener exceptions', () => {
     const { server, url } = await startServer();
     const thrown = new Error('listener bug');
     const errors = new Collector<WebSocketError>();
-    const closes = new Collector<[number, string, boolean, CloseCause]>();
+    const closes = new Collector<CloseArgs>();
     server.on('connection', (socket) => {
       socket.on('error', (error) => errors.push(error));
       socket.on('close', (...args) => closes.push(args));
@@ -196,8 +194,7 @@ describe('listener exceptions', () => {
   test("a throwing 'connection' listener fails that connection with 1011, not an HTTP answer", async () => {
     const { server, url } = await startEchoServer();
     const thrown = new Error('connection bug');
-    const errors = new Collector<Error>();
-    server.on('error', (error) => errors.push(error));
+    const errors = serverErrors(server);
     let first = true;
     server.on('connection', () => {
       if (first) {

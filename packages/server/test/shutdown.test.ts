@@ -9,18 +9,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import type WebSocket from 'ws';
-import type { CloseCause, ServerWebSocket } from '@proj/server';
-import {
-  Collector,
-  Opcode,
-  RawClient,
-  connectWs,
-  nextEvent,
-  onCleanup,
-  startServer,
-  useCleanup,
-  wsClose,
-} from './helpers.js';
+import type { ServerWebSocket } from '@proj/server';
+import { Opcode } from '@proj/protocol';
+import { RawClient, nextEmit, onCleanup, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
+import { closeOf, connectWs, startServer, wsClose } from './helpers.js';
 
 useCleanup();
 
@@ -145,42 +138,31 @@ function trackTimers() {
     clearInterval: globalThis.clearInterval,
   };
   let created = 0;
-  globalThis.setTimeout = ((
-    callback: (...args: unknown[]) => void,
-    ms?: number,
-    ...args: unknown[]
-  ) => {
-    created++;
-    const timer = original.setTimeout(
-      (...a: unknown[]) => {
+  type Callback = (...args: unknown[]) => void;
+  /** `set` that records its timer as pending until cleared (or, if `once`, fired). */
+  const tracked =
+    (set: (callback: Callback, ms?: number, ...args: unknown[]) => NodeJS.Timeout, once: boolean) =>
+    (callback: Callback, ms?: number, ...args: unknown[]): NodeJS.Timeout => {
+      created++;
+      const fire: Callback = (...a) => {
         pending.delete(timer);
         callback(...a);
-      },
-      ms,
-      ...args,
-    );
-    pending.add(timer);
-    return timer;
-  }) as typeof setTimeout;
-  globalThis.setInterval = ((
-    callback: (...args: unknown[]) => void,
-    ms?: number,
-    ...args: unknown[]
-  ) => {
-    created++;
-    const timer = original.setInterval(callback, ms, ...args);
-    pending.add(timer);
-    return timer;
-  }) as typeof setInterval;
-  const clear = (timer: unknown): void => void pending.delete(timer);
-  globalThis.clearTimeout = ((timer?: NodeJS.Timeout) => {
-    clear(timer);
-    original.clearTimeout(timer);
-  }) as typeof clearTimeout;
-  globalThis.clearInterval = ((timer?: NodeJS.Timeout) => {
-    clear(timer);
-    original.clearInterval(timer);
-  }) as typeof clearInterval;
+      };
+      const timer = set(once ? fire : callback, ms, ...args);
+      pending.add(timer);
+      return timer;
+    };
+  /** `clear` that also drops its timer from the pending ones. */
+  const untracked =
+    (clear: (timer?: NodeJS.Timeout) => void) =>
+    (timer?: NodeJS.Timeout): void => {
+      pending.delete(timer);
+      clear(timer);
+    };
+  globalThis.setTimeout = tracked(original.setTimeout, true) as typeof setTimeout;
+  globalThis.setInterval = tracked(original.setInterval, false) as typeof setInterval;
+  globalThis.clearTimeout = untracked(original.clearTimeout) as typeof clearTimeout;
+  globalThis.clearInterval = untracked(original.clearInterval) as typeof clearInterval;
   const restore = (): void => void Object.assign(globalThis, original);
   onCleanup(restore);
   return { pending, created: () => created, restore };
@@ -205,10 +187,10 @@ async function watchedConnection(options: { heartbeatInterval?: number; closeTim
   const { server, port } = await startServer(options);
   const sockets = countResources('TCPSocketWrap');
   const timers = trackTimers();
-  const connected = nextEvent<[ServerWebSocket, IncomingMessage]>(server, 'connection');
+  const connected = nextEmit<[ServerWebSocket, IncomingMessage]>(server, 'connection');
   const raw = await RawClient.open(port);
   const [socket, request] = await connected;
-  const closed = nextEvent<[number, string, boolean, CloseCause]>(socket, 'close');
+  const closed = closeOf(socket);
   const tcp = request.socket;
   const listeners = listenerCounts(tcp);
 
@@ -245,16 +227,12 @@ describe('a peer that vanishes is detected and its resources freed', () => {
     await expectFreed();
   });
 
-  test('socket destroyed without a close frame (FIN): close 1006 at once', async () => {
+  test.each([
+    ['socket destroyed without a close frame (FIN)', (socket: Socket) => socket.destroy()],
+    ['connection reset (RST)', (socket: Socket) => socket.resetAndDestroy()],
+  ])('%s: close 1006 at once', async (_, vanish) => {
     const { raw, closed, expectFreed } = await watchedConnection({ heartbeatInterval: 60_000 });
-    raw.socket.destroy();
-    expect(await closed).toEqual([1006, '', false, 'connection-lost']);
-    await expectFreed();
-  });
-
-  test('connection reset (RST): close 1006 at once', async () => {
-    const { raw, closed, expectFreed } = await watchedConnection({ heartbeatInterval: 60_000 });
-    raw.socket.resetAndDestroy();
+    vanish(raw.socket);
     expect(await closed).toEqual([1006, '', false, 'connection-lost']);
     await expectFreed();
   });

@@ -63,7 +63,12 @@ import {
   encodeUtf8,
   validateRequest,
 } from '@proj/protocol';
-import { type CloseCause, type ServerWebSocket, WebSocketServer } from '@proj/server';
+import {
+  type CloseCause,
+  type ServerSettings,
+  type ServerWebSocket,
+  WebSocketServer,
+} from '@proj/server';
 import {
   type Mutation,
   cutsArb,
@@ -96,6 +101,7 @@ import {
   type HeaderField,
   type Pause,
   RawClient,
+  type Tally,
   acceptKey as acceptFor,
   applyFieldEdit,
   assertTallied,
@@ -240,17 +246,32 @@ function echoAndTrack(socket: ServerWebSocket<unknown>, request: IncomingMessage
   tracked.set(remotePort, { errors, messages, closes, closed });
 }
 
-beforeAll(async () => {
-  server = new WebSocketServer({
+/**
+ * Starts a server with the fuzz limits that echoes and tracks every
+ * connection, and `count` healthy clients (made with `clientOptions`) on it.
+ */
+async function startFuzzServer(
+  load: HealthyLoad,
+  count: number,
+  options: Pick<ServerSettings, 'perMessageDeflate'> = {},
+  clientOptions?: WebSocket.ClientOptions,
+): Promise<{ server: WebSocketServer; port: number }> {
+  const started = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
     ...LIMITS,
     handshakeTimeout: HANDSHAKE_TIMEOUT,
+    ...options,
   });
-  server.on('connection', echoAndTrack);
-  await server.ready();
-  port = (server.address() as { port: number }).port;
-  await healthy.start(`ws://127.0.0.1:${port}`, 4);
+  started.on('connection', echoAndTrack);
+  await started.ready();
+  const { port } = started.address() as { port: number };
+  await load.start(`ws://127.0.0.1:${port}`, count, clientOptions);
+  return { server: started, port };
+}
+
+beforeAll(async () => {
+  ({ server, port } = await startFuzzServer(healthy, 4));
 });
 
 afterAll(async () => {
@@ -259,6 +280,21 @@ afterAll(async () => {
   expect(healthy.mismatches).toEqual([]);
   expect(server.clients.size).toBe(0);
 });
+
+/**
+ * A test of a property, run while the healthy clients keep echoing (checked
+ * after it, on the main server unless `on` names another); its outcomes are
+ * tallied under `title`.
+ */
+function fuzzWhileHealthy<Ts>(
+  name: string,
+  title: string | (() => string),
+  property: (tally: Tally) => fc.IAsyncProperty<Ts>,
+  params: fc.Parameters<unknown>,
+  on?: () => { server: WebSocketServer; healthy: HealthyLoad },
+): void {
+  test(name, () => whileHealthyEcho(() => assertTallied(title, property, params), on?.()), TIMEOUT);
+}
 
 /** Runs `run` (a property) and checks that each healthy client kept echoing all along. */
 async function whileHealthyEcho(
@@ -579,43 +615,36 @@ async function checkOpenConnection(raw: RawClient, localPort: number): Promise<v
 }
 
 describe('handshakes', () => {
-  test(
+  fuzzWhileHealthy(
     'requests built from a model: the predicted status, then the socket is closed',
-    async () => {
-      await whileHealthyEcho(async () => {
-        await assertTallied(
-          'model handshakes',
-          (tally) =>
-            fc.asyncProperty(requestModelArb, cutsArb, pausesArb, async (model, cuts, pauses) => {
-              const expected = expectedOutcome(model);
-              const raw = await RawClient.connect(port);
-              const localPort = raw.socket.localPort!;
-              const connection = watchReset(raw);
-              raw.socket.setNoDelay(true);
-              await writeChunks(raw, split(serialize(model), cuts), pauses);
-              let lost = false;
-              if (expected.status === 101) {
-                const response = await within(raw.response(), '101 response');
-                expect(response.status).toBe(101);
-                expect(response.headers['sec-websocket-accept']).toBe(acceptFor(expected.key!));
-                expect(response.headers['sec-websocket-protocol']).toBeUndefined();
-                await checkOpenConnection(raw, localPort);
-              } else {
-                await within(settled(raw), 'a response or the socket closed');
-                const status = statusOf(raw.data);
-                lost = status === undefined && connection.reset;
-                if (lost) expect(expected.parseError).toBe(true);
-                else expect(status ?? 'nothing').toBe(expected.status);
-                // The server closes the socket by itself: no FIN from us.
-                await within(raw.closed, `socket closed after ${status ?? 'nothing'}`);
-              }
-              tally.add(`${expected.status}${lost ? ' lost to a reset' : ''}`);
-            }),
-          options(500),
-        );
-      });
-    },
-    TIMEOUT,
+    'model handshakes',
+    (tally) =>
+      fc.asyncProperty(requestModelArb, cutsArb, pausesArb, async (model, cuts, pauses) => {
+        const expected = expectedOutcome(model);
+        const raw = await RawClient.connect(port);
+        const localPort = raw.socket.localPort!;
+        const connection = watchReset(raw);
+        raw.socket.setNoDelay(true);
+        await writeChunks(raw, split(serialize(model), cuts), pauses);
+        let lost = false;
+        if (expected.status === 101) {
+          const response = await within(raw.response(), '101 response');
+          expect(response.status).toBe(101);
+          expect(response.headers['sec-websocket-accept']).toBe(acceptFor(expected.key!));
+          expect(response.headers['sec-websocket-protocol']).toBeUndefined();
+          await checkOpenConnection(raw, localPort);
+        } else {
+          await within(settled(raw), 'a response or the socket closed');
+          const status = statusOf(raw.data);
+          lost = status === undefined && connection.reset;
+          if (lost) expect(expected.parseError).toBe(true);
+          else expect(status ?? 'nothing').toBe(expected.status);
+          // The server closes the socket by itself: no FIN from us.
+          await within(raw.closed, `socket closed after ${status ?? 'nothing'}`);
+        }
+        tally.add(`${expected.status}${lost ? ' lost to a reset' : ''}`);
+      }),
+    options(500),
   );
 
   /** A valid request, serialized, then mutated byte by byte. */
@@ -647,91 +676,77 @@ describe('handshakes', () => {
     { weight: 1, arbitrary: fc.constantFrom(EMPTY, encodeUtf8('\r\n'), encodeUtf8('\r\n\r\n\n')) },
   );
 
-  test(
+  fuzzWhileHealthy(
     'mutated and random bytes, then FIN: 101 or a 4xx status line, and the socket is closed',
-    async () => {
-      await whileHealthyEcho(async () => {
-        await assertTallied(
-          'mutated handshakes',
-          (tally) =>
-            fc.asyncProperty(
-              fc.oneof({ weight: 3, arbitrary: mutatedRequestArb }, garbageArb),
-              cutsArb,
-              pausesArb,
-              async (bytes, cuts, pauses) => {
-                const raw = await RawClient.connect(port);
-                const localPort = raw.socket.localPort!;
-                const connection = watchReset(raw);
-                raw.socket.setNoDelay(true);
-                await writeChunks(raw, split(bytes, cuts), pauses);
-                raw.socket.end();
-                await within(raw.closed, 'socket closed');
-                const status = statusOf(raw.data);
-                if (status === undefined) {
-                  // No request ever started (llhttp skips CR/LF between
-                  // requests), or a parse error whose status our next bytes'
-                  // reset discarded.
-                  const text = Buffer.from(bytes).toString('latin1');
-                  const idle = /^[\r\n]*$/.test(text);
-                  expect(idle || connection.reset).toBe(true);
-                  tally.add(idle ? 'nothing (no request)' : 'reset');
-                  return;
-                }
-                if (status === 101) {
-                  await serverClosed(localPort);
-                  const response = await raw.response();
-                  expect(response.headers['sec-websocket-accept']).toBeDefined();
-                  // Whatever followed the head was read as frames: any close
-                  // frame carries a receive-side code.
-                  expect(raw.parseError).toBeUndefined();
-                  for (const frame of raw.frames.filter((f) => f.opcode === Opcode.Close)) {
-                    expect([1002, 1007, 1008, 1009]).toContain(frame.payload.readUInt16BE(0));
-                  }
-                } else {
-                  expect(status).toBeGreaterThanOrEqual(400);
-                  expect(status).toBeLessThan(500);
-                }
-                tally.add(String(status));
-              },
-            ),
-          options(600),
-        );
-      });
-    },
-    TIMEOUT,
+    'mutated handshakes',
+    (tally) =>
+      fc.asyncProperty(
+        fc.oneof({ weight: 3, arbitrary: mutatedRequestArb }, garbageArb),
+        cutsArb,
+        pausesArb,
+        async (bytes, cuts, pauses) => {
+          const raw = await RawClient.connect(port);
+          const localPort = raw.socket.localPort!;
+          const connection = watchReset(raw);
+          raw.socket.setNoDelay(true);
+          await writeChunks(raw, split(bytes, cuts), pauses);
+          raw.socket.end();
+          await within(raw.closed, 'socket closed');
+          const status = statusOf(raw.data);
+          if (status === undefined) {
+            // No request ever started (llhttp skips CR/LF between
+            // requests), or a parse error whose status our next bytes'
+            // reset discarded.
+            const text = Buffer.from(bytes).toString('latin1');
+            const idle = /^[\r\n]*$/.test(text);
+            expect(idle || connection.reset).toBe(true);
+            tally.add(idle ? 'nothing (no request)' : 'reset');
+            return;
+          }
+          if (status === 101) {
+            await serverClosed(localPort);
+            const response = await raw.response();
+            expect(response.headers['sec-websocket-accept']).toBeDefined();
+            // Whatever followed the head was read as frames: any close
+            // frame carries a receive-side code.
+            expect(raw.parseError).toBeUndefined();
+            for (const frame of raw.frames.filter((f) => f.opcode === Opcode.Close)) {
+              expect([1002, 1007, 1008, 1009]).toContain(frame.payload.readUInt16BE(0));
+            }
+          } else {
+            expect(status).toBeGreaterThanOrEqual(400);
+            expect(status).toBeLessThan(500);
+          }
+          tally.add(String(status));
+        },
+      ),
+    options(600),
   );
 
-  test(
+  fuzzWhileHealthy(
     'a head that stalls part-way (no FIN) gets 408 within the handshake timeout, then the socket is closed',
-    async () => {
-      await whileHealthyEcho(async () => {
-        await assertTallied(
-          'stalled handshakes',
-          (tally) =>
-            fc.asyncProperty(requestModelArb, fc.nat(), async (model, at) => {
-              const bytes = serialize({
-                ...model,
-                method: 'GET',
-                version: '1.1',
-                oversize: undefined,
-                target: '/',
-              });
-              // Any proper prefix of a valid head: llhttp waits for the rest.
-              const prefix = bytes.subarray(0, 1 + (at % (bytes.length - 1)));
-              fc.pre(!model.lines.some((line) => line.raw !== undefined));
-              const raw = await RawClient.connect(port);
-              const started = performance.now();
-              raw.write(prefix);
-              await within(raw.closed, 'stalled head dropped', HANDSHAKE_TIMEOUT * 3 + 2000);
-              expect(statusOf(raw.data)).toBe(408);
-              expect(performance.now() - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 50);
-              tally.add('408');
-            }),
-          { ...options(3), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 500) : 3 },
-        );
-      });
-    },
-    TIMEOUT,
+    'stalled handshakes',
+    (tally) =>
+      fc.asyncProperty(requestModelArb, fc.nat(), async (model, at) => {
+        const bytes = serialize({
+          ...model,
+          method: 'GET',
+          version: '1.1',
+          oversize: undefined,
+          target: '/',
+        });
+        // Any proper prefix of a valid head: llhttp waits for the rest.
+        const prefix = bytes.subarray(0, 1 + (at % (bytes.length - 1)));
+        fc.pre(!model.lines.some((line) => line.raw !== undefined));
+        const raw = await RawClient.connect(port);
+        const started = performance.now();
+        raw.write(prefix);
+        await within(raw.closed, 'stalled head dropped', HANDSHAKE_TIMEOUT * 3 + 2000);
+        expect(statusOf(raw.data)).toBe(408);
+        expect(performance.now() - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 50);
+        tally.add('408');
+      }),
+    { ...options(3), numRuns: FUZZ_RUNS ? Math.ceil(FUZZ_RUNS / 500) : 3 },
   );
 });
 
@@ -914,22 +929,15 @@ async function playFrameCase(
 }
 
 describe('frame streams after a valid handshake', () => {
-  test(
+  fuzzWhileHealthy(
     'the replies and close code the oracle predicts, or a dropped connection; the server reports the same',
-    async () => {
-      await whileHealthyEcho(async () => {
-        await assertTallied(
-          'frame streams',
-          (tally) =>
-            fc.asyncProperty(frameCaseArb, async (kase) => {
-              const { replies, ...rest } = frameOracle(kase.stream);
-              tally.add(await playFrameCase(port, { frames: replies, ...rest }, kase));
-            }),
-          options(600),
-        );
-      });
-    },
-    TIMEOUT,
+    'frame streams',
+    (tally) =>
+      fc.asyncProperty(frameCaseArb, async (kase) => {
+        const { replies, ...rest } = frameOracle(kase.stream);
+        tally.add(await playFrameCase(port, { frames: replies, ...rest }, kase));
+      }),
+    options(600),
   );
 });
 
@@ -939,18 +947,13 @@ describe('compressed frame streams (permessage-deflate negotiated)', () => {
   const deflateHealthy = new HealthyLoad();
 
   beforeAll(async () => {
-    deflateServer = new WebSocketServer({
-      port: 0,
-      host: '127.0.0.1',
-      ...LIMITS,
-      handshakeTimeout: HANDSHAKE_TIMEOUT,
-      perMessageDeflate: { threshold: 0 },
-    });
-    deflateServer.on('connection', echoAndTrack);
-    await deflateServer.ready();
-    deflatePort = (deflateServer.address() as { port: number }).port;
     // Healthy clients that compress (ws's threshold: messages of 1 KiB and more).
-    await deflateHealthy.start(`ws://127.0.0.1:${deflatePort}`, 2, { perMessageDeflate: true });
+    ({ server: deflateServer, port: deflatePort } = await startFuzzServer(
+      deflateHealthy,
+      2,
+      { perMessageDeflate: { threshold: 0 } },
+      { perMessageDeflate: true },
+    ));
   });
 
   afterAll(async () => {
@@ -959,49 +962,35 @@ describe('compressed frame streams (permessage-deflate negotiated)', () => {
     expect(deflateHealthy.mismatches).toEqual([]);
   });
 
-  test(
+  let afterBfinal = 0;
+  fuzzWhileHealthy(
     'messages inflated and echoed as the oracle predicts; 1007 for bad DEFLATE data or UTF-8, 1009 past maxPayload, 1002 for RSV1 out of place',
-    async () => {
-      let afterBfinal = 0;
-      await whileHealthyEcho(
-        async () => {
-          await assertTallied(
-            () => compressedTallyTitle(afterBfinal),
-            (tally) =>
-              fc.asyncProperty(
-                deflateCaseArb(LIMITS.maxPayload, true),
-                fc.boolean(),
-                cutsArb,
-                pausesArb,
-                fc.constantFrom<Ending>('close', 'close', 'fin', 'reset'),
-                fc.boolean(),
-                async ({ steps, stream }, contextTakeover, cuts, pauses, ending, pipelined) => {
-                  const oracle: DeflateOracle = deflateOracle(
-                    stream,
-                    LIMITS,
-                    true,
-                    contextTakeover,
-                  );
-                  if (oracle.afterStreamEnd) afterBfinal++;
-                  const extensions = contextTakeover
-                    ? 'permessage-deflate'
-                    : 'permessage-deflate; client_no_context_takeover';
-                  const outcome = await playFrameCase(
-                    deflatePort,
-                    oracle,
-                    { stream, cuts, pauses, ending, pipelined },
-                    { extensions },
-                  );
-                  for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
-                },
-              ),
-            options(300),
+    () => compressedTallyTitle(afterBfinal),
+    (tally) =>
+      fc.asyncProperty(
+        deflateCaseArb(LIMITS.maxPayload, true),
+        fc.boolean(),
+        cutsArb,
+        pausesArb,
+        fc.constantFrom<Ending>('close', 'close', 'fin', 'reset'),
+        fc.boolean(),
+        async ({ steps, stream }, contextTakeover, cuts, pauses, ending, pipelined) => {
+          const oracle: DeflateOracle = deflateOracle(stream, LIMITS, true, contextTakeover);
+          if (oracle.afterStreamEnd) afterBfinal++;
+          const extensions = contextTakeover
+            ? 'permessage-deflate'
+            : 'permessage-deflate; client_no_context_takeover';
+          const outcome = await playFrameCase(
+            deflatePort,
+            oracle,
+            { stream, cuts, pauses, ending, pipelined },
+            { extensions },
           );
+          for (const kind of new Set(stepKinds(steps))) tally.add(`${kind}: ${outcome}`);
         },
-        { server: deflateServer, healthy: deflateHealthy },
-      );
-    },
-    TIMEOUT,
+      ),
+    options(300),
+    () => ({ server: deflateServer, healthy: deflateHealthy }),
   );
 
   // RFC 7692 §7.2.3.4 lets a sender end a message with a BFINAL block. That

@@ -1,30 +1,43 @@
 /**
  * The server's clocks: handshake timeout (slow heads, slow authenticate),
  * close timeout (a peer that never answers our close), heartbeat (a silent
- * peer is terminated, a `ws` client that answers pings is not).
+ * peer is terminated, a `ws` client that answers pings is not), idle timeout
+ * (1001 after silence, then destroyed after `closeTimeout`), and how the
+ * heartbeat and the idle clock treat a connection the application paused.
  *
  * Timeouts are short (100-300 ms); upper bounds are generous because the
  * machine may be busy.
  */
 import { performance } from 'node:perf_hooks';
-import { describe, expect, test } from 'vitest';
-import type { CloseCause, ServerWebSocket } from '@proj/server';
+import { describe, expect, test, vi } from 'vitest';
+import { Opcode } from '@proj/protocol';
+import type { ServerWebSocket } from '@proj/server';
+import { RawClient, nextEmit, onCleanup, quiet, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
-  Opcode,
-  RawClient,
+  type CloseArgs,
+  closeOf,
+  connectPair,
   connectWs,
   echo,
-  handshakeRequest,
-  nextEvent,
+  expectElapsed,
+  nextConnectionClose,
+  openRaw,
+  sendHandshake,
   startEchoServer,
   startServer,
-  useCleanup,
 } from './helpers.js';
 
 useCleanup();
 
-const SLACK = 3000;
+/** A raw client of a server with `closeTimeout`: the server's side of it, and its `close` to come. */
+async function rawConnection(
+  closeTimeout: number,
+  options?: { allowHalfOpen?: boolean },
+): Promise<{ raw: RawClient; socket: ServerWebSocket; closed: Promise<CloseArgs> }> {
+  const { raw, socket } = await openRaw(await startServer({ closeTimeout }), options);
+  return { raw, socket, closed: closeOf(socket) };
+}
 
 describe('handshake timeout', () => {
   test('a client trickling its request head is dropped after about handshakeTimeout', async () => {
@@ -36,9 +49,7 @@ describe('handshake timeout', () => {
     const trickle = setInterval(() => raw.write(`X-Slow-${n++}: a\r\n`), 40);
     await raw.closed;
     clearInterval(trickle);
-    const elapsed = raw.closedAt - start;
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(300 + SLACK);
+    expectElapsed(raw.closedAt - start, 250, 300);
     expect(n).toBeGreaterThan(3);
     // node:http enforces it (headersTimeout) and may answer 408 first.
     if (raw.data.length > 0) expect(raw.data.toString()).toMatch(/^HTTP\/1\.1 408 /);
@@ -52,7 +63,7 @@ describe('handshake timeout', () => {
     const start = performance.now();
     raw.write('G');
     await raw.closed;
-    expect(raw.closedAt - start).toBeLessThan(300 + SLACK);
+    expectElapsed(raw.closedAt - start, 0, 300);
   });
 
   test('an authenticate that never settles: the socket is dropped after handshakeTimeout', async () => {
@@ -64,15 +75,12 @@ describe('handshake timeout', () => {
         return new Promise<never>(() => {});
       },
     });
-    const rejected = nextEvent<[number, string]>(server, 'rejected');
-    const raw = await RawClient.connect(port);
-    raw.write(handshakeRequest().text);
+    const rejected = nextEmit<[number, string]>(server, 'rejected');
+    const raw = await sendHandshake(port);
     await calls.until(1);
     const start = performance.now();
     await raw.closed;
-    const elapsed = raw.closedAt - start;
-    expect(elapsed).toBeGreaterThanOrEqual(200);
-    expect(elapsed).toBeLessThan(300 + SLACK);
+    expectElapsed(raw.closedAt - start, 200, 300);
     expect(raw.data.length).toBe(0);
     expect((await rejected)[0]).toBe(408);
     expect(server.clients.size).toBe(0);
@@ -89,45 +97,29 @@ describe('handshake timeout', () => {
 
 describe('close timeout', () => {
   test('a peer that never answers our close frame is destroyed after closeTimeout: 1006', async () => {
-    const { server, port } = await startServer({ closeTimeout: 200 });
-    const closed = new Collector<[number, string, boolean, CloseCause]>();
-    server.on('connection', (socket) => {
-      socket.on('close', (...args) => closed.push(args));
-      socket.close(1000, 'bye');
-    });
-    const raw = await RawClient.open(port);
+    const { raw, socket, closed } = await rawConnection(200);
+    socket.close(1000, 'bye');
     expect(await raw.closeFrame()).toEqual({ code: 1000, reason: 'bye' });
     const start = performance.now();
     await raw.closed;
-    const elapsed = raw.closedAt - start;
-    expect(elapsed).toBeGreaterThanOrEqual(150);
-    expect(elapsed).toBeLessThan(200 + SLACK);
-    expect(await closed.until(1)).toEqual([[1006, '', false, 'local-close']]);
+    expectElapsed(raw.closedAt - start, 150, 200);
+    expect(await closed).toEqual([1006, '', false, 'local-close']);
   });
 
   test('a peer that answers in time closes cleanly, well before closeTimeout', async () => {
-    const { server, port } = await startServer({ closeTimeout: 5000 });
-    const closed = new Collector<[number, string, boolean, CloseCause]>();
-    server.on('connection', (socket) => {
-      socket.on('close', (...args) => closed.push(args));
-      socket.close(4000, 'done');
-    });
-    const raw = await RawClient.open(port);
+    const { raw, socket, closed } = await rawConnection(5000);
+    socket.close(4000, 'done');
     expect((await raw.closeFrame()).code).toBe(4000);
     raw.sendClose(4000);
     await raw.closed;
-    expect(await closed.until(1)).toEqual([[4000, '', true, 'local-close']]);
+    expect(await closed).toEqual([4000, '', true, 'local-close']);
   });
 
   // RFC 6455 §7.1.1: once both close frames are exchanged, the server closes
   // the TCP connection itself. A peer that never ends its side must not hold
   // the connection (and its 'close' event) for closeTimeout.
   test('after a client-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
-    const { server, port } = await startServer({ closeTimeout: 60_000 });
-    const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
-    );
-    const raw = await RawClient.open(port, { allowHalfOpen: true });
+    const { raw, closed } = await rawConnection(60_000, { allowHalfOpen: true });
     raw.sendClose(1000, 'bye');
     expect(await raw.closeFrame()).toEqual({ code: 1000, reason: 'bye' });
     await raw.ended;
@@ -135,25 +127,16 @@ describe('close timeout', () => {
   });
 
   test('after a server-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
-    const { server, port } = await startServer({ closeTimeout: 60_000 });
-    const closed = new Collector<[number, string, boolean, CloseCause]>();
-    server.on('connection', (socket) => {
-      socket.on('close', (...args) => closed.push(args));
-      socket.close(4001, 'done');
-    });
-    const raw = await RawClient.open(port, { allowHalfOpen: true });
+    const { raw, socket, closed } = await rawConnection(60_000, { allowHalfOpen: true });
+    socket.close(4001, 'done');
     expect(await raw.closeFrame()).toEqual({ code: 4001, reason: 'done' });
     raw.sendClose(4001);
     await raw.ended;
-    expect(await closed.until(1)).toEqual([[4001, '', true, 'local-close']]);
+    expect(await closed).toEqual([4001, '', true, 'local-close']);
   });
 
   test('after a protocol failure, a peer keeping its half open is destroyed after closeTimeout', async () => {
-    const { server, port } = await startServer({ closeTimeout: 200 });
-    const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
-    );
-    const raw = await RawClient.open(port, { allowHalfOpen: true });
+    const { raw, closed } = await rawConnection(200, { allowHalfOpen: true });
     raw.sendFrame(Opcode.Text, 'x', { rsv3: true });
     expect((await raw.closeFrame()).code).toBe(1002);
     // The server half-closed; this peer never ends its side.
@@ -168,29 +151,22 @@ describe('close timeout', () => {
 describe('heartbeat', () => {
   test('a peer that never answers pings is terminated', async () => {
     const { server, port } = await startServer({ heartbeatInterval: 100 });
-    const closed = nextEvent<[ServerWebSocket]>(server, 'connection').then(([socket]) =>
-      nextEvent<[number, string, boolean, CloseCause]>(socket, 'close'),
-    );
+    const closed = nextConnectionClose(server);
     const raw = await RawClient.open(port);
     const start = performance.now();
     const ping = await raw.nextFrame();
     expect(ping.opcode).toBe(Opcode.Ping);
     await raw.closed;
-    const elapsed = raw.closedAt - start;
-    expect(elapsed).toBeGreaterThanOrEqual(100);
-    expect(elapsed).toBeLessThan(200 + SLACK);
+    expectElapsed(raw.closedAt - start, 100, 200);
     expect(await closed).toEqual([1006, '', false, 'heartbeat-timeout']);
     expect(server.clients.size).toBe(0);
   });
 
   test('a ws client, which answers pings, stays connected across several intervals', async () => {
-    const { server, url } = await startEchoServer({ heartbeatInterval: 100 });
+    const { ws, socket } = await connectPair(await startEchoServer({ heartbeatInterval: 100 }));
     const pongs = new Collector<true>();
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-    const ws = await connectWs(url);
     const pings = new Collector<true>();
     ws.on('ping', () => pings.push(true));
-    const [socket] = await connected;
     socket.on('pong', () => pongs.push(true));
     await pongs.until(5);
     expect(pings.items.length).toBeGreaterThanOrEqual(5);
@@ -200,10 +176,7 @@ describe('heartbeat', () => {
   });
 
   test('a raw client that answers each ping with a pong stays connected', async () => {
-    const { server, port } = await startServer({ heartbeatInterval: 100 });
-    const connected = nextEvent<[ServerWebSocket]>(server, 'connection');
-    const raw = await RawClient.open(port);
-    const [socket] = await connected;
+    const { raw, socket } = await openRaw(await startServer({ heartbeatInterval: 100 }));
     for (let i = 0; i < 4; i++) {
       const ping = await raw.nextFrame();
       expect(ping.opcode).toBe(Opcode.Ping);
@@ -211,5 +184,100 @@ describe('heartbeat', () => {
     }
     expect(raw.isClosed).toBe(false);
     expect(socket.readyState).toBe(socket.OPEN);
+  });
+});
+
+describe('idleTimeout', () => {
+  test('a peer that sends nothing gets 1001 "Idle timeout", then is destroyed after closeTimeout', async () => {
+    const { server, port } = await startServer({ idleTimeout: 200, closeTimeout: 300 });
+    const closed = nextConnectionClose(server);
+    const raw = await RawClient.open(port);
+    const start = performance.now();
+    expect(await raw.closeFrame()).toEqual({ code: 1001, reason: 'Idle timeout' });
+    const idle = performance.now() - start;
+    // The server started counting before the client saw the 101.
+    expectElapsed(idle, 180, 250);
+    // It never answers the close frame either.
+    await raw.closed;
+    expect(raw.closedAt - start - idle).toBeGreaterThanOrEqual(250);
+    expect(await closed).toEqual([1006, '', false, 'idle-timeout']);
+    expect(server.clients.size).toBe(0);
+  });
+
+  test('a peer that answers the close frame closes cleanly', async () => {
+    const { server, port } = await startServer({ idleTimeout: 100 });
+    const closed = nextConnectionClose(server);
+    const raw = await RawClient.open(port);
+    expect((await raw.closeFrame()).code).toBe(1001);
+    raw.sendClose(1001);
+    expect(await closed).toEqual([1001, '', true, 'idle-timeout']);
+  });
+
+  test('any frame resets the clock: a peer pinging every 50 ms stays for many timeouts', async () => {
+    const { raw, socket } = await openRaw(await startServer({ idleTimeout: 150 }));
+    const start = performance.now();
+    while (performance.now() - start < 750) {
+      raw.sendFrame(Opcode.Ping, 'still here');
+      const pong = await raw.nextFrame();
+      expect(pong.opcode).toBe(Opcode.Pong);
+      await quiet(50);
+    }
+    expect(socket.readyState).toBe(socket.OPEN);
+    // Then silence: closed as idle.
+    expect((await raw.closeFrame()).code).toBe(1001);
+  });
+
+  test('pongs count: a ws client answering the heartbeat is never idle', async () => {
+    // Intervals wide enough that a loaded machine still answers each ping in time.
+    const started = await startEchoServer({ idleTimeout: 500, heartbeatInterval: 120 });
+    const { ws, socket } = await connectPair(started);
+    const pongs = new Collector<true>();
+    socket.on('pong', () => pongs.push(true));
+    await pongs.until(17); // about 2 s, four idle timeouts
+    expect(socket.readyState).toBe(socket.OPEN);
+    expect(await echo(ws, 'alive')).toBe('alive');
+  });
+
+  test('time paused by the application does not count; after resume() it does', async () => {
+    const started = await startServer({ idleTimeout: 100 });
+    started.server.on('connection', (socket) => socket.pause());
+    const { raw, socket } = await openRaw(started);
+    await quiet(400);
+    expect(socket.readyState).toBe(socket.OPEN);
+    expect(raw.frames).toEqual([]);
+    socket.resume();
+    expect((await raw.closeFrame()).code).toBe(1001);
+  });
+
+  test('one sweep timer per server, none per connection; close() clears it', async () => {
+    const intervals = vi.spyOn(globalThis, 'setInterval');
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const cleared = vi.spyOn(globalThis, 'clearInterval');
+    onCleanup(() => vi.restoreAllMocks());
+    const { server, url } = await startEchoServer({ idleTimeout: 60_000 });
+    expect(intervals).toHaveBeenCalledTimes(1);
+    const sweep = intervals.mock.results[0]!.value as NodeJS.Timeout;
+    // Each handshake arms (and clears) its handshake timer; nothing else.
+    const perHandshake = timeouts.mock.calls.length;
+    for (let i = 0; i < 5; i++) await echo(await connectWs(url), 'x');
+    expect(server.clients.size).toBe(5);
+    expect(intervals).toHaveBeenCalledTimes(1);
+    expect(timeouts.mock.calls.length - perHandshake).toBeLessThanOrEqual(5);
+    await server.close({ timeout: 100 });
+    expect(cleared).toHaveBeenCalledWith(sweep);
+  });
+});
+
+describe('heartbeat and pause()', () => {
+  test('a connection the application paused is not terminated; after resume() a silent peer is', async () => {
+    const started = await startServer({ heartbeatInterval: 50 });
+    started.server.on('connection', (socket) => socket.pause());
+    const { raw, socket } = await openRaw(started);
+    const closed = closeOf(socket);
+    await quiet(300);
+    expect(socket.readyState).toBe(socket.OPEN);
+    socket.resume();
+    expect((await closed)[0]).toBe(1006);
+    await raw.closed;
   });
 });

@@ -5,38 +5,25 @@
 import { describe, expect, test, vi } from 'vitest';
 import type WebSocket from 'ws';
 import {
-  type CloseCause,
   MemoryAdapter,
   type PubSubAdapter,
   type ServerOptions,
   type ServerWebSocket,
   WebSocketServer,
 } from '@proj/server';
+import { Opcode } from '@proj/protocol';
+import { nextEmit, quiet, useCleanup } from '@proj/test-utils';
+import { Collector } from './collector.js';
 import {
-  Collector,
-  Opcode,
-  RawClient,
-  connectWs,
-  nextEvent,
-  quiet,
+  closeOf,
+  connectPair,
+  openRaw,
+  serverWithClients,
   startServer,
-  useCleanup,
   wsMessage,
 } from './helpers.js';
 
 useCleanup();
-
-async function serverWithClients(
-  count: number,
-  options: Omit<ServerOptions, 'port' | 'server' | 'noServer'> = {},
-) {
-  const started = await startServer(options);
-  const sockets = new Collector<ServerWebSocket>();
-  started.server.on('connection', (socket) => sockets.push(socket));
-  const clients: WebSocket[] = [];
-  for (let i = 0; i < count; i++) clients.push(await connectWs(started.url));
-  return { ...started, clients, sockets: (await sockets.until(count)).slice() };
-}
 
 /** Records every message a `ws` client receives, as text. */
 function record(ws: WebSocket): Collector<string> {
@@ -141,7 +128,7 @@ describe('subscribe, unsubscribe, topics', () => {
     leaving.subscribe('a');
     leaving.subscribe('b');
     staying.subscribe('a');
-    const closed = nextEvent(leaving, 'close');
+    const closed = nextEmit(leaving, 'close');
     clients[0]!.close();
     await closed;
     expect(leaving.topics.size).toBe(0);
@@ -200,15 +187,12 @@ function median(values: readonly number[]): number {
  */
 async function slowAndFast(options: Omit<ServerOptions, 'port' | 'server' | 'noServer'>) {
   const started = await startServer(options);
-  const sockets = new Collector<ServerWebSocket>();
-  started.server.on('connection', (socket) => sockets.push(socket));
-  const slow = await RawClient.open(started.port);
+  const { raw: slow, socket: slowSocket } = await openRaw(started);
   slow.socket.pause();
-  const fast = await connectWs(started.url);
-  const [slowSocket, fastSocket] = (await sockets.until(2)) as [ServerWebSocket, ServerWebSocket];
+  const { ws: fast, socket: fastSocket } = await connectPair(started);
   slowSocket.subscribe('feed');
   fastSocket.subscribe('feed');
-  return { ...started, sockets, slow, slowSocket, fast, fastSocket };
+  return { ...started, slow, slowSocket, fast, fastSocket };
 }
 
 /** Publishes at most this many 64 KiB messages (64 MiB) waiting for the slow one's cap. */
@@ -229,12 +213,12 @@ describe('a slow subscriber', () => {
     // 3 (0.2-0.7 on a loaded 2-core machine): room for noise, not for work
     // per message on the slow one's backlog. The large closeTimeout keeps
     // the slow one stuck, unread and closing, to the end.
-    const { server, url, sockets, slow, slowSocket, fast, fastSocket } = await slowAndFast({
+    const { slow, slowSocket, fast, fastSocket, ...started } = await slowAndFast({
       maxBacklog: 1024 * 1024,
       closeTimeout: 60_000,
     });
-    const steady = await connectWs(url);
-    const steadySocket = (await sockets.until(3))[2]!;
+    const { server } = started;
+    const { ws: steady, socket: steadySocket } = await connectPair(started);
     steadySocket.subscribe('control');
     fastSocket.subscribe('control');
     const received = recordChunks(fast);
@@ -320,7 +304,7 @@ describe('a slow subscriber', () => {
       backlogPolicy: 'close',
       closeTimeout: 60_000,
     });
-    const slowClosed = nextEvent<[number, string, boolean, CloseCause]>(slowSocket, 'close');
+    const slowClosed = closeOf(slowSocket);
     const received = recordChunks(fast);
     let accepted = -1;
     let seq = 0;
@@ -357,11 +341,8 @@ describe('a slow subscriber', () => {
 
   test('with backlogPolicy "reject" it only misses messages and stays subscribed', async () => {
     const started = await startServer({ maxBacklog: 128 * 1024, backlogPolicy: 'reject' });
-    const sockets = new Collector<ServerWebSocket>();
-    started.server.on('connection', (socket) => sockets.push(socket));
-    const slow = await RawClient.open(started.port);
+    const { raw: slow, socket: slowSocket } = await openRaw(started);
     slow.socket.pause();
-    const [slowSocket] = (await sockets.until(1)) as [ServerWebSocket];
     slowSocket.subscribe('feed');
     const chunk = Buffer.alloc(64 * 1024);
     let refused = 0;
@@ -395,7 +376,7 @@ describe('adapter', () => {
     adapter.emit('message', 'y', new TextEncoder().encode('remote'), false);
     expect(await toA.until(2)).toEqual(['text', 'remote']);
     // Closing leaves the last topic.
-    const closed = nextEvent(a, 'close');
+    const closed = nextEmit(a, 'close');
     clients[0]!.close();
     await closed;
     expect(adapter.calls).toEqual(['+x', '+y', '-x', '-y']);
