@@ -191,6 +191,13 @@ export const userErrorChannel = channel(CHANNELS.userError);
 export const debug = debuglog('proj-websocket');
 
 /**
+ * Whether the debug log is on (NODE_DEBUG is read once, at startup). Callers
+ * test it before building arguments: some cost a syscall (`remoteAddress` is a
+ * getpeername), which a handshake must not pay for a log nobody reads.
+ */
+export const debugging = debug.enabled;
+
+/**
  * Says that the application's code threw, where nobody else will: a
  * process warning with the error's stack (its `detail`), code
  * `WS_USER_CODE_ERROR`. Used when neither the connection nor the server has

@@ -23,6 +23,7 @@ import {
   backlogExceededChannel,
   closeChannel,
   debug,
+  debugging,
 } from './diagnostics.js';
 import type { BacklogPolicy } from './options.js';
 import type { TopicRegistry } from './topics.js';
@@ -465,12 +466,13 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
         policy: policy.backlogPolicy,
       });
     }
-    debug(
-      'backlog exceeded (%d bytes queued, limit %d): %s',
-      socket.writableLength,
-      policy.maxBacklog,
-      policy.backlogPolicy === 'close' ? 'closing' : 'send refused',
-    );
+    if (debugging)
+      debug(
+        'backlog exceeded (%d bytes queued, limit %d): %s',
+        socket.writableLength,
+        policy.maxBacklog,
+        policy.backlogPolicy === 'close' ? 'closing' : 'send refused',
+      );
     if (policy.backlogPolicy === 'close') {
       this[kCloseAs]('backlog-exceeded', CloseCode.PolicyViolation, 'Backlog limit exceeded');
     } else if (!socket.writableNeedDrain && !this.#drainOwed) {
@@ -572,7 +574,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   [kOnError](error: WebSocketError): void {
     const userCode = error instanceof InternalError;
     this.#closeCause ??= userCode ? 'user-error' : 'protocol-error';
-    debug('connection failed (%d): %s', error.closeCode, error.message);
+    if (debugging) debug('connection failed (%d): %s', error.closeCode, error.message);
     if (userCode) {
       // The application's bug: counted and published, and reported where
       // someone listens (this socket's `error`, else the server's, else a
@@ -617,7 +619,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (closeChannel.hasSubscribers) {
       closeChannel.publish({ server: policy.server, socket: this, code, reason, wasClean, cause });
     }
-    debug('close %d %j (%s)%s', code, reason, cause, wasClean ? '' : ', not clean');
+    if (debugging) debug('close %d %j (%s)%s', code, reason, cause, wasClean ? '' : ', not clean');
     this.emit('close', code, reason, wasClean, cause);
   }
 }

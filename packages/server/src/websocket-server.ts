@@ -26,6 +26,7 @@ import {
   type ServerStats,
   type UserCodeSite,
   debug,
+  debugging,
   handshakeRejectedChannel,
   openChannel,
   userErrorChannel,
@@ -497,13 +498,20 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     status: number,
     reason: string,
     request: IncomingMessage | undefined,
-    remoteAddress = request?.socket?.remoteAddress,
+    socket: Duplex | undefined = request?.socket,
   ): void {
     this.#counters.handshakesRejected++;
     if (handshakeRejectedChannel.hasSubscribers) {
       handshakeRejectedChannel.publish({ server: this, request, status, reason });
     }
-    debug('handshake rejected %d %s (%s)', status, reason, remoteAddress);
+    if (debugging) {
+      debug(
+        'handshake rejected %d %s (%s)',
+        status,
+        reason,
+        (socket as Socket | undefined)?.remoteAddress,
+      );
+    }
     if (request) this.emit('rejected', status, reason, request);
   }
 
@@ -528,7 +536,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
     const reason = STATUS_CODES[status]!;
     abortHandshake(socket, { status, headers: {}, body: reason });
-    this.#rejected(status, reason, undefined, (socket as Socket).remoteAddress);
+    this.#rejected(status, reason, undefined, socket);
   }
 
   /**
@@ -560,7 +568,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     if (userErrorChannel.hasSubscribers) {
       userErrorChannel.publish({ server: this, error, site, socket });
     }
-    debug('%s threw: %s', site, error instanceof Error ? error.stack : String(error));
+    if (debugging)
+      debug('%s threw: %s', site, error instanceof Error ? error.stack : String(error));
     if (consequence === undefined) return;
     if (this.listenerCount('error') > 0)
       this.emit('error', error instanceof Error ? error : new Error(String(error)));
@@ -657,7 +666,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         extensions: outcome.extensions,
       });
     }
-    debug('open %s %s', (socket as Socket).remoteAddress, request.url);
+    if (debugging) debug('open %s %s', (socket as Socket).remoteAddress, request.url);
     try {
       if (onConnection) onConnection(client, request);
       else this.emit('connection', client, request);
