@@ -72,23 +72,4 @@ export class ReconnectingWebSocket extends ReconnectingWebSocketBase<WebSocket, 
   }
 }
 
-export {
-  GiveUpEvent,
-  type GiveUpEventInit,
-  type GiveUpReason,
-  type NetworkStatus,
-  OfflineQueueFullError,
-  type ProtocolsSource,
-  type QueueLimit,
-  type QueuedData,
-  type ReconnectEnvironment,
-  ReconnectedEvent,
-  type ReconnectedEventInit,
-  ReconnectingEvent,
-  type ReconnectingEventInit,
-  type ReconnectingWebSocketEventMap,
-  type TokenSource,
-  UnsentEvent,
-  type UnsentEventInit,
-  type UrlSource,
-} from './reconnecting-websocket.js';
+export * from './reconnecting-exports.js';

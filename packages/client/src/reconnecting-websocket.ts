@@ -33,6 +33,15 @@ import {
 import { closeRetryAfter, httpRetryAfter } from './retry-hint.js';
 import { type GiveUp, type GiveUpReason, type Ending, RetryPolicy } from './retry-policy.js';
 import { toClampedUnsignedShort, toUSVString } from './webidl.js';
+import {
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  OPEN,
+  type ReadyState,
+  type ReadyStateConstants,
+  defineWebSocketInterface,
+} from './websocket-interface.js';
 
 /** What the class needs of a WebSocket: the WHATWG interface, nothing more. */
 export interface WebSocketLike extends EventTarget {
@@ -156,12 +165,6 @@ export interface ReconnectingWebSocketEventMap<S extends WebSocketLike = WebSock
 /** An event handler IDL attribute's value. */
 export type ReconnectingEventHandler<T, E extends Event> = ((this: T, event: E) => unknown) | null;
 
-type ReadyState = 0 | 1 | 2 | 3;
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-
 /** The close code reported when the ReconnectingWebSocket ends with no socket to report it. */
 const ABNORMAL = 1006;
 
@@ -211,44 +214,10 @@ export class ReconnectingWebSocketBase<
   declare static readonly CLOSING: 2;
   /** Closed for good: after `close()`, or after giving up. */
   declare static readonly CLOSED: 3;
-  /** Not yet open: connecting, or waiting to reconnect. */
-  declare readonly CONNECTING: 0;
-  /** A connection is open. */
-  declare readonly OPEN: 1;
-  /** `close()` was called; the last connection is closing. */
-  declare readonly CLOSING: 2;
-  /** Closed for good: after `close()`, or after giving up. */
-  declare readonly CLOSED: 3;
 
   static {
-    // As on the WebSocket interface: constants on the class and its
-    // prototype, attributes and operations enumerable.
-    const constants = { CONNECTING, OPEN, CLOSING, CLOSED };
-    for (const [name, value] of Object.entries(constants)) {
-      const descriptor = { value, enumerable: true, writable: false, configurable: false };
-      Object.defineProperty(this, name, descriptor);
-      Object.defineProperty(this.prototype, name, descriptor);
-    }
-    for (const name of [
-      'url',
-      'readyState',
-      'bufferedAmount',
-      'onopen',
-      'onerror',
-      'onclose',
-      'extensions',
-      'protocol',
-      'close',
-      'onmessage',
-      'binaryType',
-      'send',
-    ]) {
-      Object.defineProperty(this.prototype, name, { enumerable: true });
-    }
-    Object.defineProperty(this.prototype, Symbol.toStringTag, {
-      value: 'ReconnectingWebSocket',
-      configurable: true,
-    });
+    // The WebSocket interface's shape, under its own name.
+    defineWebSocketInterface(this, 'ReconnectingWebSocket');
   }
 
   readonly #runtime: WebSocketRuntime<S, SocketOptions>;
@@ -838,10 +807,14 @@ export class ReconnectingWebSocketBase<
   }
 }
 
-// Typed listeners for the events above, as lib.dom declares a WebSocket's.
-// A merged declaration must repeat the class's type parameters, used or not.
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export interface ReconnectingWebSocketBase<S extends WebSocketLike, SocketOptions = never> {
+// The constants on instances, and typed listeners for the events above, as
+// lib.dom declares a WebSocket's.
+export interface ReconnectingWebSocketBase<
+  S extends WebSocketLike,
+  // A merged declaration must repeat the class's type parameters, used or not.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  SocketOptions = never,
+> extends ReadyStateConstants {
   addEventListener<K extends keyof ReconnectingWebSocketEventMap<S>>(
     type: K,
     listener: (this: this, event: ReconnectingWebSocketEventMap<S>[K]) => unknown,

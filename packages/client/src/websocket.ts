@@ -21,6 +21,15 @@ import { type LinkHandler, NodeLink } from './node-link.js';
 import { TaskQueue } from './task-queue.js';
 import { getURLRecord } from './url.js';
 import { isArrayBuffer, toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
+import {
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  OPEN,
+  type ReadyState,
+  type ReadyStateConstants,
+  defineWebSocketInterface,
+} from './websocket-interface.js';
 
 /**
  * How binary messages are exposed: as a `Blob` (the default) or an `ArrayBuffer`.
@@ -48,12 +57,6 @@ export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 /** Data `ping()` accepts: a string (sent as UTF-8) or bytes. */
 export type PingData = string | ArrayBufferLike | ArrayBufferView;
-
-type ReadyState = 0 | 1 | 2 | 3;
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
 
 /** An `on*` attribute: its value and the listener registered for it. */
 interface EventHandlerSlot {
@@ -106,47 +109,10 @@ export class WebSocket extends EventTarget {
   declare static readonly CLOSING: 2;
   /** The connection has been closed or could not be opened. */
   declare static readonly CLOSED: 3;
-  /** The connection has not yet been established. */
-  declare readonly CONNECTING: 0;
-  /** The connection is established and communication is possible. */
-  declare readonly OPEN: 1;
-  /** The closing handshake is in progress, or `close()` was called. */
-  declare readonly CLOSING: 2;
-  /** The connection has been closed or could not be opened. */
-  declare readonly CLOSED: 3;
 
   static {
-    // WebIDL constants live on the interface object and its prototype,
-    // read-only; attributes and operations are enumerable accessors and
-    // methods of the prototype.
-    const constants = { CONNECTING, OPEN, CLOSING, CLOSED };
-    for (const [name, value] of Object.entries(constants)) {
-      const descriptor = { value, enumerable: true, writable: false, configurable: false };
-      Object.defineProperty(this, name, descriptor);
-      Object.defineProperty(this.prototype, name, descriptor);
-    }
-    for (const name of [
-      'url',
-      'readyState',
-      'bufferedAmount',
-      'onopen',
-      'onerror',
-      'onclose',
-      'extensions',
-      'protocol',
-      'close',
-      'onmessage',
-      'binaryType',
-      'send',
-      'ping',
-      'onpong',
-    ]) {
-      Object.defineProperty(this.prototype, name, { enumerable: true });
-    }
-    Object.defineProperty(this.prototype, Symbol.toStringTag, {
-      value: 'WebSocket',
-      configurable: true,
-    });
+    // Beyond the WHATWG interface, Node's ping() and onpong.
+    defineWebSocketInterface(this, 'WebSocket', ['ping', 'onpong']);
   }
 
   readonly #url: URL;
@@ -646,9 +612,10 @@ export class WebSocket extends EventTarget {
   }
 }
 
-// Typed listeners for the WebSocket's own events, as lib.dom declares them.
+// The constants on instances, and typed listeners for the WebSocket's own
+// events, as lib.dom declares them.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface WebSocket {
+export interface WebSocket extends ReadyStateConstants {
   addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
