@@ -32,6 +32,7 @@ import {
 } from './reconnect-options.js';
 import { closeRetryAfter, httpRetryAfter } from './retry-hint.js';
 import { type GiveUp, type GiveUpReason, type Ending, RetryPolicy } from './retry-policy.js';
+import { type EventHandlerSlots, getEventHandler, setEventHandler } from './event-handlers.js';
 import { toClampedUnsignedShort, toUSVString } from './webidl.js';
 import {
   CLOSED,
@@ -171,12 +172,6 @@ const ABNORMAL = 1006;
 /** `active`: connecting, open or waiting to retry; `closing`: close() called; `closed`: done. */
 type Phase = 'active' | 'closing' | 'closed';
 
-/** An `on*` attribute: its value and the listener registered for it. */
-interface EventHandlerSlot {
-  value: unknown;
-  readonly listener: (event: Event) => void;
-}
-
 /**
  * A WebSocket that reconnects: the WHATWG interface (`send`, `close`,
  * `readyState`, `bufferedAmount`, `protocol`, `onmessage`...) over one
@@ -226,7 +221,7 @@ export class ReconnectingWebSocketBase<
   readonly #protocolsSource: ProtocolsSource | undefined;
   readonly #policy: RetryPolicy;
   readonly #queue: OfflineQueue;
-  readonly #handlers = new Map<string, EventHandlerSlot>();
+  readonly #handlers: EventHandlerSlots = new Map();
   #phase: Phase = 'active';
   /** The current underlying socket: connecting, open, or closing on the server's word. */
   #socket: S | undefined;
@@ -358,11 +353,11 @@ export class ReconnectingWebSocketBase<
 
   /** The `open` event's handler. */
   get onopen(): ReconnectingEventHandler<ReconnectingWebSocketBase<S, SocketOptions>, Event> {
-    return this.#getHandler('open');
+    return getEventHandler(this.#handlers, 'open');
   }
 
   set onopen(value: ReconnectingEventHandler<ReconnectingWebSocketBase<S, SocketOptions>, Event>) {
-    this.#setHandler('open', value);
+    setEventHandler(this.#handlers, this, 'open', value);
   }
 
   /** The `message` event's handler. */
@@ -370,13 +365,13 @@ export class ReconnectingWebSocketBase<
     ReconnectingWebSocketBase<S, SocketOptions>,
     MessageEventOf<S>
   > {
-    return this.#getHandler('message');
+    return getEventHandler(this.#handlers, 'message');
   }
 
   set onmessage(
     value: ReconnectingEventHandler<ReconnectingWebSocketBase<S, SocketOptions>, MessageEventOf<S>>,
   ) {
-    this.#setHandler('message', value);
+    setEventHandler(this.#handlers, this, 'message', value);
   }
 
   /** The `error` event's handler. */
@@ -384,13 +379,13 @@ export class ReconnectingWebSocketBase<
     ReconnectingWebSocketBase<S, SocketOptions>,
     ErrorEventOf<S>
   > {
-    return this.#getHandler('error');
+    return getEventHandler(this.#handlers, 'error');
   }
 
   set onerror(
     value: ReconnectingEventHandler<ReconnectingWebSocketBase<S, SocketOptions>, ErrorEventOf<S>>,
   ) {
-    this.#setHandler('error', value);
+    setEventHandler(this.#handlers, this, 'error', value);
   }
 
   /** The `close` event's handler: every connection's close, then the final one. */
@@ -398,13 +393,13 @@ export class ReconnectingWebSocketBase<
     ReconnectingWebSocketBase<S, SocketOptions>,
     CloseEventOf<S>
   > {
-    return this.#getHandler('close');
+    return getEventHandler(this.#handlers, 'close');
   }
 
   set onclose(
     value: ReconnectingEventHandler<ReconnectingWebSocketBase<S, SocketOptions>, CloseEventOf<S>>,
   ) {
-    this.#setHandler('close', value);
+    setEventHandler(this.#handlers, this, 'close', value);
   }
 
   /**
@@ -767,43 +762,6 @@ export class ReconnectingWebSocketBase<
         }),
       );
     }
-  }
-
-  // ---- event handler IDL attributes ----
-
-  #getHandler<T>(type: string): T | null {
-    return (this.#handlers.get(type)?.value ?? null) as T | null;
-  }
-
-  /**
-   * Setting replaces the callback but keeps the listener's place among the
-   * others; null removes it, and a later value is then registered anew.
-   * @see https://html.spec.whatwg.org/multipage/webappapis.html#event-handler-attributes
-   */
-  #setHandler(type: string, value: unknown): void {
-    // [LegacyTreatNonObjectAsNull]: any non-object is null.
-    const callback =
-      typeof value === 'function' || (typeof value === 'object' && value !== null) ? value : null;
-    const slot = this.#handlers.get(type);
-    if (callback === null) {
-      if (slot) {
-        this.#handlers.delete(type);
-        super.removeEventListener(type, slot.listener);
-      }
-      return;
-    }
-    if (slot) {
-      slot.value = callback;
-      return;
-    }
-    const created: EventHandlerSlot = {
-      value: callback,
-      listener: (event) => {
-        if (typeof created.value === 'function') created.value.call(this, event);
-      },
-    };
-    this.#handlers.set(type, created);
-    super.addEventListener(type, created.listener);
   }
 }
 

@@ -18,6 +18,7 @@ import { CloseEvent, ErrorEvent, MessageEvent, PongEvent } from './events.js';
 import { type WebSocketOptions, resolveOptions } from './options.js';
 import { BufferedAmount } from './buffered-amount.js';
 import { type LinkHandler, NodeLink } from './node-link.js';
+import { type EventHandlerSlots, getEventHandler, setEventHandler } from './event-handlers.js';
 import { TaskQueue } from './task-queue.js';
 import { getURLRecord } from './url.js';
 import { isArrayBuffer, toClampedUnsignedShort, toDOMString, toUSVString } from './webidl.js';
@@ -57,12 +58,6 @@ export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 /** Data `ping()` accepts: a string (sent as UTF-8) or bytes. */
 export type PingData = string | ArrayBufferLike | ArrayBufferView;
-
-/** An `on*` attribute: its value and the listener registered for it. */
-interface EventHandlerSlot {
-  value: unknown;
-  readonly listener: (event: Event) => void;
-}
 
 /** What the close task needs. */
 interface CloseInfo {
@@ -123,7 +118,7 @@ export class WebSocket extends EventTarget {
   #extensions = '';
   #binaryType: BinaryType = 'blob';
   readonly #tasks = new TaskQueue();
-  readonly #handlers = new Map<string, EventHandlerSlot>();
+  readonly #handlers: EventHandlerSlots = new Map();
   readonly #link: NodeLink;
   readonly #bufferedAmount = new BufferedAmount();
 
@@ -259,38 +254,38 @@ export class WebSocket extends EventTarget {
 
   /** @see https://websockets.spec.whatwg.org/#handler-websocket-onopen */
   get onopen(): WebSocketEventHandler<Event> {
-    return this.#getHandler('open');
+    return getEventHandler(this.#handlers, 'open');
   }
 
   set onopen(value: WebSocketEventHandler<Event>) {
-    this.#setHandler('open', value);
+    setEventHandler(this.#handlers, this, 'open', value);
   }
 
   /** @see https://websockets.spec.whatwg.org/#handler-websocket-onerror */
   get onerror(): WebSocketEventHandler<ErrorEvent> {
-    return this.#getHandler('error');
+    return getEventHandler(this.#handlers, 'error');
   }
 
   set onerror(value: WebSocketEventHandler<ErrorEvent>) {
-    this.#setHandler('error', value);
+    setEventHandler(this.#handlers, this, 'error', value);
   }
 
   /** @see https://websockets.spec.whatwg.org/#handler-websocket-onclose */
   get onclose(): WebSocketEventHandler<CloseEvent> {
-    return this.#getHandler('close');
+    return getEventHandler(this.#handlers, 'close');
   }
 
   set onclose(value: WebSocketEventHandler<CloseEvent>) {
-    this.#setHandler('close', value);
+    setEventHandler(this.#handlers, this, 'close', value);
   }
 
   /** @see https://websockets.spec.whatwg.org/#handler-websocket-onmessage */
   get onmessage(): WebSocketEventHandler<MessageEvent<string | ArrayBuffer | Blob>> {
-    return this.#getHandler('message');
+    return getEventHandler(this.#handlers, 'message');
   }
 
   set onmessage(value: WebSocketEventHandler<MessageEvent<string | ArrayBuffer | Blob>>) {
-    this.#setHandler('message', value);
+    setEventHandler(this.#handlers, this, 'message', value);
   }
 
   /**
@@ -298,11 +293,11 @@ export class WebSocket extends EventTarget {
    * @see {@link PongEvent}
    */
   get onpong(): WebSocketEventHandler<PongEvent> {
-    return this.#getHandler('pong');
+    return getEventHandler(this.#handlers, 'pong');
   }
 
   set onpong(value: WebSocketEventHandler<PongEvent>) {
-    this.#setHandler('pong', value);
+    setEventHandler(this.#handlers, this, 'pong', value);
   }
 
   /**
@@ -571,45 +566,6 @@ export class WebSocket extends EventTarget {
       new CloseEvent('close', { wasClean: info.wasClean, code: info.code, reason: info.reason }),
     );
   };
-
-  // ---- event handler IDL attributes ----
-
-  /** @see https://html.spec.whatwg.org/multipage/webappapis.html#getting-the-current-value-of-the-event-handler */
-  #getHandler<T>(type: string): T | null {
-    return (this.#handlers.get(type)?.value ?? null) as T | null;
-  }
-
-  /**
-   * Setting replaces the callback but keeps the listener's place among the
-   * others; null removes it, and a later value is then registered anew.
-   * @see https://html.spec.whatwg.org/multipage/webappapis.html#event-handler-attributes
-   */
-  #setHandler(type: string, value: unknown): void {
-    // [LegacyTreatNonObjectAsNull]: any non-object is null.
-    const callback =
-      typeof value === 'function' || (typeof value === 'object' && value !== null) ? value : null;
-    const slot = this.#handlers.get(type);
-    if (callback === null) {
-      if (slot) {
-        this.#handlers.delete(type);
-        super.removeEventListener(type, slot.listener);
-      }
-      return;
-    }
-    if (slot) {
-      slot.value = callback;
-      return;
-    }
-    const created: EventHandlerSlot = {
-      value: callback,
-      listener: (event) => {
-        // A non-callable object is kept as the value but does nothing.
-        if (typeof created.value === 'function') created.value.call(this, event);
-      },
-    };
-    this.#handlers.set(type, created);
-    super.addEventListener(type, created.listener);
-  }
 }
 
 // The constants on instances, and typed listeners for the WebSocket's own
