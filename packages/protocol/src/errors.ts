@@ -49,7 +49,9 @@ export type ProtocolErrorCode =
   | 'WS_ERR_UNEXPECTED_CONTINUATION'
   | 'WS_ERR_EXPECTED_CONTINUATION'
   | 'WS_ERR_INVALID_CLOSE_CODE'
-  | 'WS_ERR_INVALID_CLOSE_PAYLOAD';
+  | 'WS_ERR_INVALID_CLOSE_PAYLOAD'
+  /** A breach of the resumable session protocol (`docs/session-protocol.md`). */
+  | 'WS_ERR_SESSION_PROTOCOL';
 
 /** Codes of {@link HandshakeError}: the opening handshake failed. */
 export type HandshakeErrorCode =

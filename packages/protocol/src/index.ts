@@ -138,3 +138,24 @@ export {
 export { ClientConnection, type ClientConnectionOptions } from './client-connection.js';
 export { ServerConnection, type ServerConnectionOptions } from './server-connection.js';
 export { type ConnectionEvent, EventCollector } from './event-collector.js';
+export {
+  type LoggedMessage,
+  SESSION_PROTOCOL,
+  type SelectedProtocol,
+  type SessionControl,
+  SessionLog,
+  type SessionLogLimits,
+  type SessionOfferEntry,
+  type SessionText,
+  decodeSessionControl,
+  encodeSessionControl,
+  escapeSessionText,
+  isSessionData,
+  isSessionId,
+  isSessionToken,
+  parseSelectedProtocol,
+  readSessionText,
+  sessionError,
+  sessionOffer,
+  sessionOffers,
+} from './session.js';

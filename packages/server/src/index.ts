@@ -37,6 +37,12 @@ export {
   type UserCodeSite,
   type UserErrorMessage,
 } from './diagnostics.js';
+export {
+  type SessionStep,
+  type SessionStore,
+  type StoredMessage,
+  type StoredSession,
+} from './session-store.js';
 export { MemoryAdapter, type PubSubAdapter, type PubSubAdapterEvents } from './pubsub-adapter.js';
 export { type OriginAllowListOptions, type OriginCheck, originAllowList } from './origin.js';
 export { type Rejection, reject } from './rejection.js';
