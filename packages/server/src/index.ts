@@ -38,6 +38,7 @@ export {
   type UserErrorMessage,
 } from './diagnostics.js';
 export {
+  type CommitResult,
   type SessionStep,
   type SessionStore,
   type StoredMessage,

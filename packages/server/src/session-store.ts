@@ -66,12 +66,23 @@ export interface SessionStore {
   /**
    * Applies `step` atomically, and refreshes the expiry, if `epoch` is still
    * the session's.
-   * @returns `false` if another node claimed it since, or it is gone: the
-   *   caller must drop its copy.
+   * @returns `'committed'`; `'taken'` if another node claimed it since (the
+   *   caller must drop its copy); `'missing'` if the store no longer has it
+   *   (it expired, or the store restarted empty): the caller, which holds
+   *   the whole state, writes it again with {@link SessionStore.restore}.
    */
-  commit(id: string, epoch: number, step: SessionStep, ttl: number): Promise<boolean>;
-  /** Refreshes the expiry; `false` as for {@link SessionStore.commit}. */
+  commit(id: string, epoch: number, step: SessionStep, ttl: number): Promise<CommitResult>;
+  /**
+   * Writes a session's whole state again under the caller's `epoch`, if the
+   * store has no record of it (after `commit` answered `'missing'`).
+   * @returns `false` if a record exists (another node created or claimed it meanwhile).
+   */
+  restore(id: string, state: StoredSession, ttl: number): Promise<boolean>;
+  /** Refreshes the expiry; `false` if the session was taken or is missing. */
   touch(id: string, epoch: number, ttl: number): Promise<boolean>;
   /** Forgets the session (it ended), if `epoch` is still its. */
   remove(id: string, epoch: number): Promise<void>;
 }
+
+/** What {@link SessionStore.commit} found. */
+export type CommitResult = 'committed' | 'taken' | 'missing';
