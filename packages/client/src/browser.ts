@@ -83,7 +83,9 @@ const browserRuntime: WebSocketRuntime<WebSocket> = {
  * A WebSocket that reconnects, over the browser's own WebSocket: the same
  * import and the same behaviour as in Node. It waits for the network while
  * `navigator.onLine` is false (an `offline` event says so) and tries at once
- * when the window's `online` event fires. See the README ("Reconnecting")
+ * when the window's `online` event fires. With the `session` option it
+ * carries a resumable session, as in Node (the session layer is
+ * runtime-neutral). See the README ("Reconnecting", "Resumable sessions")
  * for the options and events.
  *
  * ```ts

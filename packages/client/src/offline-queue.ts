@@ -82,6 +82,27 @@ export function queuedSize(data: QueuedData): number {
   return data instanceof Blob ? data.size : data.byteLength;
 }
 
+/**
+ * Refuses a message of `size` bytes that would take a queue holding `count`
+ * messages of `bytes` bytes past `maxMessages` or `maxBytes`: the rule of the
+ * offline queue, and of a session's replay log, which takes its place.
+ * @throws {OfflineQueueFullError} naming the limit reached.
+ */
+export function checkRoom(
+  maxMessages: number,
+  maxBytes: number,
+  size: number,
+  count: number,
+  bytes: number,
+): void {
+  if (count >= maxMessages) {
+    throw new OfflineQueueFullError('maxQueuedMessages', maxMessages, size, count, bytes);
+  }
+  if (bytes + size > maxBytes) {
+    throw new OfflineQueueFullError('maxQueuedBytes', maxBytes, size, count, bytes);
+  }
+}
+
 /** Messages waiting for a connection, oldest first, within two limits. */
 export class OfflineQueue {
   readonly #maxMessages: number;
@@ -116,19 +137,7 @@ export class OfflineQueue {
   push(data: SendData): void {
     const item = toQueuedData(data);
     const size = queuedSize(item);
-    const count = this.#items.length;
-    if (count >= this.#maxMessages) {
-      throw new OfflineQueueFullError(
-        'maxQueuedMessages',
-        this.#maxMessages,
-        size,
-        count,
-        this.#bytes,
-      );
-    }
-    if (this.#bytes + size > this.#maxBytes) {
-      throw new OfflineQueueFullError('maxQueuedBytes', this.#maxBytes, size, count, this.#bytes);
-    }
+    checkRoom(this.#maxMessages, this.#maxBytes, size, this.#items.length, this.#bytes);
     this.#items.push(item);
     this.#bytes += size;
   }

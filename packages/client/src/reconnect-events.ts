@@ -159,3 +159,39 @@ export class UnsentEvent extends Event {
     return this.#bytes;
   }
 }
+
+/** Options of a {@link SessionLostEvent}. */
+export interface SessionLostEventInit extends EventInit {
+  messages: readonly QueuedData[];
+  bytes: number;
+}
+
+/**
+ * `sessionlost`: the resumable session could not be resumed (the server
+ * answered `lost`: it expired, or the server restarted; or the server no
+ * longer speaks sessions), so a new one starts. `messages` are the ones sent
+ * in the old session that the server never acknowledged: some may have
+ * reached the server's application, the rest never will; they are not sent
+ * again. Dispatched before the `open` event of the connection that found out.
+ * @see docs/session-protocol.md, section 4
+ */
+export class SessionLostEvent extends Event {
+  readonly #messages: readonly QueuedData[];
+  readonly #bytes: number;
+
+  constructor(type: string, init: SessionLostEventInit) {
+    super(type, init);
+    this.#messages = init.messages;
+    this.#bytes = init.bytes;
+  }
+
+  /** The messages, oldest first: strings, `ArrayBuffer` copies of the bytes sent, `Blob`s. */
+  get messages(): readonly QueuedData[] {
+    return this.#messages;
+  }
+
+  /** Their size (UTF-8 bytes of text, bytes of binary). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+}

@@ -15,6 +15,11 @@ import {
 } from '@proj/protocol';
 import { FINAL_CLOSE_CODES, MAX_DELAY } from './retry-hint.js';
 import type { RetrySettings } from './retry-policy.js';
+import {
+  type ResolvedSessionOptions,
+  type SessionOptions,
+  resolveSessionOption,
+} from './session-options.js';
 
 /**
  * Where to connect: a URL, or a function called before every attempt that
@@ -104,9 +109,16 @@ export interface ReconnectOptions<SocketOptions = never> {
    * abandoned and counted as failed; 0 for no limit. Default 30 000.
    */
   openTimeout?: number | undefined;
-  /** Most messages `send()` queues while disconnected; `Infinity`, or 0 to queue none. Default 1000. */
+  /**
+   * Most messages `send()` queues while disconnected (with `session`: most
+   * messages sent and not yet acknowledged); `Infinity`, or 0 to queue none.
+   * Default 1000.
+   */
   maxQueuedMessages?: number | undefined;
-  /** Most bytes `send()` queues while disconnected; `Infinity`, or 0. Default 1 048 576 (1 MiB). */
+  /**
+   * Most bytes `send()` queues while disconnected (with `session`: of those
+   * not yet acknowledged); `Infinity`, or 0. Default 1 048 576 (1 MiB).
+   */
   maxQueuedBytes?: number | undefined;
   /**
    * More close codes after which no retry is made, beside 1002, 1003 and
@@ -127,6 +139,12 @@ export interface ReconnectOptions<SocketOptions = never> {
   socketOptions?: SocketOptions | undefined;
   /** Replaces the clock, the randomness, the timers or the network status; see {@link ReconnectEnvironment}. */
   environment?: ReconnectEnvironment | undefined;
+  /**
+   * A resumable session over the connections (`docs/session-protocol.md`),
+   * where the server offers one: `true` for the defaults, or its settings.
+   * Default none.
+   */
+  session?: boolean | SessionOptions | undefined;
 }
 
 /** {@link ReconnectOptions} validated, every default applied. */
@@ -143,6 +161,8 @@ export interface ResolvedReconnectOptions<SocketOptions> extends RetrySettings {
   readonly setTimeout: (callback: () => void, ms: number) => unknown;
   readonly clearTimeout: (handle: unknown) => void;
   readonly network: NetworkStatus | null;
+  /** `null` without sessions. */
+  readonly session: ResolvedSessionOptions | null;
 }
 
 /** What the runtime can do with options, from its binding. */
@@ -185,6 +205,7 @@ const OPTION_KEYS: Record<keyof ReconnectOptions, true> = {
   tokenParam: true,
   socketOptions: true,
   environment: true,
+  session: true,
 };
 const OPTION_NAMES: readonly string[] = Object.keys(OPTION_KEYS);
 
@@ -278,6 +299,7 @@ export function resolveReconnectOptions<SocketOptions>(
     tokenParam: tokenParamOption(o.tokenParam),
     socketOptions,
     ...environment,
+    session: resolveSessionOption(o.session),
   };
 }
 

@@ -43,7 +43,7 @@ const nodeRuntime: WebSocketRuntime<WebSocket, WebSocketOptions> = {
  * A WebSocket that reconnects, over this package's Node WebSocket: the same
  * import and the same behaviour as in browsers, where it wraps the native
  * WebSocket. See {@link ReconnectingWebSocketBase} for the behaviour and the
- * README ("Reconnecting") for the options and events.
+ * README ("Reconnecting", "Resumable sessions") for the options and events.
  *
  * ```ts
  * const ws = new ReconnectingWebSocket('wss://example.com/feed', 'feed.v1', {

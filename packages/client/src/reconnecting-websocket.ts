@@ -8,18 +8,30 @@
  * Two halves, kept apart so that a session layer can sit between them: the
  * transport attempts (providers, one underlying socket each, the retry
  * policy) and the application-facing socket (readyState, the offline queue,
- * the events). Every underlying socket passes through the protected hooks
- * ({@link ReconnectingWebSocketBase.socketOpened} and the others) before the
- * application's queued sends reach it.
+ * the events). With the `session` option, the resumable session's layer
+ * (`session-layer.ts`, {@link ClientSession}) sits there: it sees every
+ * socket that opens, every message and every send, and tells this class when
+ * to open to the application, what to dispatch, and when a connection is
+ * over (its `ready`, `end`, a protocol breach, a dead link). Subclasses have
+ * the protected hooks ({@link ReconnectingWebSocketBase.socketOpened} and
+ * the others) for layers of their own.
  * @packageDocumentation
  */
-import { HandshakeRejectedError, MAX_CLOSE_REASON_BYTES, utf8Length } from '@proj/protocol';
+import {
+  HandshakeRejectedError,
+  MAX_CLOSE_REASON_BYTES,
+  type ProtocolError,
+  parseSelectedProtocol,
+  truncateCloseReason,
+  utf8Length,
+} from '@proj/protocol';
 import { buildTarget, checkProtocols, checkUrl, provide } from './attempt-target.js';
 import { OfflineQueue, type SendData } from './offline-queue.js';
 import {
   GiveUpEvent,
   ReconnectedEvent,
   ReconnectingEvent,
+  type SessionLostEvent,
   UnsentEvent,
 } from './reconnect-events.js';
 import {
@@ -32,6 +44,7 @@ import {
 } from './reconnect-options.js';
 import { closeRetryAfter, httpRetryAfter } from './retry-hint.js';
 import { type GiveUp, type GiveUpReason, type Ending, RetryPolicy } from './retry-policy.js';
+import { ClientSession, SESSION_ERROR_CLOSE_CODE, type SessionDetach } from './session-layer.js';
 import { type EventHandlerSlots, getEventHandler, setEventHandler } from './event-handlers.js';
 import { toClampedUnsignedShort, toUSVString } from './webidl.js';
 import {
@@ -161,6 +174,8 @@ export interface ReconnectingWebSocketEventMap<S extends WebSocketLike = WebSock
   unsent: UnsentEvent;
   /** It stopped reconnecting on its own. */
   giveup: GiveUpEvent;
+  /** With `session`: the session could not be resumed; a new one starts. */
+  sessionlost: SessionLostEvent;
 }
 
 /** An event handler IDL attribute's value. */
@@ -169,8 +184,21 @@ export type ReconnectingEventHandler<T, E extends Event> = ((this: T, event: E) 
 /** The close code reported when the ReconnectingWebSocket ends with no socket to report it. */
 const ABNORMAL = 1006;
 
-/** `active`: connecting, open or waiting to retry; `closing`: close() called; `closed`: done. */
+/**
+ * `active`: connecting, open or waiting to retry; `closing`: close() called
+ * (or the server ended the session); `closed`: done.
+ */
 type Phase = 'active' | 'closing' | 'closed';
+
+/** How the current socket ended. */
+interface SocketEnding<S extends WebSocketLike> {
+  /** The `close` event to dispatch. */
+  readonly close: CloseEventOf<S>;
+  readonly code: number;
+  readonly reason: string;
+  /** What the session layer makes of it (`retry` without one). */
+  readonly session: SessionDetach;
+}
 
 /**
  * A WebSocket that reconnects: the WHATWG interface (`send`, `close`,
@@ -192,6 +220,12 @@ type Phase = 'active' | 'closing' | 'closed';
  *   `finalCloseCodes`); a 1012 or 1013 whose reason holds
  *   `retry-after=<seconds>`, or (Node) a 503 or 429 handshake answer with
  *   `Retry-After`, sets the next delay.
+ * - With the `session` option, a resumable session
+ *   (`docs/session-protocol.md`) runs over the connections: every message
+ *   sent is logged until the server acknowledges it and replayed on the next
+ *   connection, the server's messages are delivered once each, and a
+ *   connection silent past `keepAliveTimeout` is dropped and resumed. The
+ *   replay log takes the offline queue's place (and its limits).
  * @typeParam S - the runtime's WebSocket.
  * @typeParam SocketOptions - Node's `WebSocketOptions`; `never` in browsers.
  */
@@ -221,11 +255,16 @@ export class ReconnectingWebSocketBase<
   readonly #protocolsSource: ProtocolsSource | undefined;
   readonly #policy: RetryPolicy;
   readonly #queue: OfflineQueue;
+  /** The session layer, with the `session` option. */
+  readonly #session: ClientSession<S, MessageEventOf<S>> | undefined;
   readonly #handlers: EventHandlerSlots = new Map();
   #phase: Phase = 'active';
   /** The current underlying socket: connecting, open, or closing on the server's word. */
   #socket: S | undefined;
-  /** Whether `#socket`'s open event was seen. */
+  /**
+   * Whether `#socket` is open to the application: from its open event, or,
+   * on a session connection, from the session's `ready`.
+   */
   #socketOpen = false;
   #everOpened = false;
   #url = '';
@@ -286,6 +325,22 @@ export class ReconnectingWebSocketBase<
     this.#options = resolved;
     this.#policy = new RetryPolicy(resolved, resolved.now, resolved.random);
     this.#queue = new OfflineQueue(resolved.maxQueuedMessages, resolved.maxQueuedBytes);
+    this.#session =
+      resolved.session === null
+        ? undefined
+        : new ClientSession(
+            resolved.session,
+            { maxMessages: resolved.maxQueuedMessages, maxBytes: resolved.maxQueuedBytes },
+            resolved,
+            {
+              attached: (socket) => this.#openToApplication(socket),
+              deliver: (event, data, lastEventId) => this.#deliver(event, data, lastEventId),
+              lost: (event) => this.dispatchEvent(event),
+              breach: (socket, error) => this.#sessionBreach(socket, error),
+              ended: (socket) => this.#sessionEnded(socket),
+              dead: (socket, error) => this.dropSocket(socket, error),
+            },
+          );
     resolved.network?.addEventListener('online', this.#onOnline);
     resolved.network?.addEventListener('offline', this.#onOffline);
     // A task away, so listeners added after the constructor hear everything,
@@ -316,19 +371,37 @@ export class ReconnectingWebSocketBase<
   }
 
   /**
-   * Bytes passed to `send()` and not yet handed to the network: the open
+   * Bytes passed to `send()` and not yet handed to the network: the current
    * socket's `bufferedAmount` plus the offline queue's bytes (UTF-8 bytes of
    * text, bytes of binary). What a lost socket had not sent is lost with it.
+   * With `session`, the replay log's messages not yet written to the current
+   * connection take the queue's place: while disconnected, every message the
+   * server has not acknowledged (all of them go out again on the next
+   * connection).
    * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
    */
   get bufferedAmount(): number {
-    const socket = this.#socketOpen ? (this.#socket?.bufferedAmount ?? 0) : 0;
-    return socket + this.#queue.bytes;
+    // 0 while connecting: nothing can be sent on it yet.
+    const socket = this.#socket?.bufferedAmount ?? 0;
+    return socket + (this.#session ? this.#session.unwrittenBytes : this.#queue.bytes);
   }
 
-  /** The subprotocol the server chose on the last connection that opened, or `""`. */
+  /**
+   * The subprotocol the server chose on the last connection that opened, or
+   * `""`; with `session`, its application part (`chat.v1` of
+   * `proj-session.v1+chat.v1`).
+   */
   get protocol(): string {
     return this.#protocol;
+  }
+
+  /**
+   * With `session`: the current session's id, from the server's `ready`;
+   * `null` before the first, after the session was lost (until the next
+   * `ready`) or ended, and without `session`.
+   */
+  get sessionId(): string | null {
+    return this.#session?.id ?? null;
   }
 
   /** The extensions the server accepted on the last connection that opened, or `""`. */
@@ -405,9 +478,12 @@ export class ReconnectingWebSocketBase<
   /**
    * Sends `data` on the open connection, or queues it while there is none
    * (CONNECTING): queued messages are sent, in order, as soon as a
-   * connection opens.
-   * @throws {OfflineQueueFullError} when the queue cannot take it
-   *   (`maxQueuedMessages`, `maxQueuedBytes`): it is neither sent nor queued.
+   * connection opens. With `session`, every message is logged (connected or
+   * not) until the server acknowledges it, and written as soon as the
+   * session's connection takes it.
+   * @throws {OfflineQueueFullError} when the queue (the replay log, with
+   *   `session`) cannot take it (`maxQueuedMessages`, `maxQueuedBytes`): it
+   *   is neither sent nor queued.
    * @throws {DOMException} `InvalidStateError` once CLOSING or CLOSED (a
    *   WebSocket would discard the data silently; nothing here is dropped
    *   without a word).
@@ -425,7 +501,8 @@ export class ReconnectingWebSocketBase<
         'InvalidStateError',
       );
     }
-    if (this.readyState === OPEN) this.socketSend(this.#socket!, data);
+    if (this.#session) this.#session.send(data);
+    else if (this.readyState === OPEN) this.socketSend(this.#socket!, data);
     else this.#queue.push(data);
   }
 
@@ -434,7 +511,8 @@ export class ReconnectingWebSocketBase<
    * attempt, as a WebSocket's `close()` does while connecting), and cancels
    * any wait to reconnect. Messages still queued are reported by an
    * `unsent` event; a final `close` event follows (1006 when there was no
-   * connection to close). No timer is left behind.
+   * connection to close). No timer is left behind. With `session`, ends the
+   * session: `end` goes out first on a session connection.
    * @param code - 1000, or 3000-4999.
    * @param reason - at most 123 bytes of UTF-8.
    * @throws {DOMException} `InvalidAccessError` for another code; `SyntaxError` for a longer reason.
@@ -460,6 +538,7 @@ export class ReconnectingWebSocketBase<
     this.#stop();
     const socket = this.#socket;
     if (socket) {
+      this.#session?.closing();
       // Its close event (after an error event, if it was still connecting)
       // ends this object, in #onSocketClose.
       if (closeCode === undefined && closeReason === undefined) socket.close();
@@ -474,10 +553,11 @@ export class ReconnectingWebSocketBase<
   // ---- hooks for a session layer ----
 
   /**
-   * A new underlying socket opened. Runs before the queued sends are flushed
-   * to it and before `open` is dispatched: the place for a session layer to
-   * resume (replay what the server did not acknowledge, ahead of anything
-   * new). Does nothing by default.
+   * A new underlying socket opened (on a session connection: the session
+   * is attached). Runs before the queued sends are flushed to it and before
+   * `open` is dispatched: the place for a session layer to resume (replay
+   * what the server did not acknowledge, ahead of anything new). Does
+   * nothing by default.
    * @param reconnected - whether a connection had been open before.
    */
   protected socketOpened(_socket: S, _reconnected: boolean): void {}
@@ -485,20 +565,45 @@ export class ReconnectingWebSocketBase<
   /**
    * A message arrived on the current socket; returns whether to dispatch it
    * to the application (a session layer keeps its acknowledgements). By
-   * default every message is dispatched.
+   * default every message is dispatched. With `session`, the session reads
+   * its connections' messages first: this sees those of plain connections.
    */
   protected socketMessage(_socket: S, _event: MessageEventOf<S>): boolean {
     return true;
   }
 
-  /** Sends application data on an open socket (a session layer wraps it here). */
+  /**
+   * Sends application data on an open socket (a session layer wraps it
+   * here). Not used with `session`, whose layer writes its own messages.
+   */
   protected socketSend(socket: S, data: SendData): void {
     socket.send(data);
   }
 
-  /** The protocols an attempt offers (a session layer adds its own). */
+  /** The protocols an attempt offers (a session layer adds its own; `session` has added its offer). */
   protected attemptProtocols(protocols: string[]): string[] {
     return protocols;
+  }
+
+  /**
+   * Drops `socket`, the current one, without waiting for a closing handshake
+   * (a link found dead would never complete one): stops listening to it,
+   * closes it, and carries on as if it had closed abnormally: an `error`
+   * event carrying `error`, then `close` with 1006 and a retry (or the final
+   * `close`, after `close()`). Runtime-neutral; the session's liveness check
+   * uses it.
+   */
+  protected dropSocket(socket: S, error: Error): void {
+    if (socket !== this.#socket) return;
+    const phase = this.#phase;
+    const ending = this.#socketGone(socket, ABNORMAL, '', false);
+    // The close frame goes out if it can; nothing waits for an answer.
+    socket.close();
+    const message = error.message;
+    this.dispatchEvent(new this.#runtime.ErrorEvent('error', { message, error }));
+    // A listener may have called close(), which ends on its own with no socket.
+    if (phase === 'active' && this.#phase !== 'active') return;
+    this.#afterSocketGone(ending);
   }
 
   // ---- transport attempts ----
@@ -523,9 +628,10 @@ export class ReconnectingWebSocketBase<
     try {
       const target = buildTarget(provided, this.#options, this.#runtime.baseURL?.());
       this.#url = target.shownUrl;
+      const protocols = this.#session ? this.#session.offer(target.protocols) : target.protocols;
       socket = this.#runtime.connect(
         target.url,
-        this.attemptProtocols(target.protocols),
+        this.attemptProtocols(protocols),
         target.headers,
         this.#options.socketOptions,
       );
@@ -556,9 +662,19 @@ export class ReconnectingWebSocketBase<
   readonly #onSocketOpen = (event: Event): void => {
     const socket = event.target as S;
     if (socket !== this.#socket) return;
+    // A session connection opens to the application at the session's
+    // `ready`: until then it is CONNECTING, and openTimeout still runs.
+    if (this.#session?.opened(socket)) return;
+    this.#openToApplication(socket);
+  };
+
+  /** `socket` is open to the application: the queue goes out, then `open` (and `reconnected`). */
+  #openToApplication(socket: S): void {
+    // A `sessionlost` listener may have closed it.
+    if (socket !== this.#socket || this.#phase !== 'active') return;
     this.#clearOpenTimer();
     this.#socketOpen = true;
-    this.#protocol = socket.protocol;
+    this.#protocol = this.#session ? parseSelectedProtocol(socket.protocol).app : socket.protocol;
     this.#extensions = socket.extensions;
     const reconnected = this.#everOpened;
     this.#everOpened = true;
@@ -573,22 +689,41 @@ export class ReconnectingWebSocketBase<
     if (reconnected && this.#phase === 'active') {
       this.dispatchEvent(new ReconnectedEvent('reconnected', { attempts, downtime }));
     }
-  };
+  }
 
   readonly #onSocketMessage = (event: Event): void => {
     const socket = event.target as S;
     if (socket !== this.#socket) return;
     const message = event as MessageEventOf<S>;
+    if (this.#session && !this.#session.message(socket, message)) return;
     if (!this.socketMessage(socket, message)) return;
-    // Events cannot be dispatched twice: a new one, with the same fields.
-    this.dispatchEvent(
-      new this.#runtime.MessageEvent('message', {
-        data: message.data,
-        origin: message.origin,
-        lastEventId: message.lastEventId,
-      }),
-    );
+    this.#deliver(message, message.data, message.lastEventId);
   };
+
+  /** Dispatches `message` with `data`: events cannot be dispatched twice, so a new one. */
+  #deliver(message: MessageEventOf<S>, data: unknown, lastEventId: string): void {
+    this.dispatchEvent(
+      new this.#runtime.MessageEvent('message', { data, origin: message.origin, lastEventId }),
+    );
+  }
+
+  /**
+   * The server broke the session protocol on `socket`: it is closed with
+   * {@link SESSION_ERROR_CLOSE_CODE}, after an `error` event with the
+   * `ProtocolError`; its close is final.
+   */
+  #sessionBreach(socket: S, error: ProtocolError): void {
+    if (socket !== this.#socket) return;
+    socket.close(SESSION_ERROR_CLOSE_CODE, truncateCloseReason(error.message));
+    this.dispatchEvent(new this.#runtime.ErrorEvent('error', { message: error.message, error }));
+  }
+
+  /** The server ended the session: CLOSING until its close, which is final. */
+  #sessionEnded(socket: S): void {
+    if (socket !== this.#socket || this.#phase !== 'active') return;
+    this.#phase = 'closing';
+    this.#stop();
+  }
 
   readonly #onSocketError = (event: Event): void => {
     if (event.target !== this.#socket) return;
@@ -609,27 +744,46 @@ export class ReconnectingWebSocketBase<
   readonly #onSocketClose = (event: Event): void => {
     const socket = event.target as S;
     if (socket !== this.#socket) return;
+    const { code, reason, wasClean } = event as CloseEventOf<S>;
+    this.#afterSocketGone(this.#socketGone(socket, code, reason, wasClean));
+  };
+
+  /** The current socket closed, or was dropped: forget it, and say how it ended. */
+  #socketGone(socket: S, code: number, reason: string, wasClean: boolean): SocketEnding<S> {
     const wasOpen = this.#socketOpen;
     this.#detach(socket);
     this.#clearOpenTimer();
-    const { code, reason, wasClean } = event as CloseEventOf<S>;
-    const copy = new this.#runtime.CloseEvent('close', { code, reason, wasClean });
+    const session = this.#session?.detached(socket, wasClean) ?? 'retry';
+    const close = new this.#runtime.CloseEvent('close', { code, reason, wasClean });
     this.#lastCode = code;
     if (wasOpen) this.#lostAt = this.#options.now();
-    if (this.#phase === 'closing') {
-      this.#finish(copy);
+    return { close, code, reason, session };
+  }
+
+  /** Carries out the end of a socket: the final close, or the next attempt. */
+  #afterSocketGone({ close, code, reason, session }: SocketEnding<S>): void {
+    if (this.#phase === 'closing' || session === 'ended') {
+      this.#finish(close);
       return;
     }
-    this.#ended({ code, retryAfter: closeRetryAfter(code, reason) ?? this.#httpRetryAfter }, copy);
-  };
+    if (session === 'breach') {
+      this.#finish(close, this.#policy.giveUp('close-code'));
+      return;
+    }
+    this.#ended({ code, retryAfter: closeRetryAfter(code, reason) ?? this.#httpRetryAfter }, close);
+  }
 
-  /** The attempt timed out: abandon it (and its socket, still connecting) and count it failed. */
+  /**
+   * The attempt timed out: abandon it (and its socket, still connecting, or
+   * waiting for its session's `ready`) and count it failed.
+   */
   #onOpenTimeout(id: number): void {
     if (id !== this.#attempt) return;
     this.#openTimer = undefined;
     const socket = this.#socket;
     if (socket) {
       this.#detach(socket);
+      this.#session?.detached(socket, false);
       socket.close();
     }
     const ms = this.#options.openTimeout;
@@ -744,8 +898,9 @@ export class ReconnectingWebSocketBase<
   #finish(close: CloseEventOf<S> | undefined, giveUp?: GiveUp, error?: unknown): void {
     this.#phase = 'closed';
     this.#stop();
-    const bytes = this.#queue.bytes;
-    const messages = this.#queue.drain();
+    const { messages, bytes } = this.#session
+      ? this.#session.finish()
+      : { bytes: this.#queue.bytes, messages: this.#queue.drain() };
     if (messages.length > 0) this.dispatchEvent(new UnsentEvent('unsent', { messages, bytes }));
     this.dispatchEvent(
       close ??
@@ -799,14 +954,17 @@ export {
   GiveUpEvent,
   ReconnectedEvent,
   ReconnectingEvent,
+  SessionLostEvent,
   UnsentEvent,
 } from './reconnect-events.js';
 export {
   type ReconnectedEventInit,
   type ReconnectingEventInit,
   type GiveUpEventInit,
+  type SessionLostEventInit,
   type UnsentEventInit,
 } from './reconnect-events.js';
+export { type SessionOptions } from './session-options.js';
 export {
   OfflineQueueFullError,
   type QueueLimit,

@@ -27,6 +27,9 @@ import { debuglog, inspect } from 'node:util';
  * | `backlog-exceeded` | a send would pass `maxBacklog` under `backlogPolicy: 'close'` |
  * | `user-error` | a listener of this connection threw (1011) |
  * | `server-shutdown` | `server.close()` |
+ * | `session-replaced` | a session connection: its session moved to a newer connection (1000) |
+ * | `session-window-full` | a session connection: its session was forgotten, its replay log full (1011) |
+ * | `session-store-unavailable` | a session connection: the session store failed a `hello` or `resume` (1013) |
  */
 export type CloseCause =
   | 'peer-close'
@@ -38,7 +41,10 @@ export type CloseCause =
   | 'idle-timeout'
   | 'backlog-exceeded'
   | 'user-error'
-  | 'server-shutdown';
+  | 'server-shutdown'
+  | 'session-replaced'
+  | 'session-window-full'
+  | 'session-store-unavailable';
 
 /** Every {@link CloseCause}, in the table's order. */
 export const CLOSE_CAUSES: readonly CloseCause[] = [
@@ -52,12 +58,17 @@ export const CLOSE_CAUSES: readonly CloseCause[] = [
   'backlog-exceeded',
   'user-error',
   'server-shutdown',
+  'session-replaced',
+  'session-window-full',
+  'session-store-unavailable',
 ];
 
 /**
  * Where the application's code threw: a hook of the handshake (500), a
- * listener of the server's `connection` (1011), or a listener of one
- * connection (`message`, `ping`, `pong`, `drain`, `close`, `error`).
+ * listener of the server's `connection` (1011), a listener of one
+ * connection (`message`, `ping`, `pong`, `drain`, `close`, `error`), a
+ * listener of the server's `session` (the session ends with 1011), or a
+ * listener of one session (`message`, `suspend`, `resume`, `drain`, `close`, `error`).
  */
 export type UserCodeSite =
   | 'authenticate'
@@ -65,7 +76,9 @@ export type UserCodeSite =
   | 'handleProtocols'
   | 'headers'
   | 'connection'
-  | 'socket-listener';
+  | 'socket-listener'
+  | 'session'
+  | 'session-listener';
 
 /**
  * A snapshot of one server, from {@link WebSocketServer.stats}. Counts are
@@ -93,6 +106,32 @@ export interface ServerStats {
   readonly closes: Readonly<Record<CloseCause, number>>;
   /** Errors thrown by the application's hooks and listeners. */
   readonly userErrors: number;
+  /** Resumable sessions (all zero without the `sessions` option). */
+  readonly sessions: SessionStats;
+}
+
+/** The `sessions` block of {@link ServerStats}. */
+export interface SessionStats {
+  /** Sessions this server holds now (`server.sessions.size`): attached plus suspended. */
+  readonly held: number;
+  /** Held sessions with a connection now. */
+  readonly attached: number;
+  /** Held sessions waiting for their client to resume. */
+  readonly suspended: number;
+  /** Sessions started here (`hello`). */
+  readonly created: number;
+  /** Resumes answered `ready` (on this server, or moved here from another node). */
+  readonly resumed: number;
+  /** Resumes answered `lost` (unknown, expired or not replayable). */
+  readonly lost: number;
+  /** Sessions forgotten after `timeout` without a connection. */
+  readonly expired: number;
+  /** Data messages sent again on a resume. */
+  readonly replayedMessages: number;
+  /** Data messages from clients that had been delivered already (replays), dropped. */
+  readonly duplicatesDiscarded: number;
+  /** Store operations that failed (rejected); each is retried or answered as the README says. */
+  readonly storeErrors: number;
 }
 
 /** Mutable counters, one object per server shared by its connections. */
@@ -105,6 +144,13 @@ export class Counters {
   closedBytesReceived = 0;
   closedBytesSent = 0;
   userErrors = 0;
+  sessionsCreated = 0;
+  sessionsResumed = 0;
+  sessionsLost = 0;
+  sessionsExpired = 0;
+  replayedMessages = 0;
+  duplicatesDiscarded = 0;
+  storeErrors = 0;
   readonly closes: Record<CloseCause, number> = Object.fromEntries(
     CLOSE_CAUSES.map((cause) => [cause, 0]),
   ) as Record<CloseCause, number>;
@@ -177,8 +223,10 @@ export interface BacklogExceededMessage extends ChannelMessage {
 export interface UserErrorMessage extends ChannelMessage {
   readonly error: unknown;
   readonly site: UserCodeSite;
-  /** The connection, for a `connection` or connection listener. */
+  /** The connection, for a `connection` or connection listener (a session's, if it has one). */
   readonly socket: object | undefined;
+  /** The session, for a `session` or session listener. */
+  readonly session?: object | undefined;
 }
 
 export const openChannel = channel(CHANNELS.open);
@@ -217,6 +265,10 @@ function describeSite(site: UserCodeSite): string {
       return "'connection' listener";
     case 'socket-listener':
       return 'connection listener';
+    case 'session':
+      return "'session' listener";
+    case 'session-listener':
+      return 'session listener';
     default:
       return `"${site}" hook`;
   }

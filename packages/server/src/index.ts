@@ -34,9 +34,17 @@ export {
   type HandshakeRejectedMessage,
   type OpenMessage,
   type ServerStats,
+  type SessionStats,
   type UserCodeSite,
   type UserErrorMessage,
 } from './diagnostics.js';
+export {
+  ServerSession,
+  type ServerSessionEvents,
+  type SessionCloseCause,
+} from './server-session.js';
+export { SESSION_DEFAULTS, type SessionOptions } from './session-options.js';
+export { MemorySessionStore } from './memory-session-store.js';
 export {
   type CommitResult,
   type SessionStep,

@@ -21,6 +21,11 @@ import {
 import { originAllowList } from './origin.js';
 import type { Rejection } from './rejection.js';
 import type { PubSubAdapter } from './pubsub-adapter.js';
+import {
+  type ResolvedSessionOptions,
+  type SessionOptions,
+  resolveSessionOptions,
+} from './session-options.js';
 
 /** What the `authenticate` hook learns about a handshake before deciding. */
 export interface HandshakeInfo {
@@ -180,7 +185,8 @@ export interface ServerSettings {
   closeTimeout?: number;
   /**
    * Ping every connection at this interval (ms) and terminate one that has
-   * not answered the previous ping. 0 turns the heartbeat off. Default 0.
+   * not answered the previous ping. 0 turns the heartbeat off. Default 0,
+   * or the sessions' `keepAlive` when `sessions` is on.
    */
   heartbeatInterval?: number;
   /**
@@ -197,13 +203,20 @@ export interface ServerSettings {
    * Default: a `MemoryAdapter` (this process only).
    */
   adapter?: PubSubAdapter;
+  /**
+   * Resumable sessions (`docs/session-protocol.md`): `true` or settings. A
+   * client that offers the `proj-session.v1` subprotocol gets a session,
+   * emitted as `session` instead of `connection`, whose messages arrive
+   * exactly once and in order across lost connections. Default: off.
+   */
+  sessions?: boolean | SessionOptions;
 }
 
 /** What a `send` over `maxBacklog` does; see {@link ServerOptions.backlogPolicy}. */
 export type BacklogPolicy = 'close' | 'reject';
 
 /** Options after defaults and validation. */
-export interface ResolvedOptions<Data> extends ServerSettings {
+export interface ResolvedOptions<Data> extends Omit<ServerSettings, 'sessions'> {
   readonly authenticate?: Authenticate<Data> | undefined;
   /** An array given is compiled with {@link originAllowList}. */
   readonly allowedOrigins?:
@@ -221,6 +234,8 @@ export interface ResolvedOptions<Data> extends ServerSettings {
   readonly heartbeatInterval: number;
   /** permessage-deflate settings, `null` when off. */
   readonly deflate: ResolvedDeflateOptions | null;
+  /** Resumable sessions' settings, `null` when off. */
+  readonly sessions: ResolvedSessionOptions | null;
 }
 
 /** Defaults, documented in the README's options table. */
@@ -304,6 +319,7 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
       adapter,
     );
   }
+  const sessions = resolveSessionOptions(options.sessions);
   const backlogPolicy = oneOf('backlogPolicy', options.backlogPolicy ?? DEFAULTS.backlogPolicy, [
     'close',
     'reject',
@@ -316,7 +332,13 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     maxHeadSize: integer(options, 'maxHeadSize', 1024, 1024 * 1024),
     handshakeTimeout: integer(options, 'handshakeTimeout', 1, MAX_TIMER),
     closeTimeout: integer(options, 'closeTimeout', 1, MAX_TIMER),
-    heartbeatInterval: integer(options, 'heartbeatInterval', 0, MAX_TIMER),
+    // With sessions the pings find dead clients as often as the keep-alive
+    // acks prove the server alive: both sides learn of a dead link alike.
+    heartbeatInterval: integerOption(
+      'heartbeatInterval',
+      options.heartbeatInterval ?? sessions?.keepAlive ?? DEFAULTS.heartbeatInterval,
+      { min: 0, max: MAX_TIMER },
+    ),
     maxHeaderCount: integer(options, 'maxHeaderCount', 1, 100_000),
     maxConnections: integerOption(
       'maxConnections',
@@ -330,6 +352,7 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     }),
     deflate: resolveDeflateOptions(options.perMessageDeflate, false),
     backlogPolicy,
+    sessions,
   };
 }
 
@@ -358,6 +381,7 @@ const OPTION_NAMES = [
   'heartbeatInterval',
   'perMessageDeflate',
   'adapter',
+  'sessions',
 ] as const satisfies readonly (keyof ServerOptions<unknown>)[];
 
 /** ws's server options that have no key of the same name here, and what to do instead. */
@@ -384,8 +408,7 @@ type IntegerName =
   | 'maxHeaderCount'
   | 'idleTimeout'
   | 'handshakeTimeout'
-  | 'closeTimeout'
-  | 'heartbeatInterval';
+  | 'closeTimeout';
 
 /** Option `name` as given (its default when unset), checked to be an integer in min..max. */
 function integer(

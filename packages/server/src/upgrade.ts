@@ -11,6 +11,8 @@ import {
   acceptRequest,
   buildRejectResponse,
   checkHeaderCount,
+  isSessionToken,
+  sessionOffers,
   validateRequest,
 } from '@proj/protocol';
 import type { UserCodeSite } from './diagnostics.js';
@@ -29,7 +31,15 @@ function nodeAcceptKey(key: string): string {
 
 /** A handshake that may proceed, with what was decided for it. */
 export interface AcceptedUpgrade<Data> {
+  /** The subprotocol selected on the wire, or `""`. */
   readonly protocol: string;
+  /**
+   * Whether a resumable session was negotiated (`protocol` is then a session
+   * token, and {@link appProtocol} the application's part of it).
+   */
+  readonly session: boolean;
+  /** The application's subprotocol: `protocol`, or its part in a session token. */
+  readonly appProtocol: string;
   readonly data: Data;
   readonly response: string;
   /** The accepted `Sec-WebSocket-Extensions`, or `""`. */
@@ -149,9 +159,10 @@ function accept<Data>(
   request: IncomingMessage,
   options: ResolvedOptions<Data>,
   validated: ValidatedRequest,
-  protocol: string | undefined,
+  chosen: ChosenProtocol | undefined,
   data: Data,
 ): AcceptedUpgrade<Data> {
+  const protocol = chosen?.protocol;
   // RFC 7692: only when enabled; an unacceptable offer falls back to none.
   const accepted = options.deflate ? negotiateDeflate(request, options, validated) : null;
   let headers: Record<string, string | string[]> | undefined;
@@ -176,6 +187,8 @@ function accept<Data>(
   );
   return {
     protocol: protocol ?? '',
+    session: chosen?.session ?? false,
+    appProtocol: chosen?.app ?? '',
     data,
     response,
     extensions: accepted?.response ?? '',
@@ -227,7 +240,49 @@ function negotiateDeflate<Data>(
   return outcome;
 }
 
+/** The subprotocol chosen for a handshake. */
+interface ChosenProtocol {
+  /** The value selected on the wire. */
+  readonly protocol: string;
+  /** Whether it is a session token. */
+  readonly session: boolean;
+  /** The application's subprotocol (`protocol` itself, or its part of a session token). */
+  readonly app: string;
+}
+
+/**
+ * Chooses the subprotocol. The application's rules (`protocols`,
+ * `handleProtocols`) see only the application's offers, never the session
+ * tokens (`docs/session-protocol.md`, section 1): with `sessions` on, the
+ * session token that carries their choice is selected instead, or the bare
+ * session token when the client offered no application protocol. Without
+ * `sessions`, the tokens are ignored, as a server that does not speak the
+ * protocol must.
+ */
 function chooseProtocol<Data>(
+  offered: readonly string[],
+  request: IncomingMessage,
+  options: ResolvedOptions<Data>,
+): ChosenProtocol | undefined {
+  // The common handshake offers no session token: no copy of the offer.
+  const plain = offered.some(isSessionToken)
+    ? offered.filter((token) => !isSessionToken(token))
+    : offered;
+  const app = chooseAppProtocol(plain, request, options);
+  if (options.sessions) {
+    for (const entry of sessionOffers(offered)) {
+      // The token that carries the application's choice, or the bare token
+      // when it chose none (the client offered none).
+      if (entry.app === (app ?? '')) {
+        return { protocol: entry.token, session: true, app: entry.app };
+      }
+    }
+  }
+  return app === undefined ? undefined : { protocol: app, session: false, app };
+}
+
+/** The application's subprotocol among `offered` (session tokens removed), by its own rules. */
+function chooseAppProtocol<Data>(
   offered: readonly string[],
   request: IncomingMessage,
   options: ResolvedOptions<Data>,

@@ -8,6 +8,9 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeUtf8, toBytes } from '@proj/protocol';
+import type { ServerSession } from './server-session.js';
+import { SessionHost } from './session-host.js';
+import { SESSIONS_SUBSCRIBER } from './session-topics.js';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
 import { type Rejection, isRejection } from './rejection.js';
 import {
@@ -43,13 +46,37 @@ import {
   negotiateUpgrade,
 } from './upgrade.js';
 
+/** `server.sessions` of a server without sessions. */
+const NO_SESSIONS: ReadonlyMap<string, never> = new Map<string, never>();
+
+/** `stats().sessions` of a server without sessions. */
+const NO_SESSION_STATS = Object.freeze({
+  held: 0,
+  attached: 0,
+  suspended: 0,
+  created: 0,
+  resumed: 0,
+  lost: 0,
+  expired: 0,
+  replayedMessages: 0,
+  duplicatesDiscarded: 0,
+  storeErrors: 0,
+});
+
 /** The WebSocketServers attached to each HTTP server, in attach order. */
 const attachedServers = new WeakMap<HttpServer, WebSocketServer<unknown>[]>();
 
 /** Events of a {@link WebSocketServer}, with their listener arguments. */
 export interface WebSocketServerEvents<Data> {
-  /** A handshake succeeded: a new open connection. */
+  /** A handshake succeeded: a new open connection (one without a session). */
   connection: [socket: ServerWebSocket<Data>, request: IncomingMessage];
+  /**
+   * This server holds a session now: a new one (the client's `hello`), or
+   * one that moved here from another node through the store
+   * (`session.moved`, with its numbers and topics). Attach its listeners
+   * here. A throw ends the session with 1011 and is reported as `error`.
+   */
+  session: [session: ServerSession<Data>, request: IncomingMessage];
   /** Standalone mode: the server is listening. */
   listening: [];
   /**
@@ -75,16 +102,19 @@ export interface WebSocketServerEvents<Data> {
 export interface BroadcastOptions<Data> {
   /** Send as binary. Default: `true` for binary data, `false` for a string. */
   binary?: boolean;
-  /** Only connections for which this returns true receive the message (e.g. all but the sender). */
-  filter?: (socket: ServerWebSocket<Data>) => boolean;
+  /**
+   * Only connections (and sessions) for which this returns true receive the
+   * message (e.g. all but the sender).
+   */
+  filter?: (recipient: ServerWebSocket<Data> | ServerSession<Data>) => boolean;
 }
 
 /** Options of {@link WebSocketServer.publish}. */
 export interface PublishOptions<Data> {
   /** Send as binary. Default: `true` for binary data, `false` for a string. */
   binary?: boolean;
-  /** A local subscriber that does not receive it (typically the sender). */
-  except?: ServerWebSocket<Data>;
+  /** A local subscriber (connection or session) that does not receive it (typically the sender). */
+  except?: ServerWebSocket<Data> | ServerSession<Data>;
 }
 
 /** Options of {@link WebSocketServer.close}. */
@@ -119,6 +149,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   readonly #topics: TopicRegistry<ServerWebSocket<unknown>>;
   /** What every connection of this server shares (one object, not a field each). */
   readonly #policy: ConnectionPolicy;
+  /**
+   * The same for session connections, without `maxBacklog`: what they queue
+   * is bounded by the replay log, and a refused write would be a gap in the
+   * session's numbering.
+   */
+  readonly #sessionPolicy: ConnectionPolicy | undefined;
+  /** Resumable sessions, with the `sessions` option. */
+  readonly #sessions: SessionHost<Data> | undefined;
+  /** Delivers the adapter's messages (other nodes' publishes) to this node's sessions. */
+  readonly #onAdapterMessage:
+    ((topic: string, payload: Uint8Array, binary: boolean) => void) | undefined;
   /** Sockets between `upgrade` and the 101 (or refusal). */
   readonly #pending = new Set<Duplex>();
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -158,7 +199,15 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     super();
     this.#options = resolveOptions(options);
     const resolved = this.#options;
-    this.#topics = new TopicRegistry(resolved.adapter ?? new MemoryAdapter(), sendEncoded);
+    // With sessions one stand-in subscriber holds the sessions' topics
+    // (session-topics.ts): it is written nothing.
+    this.#topics = new TopicRegistry<ServerWebSocket<unknown>>(
+      resolved.adapter ?? new MemoryAdapter(),
+      resolved.sessions
+        ? (socket, frame) =>
+            (socket as object) !== SESSIONS_SUBSCRIBER && sendEncoded(socket, frame)
+        : sendEncoded,
+    );
     this.#policy = {
       maxPayload: resolved.maxPayload,
       maxFragments: resolved.maxFragments,
@@ -175,6 +224,28 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       reportUserError: (error, socket, consequence) =>
         this.#reportUserError(error, 'socket-listener', socket, consequence),
     };
+    if (resolved.sessions) {
+      this.#sessionPolicy = { ...this.#policy, maxBacklog: Infinity };
+      const sessions = new SessionHost<Data>({
+        settings: resolved.sessions,
+        counters: this.#counters,
+        closeTimeout: resolved.closeTimeout,
+        registry: this.#topics as TopicRegistry<object>,
+        announce: (session, request) => this.emit('session', session, request),
+        reportUserError: (error, site, session, consequence) =>
+          this.#reportUserError(
+            error,
+            site,
+            session.socket as ServerWebSocket<unknown> | undefined,
+            consequence,
+            session,
+          ),
+      });
+      this.#sessions = sessions;
+      this.#onAdapterMessage = (topic, payload, binary) =>
+        void sessions.publish(topic, payload, binary, undefined, undefined);
+      this.#topics.adapter.on('message', this.#onAdapterMessage);
+    }
     if (resolved.port !== undefined) {
       const timeout = resolved.handshakeTimeout;
       this.#ownsServer = true;
@@ -254,9 +325,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
   }
 
-  /** The open (and closing) connections. */
+  /** The open (and closing) connections, session connections included. */
   get clients(): ReadonlySet<ServerWebSocket<Data>> {
     return this.#clients;
+  }
+
+  /**
+   * The sessions this server holds (attached or suspended), by id; empty
+   * without the `sessions` option.
+   */
+  get sessions(): ReadonlyMap<string, ServerSession<Data>> {
+    return this.#sessions?.sessions ?? NO_SESSIONS;
   }
 
   /** The HTTP server in use (own or attached); `undefined` in no-server mode. */
@@ -316,6 +395,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       bytes: { received, sent },
       closes: { ...counters.closes },
       userErrors: counters.userErrors,
+      sessions: this.#sessions?.stats() ?? NO_SESSION_STATS,
     };
   }
 
@@ -325,7 +405,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * @param onConnection - with it, the new connection goes to this callback
    *   only, as ws does: no `connection` event (ws's documented idiom emits
    *   `connection` from inside the callback, which would otherwise deliver
-   *   every connection twice). Without it, `connection` is emitted.
+   *   every connection twice). Without it, `connection` is emitted. A
+   *   session connection goes to neither: its session is emitted as `session`.
    */
   handleUpgrade(
     request: IncomingMessage,
@@ -362,7 +443,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * Sends one message to every open connection (or those `filter` accepts).
    * The frame is encoded once and the same bytes are written to each socket,
    * so the cost per extra recipient is a socket write, not an encoding.
-   * @returns how many connections it was written to.
+   * Every session held gets it as one of its messages (a session whose
+   * replay log it does not fit ends: `session-window-full`).
+   * @returns how many connections and sessions it reached.
    * @example
    * setInterval(() => server.broadcast(JSON.stringify(world)), 50);
    */
@@ -370,12 +453,27 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const binary = options.binary ?? typeof data !== 'string';
     const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
     const filter = options.filter;
-    return fanOut(
-      payload,
-      binary,
-      this.#clients as Set<ServerWebSocket<unknown>>,
-      sendEncoded,
-      filter && ((client) => !filter(client as ServerWebSocket<Data>)),
+    const sessions = this.#sessions;
+    if (sessions === undefined) {
+      return fanOut(
+        payload,
+        binary,
+        this.#clients as Set<ServerWebSocket<unknown>>,
+        sendEncoded,
+        filter && ((client) => !filter(client as ServerWebSocket<Data>)),
+      );
+    }
+    const text = typeof data === 'string' && !binary ? data : undefined;
+    return (
+      fanOut(
+        payload,
+        binary,
+        this.#clients as Set<ServerWebSocket<unknown>>,
+        sendEncoded,
+        (client) =>
+          sessions.isSessionSocket(client) ||
+          (filter !== undefined && !filter(client as ServerWebSocket<Data>)),
+      ) + sessions.broadcast(payload, binary, text, filter)
     );
   }
 
@@ -386,7 +484,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * subscribers on other nodes. Messages one publisher sends to a topic
    * reach each subscriber in order. A subscriber over its `maxBacklog` is
    * refused as `backlogPolicy` says; it never delays the others.
-   * @returns how many local subscribers it was written to.
+   * Sessions subscribed to `topic` get it as one of their messages (one
+   * whose replay log it does not fit ends: `session-window-full`).
+   * @returns how many local subscribers (connections and sessions) it reached.
    * @throws {TypeError} when `topic` is not a string.
    * @example
    * socket.subscribe('room:42');
@@ -396,10 +496,23 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const binary = options.binary ?? typeof data !== 'string';
     const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
     const except = options.except as ServerWebSocket<unknown> | undefined;
-    return this.#topics.publish(topic, payload, binary, except);
+    const sent = this.#topics.publish(topic, payload, binary, except);
+    const sessions = this.#sessions;
+    if (sessions === undefined) return sent;
+    const text = typeof data === 'string' && !binary ? data : undefined;
+    return (
+      sent +
+      sessions.publish(
+        topic,
+        payload,
+        binary,
+        text,
+        options.except as ServerSession<Data> | undefined,
+      )
+    );
   }
 
-  /** How many connections of this node are subscribed to `topic`. */
+  /** How many connections of this node are subscribed to `topic` (sessions not counted). */
   subscriberCount(topic: string): number {
     return this.#topics.count(topic);
   }
@@ -414,6 +527,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * default) to every client, waits for them to close up to the timeout,
    * terminates the rest, and resolves when every socket is closed (and, in
    * standalone mode, the HTTP server too). Calling it again returns the same promise.
+   * Sessions end here with `server-closed` but are not ended for their
+   * clients: no `end` is sent, so that they resume on another node (with a
+   * store, after one last commit each).
    * @param options - or, as in ws, a callback called once everything is closed.
    */
   close(options: ServerCloseOptions | ((error?: Error) => void) = {}): Promise<void> {
@@ -446,6 +562,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
     for (const socket of this.#pending)
       abortHandshake(socket, { status: 503, headers: {}, body: 'Server is shutting down' });
+    const sessionsClosed = this.#sessions?.close(code, reason, timeout);
+    if (this.#onAdapterMessage) this.#topics.adapter.off('message', this.#onAdapterMessage);
 
     const clients = [...this.#clients];
     const closed = clients.map((client) =>
@@ -464,6 +582,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       terminateAs(client as ServerWebSocket<unknown>, 'server-shutdown');
     }
     await Promise.all(closed);
+    await sessionsClosed;
     await serverClosed;
     await this.#topics.close();
     this.emit('close');
@@ -563,10 +682,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     site: UserCodeSite,
     socket: ServerWebSocket<unknown> | undefined,
     consequence: string | undefined,
+    session?: ServerSession<Data>,
   ): void {
     this.#counters.userErrors++;
     if (userErrorChannel.hasSubscribers) {
-      userErrorChannel.publish({ server: this, error, site, socket });
+      userErrorChannel.publish({ server: this, error, site, socket, session });
     }
     if (debugging)
       debug('%s threw: %s', site, error instanceof Error ? error.stack : String(error));
@@ -646,6 +766,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       return;
     }
     socket.write(outcome.response);
+    const sessions = outcome.session ? this.#sessions : undefined;
     const client = new ServerWebSocket<Data>({
       socket: socket as Socket,
       head,
@@ -653,7 +774,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       extensions: outcome.extensions,
       deflate: outcome.deflate,
       data: outcome.data,
-      policy: this.#policy,
+      policy: sessions ? this.#sessionPolicy! : this.#policy,
     });
     this.#clients.add(client);
     this.#counters.handshakesAccepted++;
@@ -667,6 +788,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       });
     }
     if (debugging) debug('open %s %s', (socket as Socket).remoteAddress, request.url);
+    if (sessions) {
+      // The application meets the session, once the client said which.
+      sessions.accept(client, request, outcome.appProtocol);
+      return;
+    }
     try {
       if (onConnection) onConnection(client, request);
       else this.emit('connection', client, request);
