@@ -1,9 +1,10 @@
 /**
- * The link under one Node WebSocket object: dials TCP or TLS, runs the
- * opening handshake against its timeout, and turns what the shared transport
- * reports into the WebSocket's feedback. Every failure to connect (DNS, TCP,
- * TLS, a refused or malformed handshake, the handshake timeout) ends the same
- * way: `onClose` with 1006 and the error.
+ * The link under one Node WebSocket object: dials TCP or TLS, directly or
+ * through an HTTP proxy's CONNECT tunnel, runs the opening handshake against
+ * its timeout, and turns what the shared transport reports into the
+ * WebSocket's feedback. Every failure to connect (DNS, TCP, the proxy, TLS, a
+ * refused or malformed handshake, the handshake timeout) ends the same way:
+ * `onClose` with 1006 and the error.
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
@@ -25,6 +26,8 @@ import {
 } from '@proj/transport';
 import type { ResolvedOptions } from './options.js';
 import { PingInterval } from './ping-interval.js';
+import { selectProxy } from './proxy-env.js';
+import { ProxyTunnel } from './proxy-tunnel.js';
 
 /**
  * What the link reports to the WebSocket object, synchronously and in
@@ -65,7 +68,10 @@ function sha1(data: Uint8Array): Uint8Array {
 export class NodeLink implements TransportEvents {
   readonly #handler: LinkHandler;
   readonly #options: ResolvedOptions;
-  readonly #transport: SocketTransport | undefined;
+  /** Made once there is a socket to the server: at once, or when the proxy's tunnel is up. */
+  #transport: SocketTransport | undefined;
+  /** The proxy's CONNECT, while it has not answered. */
+  #tunnel: ProxyTunnel | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** The `pingInterval` heartbeat, while open. */
   #pingInterval: PingInterval | undefined;
@@ -78,8 +84,11 @@ export class NodeLink implements TransportEvents {
   #inFlightHead = 0;
 
   /**
-   * Starts connecting to `url` (already a valid `ws:`/`wss:` URL record).
+   * Starts connecting to `url` (already a valid `ws:`/`wss:` URL record),
+   * through the proxy the `proxy` option or the environment names, if any.
    * Never throws for network reasons: those are reported through `onClose`.
+   * @throws {TypeError} when the environment variable that names the proxy
+   *   for `url` (`HTTPS_PROXY`, `HTTP_PROXY`) does not hold a valid one.
    */
   constructor(
     url: URL,
@@ -90,11 +99,28 @@ export class NodeLink implements TransportEvents {
   ) {
     this.#handler = handler;
     this.#options = options;
+    // Read now, for this connection: the environment as it is when the
+    // WebSocket is made. First, so that a bad variable throws before any timer.
+    const proxy = selectProxy(url, options.proxy);
     this.#handshakeTimer = setTimeout(
       this.#onHandshakeTimeout,
       options.handshakeTimeout,
       options.handshakeTimeout,
     ).unref();
+    const start = (socket: net.Socket): void => this.#start(socket, url, protocols, boundary);
+    if (proxy) {
+      this.#tunnel = new ProxyTunnel(proxy, `${url.hostname}:${urlPort(url)}`, {
+        onTunnel: (socket) => {
+          this.#tunnel = undefined;
+          this.#tunnelUp(socket, url, start);
+        },
+        onError: (error) => {
+          this.#tunnel = undefined;
+          this.#failUnconnected(error);
+        },
+      });
+      return;
+    }
     let socket: net.Socket;
     try {
       socket = dial(url, options);
@@ -104,6 +130,20 @@ export class NodeLink implements TransportEvents {
       process.nextTick(() => this.#failUnconnected(toError(error)));
       return;
     }
+    start(socket);
+  }
+
+  /**
+   * Puts the transport on `socket` (connecting, or connected when it is a
+   * proxy's tunnel), and sends the handshake request once it is connected.
+   */
+  #start(
+    socket: net.Socket,
+    url: URL,
+    protocols: readonly string[],
+    boundary: WriteBoundary,
+  ): void {
+    const options = this.#options;
     this.#transport = new SocketTransport({
       socket,
       connect: (connectionHandler) =>
@@ -125,7 +165,31 @@ export class NodeLink implements TransportEvents {
       boundary,
     });
     const connection = this.#transport.connection as ClientConnection;
-    socket.once(url.protocol === 'wss:' ? 'secureConnect' : 'connect', () => connection.connect());
+    if (url.protocol === 'wss:') socket.once('secureConnect', () => connection.connect());
+    else if (socket.connecting) socket.once('connect', () => connection.connect());
+    else connection.connect();
+  }
+
+  /**
+   * The proxy's tunnel is up: TLS over it for `wss:`, then the handshake.
+   * The tunnel hands the socket over paused, so that what the proxy sent
+   * after its answer waits for the transport (for ws:) or TLS (for wss:).
+   */
+  #tunnelUp(socket: net.Socket, url: URL, start: (socket: net.Socket) => void): void {
+    if (url.protocol === 'ws:') {
+      start(socket);
+      socket.resume();
+      return;
+    }
+    let secure: tls.TLSSocket;
+    try {
+      secure = tls.connect({ ...tlsOptions(url, this.#options), socket });
+    } catch (error) {
+      socket.destroy();
+      this.#failUnconnected(toError(error));
+      return;
+    }
+    start(secure);
   }
 
   /** Whether messages can still be sent: open, and no close frame sent or received. */
@@ -180,8 +244,13 @@ export class NodeLink implements TransportEvents {
   fail(error: Error): void {
     if (this.#closed) return;
     this.#error ??= error;
-    if (this.#transport) this.#transport.fail(CloseCode.Abnormal);
-    else this.#failUnconnected(error);
+    if (this.#transport) {
+      this.#transport.fail(CloseCode.Abnormal);
+    } else {
+      this.#tunnel?.abort();
+      this.#tunnel = undefined;
+      this.#failUnconnected(error);
+    }
   }
 
   // ---- TransportEvents ----
@@ -268,7 +337,8 @@ export class NodeLink implements TransportEvents {
   };
 
   readonly #onHandshakeTimeout = (ms: number): void => {
-    this.fail(new Error(`Opening handshake timed out after ${ms} ms`));
+    const proxy = this.#tunnel ? `, waiting for the proxy ${this.#tunnel.proxy} (CONNECT)` : '';
+    this.fail(new Error(`Opening handshake timed out after ${ms} ms${proxy}`));
   };
 
   /** There is no socket (dialing threw): report the failure as a close. */
@@ -281,25 +351,44 @@ export class NodeLink implements TransportEvents {
 
 /** Opens the TCP or TLS connection for `url`. */
 function dial(url: URL, options: ResolvedOptions): net.Socket {
-  // URL.hostname keeps the brackets of an IPv6 literal; sockets want it bare.
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   // Half-open allowed, as on the server: after the server's FIN the transport
   // still answers what arrived before it (a pong, a close frame), then ends.
   if (url.protocol === 'ws:') {
-    return net.connect({ host, port: Number(url.port || 80), allowHalfOpen: true });
+    return net.connect({ host: bareHost(url), port: urlPort(url), allowHalfOpen: true });
   }
+  return tls.connect({ ...tlsOptions(url, options), port: urlPort(url) });
+}
+
+/**
+ * The TLS options for `url`'s server, directly or through a tunnel. `host`
+ * is the name the certificate must carry: with a `socket` (a proxy's
+ * tunnel), Node would otherwise check it against the proxy's host.
+ */
+function tlsOptions(
+  url: URL,
+  options: ResolvedOptions,
+): tls.ConnectionOptions & { allowHalfOpen: boolean } {
+  const host = bareHost(url);
   const { servername, ...credentials } = options.tls;
   // tls.connect passes allowHalfOpen to its TLSSocket; @types/node leaves it out.
-  const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+  return {
     host,
-    port: Number(url.port || 443),
     allowHalfOpen: true,
     // SNI carries host names only (RFC 6066 §3), never an IP address.
     servername: servername ?? (net.isIP(host) ? '' : host),
     // Node reads any Uint8Array where its types say Buffer.
     ...(credentials as Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>),
   };
-  return tls.connect(tlsOptions);
+}
+
+/** URL.hostname keeps the brackets of an IPv6 literal; sockets want it bare. */
+function bareHost(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** The port `url` connects to: its own, or its scheme's. */
+function urlPort(url: URL): number {
+  return Number(url.port || (url.protocol === 'wss:' ? 443 : 80));
 }
 
 /**

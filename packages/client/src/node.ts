@@ -24,6 +24,8 @@ export {
 } from './events.js';
 export { type WebSocketInit } from './constructor-arguments.js';
 export { type TlsCredential, type WebSocketOptions } from './options.js';
+/** The cause of an `error` event when the proxy (`proxy`, `HTTPS_PROXY`...) failed the connection. */
+export { ProxyError, type ProxyErrorCode } from './proxy-error.js';
 /** `ReconnectingWebSocket`, its events, options and errors (README: "Reconnecting"). */
 export * from './reconnecting-node.js';
 /**

@@ -21,6 +21,7 @@ import {
   optionError,
   stringOption,
 } from '@proj/protocol';
+import { type ProxyEndpoint, proxyOption } from './proxy-url.js';
 
 /** A PEM string or DER/PEM bytes (a `Buffer` is a `Uint8Array`). */
 export type TlsCredential = string | Uint8Array;
@@ -44,8 +45,9 @@ export interface WebSocketOptions {
    */
   origin?: string | undefined;
   /**
-   * How long DNS, TCP, TLS and the HTTP upgrade together may take before the
-   * connection fails (`error`, then `close` with 1006). Default 30 000.
+   * How long DNS, TCP, a proxy's CONNECT, TLS and the HTTP upgrade together
+   * may take before the connection fails (`error`, then `close` with 1006).
+   * Default 30 000.
    */
   handshakeTimeout?: number | undefined;
   /**
@@ -88,6 +90,19 @@ export interface WebSocketOptions {
   rejectUnauthorized?: boolean | undefined;
   /** `wss:` only: the TLS SNI name. Default: the URL's host name, none for an IP address. */
   servername?: string | undefined;
+  /**
+   * The HTTP proxy to connect through, for `ws:` and `wss:` alike:
+   * `http://[user:pass@]host:port` (a string or a `URL`; credentials
+   * percent-encoded, sent as `Proxy-Authorization: Basic`). The client asks it
+   * for a tunnel (HTTP CONNECT); a `wss:` connection is encrypted end to end
+   * through it. `https:` proxy URLs (TLS to the proxy) are refused.
+   * `false`: connect directly, whatever the environment says. Default: the
+   * environment's, read when the WebSocket is made: `HTTPS_PROXY` for `wss:`
+   * (else `HTTP_PROXY`), `HTTP_PROXY` for `ws:`, lower-case spellings first,
+   * `NO_PROXY` for the hosts to reach directly (README: "Proxies"). An
+   * explicit proxy is used for every host: `NO_PROXY` is not consulted.
+   */
+  proxy?: string | URL | false | undefined;
 }
 
 /** {@link WebSocketOptions} with every default applied. */
@@ -109,6 +124,8 @@ export interface ResolvedOptions {
     readonly rejectUnauthorized: boolean;
     readonly servername: string | undefined;
   };
+  /** The `proxy` option: a proxy, `false` for none, `undefined` for the environment's. */
+  readonly proxy: ProxyEndpoint | false | undefined;
 }
 
 /** Default of `handshakeTimeout` and `closeTimeout`: 30 s. */
@@ -166,6 +183,7 @@ export function resolveOptions(given: unknown, inInit = false): ResolvedOptions 
           : booleanOption('rejectUnauthorized', o.rejectUnauthorized),
       servername: o.servername === undefined ? undefined : stringOption('servername', o.servername),
     },
+    proxy: proxyOption(o.proxy),
   };
 }
 
@@ -187,6 +205,7 @@ const OPTION_KEYS: Record<keyof WebSocketOptions, true> = {
   key: true,
   rejectUnauthorized: true,
   servername: true,
+  proxy: true,
 };
 const OPTION_NAMES: readonly string[] = Object.keys(OPTION_KEYS);
 /** The init dictionary's keys: the options and `protocols`. */
@@ -210,8 +229,9 @@ const OTHER_TLS =
  */
 const WS_CLIENT_OPTIONS: Readonly<Record<string, string>> = {
   agent:
-    'the Node client opens its own TCP or TLS connection; proxies (HTTP CONNECT, ' +
-    'HTTPS_PROXY) are not supported yet',
+    'the Node client opens its own TCP or TLS connection, and takes no agent; for a ' +
+    'proxy, give its URL as "proxy" (http://[user:pass@]host:port, HTTP CONNECT), or set ' +
+    'HTTPS_PROXY / HTTP_PROXY / NO_PROXY, which are read by default',
   followRedirects:
     'redirects are not followed: as in browsers, an answer other than 101 fails the ' +
     'connection (error, then close 1006); connect to the final URL',

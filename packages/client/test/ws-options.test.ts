@@ -60,12 +60,14 @@ const WS_NAMES = [
 ];
 
 describe("ws's option names", () => {
-  test('agent: a TypeError that says proxies are not supported yet', () => {
+  test('agent: a TypeError that points to the proxy option and the environment', () => {
     const error = thrown(() => resolveOptions({ agent: {} }));
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toBe(
       'The WebSocket option "agent" is ws\'s; here: the Node client opens its own TCP or TLS ' +
-        'connection; proxies (HTTP CONNECT, HTTPS_PROXY) are not supported yet',
+        'connection, and takes no agent; for a proxy, give its URL as "proxy" ' +
+        '(http://[user:pass@]host:port, HTTP CONNECT), or set HTTPS_PROXY / HTTP_PROXY / NO_PROXY, ' +
+        'which are read by default',
     );
   });
 
