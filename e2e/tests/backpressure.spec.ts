@@ -1,18 +1,22 @@
+import { createHash } from 'node:crypto';
 import { pattern } from '../page/pattern.js';
-import { expect, sha256, test } from '../fixtures.js';
+import { expect, test } from '../kit-fixtures.js';
 
 const MiB = 1024 * 1024;
 
 test.describe('bufferedAmount', () => {
-  test('rises after a large send to a paused server and returns to 0', async ({ page, serve }) => {
-    const env = await serve();
-    // Stop reading at once: TCP pushes back, the kernel buffers fill, the
-    // browser has to keep the rest.
-    env.server.on('connection', (socket) => socket.pause());
-    await env.open();
-    await page.evaluate((url) => window.harness.open(url), env.wsUrl);
+  test('rises after a large send to a stalled server and returns to 0', async ({
+    page,
+    openHarness,
+    wsServer,
+  }) => {
+    await openHarness(wsServer);
+    await page.evaluate((url) => window.harness.open(url), wsServer.url);
     await page.evaluate(() => window.harness.waitFor('open'));
-    const peer = await env.peer();
+    const peer = await wsServer.waitForConnection({ parse: 'raw' });
+    // Stop reading before anything is sent: TCP pushes back, the kernel
+    // buffers fill, the browser has to keep the rest.
+    void peer.stall();
 
     const size = 16 * MiB;
     const sent = await page.evaluate((n) => window.harness.sendPattern(n, 4), size);
@@ -23,25 +27,28 @@ test.describe('bufferedAmount', () => {
     const waiting = await page.evaluate(() => window.harness.state().bufferedAmount);
     expect(waiting).toBeGreaterThan(0);
     expect(waiting).toBeLessThanOrEqual(size);
-    expect(peer.messages).toEqual([]);
+    expect(peer.received).toEqual([]);
 
-    peer.socket.resume();
+    peer.resume();
     await expect.poll(() => page.evaluate(() => window.harness.state().bufferedAmount)).toBe(0);
-    expect(await peer.received(1)).toEqual([
-      { isBinary: true, size, sha256: sha256(pattern(size, 4)), text: undefined },
-    ]);
+    const message = await peer.nextMessage();
+    expect(message.isBinary).toBe(true);
+    expect(message.data.length).toBe(size);
+    expect(createHash('sha256').update(message.data).digest('hex')).toBe(
+      createHash('sha256').update(pattern(size, 4)).digest('hex'),
+    );
   });
 
   test('send every 50 ms only while bufferedAmount === 0: updates arrive in order', async ({
     page,
-    serve,
+    openHarness,
+    wsServer,
   }) => {
-    const env = await serve();
-    env.server.on('connection', (socket) => socket.pause());
-    await env.open();
-    await page.evaluate((url) => window.harness.open(url), env.wsUrl);
+    await openHarness(wsServer);
+    await page.evaluate((url) => window.harness.open(url), wsServer.url);
     await page.evaluate(() => window.harness.waitFor('open'));
-    const peer = await env.peer();
+    const peer = await wsServer.waitForConnection();
+    void peer.stall();
 
     // Updates of 1 MiB against a server that does not read: the loop must
     // hold back (skip ticks) once the buffers are full instead of queueing.
@@ -53,14 +60,15 @@ test.describe('bufferedAmount', () => {
     const held = await page.evaluate(() => window.updateStats!);
     expect(held.sent).toBeLessThan(total);
 
-    peer.socket.resume();
+    peer.resume();
     await expect
       .poll(() => page.evaluate(() => window.updateStats!), { timeout: 30_000 })
       .toMatchObject({ sent: total, done: true });
-    const messages = await peer.received(total);
-    expect(messages.map((m) => (JSON.parse(m.text!) as { seq: number }).seq)).toEqual(
-      Array.from({ length: total }, (_, i) => i),
-    );
+    const seqs: number[] = [];
+    for (let i = 0; i < total; i++) {
+      seqs.push(((await peer.nextMessage()) as { seq: number }).seq);
+    }
+    expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i));
     expect(await page.evaluate(() => window.harness.state().bufferedAmount)).toBe(0);
   });
 });

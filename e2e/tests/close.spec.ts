@@ -1,15 +1,34 @@
-import { expect, test } from '../fixtures.js';
+import type { Page } from '@playwright/test';
+import type { ScriptedPeer, TestServer } from '@proj/testing/playwright';
+import { expect, test } from '../kit-fixtures.js';
+
+/** Loads the harness from the test server, opens its WebSocket; resolves with the server's end. */
+async function connect(
+  page: Page,
+  openHarness: (server: TestServer) => Promise<void>,
+  wsServer: TestServer,
+): Promise<ScriptedPeer> {
+  await openHarness(wsServer);
+  await page.evaluate((url) => window.harness.open(url), wsServer.url);
+  await page.evaluate(() => window.harness.waitFor('open'));
+  return wsServer.waitForConnection();
+}
 
 test.describe('closing', () => {
-  test('page close(4000, "bye"): the server sees the code and reason', async ({ page, serve }) => {
-    const env = await serve();
-    await env.open();
-    await page.evaluate((url) => window.harness.open(url), env.wsUrl);
-    await page.evaluate(() => window.harness.waitFor('open'));
-    const peer = await env.peer();
+  test('page close(4000, "bye"): the server sees the code and reason', async ({
+    page,
+    openHarness,
+    wsServer,
+  }) => {
+    const peer = await connect(page, openHarness, wsServer);
 
     await page.evaluate(() => window.harness.close(4000, 'bye'));
-    expect(await peer.closed).toEqual({ code: 4000, reason: 'bye', wasClean: true });
+    expect(await peer.waitForClose()).toEqual({
+      code: 4000,
+      reason: 'bye',
+      wasClean: true,
+      cause: 'peer-close',
+    });
     // The server echoes the code; the page's closing handshake completes cleanly.
     expect(await page.evaluate(() => window.harness.waitFor('close'))).toEqual({
       type: 'close',
@@ -23,15 +42,12 @@ test.describe('closing', () => {
 
   test('server close(4001, "reason"): the page sees the code and reason', async ({
     page,
-    serve,
+    openHarness,
+    wsServer,
   }) => {
-    const env = await serve();
-    await env.open();
-    await page.evaluate((url) => window.harness.open(url), env.wsUrl);
-    await page.evaluate(() => window.harness.waitFor('open'));
-    const peer = await env.peer();
+    const peer = await connect(page, openHarness, wsServer);
 
-    peer.socket.close(4001, 'reason');
+    expect(await peer.close(4001, 'reason')).toMatchObject({ code: 4001, wasClean: true });
     expect(await page.evaluate(() => window.harness.waitFor('close'))).toEqual({
       type: 'close',
       code: 4001,
@@ -39,18 +55,14 @@ test.describe('closing', () => {
       wasClean: true,
       readyState: 3,
     });
-    expect(await peer.closed).toMatchObject({ code: 4001, wasClean: true });
     expect(await page.evaluate(() => window.harness.types())).toEqual(['open', 'close']);
   });
 
-  test('the page sees 1001 when the server shuts down', async ({ page, serve }) => {
-    const env = await serve();
-    await env.open();
-    await page.evaluate((url) => window.harness.open(url), env.wsUrl);
-    await page.evaluate(() => window.harness.waitFor('open'));
-    const peer = await env.peer();
+  test('the page sees 1001 when the server shuts down', async ({ page, openHarness, wsServer }) => {
+    const peer = await connect(page, openHarness, wsServer);
+    const server = wsServer.webSocketServer;
 
-    await env.server.close();
+    await wsServer.stop();
     expect(await page.evaluate(() => window.harness.waitFor('close'))).toEqual({
       type: 'close',
       code: 1001,
@@ -58,7 +70,7 @@ test.describe('closing', () => {
       wasClean: true,
       readyState: 3,
     });
-    expect(await peer.closed).toMatchObject({ code: 1001, wasClean: true });
-    expect(env.server.clients.size).toBe(0);
+    expect(peer.closed).toMatchObject({ code: 1001, wasClean: true, cause: 'server-shutdown' });
+    expect(server.clients.size).toBe(0);
   });
 });
