@@ -190,6 +190,12 @@ export class SessionCore<Data> {
       // Nobody resumes an ended session, so what the store has not recorded
       // yet goes out now: everything sent before close() reaches the client.
       if (this.commits) this.#writeUpTo(this.log.sent);
+      // And the client learns which of its last messages were delivered
+      // (section 7): nothing will be replayed after `end`.
+      if (this.log.received > this.#lastAck) {
+        this.#lastAck = this.log.received;
+        link.sendControl({ type: 'ack', received: this.log.received });
+      }
       link.sendControl(END);
       closeAs(link.socket as ServerWebSocket<unknown>, 'local-close', code, reason);
     }

@@ -587,6 +587,30 @@ describe('topics and broadcast', () => {
   });
 });
 
+describe('bufferedAmount', () => {
+  test("a suspended session's is its replay log's bytes; broadcast's filter reads it to skip one that is behind", async () => {
+    const { server, url, sessions } = await openSession();
+    const behind = await SessionPeer.hello(url);
+    const session = (await sessions.until(2))[1]!;
+    expect(session.bufferedAmount).toBe(0);
+    behind.peer.drop();
+    await nextEmit(session, 'suspend');
+    session.send('12345');
+    session.send(Buffer.alloc(10));
+    expect(session.bufferedAmount).toBe(15);
+    const seen: number[] = [];
+    const sent = server.broadcast('tick', {
+      filter: (recipient) => {
+        seen.push(recipient.bufferedAmount);
+        return recipient.bufferedAmount <= 10;
+      },
+    });
+    expect(sent).toBe(1);
+    expect(seen.sort((a, b) => a - b)).toEqual([0, 15]);
+    expect(session.sent).toBe(2);
+  });
+});
+
 describe('ending (section 7)', () => {
   test('the client ends it: `close` with the code and reason of the close frame that follows', async () => {
     const { server, url, peer, id, session } = await openSession();
@@ -615,6 +639,20 @@ describe('ending (section 7)', () => {
     expect(closes.items).toHaveLength(1);
     expect(server.sessions.size).toBe(0);
     expect(() => session.subscribe(42 as unknown as string)).toThrow(TypeError);
+  });
+
+  test('the server ends it after acknowledging every message it delivered (section 7)', async () => {
+    // A long ackDelay: without the ack before `end`, the client could not
+    // tell which of its last messages were delivered.
+    const { peer, session } = await openSession({ ackDelay: 60_000, ackEvery: 1000 });
+    const delivered = new Collector<unknown>();
+    session.on('message', (data) => delivered.push(data));
+    peer.data('one');
+    peer.data('two');
+    await delivered.until(2);
+    session.close();
+    expect(await peer.nextControl('ack')).toEqual({ type: 'ack', received: 2 });
+    await peer.nextControl('end');
   });
 
   test('close() validates its code first', async () => {
@@ -686,6 +724,8 @@ describe('errors thrown by the application', () => {
     peer.data('x');
     expect((await errors.until(1))[0]!.message).toBe('boom');
     expect(await closed).toEqual([1011, 'Internal error', 'session-ended']);
+    // It was delivered (its listener ran): acknowledged before the end.
+    expect(await peer.nextControl('ack')).toEqual({ type: 'ack', received: 1 });
     await peer.nextControl('end');
     expect((await peer.closed()).code).toBe(1011);
     expect(server.stats().userErrors).toBe(1);
