@@ -125,9 +125,11 @@ return reply
  * topics given (`1`/`0`), topics, first, last, then the appended messages
  * (encoded), numbered `first` to `last`.
  *
- * Returns `missing`, `taken` or `committed`, or `{'gap', sent}` /
- * `{'acked', sent}` for a step that does not fit the stored session; every
- * check comes before the first write (Redis does not roll a script back).
+ * Returns `missing`, `taken` or `committed`, or `{'acked', sent}` for a
+ * step that does not fit the stored session; every check comes before the
+ * first write (Redis does not roll a script back). A record behind the
+ * step (appended messages starting above its `sent + 1`: Redis lost
+ * writes) is `missing` too: the holder writes its whole state again.
  *
  * Replays are harmless, so a step that ioredis resends after a reconnection,
  * or one the server retries after its reply was lost, is applied once:
@@ -138,7 +140,7 @@ return reply
  *   its content: the server retries a failed step before the next) was.
  *   Without it a step executed late would set older topics over newer ones.
  * - Appended messages numbered up to the stored `sent` are stored already
- *   and skipped; a gap (the first above `sent + 1`) is refused.
+ *   and skipped.
  */
 export const COMMIT = new LuaScript(
   'commit',
@@ -153,7 +155,7 @@ local newSent = state[2]
 local from = 0
 if #ARGV >= 10 then
   local first = tonumber(ARGV[8])
-  if first > sent + 1 then return {'gap', state[2]} end
+  if first > sent + 1 then return 'missing' end
   if tonumber(ARGV[9]) > sent then
     newSent = ARGV[9]
     from = 10 + sent + 1 - first
@@ -187,12 +189,17 @@ return 'committed'
 /**
  * `KEYS`: state, log. `ARGV`: epoch, ttl, sent, acked, received, topics,
  * write stamp, then the log (encoded). Writes the whole session if Redis has
- * no record of it; returns 1 if it wrote.
+ * no record of it, or one under the same epoch that is not ahead of it (a
+ * record behind its holder's copy); returns 1 if it wrote.
  */
 export const RESTORE = new LuaScript(
   'restore',
   `${PUSH_FROM}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local stored = redis.call('HMGET', KEYS[1], 'epoch', 'sent', 'received')
+if stored[1] then
+  if stored[1] ~= ARGV[1] then return 0 end
+  if tonumber(stored[2]) > tonumber(ARGV[3]) or tonumber(stored[3]) > tonumber(ARGV[5]) then return 0 end
+end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'sent', ARGV[3], 'acked', ARGV[4], 'received', ARGV[5], 'topics', ARGV[6], 'write', ARGV[7])
 push(8)

@@ -168,9 +168,12 @@ export class RedisSessionStore implements SessionStore {
    * lost is harmless. A call that reaches Redis after a later call of this
    * store for the same session has been applied (a late or resent command)
    * is ignored.
-   * @throws {SessionStoreError} `WS_ERR_STORE_STEP` if the messages are not
-   *   numbered consecutively on from the stored `sent` (a gap), or `acked`
-   *   exceeds `sent`; `WS_ERR_STORE_UNAVAILABLE` if Redis cannot be reached.
+   * @returns `'missing'` also when the stored record is behind the step
+   *   (its messages start above the stored `sent + 1`: Redis lost writes),
+   *   so that the holder writes its whole state again with `restore`.
+   * @throws {SessionStoreError} `WS_ERR_STORE_STEP` if the appended messages
+   *   are not numbered consecutively, or `acked` exceeds `sent`;
+   *   `WS_ERR_STORE_UNAVAILABLE` if Redis cannot be reached.
    */
   async commit(id: string, epoch: number, step: SessionStep, ttl: number): Promise<CommitResult> {
     const keys = this.#keys(id, ttl);
@@ -191,14 +194,6 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run(COMMIT, id, keys, args);
     const answer = Array.isArray(reply) ? reply.map(String) : String(reply);
     if (answer === 'committed' || answer === 'taken' || answer === 'missing') return answer;
-    if (Array.isArray(answer) && answer[0] === 'gap') {
-      throw badStep(
-        id,
-        `appended messages start at ${first}, but the store has messages up to ${answer[1]}: ` +
-          `they must be numbered on from ${Number(answer[1]) + 1} (if they were, Redis lost ` +
-          'writes: a restart that kept only part of them, or a failover to a lagging replica)',
-      );
-    }
     if (Array.isArray(answer) && answer[0] === 'acked') {
       throw badStep(id, `"acked" (${step.acked}) exceeds the last message produced (${answer[1]})`);
     }
@@ -211,8 +206,9 @@ export class RedisSessionStore implements SessionStore {
 
   /**
    * Writes the whole `state` under its epoch, if Redis has no record of the
-   * session (after `commit` answered `'missing'`).
-   * @returns `false` if a record exists.
+   * session or one under the same epoch that is behind (after `commit`
+   * answered `'missing'`).
+   * @returns `false` if a record under another epoch exists.
    */
   async restore(id: string, state: StoredSession, ttl: number): Promise<boolean> {
     const keys = this.#keys(id, ttl);

@@ -68,14 +68,19 @@ export interface SessionStore {
    * the session's.
    * @returns `'committed'`; `'taken'` if another node claimed it since (the
    *   caller must drop its copy); `'missing'` if the store no longer has it
-   *   (it expired, or the store restarted empty): the caller, which holds
+   *   (it expired, or the store restarted empty), or has an older copy than
+   *   the step continues (the store lost writes): the caller, which holds
    *   the whole state, writes it again with {@link SessionStore.restore}.
+   *   Applying a step twice (a retry) must change nothing: messages
+   *   numbered up to the stored `sent` are skipped.
    */
   commit(id: string, epoch: number, step: SessionStep, ttl: number): Promise<CommitResult>;
   /**
    * Writes a session's whole state again under the caller's `epoch`, if the
-   * store has no record of it (after `commit` answered `'missing'`).
-   * @returns `false` if a record exists (another node created or claimed it meanwhile).
+   * store has no record of it, or an older one under the same epoch (after
+   * `commit` answered `'missing'`).
+   * @returns `false` if a record under another epoch exists (another node
+   *   created or claimed it meanwhile).
    */
   restore(id: string, state: StoredSession, ttl: number): Promise<boolean>;
   /** Refreshes the expiry; `false` if the session was taken or is missing. */
