@@ -377,13 +377,17 @@ export class ReconnectingWebSocketBase<
    * With `session`, the replay log's messages not yet written to the current
    * connection take the queue's place: while disconnected, every message the
    * server has not acknowledged (all of them go out again on the next
-   * connection).
+   * connection); and the session's own control messages (acknowledgements)
+   * are left out: only what the application sent counts.
    * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
    */
   get bufferedAmount(): number {
     // 0 while connecting: nothing can be sent on it yet.
-    const socket = this.#socket?.bufferedAmount ?? 0;
-    return socket + (this.#session ? this.#session.unwrittenBytes : this.#queue.bytes);
+    const buffered = this.#socket?.bufferedAmount ?? 0;
+    const session = this.#session;
+    if (!session) return buffered + this.#queue.bytes;
+    // The session's acknowledgements are not the application's bytes.
+    return buffered - session.controlBytesIn(buffered) + session.unwrittenBytes;
   }
 
   /**

@@ -31,6 +31,7 @@ import {
   toQueuedData,
 } from './offline-queue.js';
 import { SessionLostEvent } from './reconnect-events.js';
+import { ControlBytes } from './session-control-bytes.js';
 import { MAX_DELAY } from './retry-hint.js';
 import { Liveness, type LivenessClock } from './session-liveness.js';
 import type { ResolvedSessionOptions } from './session-options.js';
@@ -123,6 +124,8 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
   #log: SessionLog<QueuedData>;
   #id: string | null = null;
   #socket: S | undefined;
+  /** The control bytes written to `#socket`, for `bufferedAmount`. */
+  readonly #controlBytes = new ControlBytes();
   #state: LinkState = 'none';
   /** Deliveries since the last `ack`. */
   #unacked = 0;
@@ -160,6 +163,15 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
    * while attached (or resuming: the replay goes out at once), the whole
    * log otherwise, since it all goes out on the next connection.
    */
+  /**
+   * The bytes of the session's own control messages among `bufferedAmount`,
+   * the current socket's: `ReconnectingWebSocket.bufferedAmount` leaves
+   * them out, as it counts only what the application sent.
+   */
+  controlBytesIn(bufferedAmount: number): number {
+    return bufferedAmount === 0 ? 0 : this.#controlBytes.buffered(bufferedAmount);
+  }
+
   get unwrittenBytes(): number {
     return this.#flowing ? 0 : this.#log.unackedBytes;
   }
@@ -182,6 +194,7 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
    */
   opened(socket: S): boolean {
     this.#socket = socket;
+    this.#controlBytes.reset();
     if (!parseSelectedProtocol(socket.protocol).session) {
       this.#state = 'plain';
       // The session cannot go on with a server that no longer speaks it.
@@ -199,19 +212,17 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     const log = this.#log;
     if (this.#id === null) {
       this.#state = 'hello';
-      socket.send(encodeSessionControl({ type: 'hello' }));
+      this.#sendControl(socket, { type: 'hello' });
       return true;
     }
     this.#state = 'resume';
-    socket.send(
-      encodeSessionControl({
-        type: 'resume',
-        id: this.#id,
-        received: log.received,
-        acked: log.acked,
-      }),
-    );
-    for (const entry of log.logged()) this.#write(socket, entry.message);
+    this.#sendControl(socket, {
+      type: 'resume',
+      id: this.#id,
+      received: log.received,
+      acked: log.acked,
+    });
+    for (const entry of log.logged()) this.#write(socket, entry.message, entry.bytes);
     return true;
   }
 
@@ -233,7 +244,7 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     const limits = this.#limits;
     checkRoom(limits.maxMessages, limits.maxBytes, size, log.unackedMessages, log.unackedBytes);
     log.record(item, size);
-    if (this.#flowing) this.#write(socket!, item);
+    if (this.#flowing) this.#write(socket!, item, size);
   }
 
   /**
@@ -283,12 +294,12 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     // What was delivered is acknowledged first: the server then knows that
     // nothing it sent before is in doubt.
     if (state === 'attached' && this.#unacked > 0) {
-      socket.send(encodeSessionControl({ type: 'ack', received: this.#log.received }));
+      this.#sendControl(socket, { type: 'ack', received: this.#log.received });
     }
     this.#stopAcks();
     // After `hello` nothing was written; otherwise the whole log was.
     this.#endAfter = state === 'hello' ? this.#log.acked : this.#log.sent;
-    socket.send(encodeSessionControl({ type: 'end' }));
+    this.#sendControl(socket, { type: 'end' });
   }
 
   /**
@@ -390,7 +401,7 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     this.#state = 'attached';
     // Held back since `hello`; not after an `end`, which closes the session.
     if (state === 'hello' && this.#endAfter === undefined) {
-      for (const entry of log.logged()) this.#write(socket, entry.message);
+      for (const entry of log.logged()) this.#write(socket, entry.message, entry.bytes);
     }
     const timeout = this.#settings.keepAliveTimeout ?? 2 * ready.keepAlive;
     if (timeout > 0) this.#liveness.start(Math.min(timeout, MAX_DELAY));
@@ -404,7 +415,7 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     }
     const lost = this.#forget();
     this.#state = 'hello';
-    if (this.#endAfter === undefined) socket.send(encodeSessionControl({ type: 'hello' }));
+    if (this.#endAfter === undefined) this.#sendControl(socket, { type: 'hello' });
     this.#host.lost(lost);
   }
 
@@ -421,8 +432,24 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     return event;
   }
 
-  #write(socket: S, message: QueuedData): void {
-    socket.send(typeof message === 'string' ? escapeSessionText(message) : message);
+  /** Writes a data message of `size` bytes (escaped text: one more if it begins with NUL). */
+  #write(socket: S, message: QueuedData, size: number): void {
+    if (typeof message === 'string') {
+      const wire = escapeSessionText(message);
+      this.#controlBytes.data(wire === message ? size : size + 1);
+      socket.send(wire);
+    } else {
+      this.#controlBytes.data(size);
+      socket.send(message);
+    }
+  }
+
+  /** Writes a control message, counted apart from the application's bytes. */
+  #sendControl(socket: S, control: SessionControl): void {
+    const text = encodeSessionControl(control);
+    // ASCII (and NUL): one byte a character.
+    this.#controlBytes.control(text.length);
+    socket.send(text);
   }
 
   #breach(socket: S, error: ProtocolError): void {
@@ -445,7 +472,7 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     const socket = this.#socket;
     if (socket === undefined || this.#state !== 'attached' || this.#endAfter !== undefined) return;
     if (socket.readyState !== OPEN) return;
-    socket.send(encodeSessionControl({ type: 'ack', received: this.#log.received }));
+    this.#sendControl(socket, { type: 'ack', received: this.#log.received });
   };
 
   #stopAcks(): void {

@@ -198,6 +198,25 @@ describe('exactly once, in order, both ways', () => {
   });
 });
 
+describe('bufferedAmount', () => {
+  test("counts only the application's bytes: the session's acknowledgements are left out", async () => {
+    const { url, sessions } = await startSessionServer(true, { echo: false });
+    // An ack for every message, written while its message event runs.
+    const ws = open(url, undefined, { ...FAST, session: { ackEvery: 1 } });
+    const seen: number[] = [];
+    ws.addEventListener('message', () => seen.push(ws.bufferedAmount));
+    await next(ws, 'open');
+    await until(() => sessions.length > 0);
+    for (let i = 0; i < 5; i++) sessions[0]!.send(`m${i}`);
+    await until(() => seen.length === 5);
+    expect(seen).toEqual([0, 0, 0, 0, 0]);
+    // The application's own bytes still count, until they are written.
+    ws.send('12345');
+    expect(ws.bufferedAmount).toBe(5);
+    await until(() => ws.bufferedAmount === 0);
+  });
+});
+
 describe('when the session cannot be resumed', () => {
   test('a restarted server (a new WebSocketServer on the same port): sessionlost, then a new session', async () => {
     const first = await startSessionServer(true, { echo: false });
