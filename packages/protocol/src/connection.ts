@@ -157,6 +157,8 @@ export abstract class Connection implements MessageSink {
    * 3.5 MiB), only the options they will be made from.
    */
   #parser: FrameParser | null = null;
+  /** The parser's assembler, for {@link bufferedInput}. */
+  #assembler: MessageAssembler | null = null;
   readonly #limits: MessageLimits;
   readonly #expectMasked: boolean;
   readonly #maskSource: MaskSource | undefined;
@@ -201,10 +203,23 @@ export abstract class Connection implements MessageSink {
 
   /** The frame parser, made on first use. */
   get #frames(): FrameParser {
-    return (this.#parser ??= new FrameParser(new MessageAssembler(this, this.#limits), {
-      expectMasked: this.#expectMasked,
-      allowRsv1: this.#compression,
-    }));
+    return (this.#parser ??= new FrameParser(
+      (this.#assembler = new MessageAssembler(this, this.#limits)),
+      { expectMasked: this.#expectMasked, allowRsv1: this.#compression },
+    ));
+  }
+
+  /**
+   * Bytes of input held for later: the unfinished message being assembled
+   * (`MessageAssembler.bufferedBytes`) and chunks waiting while parsing is
+   * paused. What a process-wide memory budget in the I/O layer counts; a few
+   * bytes of a partial frame header are not.
+   */
+  get bufferedInput(): number {
+    let bytes = this.#assembler === null ? 0 : this.#assembler.bufferedBytes;
+    const queued = this.#queued;
+    if (queued !== null) for (const chunk of queued) bytes += chunk.byteLength;
+    return bytes;
   }
 
   /** Whether permessage-deflate is in use: RSV1 marks compressed messages. */

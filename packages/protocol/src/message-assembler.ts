@@ -90,6 +90,17 @@ export class MessageAssembler implements FrameSink {
     return this.#inMessage;
   }
 
+  /**
+   * Bytes of the unfinished message held now: gathered into its buffer, or
+   * kept as a view of an input chunk. The buffer's spare capacity is not
+   * counted (it is allocated, not yet written: no resident memory on Node).
+   * For a process-wide memory budget in the I/O layer.
+   */
+  get bufferedBytes(): number {
+    const first = this.#first;
+    return first === null ? this.#length : this.#length + first.length;
+  }
+
   onFrameHeader(header: FrameHeader): void {
     const opcode = header.opcode;
     this.#opcode = opcode;

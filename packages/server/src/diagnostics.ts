@@ -9,6 +9,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { debuglog, inspect } from 'node:util';
+import type { MemoryBudget } from '@proj/transport';
 
 /**
  * Why a connection closed, as the server saw it. One taxonomy for the
@@ -25,8 +26,10 @@ import { debuglog, inspect } from 'node:util';
  * | `heartbeat-timeout` | no pong (or anything else) within a `heartbeatInterval` |
  * | `idle-timeout` | nothing received for `idleTimeout` |
  * | `backlog-exceeded` | a send would pass `maxBacklog` under `backlogPolicy: 'close'` |
+ * | `memory-budget` | over the `memoryBudget`, it stayed unread for a whole eviction interval (1013) |
  * | `user-error` | a listener of this connection threw (1011) |
  * | `server-shutdown` | `server.close()` |
+ * | `drain` | `server.drain()`: closed in its turn over the window (1012 with a `retry-after` hint) |
  * | `session-replaced` | a session connection: its session moved to a newer connection (1000) |
  * | `session-window-full` | a session connection: its session was forgotten, its replay log full (1011) |
  * | `session-store-unavailable` | a session connection: the session store failed a `hello` or `resume` (1013) |
@@ -40,8 +43,10 @@ export type CloseCause =
   | 'heartbeat-timeout'
   | 'idle-timeout'
   | 'backlog-exceeded'
+  | 'memory-budget'
   | 'user-error'
   | 'server-shutdown'
+  | 'drain'
   | 'session-replaced'
   | 'session-window-full'
   | 'session-store-unavailable';
@@ -56,8 +61,10 @@ export const CLOSE_CAUSES: readonly CloseCause[] = [
   'heartbeat-timeout',
   'idle-timeout',
   'backlog-exceeded',
+  'memory-budget',
   'user-error',
   'server-shutdown',
+  'drain',
   'session-replaced',
   'session-window-full',
   'session-store-unavailable',
@@ -108,6 +115,27 @@ export interface ServerStats {
   readonly userErrors: number;
   /** Resumable sessions (all zero without the `sessions` option). */
   readonly sessions: SessionStats;
+  /** The `memoryBudget` and what counts against it now. */
+  readonly memory: MemoryStats;
+}
+
+/**
+ * The `memory` block of {@link ServerStats}: the `memoryBudget` and the bytes
+ * counted against it now (all zero, with `limit: Infinity`, without a budget).
+ */
+export interface MemoryStats {
+  /** The `memoryBudget` option. */
+  readonly limit: number;
+  /** Bytes counted now: `input` plus `output`. */
+  readonly used: number;
+  /** Partly received messages, compressed messages being inflated, input waiting while parsing is paused. */
+  readonly input: number;
+  /** Sends queued past a socket's high-water mark (16 KiB). */
+  readonly output: number;
+  /** Whether the budget is exceeded now (until `used` falls to three quarters of `limit`). */
+  readonly exceeded: boolean;
+  /** Connections not being read now because they held the most unfinished input. */
+  readonly pausedConnections: number;
 }
 
 /** The `sessions` block of {@link ServerStats}. */
@@ -172,6 +200,11 @@ export const CHANNELS = {
   backlogExceeded: 'proj:websocket:server:backlog-exceeded',
   /** {@link UserErrorMessage}: the application's code threw. */
   userError: 'proj:websocket:server:user-error',
+  /**
+   * {@link MemoryPressureMessage}: the `memoryBudget` was exceeded, or the
+   * bytes fell back to three quarters of it.
+   */
+  memoryPressure: 'proj:websocket:server:memory-pressure',
 } as const;
 
 /** What every channel message carries. */
@@ -229,11 +262,35 @@ export interface UserErrorMessage extends ChannelMessage {
   readonly session?: object | undefined;
 }
 
+/** Published on {@link CHANNELS}.memoryPressure. */
+export interface MemoryPressureMessage extends ChannelMessage {
+  /** `true` when the budget was just exceeded, `false` when the pressure just ended. */
+  readonly exceeded: boolean;
+  /** The budget and its counts at that moment. */
+  readonly memory: MemoryStats;
+}
+
 export const openChannel = channel(CHANNELS.open);
 export const closeChannel = channel(CHANNELS.close);
 export const handshakeRejectedChannel = channel(CHANNELS.handshakeRejected);
 export const backlogExceededChannel = channel(CHANNELS.backlogExceeded);
 export const userErrorChannel = channel(CHANNELS.userError);
+export const memoryPressureChannel = channel(CHANNELS.memoryPressure);
+
+/** {@link MemoryStats} of a budget now; without one, a limit of `Infinity` and zeros. */
+export function memoryStats(budget: MemoryBudget | undefined): MemoryStats {
+  if (budget === undefined) {
+    return { limit: Infinity, used: 0, input: 0, output: 0, exceeded: false, pausedConnections: 0 };
+  }
+  return {
+    limit: budget.limit,
+    used: budget.used,
+    input: budget.input,
+    output: budget.output,
+    exceeded: budget.exceeded,
+    pausedConnections: budget.pausedReaders,
+  };
+}
 
 /** `NODE_DEBUG=proj-websocket` turns this on (Node's own convention, as `NODE_DEBUG=net`). */
 export const debug = debuglog('proj-websocket');

@@ -9,6 +9,7 @@ export {
   type ServerCloseOptions,
   type WebSocketServerEvents,
 } from './websocket-server.js';
+export { type DrainOptions } from './drain.js';
 export {
   ServerWebSocket,
   type SendCallback,
@@ -32,6 +33,8 @@ export {
   type CloseCause,
   type CloseMessage,
   type HandshakeRejectedMessage,
+  type MemoryPressureMessage,
+  type MemoryStats,
   type OpenMessage,
   type ServerStats,
   type SessionStats,
@@ -53,6 +56,14 @@ export {
   type StoredSession,
 } from './session-store.js';
 export { MemoryAdapter, type PubSubAdapter, type PubSubAdapterEvents } from './pubsub-adapter.js';
+export {
+  ClusterAdapter,
+  type ClusterAdapterOptions,
+  type ClusterAdapterStats,
+  type ClusterRelay,
+  type ClusterRelayStats,
+  installClusterRelay,
+} from './cluster-adapter.js';
 export { type OriginAllowListOptions, type OriginCheck, originAllowList } from './origin.js';
 export { type Rejection, reject } from './rejection.js';
 export {

@@ -173,6 +173,22 @@ export interface ServerSettings {
    */
   backlogPolicy?: BacklogPolicy;
   /**
+   * Most bytes all of this server's connections may hold for later, together:
+   * partly received messages, compressed messages being inflated, and sends
+   * queued past a socket's 16 KiB high-water mark. Over it, until the bytes
+   * fall to three quarters of it, the server stops reading from the
+   * connections that hold the most unfinished input (TCP flow control pushes
+   * back on their peers), applies `backlogPolicy` to the slowest consumers
+   * first, and answers new handshakes 503 with `Retry-After`; connections
+   * that hold little go on being served. `Infinity` turns the budget off
+   * (nothing is counted); 0 is refused. At least `maxPayload`, or a message
+   * of that size could never be received (with `maxPayload: Infinity`, a
+   * message larger than the budget cannot be either). Reported by
+   * `stats().memory` and the `memoryPressure` diagnostics channel. Default
+   * 256 MiB, or `maxPayload` if that is larger.
+   */
+  memoryBudget?: number;
+  /**
    * Milliseconds for a handshake to complete: receiving the head (standalone
    * mode) plus `authenticate`. A client that trickles its head is dropped.
    * Default 10,000.
@@ -229,6 +245,7 @@ export interface ResolvedOptions<Data> extends Omit<ServerSettings, 'sessions'> 
   readonly idleTimeout: number;
   readonly maxBacklog: number;
   readonly backlogPolicy: BacklogPolicy;
+  readonly memoryBudget: number;
   readonly handshakeTimeout: number;
   readonly closeTimeout: number;
   readonly heartbeatInterval: number;
@@ -256,6 +273,17 @@ export const DEFAULTS = {
   //
   maxBacklog: 16 * 1024 * 1024,
   backlogPolicy: 'close' as BacklogPolicy,
+  //
+  // Buffers are outside V8's heap, so a fraction of the heap limit would
+  // measure the wrong thing; a fixed figure is what an operator can reason
+  // about. 256 MiB is 16 messages of the default `maxPayload` in flight at
+  // once, and keeps the issue-17 attack (200 connections stalling halfway
+  // through 16 MiB messages, 1.6 GB unbudgeted) under 512 MiB of RSS growth
+  // with room for what the budget does not count (one socket read past it per
+  // connection, zlib, V8). A server that expects more large messages at once
+  // raises it; memory of a smaller container lowers it.
+  //
+  memoryBudget: 256 * 1024 * 1024,
   handshakeTimeout: 10_000,
   closeTimeout: 10_000,
   heartbeatInterval: 0,
@@ -324,10 +352,11 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     'close',
     'reject',
   ]);
+  const maxPayload = maxPayloadOption(options.maxPayload ?? DEFAULTS.maxPayload);
   return {
     ...options,
     allowedOrigins,
-    maxPayload: maxPayloadOption(options.maxPayload ?? DEFAULTS.maxPayload),
+    maxPayload,
     maxFragments: integer(options, 'maxFragments', 1),
     maxHeadSize: integer(options, 'maxHeadSize', 1024, 1024 * 1024),
     handshakeTimeout: integer(options, 'handshakeTimeout', 1, MAX_TIMER),
@@ -352,8 +381,34 @@ export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOpti
     }),
     deflate: resolveDeflateOptions(options.perMessageDeflate, false),
     backlogPolicy,
+    // The default grows to a larger finite `maxPayload`; a budget given must cover it.
+    memoryBudget:
+      options.memoryBudget === undefined
+        ? Math.max(DEFAULTS.memoryBudget, maxPayload === Infinity ? 0 : maxPayload)
+        : memoryBudgetOption(options.memoryBudget, maxPayload),
     sessions,
   };
+}
+
+/**
+ * Checks `memoryBudget`: an integer of at least `maxPayload` (and 1), or
+ * `Infinity` for none. 0 is refused rather than read as "no limit".
+ */
+function memoryBudgetOption(value: unknown, maxPayload: number): number {
+  if (value === 0) {
+    throw new RangeError(
+      'The "memoryBudget" option must be an integer of at least 1 or Infinity, got 0 ' +
+        '(Infinity turns the budget off, not advised on a public endpoint)',
+    );
+  }
+  const budget = integerOption('memoryBudget', value, { min: 1, orInfinity: true });
+  if (budget < maxPayload && maxPayload !== Infinity) {
+    throw new RangeError(
+      `The "memoryBudget" option must be at least "maxPayload" (${maxPayload}), got ${budget}: ` +
+        'a message of that size could never be received',
+    );
+  }
+  return budget;
 }
 
 /** Every key {@link ServerOptions} has. */
@@ -376,6 +431,7 @@ const OPTION_NAMES = [
   'idleTimeout',
   'maxBacklog',
   'backlogPolicy',
+  'memoryBudget',
   'handshakeTimeout',
   'closeTimeout',
   'heartbeatInterval',

@@ -135,6 +135,7 @@ const kOnCallbackError = Symbol('onCallbackError');
 const kCloseAs = Symbol('closeAs');
 const kTerminateAs = Symbol('terminateAs');
 const kWireBytes = Symbol('wireBytes');
+const kEvict = Symbol('evict');
 
 /**
  * What the transport reports, forwarded to its ServerWebSocket: one small
@@ -165,6 +166,9 @@ class ServerEvents implements TransportEvents {
   }
   onCallbackError(error: unknown): void {
     this.#owner[kOnCallbackError](error);
+  }
+  onEvicted(): void {
+    this.#owner[kEvict]();
   }
 }
 
@@ -394,6 +398,17 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   }
 
   /** Terminates, recording `cause` unless an earlier one is known. @internal */
+  /**
+   * The memory budget evicted this connection: closed with 1013 without
+   * reading more of it (the peer's reply could not be seen).
+   * @internal
+   */
+  [kEvict](): void {
+    if (this.readyState === ConnectionState.Open) this.#closeCause ??= 'memory-budget';
+    if (debugging) debug('evicted over the memory budget: unread for a whole interval');
+    this.#transport.closeAndDrop(CloseCode.TryAgainLater, 'Memory budget exceeded');
+  }
+
   [kTerminateAs](cause: CloseCause): void {
     if (this.readyState !== ConnectionState.Closed) this.#closeCause ??= cause;
     this.#transport.terminate();
@@ -446,10 +461,16 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     return this.#wouldPassBacklog(size + frameHeaderSize(size, false));
   }
 
-  /** Whether queueing `frameBytes` more would pass `maxBacklog`; never for an empty backlog. */
+  /**
+   * Whether queueing `frameBytes` more would pass `maxBacklog`, or this is
+   * one of the slowest consumers while the memory budget is exceeded (the
+   * backlog policy applies to them first); never for an empty backlog.
+   */
   #wouldPassBacklog(frameBytes: number): boolean {
     const queued = this.#transport.bufferedAmount;
-    return queued > 0 && queued + frameBytes > this.#policy.maxBacklog;
+    if (queued === 0) return false;
+    if (queued + frameBytes > this.#policy.maxBacklog) return true;
+    return this.#policy.memoryBudget?.isSlowConsumer(queued) === true;
   }
 
   /** Refuses a send over `maxBacklog` as the `backlogPolicy` says. */

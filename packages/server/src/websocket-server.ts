@@ -11,6 +11,7 @@ import { CloseCode, encodeUtf8, toBytes } from '@proj/protocol';
 import type { ServerSession } from './server-session.js';
 import { SessionHost } from './session-host.js';
 import { SESSIONS_SUBSCRIBER } from './session-topics.js';
+import { MemoryBudget } from '@proj/transport';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
 import { type Rejection, isRejection } from './rejection.js';
 import {
@@ -31,10 +32,13 @@ import {
   debug,
   debugging,
   handshakeRejectedChannel,
+  memoryPressureChannel,
+  memoryStats,
   openChannel,
   userErrorChannel,
   warnUserError,
 } from './diagnostics.js';
+import { type DrainOptions, type DrainPlan, planDrain, spreadOver } from './drain.js';
 import { fanOut } from './fan-out.js';
 import { MemoryAdapter, type PubSubAdapter } from './pubsub-adapter.js';
 import { TopicRegistry } from './topics.js';
@@ -45,6 +49,13 @@ import {
   checkRequest,
   negotiateUpgrade,
 } from './upgrade.js';
+
+/**
+ * `Retry-After` (seconds) of a handshake refused over the memory budget: the
+ * pressure of a burst of large messages passes in about that time, and a
+ * client retrying sooner would only be refused again.
+ */
+const MEMORY_RETRY_AFTER = 5;
 
 /** `server.sessions` of a server without sessions. */
 const NO_SESSIONS: ReadonlyMap<string, never> = new Map<string, never>();
@@ -188,7 +199,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   #listenError: Error | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** Evicts connections left unread under memory pressure; runs only while the budget is exceeded. */
+  #memorySweepTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /** Set by {@link drain}: what it tells clients (and refused handshakes). */
+  #drainPlan: DrainPlan | undefined;
 
   /**
    * @param options - see {@link ServerOptions}; exactly one of `port`, `server`, `noServer`.
@@ -216,6 +231,12 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       backlogPolicy: resolved.backlogPolicy,
       // A peer that pings without reading gets no pongs past the backlog cap.
       pongBacklogLimit: resolved.maxBacklog,
+      memoryBudget:
+        resolved.memoryBudget === Infinity
+          ? undefined
+          : new MemoryBudget(resolved.memoryBudget, (exceeded, budget) =>
+              this.#memoryPressure(exceeded, budget),
+            ),
       topics: this.#topics,
       // A connection leaves the set itself, just before its 'close'.
       clients: this.#clients as Set<ServerWebSocket<unknown>>,
@@ -396,6 +417,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       closes: { ...counters.closes },
       userErrors: counters.userErrors,
       sessions: this.#sessions?.stats() ?? NO_SESSION_STATS,
+      memory: memoryStats(this.#policy.memoryBudget),
     };
   }
 
@@ -415,12 +437,19 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     onConnection?: (socket: ServerWebSocket<Data>, request: IncomingMessage) => void,
   ): void {
     if (this.#closing) {
-      this.#refuse(socket, request, 503, 'Server is shutting down');
+      this.#refuseShuttingDown(socket, request);
       return;
     }
     // Closing connections still hold a socket, so they count until 'close'.
     if (this.#clients.size + this.#pending.size >= this.#options.maxConnections) {
       this.#refuse(socket, request, 503, 'Too many connections');
+      return;
+    }
+    // Over the memory budget a new connection could only add to the pressure.
+    if (this.#policy.memoryBudget?.exceeded) {
+      this.#refuse(socket, request, 503, 'Server is over its memory budget', {
+        'Retry-After': String(MEMORY_RETRY_AFTER),
+      });
       return;
     }
     let outcome: UpgradeOutcome<Data> | Promise<UpgradeOutcome<Data>>;
@@ -540,6 +569,69 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return this.#closing;
   }
 
+  /**
+   * Shuts down for a deploy without a stampede: stops accepting at once
+   * (standalone mode closes its listener, so that a load balancer sends new
+   * clients to other nodes; a handshake that still arrives, as in attached
+   * or no-server mode, is refused 503 with `Retry-After`), then closes the
+   * open connections one by one, evenly spaced over `window` ms, each with
+   * 1012 and the reason `retry-after=<s>` (close cause `drain`), so that
+   * their reconnects reach the other nodes at an even rate. A session's
+   * connection closes the same way: the session is suspended here, not
+   * ended, and its client resumes it on another node through the store.
+   * After the window, the server closes as {@link close} does (the last
+   * clients get `timeout` ms, sessions still held end here with
+   * `server-closed` after a last commit each). Calling it again, or
+   * `close()` while it drains, returns the same promise.
+   * @param options - see {@link DrainOptions}.
+   * @throws {TypeError|RangeError} for invalid options, naming the option.
+   * @example
+   * process.once('SIGTERM', () => void server.drain({ window: 10_000 }));
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const plan = planDrain(options, this.#options.closeTimeout);
+    this.#drainPlan = plan;
+    this.#closing = this.#drain(plan);
+    return this.#closing;
+  }
+
+  /** Whether {@link drain} was called (the server refuses handshakes and closes its connections). */
+  get draining(): boolean {
+    return this.#drainPlan !== undefined;
+  }
+
+  async #drain(plan: DrainPlan): Promise<void> {
+    const server = this.#httpServer;
+    let listenerClosed: Promise<void> | undefined;
+    if (this.#ownsServer && server?.listening) {
+      // server.close() stops accepting now; its callback waits for every
+      // socket, upgraded ones included, which the shutdown below closes.
+      listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+    }
+    const { code, reason } = plan;
+    const clients = [...this.#clients];
+    const closed = Promise.all(
+      clients.map((client) =>
+        client.readyState === ServerWebSocket.CLOSED
+          ? undefined
+          : new Promise<void>((resolve) => client.once('close', () => resolve())),
+      ),
+    );
+    await spreadOver(clients, plan.window, (client) =>
+      closeAs(client as ServerWebSocket<unknown>, 'drain', code, reason),
+    );
+    // The last closing handshakes complete before the shutdown, so that
+    // every session is suspended by its connection's close (and its client
+    // resumes it elsewhere) rather than forgotten while still attached.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, plan.timeout)))]);
+    clearTimeout(timer);
+    await this.#shutdown({ code, reason, timeout: plan.timeout });
+    await listenerClosed;
+  }
+
   async #shutdown(options: ServerCloseOptions): Promise<void> {
     const {
       code = CloseCode.GoingAway,
@@ -560,8 +652,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       if (siblings.length > 0) attachedServers.set(server, siblings);
       else attachedServers.delete(server);
     }
+    const headers = this.#drainPlan?.refusalHeaders ?? {};
     for (const socket of this.#pending)
-      abortHandshake(socket, { status: 503, headers: {}, body: 'Server is shutting down' });
+      abortHandshake(socket, { status: 503, headers, body: 'Server is shutting down' });
     const sessionsClosed = this.#sessions?.close(code, reason, timeout);
     if (this.#onAdapterMessage) this.#topics.adapter.off('message', this.#onAdapterMessage);
 
@@ -594,6 +687,34 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     return (query === -1 ? url : url.slice(0, query)) === path;
+  }
+
+  /** The memory budget was exceeded, or its pressure ended: published and logged. */
+  #memoryPressure(exceeded: boolean, budget: MemoryBudget): void {
+    // A connection stopped by the budget cannot be seen to leave (its FIN
+    // waits behind unread bytes): one left unread for between half and all
+    // of closeTimeout is evicted, largest first, until the pressure ends.
+    clearInterval(this.#memorySweepTimer);
+    this.#memorySweepTimer = exceeded
+      ? setInterval(() => budget.sweep(), this.#options.closeTimeout / 2).unref()
+      : undefined;
+    if (memoryPressureChannel.hasSubscribers) {
+      memoryPressureChannel.publish({ server: this, exceeded, memory: memoryStats(budget) });
+    }
+    if (debugging) {
+      debug(
+        exceeded
+          ? 'memory budget exceeded (%d of %d bytes): reading paused for the largest holders'
+          : 'memory pressure ended (%d of %d bytes)',
+        budget.used,
+        budget.limit,
+      );
+    }
+  }
+
+  /** Refuses a handshake that arrives while closing: 503, with `Retry-After` while draining. */
+  #refuseShuttingDown(socket: Duplex, request: IncomingMessage): void {
+    this.#refuse(socket, request, 503, 'Server is shutting down', this.#drainPlan?.refusalHeaders);
   }
 
   /** Answers a refused handshake and reports it as `rejected`. */
@@ -762,7 +883,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       return;
     }
     if (this.#closing) {
-      this.#refuse(socket, request, 503, 'Server is shutting down');
+      this.#refuseShuttingDown(socket, request);
       return;
     }
     socket.write(outcome.response);

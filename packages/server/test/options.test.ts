@@ -111,6 +111,7 @@ describe('valid options', () => {
       idleTimeout: 0,
       maxBacklog: 16 * 1024 * 1024,
       backlogPolicy: 'close',
+      memoryBudget: 256 * 1024 * 1024,
     });
   });
 

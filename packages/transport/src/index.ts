@@ -12,4 +12,11 @@ export {
   allocateUnsafe,
   toBuffer,
 } from './socket-transport.js';
+export {
+  type BudgetReader,
+  MemoryBudget,
+  PAUSE_FLOOR,
+  type PressureListener,
+  RESUME_FRACTION,
+} from './memory-budget.js';
 export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';

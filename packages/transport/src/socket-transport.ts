@@ -13,6 +13,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
+import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 
 /**
@@ -48,6 +49,12 @@ export interface TransportEvents {
   onDrain?(): void;
   /** The socket reported an error (`close` follows). */
   onSocketError?(error: Error): void;
+  /**
+   * The memory budget evicted this connection (it stayed stopped for a whole
+   * interval under pressure): close it, without reading more of it (e.g.
+   * `closeAndDrop`). Without this the socket is destroyed.
+   */
+  onEvicted?(): void;
   /**
    * A listener threw after the connection had closed or failed, so it could
    * not be failed with 1011 (see `ConnectionHandler.onCallbackError`).
@@ -97,6 +104,11 @@ export interface TransportSettings {
    * backlog. Default: never skipped.
    */
   readonly pongBacklogLimit?: number | undefined;
+  /**
+   * The budget the connections' buffered bytes count against (see
+   * {@link MemoryBudget}); without one nothing is counted.
+   */
+  readonly memoryBudget?: MemoryBudget | undefined;
 }
 
 const kTransport = Symbol('transport');
@@ -113,6 +125,8 @@ const INFLATING = 4;
 const END_WHEN_INFLATED = 8;
 /** The socket closed while a message was inflating: the end waits for it. */
 const CLOSED_WHILE_INFLATING = 16;
+/** Reading is paused by the memory budget until its pressure ends. */
+const PAUSED_BY_BUDGET = 32;
 
 /** A socket that knows its transport, for the shared listeners below. */
 type OwnedSocket = Socket & { [kTransport]: SocketTransport };
@@ -159,7 +173,7 @@ function uncorkLater(transport: SocketTransport): void {
  * Its `ConnectionHandler` methods (`write`, `end`, `onMessage`, ...) are the
  * protocol's callbacks, not for the policy to call.
  */
-export class SocketTransport implements ConnectionHandler, SendSink {
+export class SocketTransport implements ConnectionHandler, SendSink, BudgetReader {
   readonly #socket: Socket;
   readonly #connection: Connection;
   readonly #events: TransportEvents;
@@ -179,6 +193,10 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   /** {@link CORKED}, {@link PAUSED_BY_USER}, ... */
   #flags = 0;
   #reads = 0;
+  /** Input bytes counted against the memory budget now. */
+  #inputCounted = 0;
+  /** Output bytes counted against the memory budget now. */
+  #outputCounted = 0;
 
   constructor(init: SocketTransportInit) {
     this.#socket = init.socket;
@@ -220,6 +238,11 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   /** Whether reading is paused by {@link pause}. */
   get pausedByUser(): boolean {
     return (this.#flags & PAUSED_BY_USER) !== 0;
+  }
+
+  /** Whether reading is paused by the memory budget, until its pressure ends. */
+  get pausedByBudget(): boolean {
+    return (this.#flags & PAUSED_BY_BUDGET) !== 0;
   }
 
   /** The socket, for what the policy reads of it (the peer's address). */
@@ -325,10 +348,56 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     this.#socket.pause();
   }
 
-  /** Resumes reading after {@link pause} (once no message is inflating). */
+  /**
+   * Resumes reading after {@link pause} (once no message is inflating, and
+   * once the memory budget's pressure ends if it stopped this reader).
+   */
   resume(): void {
     this.#flags &= ~PAUSED_BY_USER;
-    if (!this.#connection.parsingPaused) this.#socket.resume();
+    if (!this.#connection.parsingPaused && (this.#flags & PAUSED_BY_BUDGET) === 0) {
+      this.#socket.resume();
+    }
+  }
+
+  /** @internal BudgetReader: the memory budget's pressure ended. */
+  resumeAfterPressure(): void {
+    this.#flags &= ~PAUSED_BY_BUDGET;
+    if ((this.#flags & INFLATING) === 0) this.#resumeReading();
+  }
+
+  /** @internal BudgetReader: bytes of unfinished input counted against the memory budget. */
+  get heldInput(): number {
+    return this.#inputCounted;
+  }
+
+  /**
+   * @internal BudgetReader: stopped for a whole interval under pressure.
+   * Uncounted at once (the budget goes on with the next largest), then the
+   * policy closes it ({@link TransportEvents.onEvicted}), or it is destroyed.
+   */
+  evictForPressure(): void {
+    if (this.#settings.memoryBudget !== undefined) {
+      this.#countInput(0);
+      this.#countOutput(0);
+    }
+    if (this.#events.onEvicted) this.#events.onEvicted();
+    else this.terminate();
+  }
+
+  /**
+   * Sends a close frame with `code` and `reason` if it can go now, and
+   * destroys the socket once what is written has been flushed: for a peer we
+   * no longer read (its close frame could not be seen).
+   */
+  closeAndDrop(code: number, reason: string): void {
+    const queue = this.#queue;
+    if (this.#connection.state === ConnectionState.Open && (queue === null || !queue.busy)) {
+      this.#connection.close(code, reason);
+    }
+    this.uncork();
+    this.#socket.destroySoon();
+    // A peer that reads nothing either never lets the end finish.
+    this.#armCloseTimer();
   }
 
   // ---- SendSink: what the queue hands on, in order ----
@@ -410,10 +479,24 @@ export class SocketTransport implements ConnectionHandler, SendSink {
         socket.cork();
         writeChunks(socket, chunks, callback);
         socket.uncork();
+        this.#countBacklog();
         return;
       }
     }
     writeChunks(socket, chunks, callback);
+    this.#countBacklog();
+  }
+
+  /**
+   * Counts the socket's backlog against the memory budget, only past the
+   * high-water mark: then 'drain' is sure to follow and uncount it. Below it
+   * a socket holds at most 16 KiB.
+   */
+  #countBacklog(): void {
+    const socket = this.#socket;
+    if (socket.writableNeedDrain && this.#settings.memoryBudget !== undefined) {
+      this.#countOutput(socket.writableLength);
+    }
   }
 
   /** @internal */
@@ -492,6 +575,12 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   /** @internal */
   onClose(code: number, reason: string, wasClean: boolean): void {
     clearTimeout(this.#closeTimer);
+    const budget = this.#settings.memoryBudget;
+    if (budget !== undefined) {
+      budget.forget(this);
+      this.#countInput(0);
+      this.#countOutput(0);
+    }
     this.#deflate?.close();
     this.#queue?.abort(notOpen(ConnectionState.Closed));
     this.#events.onClose(code, reason, wasClean);
@@ -504,12 +593,22 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     this.#reads++;
     this.#cork();
     this.#connection.receiveData(chunk);
+    // An inflating message counts its compressed bytes until it is delivered;
+    // a closed connection counts nothing (onClose uncounted it).
+    if (
+      this.#settings.memoryBudget !== undefined &&
+      (this.#flags & INFLATING) === 0 &&
+      this.#connection.state !== ConnectionState.Closed
+    ) {
+      this.#countInput(this.#connection.bufferedInput);
+    }
     this.#endBatch();
     this.#armCloseTimer();
   }
 
   /** @internal */
   drained(): void {
+    if (this.#outputCounted !== 0) this.#countOutput(0);
     // Called from the socket's 'drain': a throw here would be uncaught.
     try {
       this.#events.onDrain?.();
@@ -568,6 +667,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
     connection.pauseParsing();
     this.#socket.pause();
     this.#flags |= INFLATING;
+    if (this.#settings.memoryBudget !== undefined) this.#countInput(data.byteLength);
     this.#compressor!.decompress(data, (error, result) => {
       this.#flags &= ~INFLATING;
       if (connection.state === ConnectionState.Closed) return;
@@ -579,6 +679,7 @@ export class SocketTransport implements ConnectionHandler, SendSink {
       this.#armCloseTimer();
       const flags = this.#flags;
       if ((flags & INFLATING) !== 0) return;
+      if (this.#settings.memoryBudget !== undefined) this.#countInput(connection.bufferedInput);
       if ((flags & CLOSED_WHILE_INFLATING) !== 0) connection.receiveEof();
       else if ((flags & END_WHEN_INFLATED) !== 0) this.#endOurSide();
       else this.#resumeReading();
@@ -594,11 +695,40 @@ export class SocketTransport implements ConnectionHandler, SendSink {
   #resumeReading(): void {
     if (
       !this.#connection.parsingPaused &&
-      (this.#flags & PAUSED_BY_USER) === 0 &&
+      (this.#flags & (PAUSED_BY_USER | PAUSED_BY_BUDGET)) === 0 &&
       this.#socket.isPaused()
     ) {
       this.#socket.resume();
     }
+  }
+
+  /**
+   * Counts `held` bytes of unfinished input against the memory budget, and
+   * stops reading while the budget is exceeded and this reader holds the
+   * most: TCP flow control then pushes back on the peer.
+   */
+  #countInput(held: number): void {
+    const before = this.#inputCounted;
+    // The common case: every message so far arrived within its read.
+    if (held === 0 && before === 0) return;
+    const budget = this.#settings.memoryBudget!;
+    if (held !== before) {
+      this.#inputCounted = held;
+      budget.setInput(this, before, held);
+    }
+    if ((this.#flags & PAUSED_BY_BUDGET) === 0 && budget.shouldPause(held)) {
+      this.#flags |= PAUSED_BY_BUDGET;
+      this.#socket.pause();
+      budget.paused(this);
+    }
+  }
+
+  /** Counts `queued` bytes of output against the memory budget. */
+  #countOutput(queued: number): void {
+    const before = this.#outputCounted;
+    if (queued === before) return;
+    this.#outputCounted = queued;
+    this.#settings.memoryBudget!.setOutput(before, queued);
   }
 
   /** The send queue, made now if it was not yet. */
