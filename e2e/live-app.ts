@@ -6,21 +6,41 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { Page } from '@playwright/test';
+import type { Page, TestInfo } from '@playwright/test';
 
 const liveDir = fileURLToPath(new URL('../apps/live/', import.meta.url));
 /** Servers started and not yet stopped. */
 const children: ChildProcess[] = [];
+/** What each server started by this test printed, for a failed test's report. */
+const logs: Array<() => string> = [];
+
+/** One player of a world state, as a spec reads it. */
+export interface LivePlayer {
+  id: string;
+  x: number;
+  y: number;
+}
 
 /** What a spec reads of `window.liveState`. */
 export interface LiveView {
   status: string;
-  id: number | null;
+  id: string | null;
   count: number;
   rtt: number | null;
   received: number;
   sentPerSecond: number;
-  players: Array<{ id: number; x: number; y: number }>;
+  connections: number;
+  session: boolean;
+  sessionsLost: number;
+  mode: string;
+  position: { x: number; y: number };
+  players: LivePlayer[];
+}
+
+/** A world state the page received (its `liveworld` event). */
+export interface LiveWorld {
+  count: number;
+  players: LivePlayer[];
 }
 
 /** A running apps/live server. */
@@ -50,6 +70,7 @@ export async function startLiveServer(
   });
   children.push(child);
   let log = '';
+  logs.push(() => log);
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (log += text));
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (log += text));
   const url = await new Promise<string>((resolve, reject) => {
@@ -66,8 +87,17 @@ export async function startLiveServer(
   return { child, url, log: () => log };
 }
 
-/** Stops every server still running; call from `test.afterEach`, so a failed test cleans up too. */
-export async function stopLiveServers(): Promise<void> {
+/**
+ * Stops every server still running; call from `test.afterEach`, so a failed
+ * test cleans up too. Given the test's info, a failed test gets what each
+ * server printed as an attachment.
+ */
+export async function stopLiveServers(testInfo?: TestInfo): Promise<void> {
+  const printed = logs.splice(0).map((log) => log());
+  if (testInfo && testInfo.status !== testInfo.expectedStatus) {
+    for (const [index, log] of printed.entries())
+      await testInfo.attach(`server ${index + 1} log`, { body: log, contentType: 'text/plain' });
+  }
   for (const child of children.splice(0)) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     const exited = once(child, 'exit');
@@ -88,13 +118,38 @@ export function readLiveState(page: Page): Promise<LiveView> {
       rtt: state.rtt,
       received: state.received,
       sentPerSecond: state.sentPerSecond,
+      connections: state.connections,
+      session: state.session,
+      sessionsLost: state.sessionsLost,
+      mode: state.mode,
+      position: { ...state.position },
       players: [...state.players.values()].map(({ id, x, y }) => ({ id, x, y })),
     };
   });
 }
 
+/**
+ * Starts recording every world state `page` receives (its `liveworld`
+ * events), from now on; {@link recordedWorlds} reads them.
+ */
+export function recordWorlds(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    const worlds: LiveWorld[] = [];
+    (window as unknown as { recordedWorlds: LiveWorld[] }).recordedWorlds = worlds;
+    window.addEventListener('liveworld', (event) => {
+      const { count, players } = (event as CustomEvent<LiveWorld>).detail;
+      worlds.push({ count, players: players.map(({ id, x, y }) => ({ id, x, y })) });
+    });
+  });
+}
+
+/** The world states `page` received since {@link recordWorlds}, oldest first. */
+export function recordedWorlds(page: Page): Promise<LiveWorld[]> {
+  return page.evaluate(() => (window as unknown as { recordedWorlds: LiveWorld[] }).recordedWorlds);
+}
+
 /** Where `page` sees player `id`, or undefined when it does not see it. */
-export async function positionOf(page: Page, id: number): Promise<string | undefined> {
+export async function positionOf(page: Page, id: string): Promise<string | undefined> {
   const player = (await readLiveState(page)).players.find((p) => p.id === id);
   return player && `${player.x},${player.y}`;
 }

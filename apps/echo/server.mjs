@@ -4,12 +4,18 @@
 //   HOST=0.0.0.0 PORT=9000 pnpm --dir apps/echo start
 //
 // It picks the first subprotocol a client offers, accepts messages up to
-// 16 MiB, logs each connection, and shuts down gracefully on Ctrl-C (every
-// client gets a 1001 close frame).
+// 16 MiB, logs each connection, and shuts down gracefully on Ctrl-C or
+// SIGTERM through `server.drain()`: it stops accepting, and closes its
+// clients one by one over DRAIN_MS (default 10 000) with 1012 and
+// `retry-after=0`, so that they reconnect to another instance at an even
+// rate. A second signal exits at once.
+//
+//   DRAIN_MS=30000 node server.mjs
 import { WebSocketServer } from '@proj/server';
 
 const host = process.env['HOST'] || '127.0.0.1';
 const port = Number(process.env['PORT'] ?? 8080);
+const drainWindow = Number(process.env['DRAIN_MS'] ?? 10_000);
 
 const server = new WebSocketServer({
   host,
@@ -41,9 +47,15 @@ server.on('connection', (socket, request) => {
   );
 });
 
+let draining = false;
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.once(signal, () => {
-    console.log('shutting down');
-    void server.close().then(() => process.exit(0));
+  process.on(signal, () => {
+    if (draining) {
+      console.log('exiting now');
+      process.exit(1);
+    }
+    draining = true;
+    console.log(`draining ${server.clients.size} connections over ${drainWindow} ms`);
+    void server.drain({ window: drainWindow }).then(() => process.exit(0));
   });
 }

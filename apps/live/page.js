@@ -7,23 +7,29 @@
 // (nothing of the previous update is still waiting to go out). The server
 // broadcasts the world 20 times a second; every player is drawn as a dot.
 //
+// The connection is a ReconnectingWebSocket with a resumable session
+// (docs/session-protocol.md): when it drops, the page reconnects and resumes
+// the session, and stays the same player (id, colour, position); with Redis
+// behind the server, even across a restart of the server process.
+//
 // The position follows the mouse (or a finger) over the field. Until the
 // pointer moves there, or always with ?auto=1, the dot moves by itself, so a
 // page nobody touches (a screenshot, an automated test) still plays.
 //
 // Test hooks: window.liveState (see LiveState below) is read by the Playwright
-// test (e2e/tests/live.spec.ts). It is updated in place; do not write to it.
-import { WebSocket } from '@proj/client';
+// tests (e2e/tests/live*.spec.ts). It is updated in place; do not write to it.
+// Each world state is also dispatched on window as a `liveworld` event.
+import { ReconnectingWebSocket } from '@proj/client';
 
 /** How often the page sends its position: the textbook's 50 ms. */
 const SEND_MS = 50;
-/** Reconnect delays: 0.5 s, 1 s, 2 s ... up to 10 s, each with ±20% jitter. */
+/** Reconnect delays: drawn from 0.5-1 s, 0.5-2 s, 0.5-4 s ... up to 0.5-10 s. */
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10_000;
 
 /**
  * @typedef {object} Player One entry of the world state.
- * @property {number} id
+ * @property {string} id
  * @property {string} color a CSS color
  * @property {number} x 0..1, left to right
  * @property {number} y 0..1, top to bottom
@@ -35,9 +41,9 @@ const RETRY_MAX_MS = 10_000;
 /**
  * @typedef {object} LiveState What the page knows, exposed as window.liveState for tests.
  * @property {'connecting' | 'open' | 'closed'} status
- * @property {number | null} id this page's player id (from `welcome`), null before
+ * @property {string | null} id this page's player id (from `welcome`), null before
  * @property {string | null} color this page's color
- * @property {Map<number, Player>} players the last world state, by id (this page included)
+ * @property {Map<string, Player>} players the last world state, by id (this page included)
  * @property {number} count players connected, as the server counts them
  * @property {number | null} rtt round-trip time in ms (smoothed), null until measured
  * @property {number} received messages received, in total
@@ -46,6 +52,8 @@ const RETRY_MAX_MS = 10_000;
  * @property {number} receivedPerSecond messages received in the last second
  * @property {number} sentPerSecond moves sent in the last second
  * @property {number} connections how many times the socket opened (1 + reconnects)
+ * @property {boolean} session the connection carries a resumable session (false: a plain WebSocket)
+ * @property {number} sessionsLost sessions the server could not resume (each made this page a new player)
  * @property {'auto' | 'pointer'} mode what moves this page's dot
  * @property {{ x: number, y: number }} position this page's position, 0..1
  */
@@ -67,6 +75,8 @@ const state = {
   receivedPerSecond: 0,
   sentPerSecond: 0,
   connections: 0,
+  session: false,
+  sessionsLost: 0,
   mode: 'auto',
   position: { x: 0.5, y: 0.5 },
 };
@@ -76,58 +86,91 @@ Object.defineProperty(window, 'liveState', { value: state, enumerable: true });
 // The connection.
 
 const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/updates`;
-let attempt = 0;
 let lastRttSeq = 0;
+/** Moves are numbered over the page's life, so the server's "newest wins" holds across connections. */
 let seq = 0;
 
-function connect() {
-  state.status = 'connecting';
-  const socket = new WebSocket(url);
-  /** @type {ReturnType<typeof setInterval> | undefined} */
-  let timer;
+// One object for the page's life: it reconnects by itself (with backoff and
+// jitter, so that many pages do not return at once), and with `session` the
+// server's messages and ours arrive exactly once, in order, across drops.
+// The session's acknowledgements of the 20 world states a second go out on
+// the same connection as the moves, and count in its bufferedAmount until
+// they leave: one a second (rather than one every 50 ms) rarely holds a move
+// back. The server keeps at most a second of world states for us meanwhile.
+const socket = new ReconnectingWebSocket(url, [], {
+  session: { ackDelay: 1000 },
+  minDelay: RETRY_FIRST_MS,
+  maxDelay: RETRY_MAX_MS,
+});
 
-  socket.onopen = () => {
-    attempt = 0;
-    state.status = 'open';
-    state.connections++;
-    // The textbook loop: every 50 ms, send an update only if everything sent
-    // before has left the browser. On a slow or stalled connection updates are
-    // skipped instead of queueing up, so what goes out next is always fresh.
-    timer = setInterval(() => {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      if (socket.bufferedAmount === 0) {
-        socket.send(getUpdateData());
-        state.sent++;
-        sentThisSecond++;
-      } else {
-        state.held++;
-      }
-    }, SEND_MS);
-  };
+socket.addEventListener('open', () => {
+  state.status = 'open';
+  state.connections++;
+  state.session = socket.sessionId !== null;
+  // Where we are, at once: a server this session just moved to (a restarted
+  // one) shows us from this move on, rather than after the next tick.
+  sendUpdate();
+});
 
-  socket.onmessage = (event) => {
-    state.received++;
-    receivedThisSecond++;
-    if (typeof event.data !== 'string') return;
-    const message = JSON.parse(event.data);
-    if (message.type === 'welcome') onWelcome(message);
-    else if (message.type === 'world') onWorld(message);
-  };
+socket.addEventListener('message', (event) => {
+  state.received++;
+  receivedThisSecond++;
+  if (typeof event.data !== 'string') return;
+  const message = JSON.parse(event.data);
+  if (message.type === 'welcome') onWelcome(message);
+  else if (message.type === 'world') onWorld(message);
+});
 
-  socket.onclose = (event) => {
-    clearInterval(timer);
-    state.status = 'closed';
-    state.players = new Map();
-    state.count = 0;
-    state.rtt = null;
-    trails.clear();
-    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt++);
-    const jittered = Math.round(delay * (0.8 + 0.4 * Math.random()));
-    retryAt = performance.now() + jittered;
-    closeReason = event.code === 1001 ? 'server went away' : `closed (${event.code})`;
-    setTimeout(connect, jittered);
-  };
+socket.addEventListener('close', (event) => {
+  state.status = 'closed';
+  state.players = new Map();
+  state.count = 0;
+  state.rtt = null;
+  trails.clear();
+  closeReason = CLOSE_REASONS[event.code] ?? `closed (${event.code})`;
+  // CLOSED: the end (the server ended the session, or refused us for good).
+  if (socket.readyState === ReconnectingWebSocket.CLOSED) retryAt = null;
+});
+
+socket.addEventListener('reconnecting', (event) => {
+  retryAt = performance.now() + event.delay;
+});
+
+// The server could not resume the session (it expired, or the server
+// restarted without a store): a new session, and a new player, follows.
+socket.addEventListener('sessionlost', () => {
+  state.sessionsLost++;
+  state.id = null;
+  state.color = null;
+});
+
+// The textbook loop: every 50 ms, send an update only if everything sent
+// before has left the browser. On a slow or stalled connection updates are
+// skipped instead of queueing up, so what goes out next is always fresh. While
+// disconnected, bufferedAmount counts every move the server has not
+// acknowledged: one move at most waits for the next connection, and it is
+// the first thing the server gets when the session resumes.
+setInterval(() => {
+  if (state.id === null || socket.readyState > ReconnectingWebSocket.OPEN) return;
+  if (socket.bufferedAmount === 0) sendUpdate();
+  else state.held++;
+}, SEND_MS);
+
+function sendUpdate() {
+  if (state.id === null) return;
+  socket.send(getUpdateData());
+  state.sent++;
+  sentThisSecond++;
 }
+
+/** What the page says when the connection closed, by close code. */
+/** @type {Record<number, string>} */
+const CLOSE_REASONS = {
+  1001: 'server went away',
+  1006: 'connection lost',
+  1012: 'server restarting',
+  1013: 'server full',
+};
 
 /** The textbook's getUpdateData(): this player's position, numbered and timed. */
 function getUpdateData() {
@@ -135,13 +178,11 @@ function getUpdateData() {
   return JSON.stringify({ type: 'move', x, y, seq: ++seq, t: performance.now() });
 }
 
-/** @param {{ id: number, color: string, x: number, y: number }} message */
+/** A new player: once per session (or per connection, on a server without sessions). */
+/** @param {{ id: string, color: string, x: number, y: number }} message */
 function onWelcome(message) {
   state.id = message.id;
   state.color = message.color;
-  // A new connection is a new player: its moves are numbered from 1 again.
-  seq = 0;
-  lastRttSeq = 0;
   if (state.mode === 'pointer') return;
   autoOrigin = { x: message.x, y: message.y };
   autoStart = performance.now();
@@ -149,6 +190,7 @@ function onWelcome(message) {
 
 /** @param {{ players: Player[], count: number }} message */
 function onWorld(message) {
+  window.dispatchEvent(new CustomEvent('liveworld', { detail: message }));
   state.players = new Map(message.players.map((player) => [player.id, player]));
   extendTrails(message.players);
   state.count = message.count;
@@ -186,7 +228,8 @@ function currentPosition() {
   if (state.mode === 'auto') {
     // A slow loop around the point the server gave us, different for every
     // player, never closer than 5% to an edge.
-    const phase = (state.id ?? 0) * 2.1;
+    let phase = 0;
+    for (const digit of state.id ?? '') phase += digit.charCodeAt(0) * 2.1;
     const seconds = (performance.now() - autoStart) / 1000;
     const cx = clamp(autoOrigin.x, 0.27, 0.73);
     const cy = clamp(autoOrigin.y, 0.25, 0.75);
@@ -213,10 +256,10 @@ function round(value) {
 
 const context = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
 /** Where each dot is drawn: eased toward the broadcast position between ticks. */
-/** @type {Map<number, { x: number, y: number }>} */
+/** @type {Map<string, { x: number, y: number }>} */
 const shown = new Map();
 /** The last second and a half of broadcast positions of each player, oldest first. */
-/** @type {Map<number, Array<{ x: number, y: number }>>} */
+/** @type {Map<string, Array<{ x: number, y: number }>>} */
 const trails = new Map();
 const TRAIL_LENGTH = 30;
 
@@ -298,7 +341,7 @@ function ease(player) {
 
 /**
  * A fading line through the player's recent positions, ending at its dot.
- * @param {number} id
+ * @param {string} id
  * @param {{ x: number, y: number }} head where the dot is drawn
  * @param {string} color
  * @param {number} width
@@ -351,6 +394,8 @@ function drawDot(x, y, color, label, own, height) {
 
 let receivedThisSecond = 0;
 let sentThisSecond = 0;
+/** When the next attempt starts (performance.now()), null when none will. */
+/** @type {number | null} */
 let retryAt = 0;
 let closeReason = '';
 
@@ -358,6 +403,7 @@ let closeReason = '';
 function statusText(long = false) {
   if (state.status === 'open') return 'connected';
   if (state.status === 'connecting') return 'connecting…';
+  if (retryAt === null) return long ? `${closeReason}: not reconnecting` : closeReason;
   const seconds = Math.max(0, Math.ceil((retryAt - performance.now()) / 1000));
   return `${long ? `${closeReason}: ` : ''}reconnecting in ${seconds} s`;
 }
@@ -393,6 +439,5 @@ setInterval(() => {
 }, 1000);
 setInterval(render, 200);
 
-connect();
 render();
 requestAnimationFrame(draw);

@@ -8,11 +8,16 @@
 //   HOST=0.0.0.0 PORT=9000 node server.mjs     # other address; PORT=0 picks a free port
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=8081 node server.mjs   # one of N processes sharing the world
 //
-// The message protocol is described in README.md. Logs each connection; shuts
-// down gracefully on Ctrl-C / SIGTERM (every page gets a 1001 close frame).
+// The message protocol is described in README.md. Pages connect with a
+// resumable session (docs/session-protocol.md): a player keeps its id, colour
+// and position across lost connections, and, with REDIS_URL, across a restart
+// of this process or a move to another one. Plain WebSocket clients still get
+// a player of their own per connection. Logs each player; shuts down
+// gracefully on Ctrl-C / SIGTERM (server.drain(): the pages reconnect).
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { WebSocketServer } from '@proj/server';
+import { ServerSession, WebSocketServer } from '@proj/server';
 
 const host = process.env['HOST'] || '127.0.0.1';
 const port = Number(process.env['PORT'] ?? 8080);
@@ -29,8 +34,20 @@ const TICK_MS = 50;
 const MAX_BUFFERED = 64 * 1024;
 /** Moves are tiny JSON objects; anything bigger is refused with 1009. */
 const MAX_PAYLOAD = 4 * 1024;
-/** Most players at once; further connections are refused with 503. */
+/** Most players at once (suspended sessions included); more are closed with 1013. */
 const MAX_PLAYERS = 100;
+/**
+ * A session whose client has not acknowledged this many messages (5 s of
+ * world states) skips ticks: a world state is a snapshot, so piling stale ones
+ * up in its replay log (to be replayed on a resume) would only delay the fresh
+ * one, and a full log would end the session.
+ */
+const MAX_UNACKED = 100;
+/**
+ * Shutdown spreads the pages' reconnects over this long (`server.drain`): at
+ * most 100 players, so at most 50 reconnects a second reach the next process.
+ */
+const DRAIN_WINDOW_MS = 2000;
 
 // ---------------------------------------------------------------------------
 // HTTP: the page, its bundle and its stylesheet, from a fixed list.
@@ -87,13 +104,15 @@ const httpServer = createServer(async (request, response) => {
 
 /**
  * @typedef {object} Player
- * @property {number} id
+ * @property {string} id six base-32 digits: of a hash of the session id, or random for a plain connection
  * @property {string} color
  * @property {number} x 0..1, left to right
  * @property {number} y 0..1, top to bottom
  * @property {number} seq the `seq` of the last move applied (0: none yet)
  * @property {number} t the `t` of that move: the page's clock, echoed back for its RTT
  * @property {number} receivedAt when that move arrived (performance.now() here)
+ * @property {boolean} online a connection carries it (a suspended session's player is kept, and hidden)
+ * @property {boolean} placed its position is known (a session that moved here: once its first move arrived)
  */
 
 // ---------------------------------------------------------------------------
@@ -107,12 +126,24 @@ const SHARDS = 'live:shards';
 const SHARD_TTL_MS = 1000;
 /** @type {import('@proj/redis').RedisAdapter | undefined} */
 let adapter;
+/** @type {import('ioredis').Redis | undefined} */
+let redis;
+/** Where sessions are kept, so that they outlive this process (with REDIS_URL). */
+/** @type {import('@proj/redis').RedisSessionStore | undefined} */
+let store;
 /** Other processes' players: node id → their latest shard and when it arrived. */
 /** @type {Map<string, { players: WorldPlayer[], at: number }>} */
 const shards = new Map();
 if (redisUrl) {
-  const { RedisAdapter } = await import('@proj/redis');
-  adapter = new RedisAdapter({ url: redisUrl, prefix: 'live:' });
+  const [{ RedisAdapter, RedisSessionStore }, { Redis }] = await Promise.all([
+    import('@proj/redis'),
+    import('ioredis'),
+  ]);
+  // One connection for the session store and for publishing; the adapter
+  // adds a duplicate of it to subscribe, and reports its errors.
+  redis = new Redis(redisUrl);
+  store = new RedisSessionStore({ client: redis, prefix: 'live:session:' });
+  adapter = new RedisAdapter({ client: redis, prefix: 'live:' });
   adapter.on('unavailable', (error) =>
     console.warn(
       `redis unavailable (${error?.message ?? 'disconnected'}): this process plays alone`,
@@ -135,12 +166,9 @@ if (redisUrl) {
     }
   });
 }
-/** Player ids are unique per process; across processes they start at a random base. */
-const idBase = redisUrl ? (1 + Math.floor(Math.random() * 999_999)) * 1000 : 0;
-
 /**
  * @typedef {object} WorldPlayer
- * @property {number} id
+ * @property {string} id
  * @property {string} color
  * @property {number} x
  * @property {number} y
@@ -165,16 +193,77 @@ const server = new WebSocketServer({
       return false;
     }
   },
+  // Pages offer a resumable session; with a store it survives this process.
+  sessions: store ? { store } : true,
 });
 
-/** @type {Map<import('@proj/server').ServerWebSocket, Player>} */
+/** Every player of this process: by its connection (plain clients) or its session. */
+/** @type {Map<import('@proj/server').ServerWebSocket | ServerSession, Player>} */
 const players = new Map();
-let nextId = 1;
 
-/** A color per id, spread around the hue circle by the golden angle. */
-function colorFor(/** @type {number} */ id) {
-  const hue = Math.round((id * 137.508 + 200) % 360);
-  return `hsl(${hue} 70% 47%)`;
+/** Crockford's base-32 digits: no i, l, o or u to misread. */
+const DIGITS = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/**
+ * A player's id and colour from 30 bits of `bytes`: six base-32 digits
+ * (about one chance in 200,000 that two of 100 players share one) and a hue.
+ * @param {Buffer} bytes at least 4
+ */
+function identity(bytes) {
+  const bits = bytes.readUInt32BE(0) >>> 2;
+  let id = '';
+  for (let shift = 25; shift >= 0; shift -= 5) id += DIGITS[(bits >>> shift) & 31];
+  return { id, color: `hsl(${bits % 360} 70% 47%)` };
+}
+
+/**
+ * A session's player is a function of the session id, so whichever process
+ * holds the session (this one after a restart, or another one it moved to)
+ * knows the player at once, without asking anyone. A hash, not the id itself:
+ * the session id is what resumes the session, and every page sees player ids.
+ * @param {string} sessionId
+ */
+const sessionIdentity = (sessionId) =>
+  identity(createHash('sha256').update(`live-player:${sessionId}`).digest());
+
+/** A plain connection's player: random, unique across processes without coordination. */
+const connectionIdentity = () => identity(randomBytes(4));
+
+/**
+ * A new player at a random start (away from the others until its first move).
+ * @param {{ id: string, color: string }} who
+ * @returns {Player}
+ */
+function createPlayer({ id, color }) {
+  return {
+    id,
+    color,
+    x: 0.2 + 0.6 * Math.random(),
+    y: 0.2 + 0.6 * Math.random(),
+    seq: 0,
+    t: 0,
+    receivedAt: 0,
+    online: true,
+    placed: true,
+  };
+}
+
+/** The players a world state shows: connected, with a known position. */
+function online() {
+  let count = 0;
+  for (const player of players.values()) if (player.online && player.placed) count++;
+  return count;
+}
+
+/** @param {Player} player */
+function welcome(player) {
+  return JSON.stringify({
+    type: 'welcome',
+    id: player.id,
+    color: player.color,
+    x: round(player.x),
+    y: round(player.y),
+  });
 }
 
 /** @type {(value: unknown) => value is number} */
@@ -182,64 +271,98 @@ const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
 /** @param {number} value */
 const clamp01 = (value) => Math.min(1, Math.max(0, value));
 
+/**
+ * A message from a player's page: a move updates its position; anything else
+ * is ignored, or refused with `close(code, reason)`.
+ * @param {Player} player
+ * @param {string | Buffer} data
+ * @param {boolean} isBinary
+ * @param {(code: number, reason: string) => void} close
+ */
+function onMessage(player, data, isBinary, close) {
+  if (isBinary) return close(1003, 'Text messages only');
+  /** @type {unknown} */
+  let message;
+  try {
+    message = JSON.parse(/** @type {string} */ (data));
+  } catch {
+    return close(1007, 'Messages are JSON');
+  }
+  if (typeof message !== 'object' || message === null) return;
+  const move = /** @type {Record<string, unknown>} */ (message);
+  // Unknown types are ignored, so pages and servers of other versions can mix.
+  if (move['type'] !== 'move') return;
+  const { x, y, seq, t } = move;
+  if (!isNumber(x) || !isNumber(y) || !isNumber(seq) || !isNumber(t)) return;
+  // Keep only the latest: a move that overtook this one is never replaced by it.
+  if (seq <= player.seq) return;
+  player.x = clamp01(x);
+  player.y = clamp01(y);
+  player.seq = seq;
+  player.t = t;
+  player.receivedAt = performance.now();
+  player.placed = true;
+}
+
+/** @param {string} reason */
+const because = (reason) => (reason ? ` ${reason}` : '');
+
+// A plain WebSocket (a client that offered no session): one player per
+// connection, gone when it closes.
 server.on('connection', (socket) => {
   if (players.size >= MAX_PLAYERS) {
     socket.close(1013, 'Too many players, try again later');
     return;
   }
-  const id = idBase + nextId++;
-  /** @type {Player} */
-  const player = {
-    id,
-    color: colorFor(id),
-    // Start somewhere different from the others until the first move arrives.
-    x: 0.2 + 0.6 * Math.random(),
-    y: 0.2 + 0.6 * Math.random(),
-    seq: 0,
-    t: 0,
-    receivedAt: 0,
-  };
+  const player = createPlayer(connectionIdentity());
+  const { id } = player;
   players.set(socket, player);
-  console.log(`#${id} connected from ${socket.remoteAddress} (${players.size} online)`);
-  socket.send(
-    JSON.stringify({
-      type: 'welcome',
-      id,
-      color: player.color,
-      x: round(player.x),
-      y: round(player.y),
-    }),
+  console.log(`#${id} connected from ${socket.remoteAddress} (${online()} online)`);
+  socket.send(welcome(player));
+  socket.on('message', (data, isBinary) =>
+    onMessage(player, data, isBinary, (code, reason) => socket.close(code, reason)),
   );
-
-  socket.on('message', (data, isBinary) => {
-    if (isBinary) return socket.close(1003, 'Text messages only');
-    /** @type {unknown} */
-    let message;
-    try {
-      message = JSON.parse(/** @type {string} */ (data));
-    } catch {
-      return socket.close(1007, 'Messages are JSON');
-    }
-    if (typeof message !== 'object' || message === null) return;
-    const move = /** @type {Record<string, unknown>} */ (message);
-    // Unknown types are ignored, so pages and servers of other versions can mix.
-    if (move['type'] !== 'move') return;
-    const { x, y, seq, t } = move;
-    if (!isNumber(x) || !isNumber(y) || !isNumber(seq) || !isNumber(t)) return;
-    // Keep only the latest: a move that overtook this one is never replaced by it.
-    if (seq <= player.seq) return;
-    player.x = clamp01(x);
-    player.y = clamp01(y);
-    player.seq = seq;
-    player.t = t;
-    player.receivedAt = performance.now();
-  });
-
   socket.on('error', (error) => console.warn(`#${id} error: ${error.message}`));
   socket.on('close', (code, reason) => {
     players.delete(socket);
-    const why = reason ? ` ${reason}` : '';
-    console.log(`#${id} closed ${code}${why} (${players.size} online)`);
+    console.log(`#${id} closed ${code}${because(reason)} (${online()} online)`);
+  });
+});
+
+// A session: one player for the whole session, across its connections. New
+// here, or moved here (from a process that was restarted, or another one).
+server.on('session', (session) => {
+  if (!session.moved && players.size >= MAX_PLAYERS) {
+    session.close(1013, 'Too many players, try again later');
+    return;
+  }
+  const player = createPlayer(sessionIdentity(session.id));
+  const { id } = player;
+  // Where a moved session's player was is not known here: it is shown from
+  // its page's first move (sent at once on every connection, and replayed
+  // with the resume if it was not acknowledged), never at a made-up place.
+  player.placed = !session.moved;
+  players.set(session, player);
+  const how = session.moved ? 'moved here' : 'connected';
+  console.log(`#${id} ${how} from ${session.socket?.remoteAddress} (${online()} online)`);
+  // The welcome is the session's first message: a moved session has it
+  // unless its first process died before recording it.
+  if (session.sent === 0) session.send(welcome(player));
+  session.on('message', (data, isBinary) =>
+    onMessage(player, data, isBinary, (code, reason) => session.close(code, reason)),
+  );
+  session.on('suspend', (code, reason) => {
+    player.online = false;
+    console.log(`#${id} suspended ${code}${because(reason)} (${online()} online)`);
+  });
+  session.on('resume', () => {
+    player.online = true;
+    console.log(`#${id} resumed from ${session.socket?.remoteAddress} (${online()} online)`);
+  });
+  session.on('error', (error) => console.warn(`#${id} error: ${error.message}`));
+  session.on('close', (code, reason, cause) => {
+    players.delete(session);
+    console.log(`#${id} closed ${code}${because(reason)}, ${cause} (${online()} online)`);
   });
 });
 
@@ -256,28 +379,40 @@ let publishedPlayers = false;
 const ticker = setInterval(() => {
   const now = performance.now();
   /** @type {WorldPlayer[]} */
-  const local = [...players.values()].map((p) => ({
-    id: p.id,
-    color: p.color,
-    x: round(p.x),
-    y: round(p.y),
-    seq: p.seq,
-    t: p.t,
-    // How long this server held the move before this broadcast: the page
-    // subtracts it, so its RTT is the network round trip, not tick phase.
-    held: p.seq ? round(now - p.receivedAt) : 0,
-  }));
+  const local = [...players.values()]
+    .filter((p) => p.online && p.placed)
+    .map((p) => ({
+      id: p.id,
+      color: p.color,
+      x: round(p.x),
+      y: round(p.y),
+      seq: p.seq,
+      t: p.t,
+      // How long this server held the move before this broadcast: the page
+      // subtracts it, so its RTT is the network round trip, not tick phase.
+      held: p.seq ? round(now - p.receivedAt) : 0,
+    }));
   /** @type {WorldPlayer[]} */
-  let remote = [];
+  const remote = [];
   if (adapter) {
     if (local.length > 0 || publishedPlayers) {
       const shard = JSON.stringify({ node: adapter.nodeId, players: local });
       adapter.publish(SHARDS, Buffer.from(shard), false);
       publishedPlayers = local.length > 0;
     }
+    // A session that moved here from a live process is in that process's
+    // last shard too, until its next one: each id is shown once, ours first.
+    const shown = new Set(local.map((p) => p.id));
     for (const [node, shard] of shards) {
-      if (now - shard.at > SHARD_TTL_MS || shard.players.length === 0) shards.delete(node);
-      else remote = remote.concat(shard.players);
+      if (now - shard.at > SHARD_TTL_MS || shard.players.length === 0) {
+        shards.delete(node);
+        continue;
+      }
+      for (const player of shard.players) {
+        if (shown.has(player.id)) continue;
+        shown.add(player.id);
+        remote.push(player);
+      }
     }
   }
   if (players.size === 0) return;
@@ -287,8 +422,18 @@ const ticker = setInterval(() => {
   // socket. A page that is behind (its socket's backlog above MAX_BUFFERED)
   // skips this tick instead of delaying everyone else.
   server.broadcast(JSON.stringify(world), {
-    filter: (socket) => {
-      if (socket.bufferedAmount <= MAX_BUFFERED) return true;
+    filter: (recipient) => {
+      if (recipient instanceof ServerSession) {
+        // A snapshot is never logged for a client that is away (it gets the
+        // current one when it is back), nor for one whose player is not in
+        // it yet (a session that moved here, until its first move).
+        if (!recipient.connected || players.get(recipient)?.placed !== true) return false;
+        if (recipient.sent - recipient.acked >= MAX_UNACKED) {
+          skipped++;
+          return false;
+        }
+      }
+      if (recipient.bufferedAmount <= MAX_BUFFERED) return true;
       skipped++;
       return false;
     },
@@ -328,8 +473,14 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
       );
     httpServer.close();
     httpServer.closeIdleConnections();
-    void server.close().then(() => {
+    // Each page is closed with 1012 and `retry-after=0`, in turn over the
+    // window, and reconnects: its session is suspended here, not ended. With
+    // REDIS_URL it is in the store, and the next process (or another one
+    // sharing the world) resumes it; without, it dies with this process and
+    // the page starts a new one (a new player).
+    void server.drain({ window: DRAIN_WINDOW_MS }).then(() => {
       httpServer.closeAllConnections();
+      redis?.disconnect();
       process.exit(0);
     });
   });

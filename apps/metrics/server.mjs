@@ -7,7 +7,11 @@
 //   HOST=0.0.0.0 PORT=9000 METRICS_HOST=10.0.0.5 METRICS_PORT=9464 node server.mjs
 //
 // PORT=0 / METRICS_PORT=0 pick free ports, printed at start. Shuts down
-// gracefully on Ctrl-C / SIGTERM (every client gets a 1001 close frame).
+// gracefully on Ctrl-C / SIGTERM through `server.drain()`: it stops
+// accepting and closes its clients one by one over DRAIN_MS (default
+// 10 000) with 1012 and `retry-after=0` (close cause `drain` in
+// websocket_closes_total), then closes the metrics server. A second signal
+// exits at once.
 import { createServer } from 'node:http';
 import { WebSocketServer } from '@proj/server';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -17,6 +21,7 @@ const host = process.env['HOST'] || '127.0.0.1';
 const port = Number(process.env['PORT'] ?? 8080);
 const metricsHost = process.env['METRICS_HOST'] || host;
 const metricsPort = Number(process.env['METRICS_PORT'] ?? 9464);
+const drainWindow = Number(process.env['DRAIN_MS'] ?? 10_000);
 
 const server = new WebSocketServer({
   host,
@@ -70,14 +75,23 @@ try {
 console.log(`echo server listening on ws://${host}:${portOf(server.address())}`);
 console.log(`metrics on http://${metricsHost}:${portOf(metricsServer.address())}/metrics`);
 
+let draining = false;
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.once(signal, () => {
-    console.log('shutting down');
-    const metricsClosed = new Promise((resolve) => metricsServer.close(resolve));
-    void Promise.all([server.close(), metricsClosed]).then(() => {
-      metrics.close();
-      process.exit(0);
-    });
+  process.on(signal, () => {
+    if (draining) {
+      console.log('exiting now');
+      process.exit(1);
+    }
+    draining = true;
+    console.log(`draining ${server.clients.size} connections over ${drainWindow} ms`);
+    // The metrics stay up while draining, so the drain itself can be watched.
+    void server
+      .drain({ window: drainWindow })
+      .then(() => new Promise((resolve) => metricsServer.close(resolve)))
+      .then(() => {
+        metrics.close();
+        process.exit(0);
+      });
   });
 }
 

@@ -19,7 +19,7 @@ const POLL = { timeout: 15_000 };
 let redis: RedisServer | undefined;
 
 test.afterEach(async () => {
-  await stopLiveServers();
+  await stopLiveServers(test.info());
   await redis?.stop();
   redis = undefined;
 });

@@ -16,7 +16,7 @@ import {
 
 const POLL = { timeout: 15_000 };
 
-test.afterEach(stopLiveServers);
+test.afterEach(() => stopLiveServers(test.info()));
 
 test('live demo: two players see each other move, and a page that closes disappears', async ({
   browser,
@@ -35,6 +35,9 @@ test('live demo: two players see each other move, and a page that closes disappe
     const idA = (await read(pageA)).id!;
     const idB = (await read(pageB)).id!;
     expect(idA).not.toBe(idB);
+    // Each page's connection carries a resumable session.
+    expect((await read(pageA)).session).toBe(true);
+    expect((await read(pageB)).session).toBe(true);
 
     for (const [page, other] of [
       [pageA, idB],
@@ -63,13 +66,14 @@ test('live demo: two players see each other move, and a page that closes disappe
       await expect(page.locator('#status')).toHaveText('connected', POLL);
     }
 
-    // B leaves: A sees it gone from the next world states.
+    // B leaves (its session is suspended, not ended: the browser closed the
+    // connection without a word): A sees it gone from the next world states.
     await contextB.close();
     await expect.poll(async () => (await read(pageA)).count, POLL).toBe(1);
     expect((await read(pageA)).players.map((p) => p.id)).toEqual([idA]);
     expect((await read(pageA)).status).toBe('open');
     await expect(pageA.locator('#count')).toHaveText('1', POLL);
-    await expect.poll(server.log, POLL).toMatch(new RegExp(`#${idB} closed \\d+`));
+    await expect.poll(server.log, POLL).toMatch(new RegExp(`#${idB} suspended \\d+`));
 
     expect(errors).toEqual([]);
   } finally {

@@ -9,6 +9,7 @@ import {
   OfflineQueueFullError,
   ReconnectingWebSocket,
   type ReconnectingWebSocketOptions,
+  type UrlSource,
 } from '@proj/client';
 import { StreamCheck } from './stream-check.js';
 
@@ -49,7 +50,8 @@ export class ChaosClient {
   readonly #ws: ReconnectingWebSocket;
   #sessionId: string | null = null;
 
-  constructor(index: number, url: string, options: ReconnectingWebSocketOptions = {}) {
+  /** @param url - or a function called before each attempt (the drain test's moving target). */
+  constructor(index: number, url: UrlSource, options: ReconnectingWebSocketOptions = {}) {
     this.index = index;
     this.#ws = new ReconnectingWebSocket(url, [], { ...options, session: true });
     const ws = this.#ws;

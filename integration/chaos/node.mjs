@@ -10,6 +10,7 @@
 //   NODE_NAME   its name in reports ("a", "b")
 //   PORT        the port to listen on, on 127.0.0.1 (the load balancer's config names it)
 //   REDIS_URL   the session store's Redis
+//   TICK_MS     how often a session ticks (default 50; the drain test ticks slower)
 //
 // The app, on every session it holds (new, or moved here: `session.moved`):
 // - echoes each client message `c:<n>` as `echo:<n>`, after checking that n
@@ -22,8 +23,15 @@
 // `{ type: 'stats', id }` with `{ type: 'stats', id, stats }` (see `snapshot`).
 // `{ type: 'quiet' }` stops the ticks (echoes go on), so the test can wait
 // for every stream to come to rest before it compares both ends.
+// `{ type: 'drain', window, retryAfter }` drains it (`server.drain`: its
+// connections closed over the window with 1012, sessions suspended for
+// other nodes to resume), then it exits; SIGTERM and SIGINT do the same with
+// the default window. `movedAt` in the stats holds when each session moved
+// here (ms since the epoch), for the drain test's reconnect rate, and
+// `loopDelayMaxMs` its longest event-loop stall (also printed once drained).
 // `{ type: 'close' }` closes it gracefully; so does losing the IPC channel
 // (the test runner died), so no node outlives its test.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RedisSessionStore } from '@proj/redis';
 import { WebSocketServer } from '@proj/server';
 import { Redis } from 'ioredis';
@@ -39,7 +47,7 @@ const KEEP_ALIVE_MS = 1000;
 /** How long a suspended session is kept: longer than any outage the test makes. */
 const SESSION_TIMEOUT_MS = 60_000;
 /** A tick every 50 ms. */
-const TICK_MS = 50;
+const TICK_MS = Number(process.env['TICK_MS'] || 50);
 /** Tries of `listen` on a port a killed process just freed. */
 const LISTEN_TRIES = 50;
 /** Violations kept in full for the report; the rest are only counted. */
@@ -99,16 +107,25 @@ async function listen() {
 }
 
 const server = await listen();
+/** How late this process ran its timers, from listening on (the drain test's bucket width). */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 /** The sessions this node holds, by id (a moved-away copy stays until its node learns it lost it). */
 const held = new Map();
 /** Set by the test before it drains: no more ticks, so the streams can come to rest. */
 let quiet = false;
 
+/** When each session that moved here arrived (ms since the epoch). */
+const movedAt = /** @type {number[]} */ ([]);
+
 server.on('session', (session) => {
   app.sessions++;
   app.open++;
-  if (session.moved) app.moved++;
+  if (session.moved) {
+    app.moved++;
+    movedAt.push(Date.now());
+  }
   const { id } = session;
   held.set(id, session);
 
@@ -167,7 +184,8 @@ function snapshot() {
     received,
     connected,
   }));
-  return { name, pid: process.pid, app, sessions, server: server.stats() };
+  const loopDelayMaxMs = loopDelay.max / 1e6;
+  return { name, pid: process.pid, app, sessions, movedAt, loopDelayMaxMs, server: server.stats() };
 }
 
 let closing = false;
@@ -179,13 +197,30 @@ async function close() {
   process.exit(0);
 }
 
-process.on('message', (/** @type {{ type: string, id?: number }} */ message) => {
-  if (message.type === 'stats')
-    process.send?.({ type: 'stats', id: message.id, stats: snapshot() });
-  else if (message.type === 'quiet') quiet = true;
-  else if (message.type === 'close') void close();
-});
+/** @param {{ window?: number, retryAfter?: number }} options */
+async function drain(options) {
+  if (closing) return;
+  closing = true;
+  await server.drain(options).catch((error) => app.errors.push(`drain: ${String(error)}`));
+  // The test reads it from the log: the process is gone once drained.
+  console.log(`drained; event loop delay max ${loopDelay.max / 1e6} ms`);
+  client.disconnect();
+  process.exit(0);
+}
+
+process.on(
+  'message',
+  (/** @type {{ type: string, id?: number, window?: number, retryAfter?: number }} */ message) => {
+    if (message.type === 'drain')
+      void drain({ window: message.window, retryAfter: message.retryAfter });
+    else if (message.type === 'stats')
+      process.send?.({ type: 'stats', id: message.id, stats: snapshot() });
+    else if (message.type === 'quiet') quiet = true;
+    else if (message.type === 'close') void close();
+  },
+);
 process.on('disconnect', () => void close());
-process.once('SIGTERM', () => void close());
+process.once('SIGTERM', () => void drain({}));
+process.once('SIGINT', () => void drain({}));
 
 process.send?.({ type: 'listening', port });

@@ -45,6 +45,10 @@ export interface NodeStats {
    * over stays here until this node's next store write fails.
    */
   readonly sessions: readonly HeldSession[];
+  /** When each session that moved here arrived (ms since the epoch), in order. */
+  readonly movedAt: readonly number[];
+  /** Its longest event-loop delay since it listened, in ms. */
+  readonly loopDelayMaxMs: number;
   /** `WebSocketServer.stats()`, as structured-cloned over IPC. */
   readonly server: Record<string, unknown>;
 }
@@ -60,16 +64,24 @@ export class ServerNode {
   readonly name: string;
   readonly port: number;
   readonly #redisUrl: string;
+  readonly #env: Readonly<Record<string, string>>;
   #child: ChildProcess | undefined;
   #log = '';
   #nextRequest = 1;
   /** How many times it was started (1 for the first start). */
   #starts = 0;
 
-  constructor(name: string, port: number, redisUrl: string) {
+  /** @param env - more of `node.mjs`'s environment (e.g. `TICK_MS`). */
+  constructor(
+    name: string,
+    port: number,
+    redisUrl: string,
+    env: Readonly<Record<string, string>> = {},
+  ) {
     this.name = name;
     this.port = port;
     this.#redisUrl = redisUrl;
+    this.#env = env;
   }
 
   /** Whether the process is running. */
@@ -90,6 +102,7 @@ export class ServerNode {
     const child = fork(SCRIPT, [], {
       env: {
         ...process.env,
+        ...this.#env,
         NODE_NAME: this.name,
         PORT: String(this.port),
         REDIS_URL: this.#redisUrl,
@@ -169,6 +182,31 @@ export class ServerNode {
   /** Stops its ticks (echoes go on), so that the streams can come to rest. */
   quiet(): void {
     if (this.running && this.#child!.connected) this.#child!.send({ type: 'quiet' });
+  }
+
+  /**
+   * Drains it (`server.drain` with these options) and waits for it to exit
+   * once drained; SIGKILL if it has not after the window and 30 s more.
+   */
+  async drain(options: { window?: number; retryAfter?: number } = {}): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.running) return;
+    const exited = once(child, 'exit');
+    child.send({ type: 'drain', ...options });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (options.window ?? 10_000) + 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Sends it a signal and waits for it to exit (SIGKILL after 30 s). */
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.running) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
   }
 
   /** Closes it gracefully (its server closes), with SIGKILL after 5 s; waits for it to exit. */

@@ -97,15 +97,18 @@ describe('apps/echo', () => {
     expect(server.output()).toMatch(/#1 connected from 127\.0\.0\.1 \/ protocol=echo/);
   });
 
-  it('closes every client with 1001 on SIGTERM', async () => {
-    const { url, child } = await startServer();
-    const client = new WebSocket(url);
-    await once(client, 'open');
-    const closed = once(client, 'close');
-    child.kill('SIGTERM');
-    const [closeCode] = (await closed) as [number];
-    expect(closeCode).toBe(1001);
-    const [exitCode] = (await once(child, 'exit')) as [number];
-    expect(exitCode).toBe(0);
-  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`drains on ${signal}: every client gets 1012 "retry-after=0", then it exits 0`, async () => {
+      const { url, child, output } = await startServer();
+      const client = new WebSocket(url);
+      await once(client, 'open');
+      const closed = once(client, 'close') as Promise<[number, Buffer]>;
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      child.kill(signal);
+      const [closeCode, reason] = await closed;
+      expect([closeCode, reason.toString()]).toEqual([1012, 'retry-after=0']);
+      expect((await exited)[0]).toBe(0);
+      expect(output()).toMatch(/draining 1 connections over 10000 ms/);
+    });
+  }
 });

@@ -1,18 +1,24 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { WebSocket } from '@proj/client';
+import { ReconnectingWebSocket, WebSocket } from '@proj/client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 // The live demo's server, run as users run it (node server.mjs, PORT=0), and
-// talked to with @proj/client's Node WebSocket: the protocol of README.md.
+// talked to with @proj/client's Node WebSocket (a plain player) and
+// ReconnectingWebSocket with `session: true` (a player as the page is one):
+// the protocol of README.md.
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const children: ChildProcess[] = [];
-const sockets: WebSocket[] = [];
+const sockets: Array<WebSocket | ReconnectingWebSocket> = [];
+const relays: Relay[] = [];
+/** Waits that span a reconnect: generous, for a loaded machine. */
+const RECONNECT = { timeout: 15_000 };
 
 interface Player {
-  id: number;
+  id: string;
   color: string;
   x: number;
   y: number;
@@ -22,7 +28,7 @@ interface Player {
 }
 interface Welcome {
   type: 'welcome';
-  id: number;
+  id: string;
   color: string;
   x: number;
   y: number;
@@ -40,6 +46,7 @@ beforeAll(() => {
 
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.close();
+  await Promise.all(relays.splice(0).map((relay) => relay.close()));
   for (const child of children.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -94,6 +101,94 @@ async function join(url: string) {
       return { seq, t };
     },
   };
+}
+
+/**
+ * A player as the page is one: a ReconnectingWebSocket with a resumable
+ * session, at `url` (the server, or a relay to it), retrying every 50-200 ms.
+ */
+async function joinSession(url: string) {
+  const socket = new ReconnectingWebSocket(url, [], { session: true, minDelay: 50, maxDelay: 200 });
+  sockets.push(socket);
+  const welcomes: Welcome[] = [];
+  const worlds: Array<{ connection: number; world: World }> = [];
+  let connections = 0;
+  let lost = 0;
+  socket.addEventListener('open', () => connections++);
+  socket.addEventListener('sessionlost', () => lost++);
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(event.data as string) as Welcome | World;
+    if (message.type === 'welcome') welcomes.push(message);
+    else worlds.push({ connection: connections, world: message });
+  });
+  await expect.poll(() => welcomes.length).toBe(1);
+  let seq = 0;
+  return {
+    socket,
+    welcome: welcomes[0]!,
+    welcomes,
+    worlds,
+    connections: () => connections,
+    lost: () => lost,
+    move(x: number, y: number) {
+      socket.send(JSON.stringify({ type: 'move', x, y, seq: ++seq, t: performance.now() }));
+    },
+  };
+}
+
+/** Where `world` shows the player `id`: `[x, y]` once per time it lists it. */
+const placesOf = (world: World | undefined, id: string) =>
+  (world?.players ?? []).filter((p) => p.id === id).map((p) => [p.x, p.y]);
+
+/**
+ * A TCP relay on 127.0.0.1:0 to `port`; `cut()` destroys the connections it
+ * carries (a lost network, as the client and the server see it) and keeps
+ * relaying new ones.
+ */
+class Relay {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(port: number): Promise<Relay> {
+    const server = createServer();
+    const relay = new Relay(server);
+    server.on('connection', (client) => {
+      const upstream = connect(port, '127.0.0.1');
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        relay.#sockets.add(from);
+        from.pipe(to);
+        from.on('error', () => {});
+        from.on('close', () => {
+          relay.#sockets.delete(from);
+          to.destroy();
+        });
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    relays.push(relay);
+    return relay;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.#server.address() as AddressInfo).port}/updates`;
+  }
+
+  cut(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
 }
 
 describe('apps/live server', () => {
@@ -162,8 +257,9 @@ describe('apps/live server', () => {
     const shared = b.worlds.filter(({ world }) => seenByA.has(JSON.stringify(world)));
     expect(shared.length).toBeGreaterThan(b.worlds.length / 2);
 
-    expect(output()).toMatch(/#1 connected from 127\.0\.0\.1 \(1 online\)/);
-    expect(output()).toMatch(/#2 connected from 127\.0\.0\.1 \(2 online\)/);
+    expect(a.welcome.id).toMatch(/^[0-9a-hjkmnp-tv-z]{6}$/);
+    expect(output()).toContain(`#${a.welcome.id} connected from 127.0.0.1 (1 online)`);
+    expect(output()).toContain(`#${b.welcome.id} connected from 127.0.0.1 (2 online)`);
   });
 
   it("echoes each player's last move, and how long it was held, for the page's RTT", async () => {
@@ -225,17 +321,92 @@ describe('apps/live server', () => {
     await once(b.socket, 'close');
     await expect.poll(() => a.latest()?.count).toBe(1);
     expect(a.latest()!.players.map((p) => p.id)).toEqual([a.welcome.id]);
-    await expect.poll(() => output()).toMatch(/#2 closed 1000 bye \(1 online\)/);
+    await expect.poll(() => output()).toContain(`#${b.welcome.id} closed 1000 bye (1 online)`);
   });
 
-  it('closes every client with 1001 on SIGTERM and exits 0', async () => {
-    const { url, child } = await startServer();
+  it('drains on SIGTERM: every client closed with 1012, sessions suspended (not ended), exit 0', async () => {
+    const { url, child, output } = await startServer();
     const a = await join(url);
     const b = await join(url);
+    const s = await joinSession(`${url.replace(/^http/, 'ws')}updates`);
     const closes = [a, b].map((c) => once(c.socket, 'close') as Promise<[{ code: number }]>);
+    const sessionClosed = new Promise<{ code: number; reason: string }>((resolve) =>
+      s.socket.addEventListener('close', resolve, { once: true }),
+    );
     const exited = once(child, 'exit') as Promise<[number | null]>;
     child.kill('SIGTERM');
-    for (const closed of closes) expect((await closed)[0].code).toBe(1001);
+    for (const closed of closes) expect((await closed)[0].code).toBe(1012);
+    // The page is told to come back at once (to the next process); its
+    // session was not ended: no `end`, so it goes on retrying.
+    const closed = await sessionClosed;
+    expect(closed).toMatchObject({ code: 1012, reason: 'retry-after=0' });
+    expect(s.socket.readyState).toBe(ReconnectingWebSocket.CONNECTING);
     expect((await exited)[0]).toBe(0);
+    expect(output()).toContain(`#${s.welcome.id} suspended 1012 retry-after=0`);
+  });
+
+  it("keeps a session's player (id, colour, position) across a lost connection, hidden while it is away", async () => {
+    const { url, output } = await startServer();
+    const relay = await Relay.start(Number(new URL(url).port));
+    const observer = await join(url);
+    const s = await joinSession(relay.url);
+    const { id, color } = s.welcome;
+    expect(id).toMatch(/^[0-9a-hjkmnp-tv-z]{6}$/);
+    s.move(0.25, 0.75);
+    await expect.poll(() => placesOf(observer.latest(), id)).toEqual([[0.25, 0.75]]);
+    expect(observer.latest()!.players.find((p) => p.id === id)!.color).toBe(color);
+
+    // The network drops: the session is suspended, its player leaves the world...
+    relay.cut();
+    await expect.poll(() => output(), RECONNECT).toMatch(new RegExp(`#${id} suspended \\d+`));
+    const away = observer.worlds.length;
+    await expect.poll(() => observer.latest()?.count, RECONNECT).toBe(1);
+    expect(placesOf(observer.latest(), id)).toEqual([]);
+
+    // ...and comes back with the resume: the same player where it was, at
+    // once (nothing was sent after the drop), never twice, never renamed.
+    await expect.poll(() => s.connections(), RECONNECT).toBe(2);
+    await expect.poll(() => output()).toContain(`#${id} resumed from 127.0.0.1`);
+    await expect.poll(() => placesOf(observer.latest(), id), RECONNECT).toEqual([[0.25, 0.75]]);
+    const back = observer.worlds.slice(away).findIndex(({ world }) => world.count === 2);
+    for (const { world } of observer.worlds.slice(away + back)) {
+      expect(world.count).toBe(2);
+      expect(placesOf(world, id)).toEqual([[0.25, 0.75]]);
+    }
+    await expect.poll(() => s.worlds.filter((w) => w.connection === 2).length).toBeGreaterThan(2);
+    for (const { world } of s.worlds.filter((w) => w.connection === 2)) {
+      expect(placesOf(world, id)).toEqual([[0.25, 0.75]]);
+    }
+    expect(s.welcomes).toHaveLength(1);
+    expect(s.lost()).toBe(0);
+    expect(output()).not.toMatch(new RegExp(`#${id} closed`));
+    expect(output().match(new RegExp(`#${id} connected`, 'g'))).toHaveLength(1);
+
+    // Moves go on from there.
+    s.move(0.5, 0.5);
+    await expect.poll(() => placesOf(observer.latest(), id)).toEqual([[0.5, 0.5]]);
+  });
+
+  it('serves plain WebSocket clients and sessions in one world; a session that ends leaves it', async () => {
+    const { url, output } = await startServer();
+    const plain = await join(url);
+    const s = await joinSession(`${url.replace(/^http/, 'ws')}updates`);
+    expect(s.socket.sessionId).not.toBeNull();
+    expect(s.socket.protocol).toBe('');
+    expect(plain.socket.protocol).toBe('');
+    plain.move(0.1, 0.2);
+    s.move(0.3, 0.4);
+    const expected = { [plain.welcome.id]: [0.1, 0.2], [s.welcome.id]: [0.3, 0.4] };
+    const positions = (world: World | undefined) =>
+      Object.fromEntries((world?.players ?? []).map((p) => [p.id, [p.x, p.y]]));
+    await expect.poll(() => positions(plain.latest())).toEqual(expected);
+    await expect.poll(() => positions(s.worlds.at(-1)?.world)).toEqual(expected);
+
+    // The session ends (the page's close(): `end`), and its player is gone at once.
+    s.socket.close(1000, 'bye');
+    await expect.poll(() => plain.latest()?.count).toBe(1);
+    await expect
+      .poll(() => output())
+      .toContain(`#${s.welcome.id} closed 1000 bye, session-ended (1 online)`);
   });
 });

@@ -224,13 +224,16 @@ describe('apps/metrics', () => {
     expect((await fetch(new URL('/metrics', wsUrl.replace(/^ws:/, 'http:')))).status).toBe(426);
   });
 
-  it('closes every client with 1001 on SIGTERM and exits 0', async () => {
-    const { wsUrl, child } = await startApp();
-    const { ws } = await connect(wsUrl);
-    const closed = once(ws, 'close') as Promise<[number]>;
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    child.kill('SIGTERM');
-    expect((await closed)[0]).toBe(1001);
-    expect((await exited)[0]).toBe(0);
-  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`drains on ${signal}: every client gets 1012 "retry-after=0", then it exits 0`, async () => {
+      const { wsUrl, child } = await startApp();
+      const { ws } = await connect(wsUrl);
+      const closed = once(ws, 'close') as Promise<[number, Buffer]>;
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      child.kill(signal);
+      const [code, reason] = await closed;
+      expect([code, reason.toString()]).toEqual([1012, 'retry-after=0']);
+      expect((await exited)[0]).toBe(0);
+    });
+  }
 });
