@@ -193,12 +193,53 @@ const OTHERS = [
     against: 'ws',
   })),
   {
+    // Issue 17, point 1: the target is absolute (under 512 MiB), shown in the goal.
+    goal: 'RSS growth under the memory attack (issue 17: ours < 512 MiB)',
+    section: 'Memory attack',
+    metric: 'RSS growth',
+    against: 'ws',
+  },
+  {
     goal: 'pub/sub latency p50 through Redis, against the same node',
     section: 'Pub/sub',
     metric: 'latency p50',
     against: 'same node',
   },
+  {
+    // apps/cluster (node:cluster) with two workers against one, 16 B echo; on a 2-core
+    // machine the second worker shares its core with the load generator (bench/RESULTS.md#cluster).
+    goal: '16 B echo, node:cluster with 2 workers vs 1',
+    ...echo(16, 100, 16),
+    section: 'Cluster',
+    against: '1 worker',
+  },
 ];
+
+/**
+ * The session layer's cost (issue 16), from session.bench.mjs: @proj/server with `sessions: true`
+ * ("ours" in its entries) against the same server without ("plain").
+ */
+const SESSION_ROWS = [
+  ...[16, 1024].flatMap((size) => {
+    const point = echo(size, 100, 16).point;
+    const label = size === 16 ? '16 B' : '1 KiB';
+    return [
+      { goal: `echo messages/s, ${label}`, point, metric: 'messages/s' },
+      {
+        goal: `wire bytes per message beyond the payload, client to server, ${label}`,
+        point,
+        metric: 'wire bytes per message beyond the payload, client to server',
+      },
+      {
+        goal: `wire bytes per message beyond the payload, server to client, ${label}`,
+        point,
+        metric: 'wire bytes per message beyond the payload, server to client',
+      },
+    ];
+  }),
+  { goal: 'memory per idle session (RSS)', metric: 'RSS per connection' },
+  { goal: 'memory per idle session (heap)', metric: 'heap per connection' },
+].map((row) => ({ ...row, section: 'Sessions', against: 'plain' }));
 
 const document = readResultsJson();
 
@@ -244,6 +285,21 @@ function otherRow(target) {
   );
 }
 
+/** A session row's value: bytes per message to the hundredth, where the acks show. */
+const sessionValue = (entry, x) =>
+  entry.unit === 'B/msg' ? `${x.toFixed(2)} B` : valueText(entry, x);
+
+/** A row of the session layer's cost: session and plain values, and session/plain. */
+function sessionRow(row) {
+  const entry = find(document, row);
+  if (!entry) return `| ${row.goal} | — | — | — | ${NOT_MEASURED} | — | — |`;
+  return (
+    `| ${row.goal} | ${entry.point} | ${sessionValue(entry, entry.ours)} | ${sessionValue(entry, entry.ws)} ` +
+    `| **${(entry.ours / entry.ws).toFixed(2)}×** ` +
+    `| ${runsText(document, [entry])} | ${limitText(document, [entry])} |`
+  );
+}
+
 const met = TARGETS.filter((t) => find(document, t) && find(document, t).ratio >= t.min).length;
 const measured = TARGETS.filter((t) => find(document, t)).length;
 const time = timing(document);
@@ -286,6 +342,17 @@ writeSection(
     '| measure | point | ours | compared with | ratio | vs ws+addons | runs | limit |',
     '|---|---|--:|--:|--:|--:|--:|---|',
     ...OTHERS.map(otherRow),
+    '',
+    "### The session layer's cost (issue 16)",
+    '',
+    '@proj/server with `sessions: true` against the same server without, through the same load ' +
+      'generator (the Sessions section). session/plain: below 1× for a rate, above 1× for bytes, is ' +
+      'what sessions cost. Wire bytes beyond the payload are frame headers and masks, plus, with ' +
+      "sessions, the share of each `ack` (the client's every 64 messages, the server's every 64 or 50 ms).",
+    '',
+    '| measure | point | session | plain | session/plain | runs | limit |',
+    '|---|---|--:|--:|--:|--:|---|',
+    ...SESSION_ROWS.map(sessionRow),
     '',
   ].join('\n'),
   { first: true },

@@ -9,10 +9,22 @@
  * one leaves the server as the limit. echo.bench.mjs compiles it with the
  * system's C compiler when there is one and uses echo.mjs otherwise.
  *
- *   echo <port> <connections> <inflight> <size> <seconds>
+ *   echo <port> <connections> <inflight> <size> <seconds> [session]
+ *
+ * With `session`, each connection speaks the resumable session protocol
+ * (docs/session-protocol.md) as a real client would, for session.bench.mjs:
+ * it offers `proj-session.v1`, sends `hello`, waits for `ready`, then streams
+ * as above; it counts only data messages (binary frames: the bench sends no
+ * text, so every text frame is a control message, an `ack`), and sends
+ * `ack <received>` after every 64 data messages, as @proj/client does, so
+ * that the server's replay log stays short. Everything else is the same
+ * code for both modes.
  *
  * Prints one JSON line: messages echoed per second in the measured window
- * (after a 500 ms warm-up), payload MiB/s, and this process's CPU share.
+ * (after a 500 ms warm-up), payload MiB/s, this process's CPU share, and the
+ * window's counts: data messages sent, control messages received, and the
+ * socket bytes written and read (handshakes excluded: all connections are
+ * open before the window).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -29,8 +41,14 @@
 
 #define WARMUP 0.5
 #define IOVECS 64
+/* Session mode: acknowledge after this many data messages (@proj/client's ackEvery). */
+#define ACK_EVERY 64
+#define SESSION_TOKEN "proj-session.v1"
+/* The largest control frame written: header (2) + mask (4) + "\0ack " + 16 digits. */
+#define CONTROL_MAX 32
 
-enum state { CONNECTING, HEAD, OPEN };
+/* READY: session mode, `hello` sent, waiting for `ready`. */
+enum state { CONNECTING, HEAD, READY, OPEN };
 
 struct conn {
   int fd;
@@ -41,6 +59,11 @@ struct conn {
   long owed;
   size_t sent;
   struct raw_scanner scanner;
+  /* Session mode: a control frame (`hello`, `ack`) being written, never inside a data frame. */
+  unsigned char control[CONTROL_MAX];
+  size_t control_len, control_sent;
+  /* Session mode: data messages received on this connection, and the last one acknowledged. */
+  long delivered, acked;
 };
 
 static int epfd, inflight;
@@ -50,7 +73,10 @@ static size_t request_len;
 static unsigned char *frame;
 static size_t frame_len;
 static long received, total, opened;
-static int measuring;
+static int measuring, session;
+/* The measured window's data messages sent, control messages received, socket bytes each way. */
+static long sent_messages, control_received;
+static unsigned long long bytes_out, bytes_in;
 
 static void die(const char *what) {
   perror(what);
@@ -64,12 +90,45 @@ static void watch(struct conn *c, int write) {
   epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &event);
 }
 
-/* Writes owed frames until done or the socket is full (then waits for EPOLLOUT). */
+/* Queues the masked text frame NUL + `text` (a session control message) on `c`. */
+static void queue_control(struct conn *c, const char *text) {
+  size_t length = 1 + strlen(text);
+  unsigned char *out = c->control;
+  out[0] = 0x81;
+  out[1] = 0x80 | length;
+  memcpy(out + 2, RAW_MASK, 4);
+  out[6] = 0 ^ RAW_MASK[0];
+  for (size_t i = 1; i < length; i++) out[6 + i] = text[i - 1] ^ RAW_MASK[i & 3];
+  c->control_len = 6 + length;
+  c->control_sent = 0;
+}
+
+/* Session mode: queues `ack` once ACK_EVERY data messages wait and no control frame is pending. */
+static void maybe_ack(struct conn *c) {
+  if (!session || c->control_len > 0 || c->delivered - c->acked < ACK_EVERY) return;
+  char text[CONTROL_MAX];
+  snprintf(text, sizeof text, "ack %ld", c->delivered);
+  queue_control(c, text);
+  c->acked = c->delivered;
+}
+
+/*
+ * Writes the pending control frame and the owed data frames until done or the
+ * socket is full (then waits for EPOLLOUT).
+ */
 static void flush(struct conn *c) {
-  while (c->owed > 0) {
+  for (;;) {
     struct iovec iov[IOVECS];
     int count = 0;
     size_t want = 0;
+    /* A control frame goes out between data frames, never inside one. */
+    size_t control = c->sent == 0 ? c->control_len - c->control_sent : 0;
+    if (control > 0) {
+      iov[count].iov_base = c->control + c->control_sent;
+      iov[count].iov_len = control;
+      want += control;
+      count++;
+    }
     for (long i = 0; i < c->owed && count < IOVECS; i++) {
       size_t skip = i == 0 ? c->sent : 0;
       iov[count].iov_base = frame + skip;
@@ -77,12 +136,23 @@ static void flush(struct conn *c) {
       want += iov[count].iov_len;
       count++;
     }
+    if (count == 0) break;
     ssize_t n = writev(c->fd, iov, count);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       die("writev");
     }
+    if (measuring) bytes_out += (size_t)n;
     size_t left = (size_t)n;
+    if (control > 0) {
+      size_t take = control < left ? control : left;
+      c->control_sent += take;
+      left -= take;
+      if (c->control_sent == c->control_len) {
+        c->control_len = c->control_sent = 0;
+        maybe_ack(c);
+      }
+    }
     while (left > 0) {
       size_t take = frame_len - c->sent < left ? frame_len - c->sent : left;
       c->sent += take;
@@ -90,11 +160,12 @@ static void flush(struct conn *c) {
       if (c->sent == frame_len) {
         c->sent = 0;
         c->owed--;
+        if (measuring) sent_messages++;
       }
     }
     if ((size_t)n < want) break;
   }
-  watch(c, c->owed > 0);
+  watch(c, c->owed > 0 || c->control_len > 0);
 }
 
 static struct conn *conns;
@@ -120,36 +191,66 @@ static void on_readable(struct conn *c) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       die("read");
     }
+    if (measuring) bytes_in += (size_t)n;
     size_t offset = 0;
     if (c->state == HEAD) {
       int done = raw_head_push(&c->head, buffer, (size_t)n, &offset);
       if (done == 0) continue;
       if (done < 0) exit(1);
-      c->state = OPEN;
-      /* Traffic starts once every connection is open, as in echo.mjs:
-         otherwise the first connections' echoes starve the last handshakes. */
-      if (++opened == connections) start_traffic();
+      if (session) {
+        if (!strstr(c->head.text, SESSION_TOKEN)) {
+          fprintf(stderr, "the server did not select " SESSION_TOKEN "\n");
+          exit(1);
+        }
+        c->state = READY;
+        queue_control(c, "hello");
+        flush(c);
+      } else {
+        c->state = OPEN;
+        /* Traffic starts once every connection is open, as in echo.mjs:
+           otherwise the first connections' echoes starve the last handshakes. */
+        if (++opened == connections) start_traffic();
+      }
     }
     int closed = 0;
-    completed += raw_scan(&c->scanner, buffer + offset, (size_t)n - offset, &closed);
+    long text = c->scanner.by_opcode[0x1];
+    long binary = c->scanner.by_opcode[0x2];
+    long frames = raw_scan(&c->scanner, buffer + offset, (size_t)n - offset, &closed);
     if (closed) {
       fprintf(stderr, "the server closed a connection\n");
       exit(1);
     }
+    if (!session) {
+      completed += frames;
+      continue;
+    }
+    text = c->scanner.by_opcode[0x1] - text;
+    if (c->state == READY && text > 0) {
+      /* The first control message after `hello` is `ready`: nothing else comes before it. */
+      text--;
+      c->state = OPEN;
+      if (++opened == connections) start_traffic();
+    }
+    if (measuring) control_received += text;
+    long data = c->scanner.by_opcode[0x2] - binary;
+    c->delivered += data;
+    completed += data;
   }
   if (completed > 0) {
     total += completed;
     if (measuring) received += completed;
     c->owed += completed;
   }
+  maybe_ack(c);
   if (c->state == OPEN && opened == connections) flush(c);
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: echo <port> <connections> <inflight> <size> <seconds>\n");
+  if (argc != 6 && !(argc == 7 && strcmp(argv[6], "session") == 0)) {
+    fprintf(stderr, "usage: echo <port> <connections> <inflight> <size> <seconds> [session]\n");
     return 2;
   }
+  session = argc == 7;
   int port = atoi(argv[1]);
   connections = atoi(argv[2]);
   inflight = atoi(argv[3]);
@@ -160,6 +261,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   request_len = raw_target(&address, request, sizeof request, port);
+  if (session) {
+    /* The same request with the session offer before its blank line. */
+    request_len -= 2;
+    request_len += snprintf(request + request_len, sizeof request - request_len,
+                            "Sec-WebSocket-Protocol: " SESSION_TOKEN "\r\n\r\n");
+  }
   frame_len = raw_masked_frame_size(size);
   frame = malloc(frame_len);
   if (!frame) die("malloc");
@@ -194,7 +301,7 @@ int main(int argc, char **argv) {
         continue;
       }
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
-      if (c->state == OPEN && (events[i].events & EPOLLOUT)) flush(c);
+      if (c->state >= READY && (events[i].events & EPOLLOUT)) flush(c);
     }
     double t = raw_now();
     /* The warm-up starts once every connection is open. */
@@ -206,9 +313,11 @@ int main(int argc, char **argv) {
     } else if (measuring && t - measure_start >= seconds) {
       double elapsed = t - measure_start, cpu = raw_cpu_seconds(&system) - cpu_start;
       printf("{\"connections\":%ld,\"messages\":%ld,\"total\":%ld,\"seconds\":%.6f,\"rate\":%.3f,"
-             "\"mibps\":%.3f,\"cpu\":%.4f,\"generator\":\"c\"}\n",
+             "\"mibps\":%.3f,\"cpu\":%.4f,\"generator\":\"c\",\"sent\":%ld,\"control\":%ld,"
+             "\"bytesOut\":%llu,\"bytesIn\":%llu}\n",
              opened, received, total, elapsed, received / elapsed,
-             received * (double)size / elapsed / 1048576, cpu / elapsed);
+             received * (double)size / elapsed / 1048576, cpu / elapsed, sent_messages,
+             control_received, bytes_out, bytes_in);
       return 0;
     }
   }

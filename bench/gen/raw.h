@@ -142,6 +142,9 @@ struct raw_scanner {
   int have;
   int opcode;
   unsigned long long skip;
+  /* Frames completed so far, by opcode: callers that must tell data from control messages (the
+     session mode of echo.c) read the difference across a call. */
+  long by_opcode[16];
 };
 
 /*
@@ -159,6 +162,7 @@ static long raw_scan(struct raw_scanner *s, const unsigned char *bytes, size_t l
       offset += take;
       if (s->skip > 0) continue;
       completed++;
+      s->by_opcode[s->opcode]++;
       if (s->opcode == 0x8) {
         *closed = 1;
         return completed;
@@ -183,6 +187,7 @@ static long raw_scan(struct raw_scanner *s, const unsigned char *bytes, size_t l
       continue;
     }
     completed++;
+    s->by_opcode[s->opcode]++;
     if (s->opcode == 0x8) {
       *closed = 1;
       return completed;
