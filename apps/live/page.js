@@ -86,6 +86,8 @@ Object.defineProperty(window, 'liveState', { value: state, enumerable: true });
 // The connection.
 
 const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/updates`;
+/** The demo's subprotocol (apps/live/README.md, "The protocol"). */
+const LIVE_PROTOCOL = 'live.v1';
 let lastRttSeq = 0;
 /** Moves are numbered over the page's life, so the server's "newest wins" holds across connections. */
 let seq = 0;
@@ -93,12 +95,12 @@ let seq = 0;
 // One object for the page's life: it reconnects by itself (with backoff and
 // jitter, so that many pages do not return at once), and with `session` the
 // server's messages and ours arrive exactly once, in order, across drops.
-// The session's acknowledgements of the 20 world states a second go out on
-// the same connection as the moves, and count in its bufferedAmount until
-// they leave: one a second (rather than one every 50 ms) rarely holds a move
-// back. The server keeps at most a second of world states for us meanwhile.
-const socket = new ReconnectingWebSocket(url, [], {
-  session: { ackDelay: 1000 },
+// The page offers its own subprotocol too: a server without sessions selects
+// it, and the page works there as a plain WebSocket. (Offering the session's
+// alone, such a server would select none, and browsers must then fail the
+// handshake: docs/session-protocol.md, section 1.)
+const socket = new ReconnectingWebSocket(url, [LIVE_PROTOCOL], {
+  session: true,
   minDelay: RETRY_FIRST_MS,
   maxDelay: RETRY_MAX_MS,
 });

@@ -193,6 +193,8 @@ const server = new WebSocketServer({
       return false;
     }
   },
+  // The demo's subprotocol; pages offer it combined with the session's.
+  protocols: ['live.v1'],
   // Pages offer a resumable session; with a store it survives this process.
   sessions: store ? { store } : true,
 });

@@ -319,8 +319,9 @@ function warnUnansweredOffer(options: object, offered: readonly string[]): void 
   process.emitWarning(
     `A client offered the subprotocols ${offered.map((p) => JSON.stringify(p)).join(', ')}, ` +
       'and none was chosen: this WebSocketServer has no "protocols" or "handleProtocols" option ' +
-      '(ws would have chosen the first). Browsers accept the answer; ws clients fail with ' +
-      '"Server sent no subprotocol". List the protocols you speak in "protocols".',
+      '(ws would have chosen the first). Chromium fails such a handshake, as the WHATWG ' +
+      'standard says, and so do ws clients ("Server sent no subprotocol"); Firefox lets it ' +
+      'through. List the protocols you speak in "protocols".',
     { code: 'WS_SUBPROTOCOL_UNANSWERED' },
   );
 }
