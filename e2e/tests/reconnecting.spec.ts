@@ -215,7 +215,11 @@ test.describe('ReconnectingWebSocket in the browser', () => {
       'live',
     ]);
     expect(first.messages).toEqual([]);
-    expect(await page.evaluate(() => window.reconnecting.state().bufferedAmount)).toBe(0);
+    // A browser lowers bufferedAmount in a task of its own after the bytes
+    // left, which may come after the server has them (seen in Firefox).
+    await expect
+      .poll(() => page.evaluate(() => window.reconnecting.state().bufferedAmount))
+      .toBe(0);
   });
 
   test('offline: no attempt while the browser is offline, one at once when it is back', async ({
