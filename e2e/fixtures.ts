@@ -255,7 +255,8 @@ export const test = base.extend<Fixtures>({
       const rejected: Rejection[] = [];
       const waiters = new Set<() => void>();
       server.on('connection', (socket, request) => {
-        peers.push(track(socket, request));
+        // These servers are node:http(s): every request is an HTTP/1.1 IncomingMessage.
+        peers.push(track(socket, request as IncomingMessage));
         for (const wake of [...waiters]) wake();
       });
       server.on('rejected', (status, reason, request) =>

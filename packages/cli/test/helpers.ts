@@ -232,8 +232,9 @@ export async function startServer(
       started.messages.push({ data: isBinary ? Buffer.from(data as Buffer) : data, isBinary });
     });
     socket.on('close', (code, reason) => started.closes.push({ code, reason }));
-    started.connections.push({ socket, request });
-    onConnection(socket, request);
+    // A standalone server speaks HTTP/1.1 only: the request is an IncomingMessage.
+    started.connections.push({ socket, request: request as IncomingMessage });
+    onConnection(socket, request as IncomingMessage);
   });
   return started;
 }

@@ -2,6 +2,7 @@ import { concatBytes, EMPTY } from './bytes.js';
 import { Connection, type ConnectionOptions, ConnectionState } from './connection.js';
 import {
   AbnormalClosureError,
+  toWebSocketError,
   ExtensionError,
   HandshakeError,
   HandshakeRejectedError,
@@ -9,10 +10,12 @@ import {
 import {
   type ClientRequestOptions,
   type Sha1,
+  type ValidatedResponse,
   buildClientRequest,
   generateKey,
   validateResponse,
 } from './handshake.js';
+import { buildConnectRequest, validateConnectResponse } from './extended-connect.js';
 import {
   type HeadSplit,
   type HttpHeadLimits,
@@ -51,6 +54,15 @@ export interface ClientConnectionOptions
   maskSource?: MaskSource | undefined;
   /** SHA-1 for checking `Sec-WebSocket-Accept`; pure TypeScript by default. */
   sha1?: Sha1 | undefined;
+  /**
+   * Run the opening handshake as an RFC 8441 extended CONNECT on an HTTP/2
+   * stream instead of an HTTP/1.1 Upgrade: the I/O layer sends
+   * {@link ClientConnection.connectHeaders} as the stream's request and hands
+   * the response's status and header fields to
+   * {@link ClientConnection.receiveConnectResponse}. `scheme` is `https` for
+   * `wss:` URLs, `http` for `ws:`; `host` is the `:authority`.
+   */
+  http2?: { readonly scheme: 'https' | 'http' } | undefined;
 }
 
 /** Shared by every client that does not bring its own mask source. */
@@ -64,7 +76,10 @@ let defaultMaskSource: MaskSource | undefined;
  * naming the failed check followed by `onClose` with 1006.
  */
 export class ClientConnection extends Connection {
-  readonly #request: string;
+  /** The HTTP/1.1 request head, or `undefined` over HTTP/2. */
+  readonly #request: string | undefined;
+  /** The extended CONNECT request's header fields, or `undefined` over HTTP/1.1. */
+  readonly #connectHeaders: Readonly<Record<string, string>> | undefined;
   readonly #key: string;
   readonly #protocols: readonly string[];
   readonly #sha1: Sha1 | undefined;
@@ -86,11 +101,48 @@ export class ClientConnection extends Connection {
     this.#sha1 = options.sha1;
     this.#limits = { maxHeadSize: options.maxHeadSize, maxHeaderCount: options.maxHeaderCount };
     this.#deflate = options.perMessageDeflate;
-    this.#request = buildClientRequest({
-      ...options,
-      key: this.#key,
-      extensions: this.#deflate ? buildDeflateOffer(this.#deflate) : undefined,
-    });
+    const extensions = this.#deflate ? buildDeflateOffer(this.#deflate) : undefined;
+    if (options.http2) {
+      this.#connectHeaders = buildConnectRequest({
+        ...options,
+        authority: options.host,
+        scheme: options.http2.scheme,
+        extensions,
+      });
+    } else {
+      this.#request = buildClientRequest({ ...options, key: this.#key, extensions });
+    }
+  }
+
+  /**
+   * With the `http2` option: the extended CONNECT request's header fields
+   * (RFC 8441 §5), pseudo-headers included, for the stream to send.
+   * `undefined` over HTTP/1.1.
+   */
+  get connectHeaders(): Readonly<Record<string, string>> | undefined {
+    return this.#connectHeaders;
+  }
+
+  /**
+   * With the `http2` option: the stream's response arrived. A 2xx answer
+   * with a subprotocol and extensions that were offered opens the
+   * connection (`onOpen`); anything else fails it as a rejected handshake
+   * (`onError` with a {@link HandshakeRejectedError}, then `onClose` 1006).
+   * @param headers - the response's header fields, lower-case names.
+   */
+  receiveConnectResponse(status: number, headers: Readonly<Record<string, string>>): void {
+    if (!this.#connectHeaders || this.state !== ConnectionState.Connecting || this.failed) return;
+    this.#requested = true;
+    let result: ValidatedResponse;
+    try {
+      result = validateConnectResponse(
+        { status, headers },
+        { protocols: this.#protocols, extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [] },
+      );
+      this.#openWith(result, status, headers, EMPTY);
+    } catch (error) {
+      this.failWith(toWebSocketError(error));
+    }
   }
 
   /** The `Sec-WebSocket-Key` this client sends. */
@@ -100,12 +152,21 @@ export class ClientConnection extends Connection {
 
   /** Writes the opening handshake request. Call once, when the transport is connected. */
   connect(): void {
-    if (this.#requested) return;
+    // Over HTTP/2 the request is the stream's header fields, not bytes.
+    if (this.#requested || this.#request === undefined) return;
     this.#requested = true;
     this.writeRaw(encodeUtf8(this.#request));
   }
 
   protected override receiveHandshakeData(chunk: Uint8Array): void {
+    if (this.#connectHeaders) {
+      // node:http2 delivers a stream's DATA only after its response head.
+      throw new HandshakeRejectedError(
+        'WS_ERR_HANDSHAKE_MALFORMED',
+        0,
+        'Data arrived on the HTTP/2 stream before its response',
+      );
+    }
     this.#buffered = this.#buffered.length === 0 ? chunk : concatBytes([this.#buffered, chunk]);
     let split: HeadSplit | null;
     let response: HttpResponseHead;
@@ -126,22 +187,32 @@ export class ClientConnection extends Connection {
       extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [],
       sha1: this.#sha1,
     });
+    this.#openWith(result, response.status, response.headers, split.rest);
+  }
+
+  /** Settles permessage-deflate from a validated answer and opens. */
+  #openWith(
+    result: ValidatedResponse,
+    status: number,
+    headers: Readonly<Record<string, string>>,
+    rest: Uint8Array,
+  ): void {
     let deflate: DeflateParams | null = null;
     try {
       if (this.#deflate) deflate = acceptDeflateResponse(result.extensions, this.#deflate);
     } catch (error) {
       // The negotiation knows only the extensions: report the whole answer.
       if (!(error instanceof ExtensionError)) throw error;
-      throw new ExtensionError(error.message, response.status, response.headers);
+      throw new ExtensionError(error.message, status, headers);
     }
     this.open(
       {
         protocol: result.protocol,
         extensions: result.extensionsHeader,
-        headers: response.headers,
+        headers,
         deflate: deflate ?? undefined,
       },
-      split.rest,
+      rest,
     );
   }
 

@@ -99,6 +99,16 @@ export function validateRequest(
       'Sec-WebSocket-Key must be base64 of 16 bytes',
     );
   }
+  return { key, ...validateOffers(headers) };
+}
+
+/**
+ * The handshake fields RFC 6455 and RFC 8441 share (§4.2.1 steps 6, 8 and 9,
+ * and `Origin`): the version, the offered subprotocols and extensions.
+ * @throws {HandshakeError} as {@link validateRequest}.
+ * @internal
+ */
+export function validateOffers(headers: HttpHeaders): Omit<ValidatedRequest, 'key'> {
   // 6. |Sec-WebSocket-Version| 13; another version gets 426 naming ours (§4.4).
   const version = single(headers, 'sec-websocket-version');
   if (version === undefined || !/^\d{1,3}$/.test(version)) {
@@ -149,7 +159,7 @@ export function validateRequest(
     }
     extensions = parsed;
   }
-  return { key, protocols, extensions, origin: single(headers, 'origin') };
+  return { protocols, extensions, origin: single(headers, 'origin') };
 }
 
 /** The 101 answer to a validated request. */
@@ -365,8 +375,6 @@ export function validateResponse(
     code: ConstructorParameters<typeof HandshakeRejectedError>[0],
     message: string,
   ): HandshakeRejectedError => new HandshakeRejectedError(code, status, message, headers);
-  const failExtensions = (message: string): ExtensionError =>
-    new ExtensionError(message, status, headers);
   // 1. "If the status code received from the server is not 101, the client handles
   //    the response per HTTP procedures", which for us is failing the connection.
   if (status !== 101)
@@ -383,6 +391,26 @@ export function validateResponse(
   if (headers['sec-websocket-accept'] !== acceptKey(expected.key, expected.sha1)) {
     throw fail('WS_ERR_HANDSHAKE_ACCEPT', 'Sec-WebSocket-Accept does not match the key');
   }
+  return checkNegotiated(response, expected);
+}
+
+/**
+ * The client's checks of what the server chose, shared by RFC 6455 (§4.1
+ * steps 5 and 6) and RFC 8441: extensions and subprotocol among those offered.
+ * @throws {HandshakeRejectedError} or {@link ExtensionError}, carrying the response.
+ * @internal
+ */
+export function checkNegotiated(
+  response: Pick<HttpResponseHead, 'status' | 'headers'>,
+  expected: Pick<ExpectedResponse, 'protocols' | 'extensions'>,
+): ValidatedResponse {
+  const { status, headers } = response;
+  const fail = (
+    code: ConstructorParameters<typeof HandshakeRejectedError>[0],
+    message: string,
+  ): HandshakeRejectedError => new HandshakeRejectedError(code, status, message, headers);
+  const failExtensions = (message: string): ExtensionError =>
+    new ExtensionError(message, status, headers);
   // 5. Extensions must be among those offered.
   const extensionsHeader = headers['sec-websocket-extensions'] ?? '';
   let extensions: Extension[] = [];
@@ -416,13 +444,15 @@ function single(headers: HttpHeaders, name: string): string | undefined {
   return value.length === 1 ? value[0] : undefined;
 }
 
-function checkValue(value: string): string {
+/** @internal */
+export function checkValue(value: string): string {
   if (/[\r\n\0]/.test(value)) throw new TypeError('Header values must not contain CR, LF or NUL');
   return value;
 }
 
 /** A request target may hold no whitespace or control characters (RFC 7230 §5.3). */
-function checkTarget(target: string): string {
+/** @internal */
+export function checkTarget(target: string): string {
   if (!/^[\x21-\x7e\x80-\uffff]+$/.test(target)) {
     throw new TypeError(
       'The request path must not be empty or contain spaces or control characters',

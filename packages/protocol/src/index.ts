@@ -135,6 +135,15 @@ export {
   buildDeflateOffer,
   checkWindowBits,
 } from './permessage-deflate.js';
+export {
+  type ConnectAcceptOptions,
+  type ConnectRequestOptions,
+  type ValidatedConnectRequest,
+  acceptConnectRequest,
+  buildConnectRequest,
+  validateConnectRequest,
+  validateConnectResponse,
+} from './extended-connect.js';
 export { ClientConnection, type ClientConnectionOptions } from './client-connection.js';
 export { ServerConnection, type ServerConnectionOptions } from './server-connection.js';
 export { type ConnectionEvent, EventCollector } from './event-collector.js';

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { channel } from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from './request.js';
 import { debuglog, inspect } from 'node:util';
 import type { MemoryBudget } from '@proj/transport';
 
@@ -216,7 +216,7 @@ interface ChannelMessage {
 /** Published on {@link CHANNELS}.open. */
 export interface OpenMessage extends ChannelMessage {
   readonly socket: object;
-  readonly request: IncomingMessage;
+  readonly request: UpgradeRequest;
   readonly protocol: string;
   readonly extensions: string;
 }
@@ -237,7 +237,7 @@ export interface HandshakeRejectedMessage extends ChannelMessage {
    * was one (standalone mode: malformed 400, over `maxHeadSize` 431, too
    * slow 408).
    */
-  readonly request: IncomingMessage | undefined;
+  readonly request: UpgradeRequest | undefined;
   readonly status: number;
   readonly reason: string;
 }

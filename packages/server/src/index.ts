@@ -23,9 +23,11 @@ export {
   type BacklogPolicy,
   DEFAULTS,
   type HandshakeInfo,
+  type AttachableServer,
   type ServerOptions,
   type ServerSettings,
 } from './options.js';
+export { type UpgradeRequest, isHttp2Request } from './request.js';
 export {
   type BacklogExceededMessage,
   CHANNELS,

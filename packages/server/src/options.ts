@@ -1,4 +1,6 @@
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { UpgradeRequest } from './request.js';
+import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import {
   DEFAULT_MAX_FRAGMENTS,
@@ -39,7 +41,7 @@ export interface HandshakeInfo {
 
 /** `authenticate` itself: see {@link AuthenticateOption}. */
 export type Authenticate<Data> = (
-  request: IncomingMessage,
+  request: UpgradeRequest,
   info: HandshakeInfo,
 ) => Data | Rejection | Promise<Data | Rejection>;
 
@@ -74,14 +76,24 @@ export type AuthenticateOption<Data> = undefined extends Data
  */
 export type ServerOptions<Data = undefined> = ServerSettings & AuthenticateOption<Data>;
 
+/** A server a WebSocketServer can attach to: `node:http`, `node:https` or `node:http2`. */
+export type AttachableServer = HttpServer | HttpsServer | Http2SecureServer | Http2Server;
+
 /** Every option of {@link ServerOptions} but `authenticate`. */
 export interface ServerSettings {
   /** Standalone mode: listen on this port (0 picks a free one). */
   port?: number;
   /** Standalone mode: the address to bind. Default: all interfaces, as `node:http`. */
   host?: string;
-  /** Attached mode: handle `upgrade` events of this existing `node:http`/`node:https` server. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * Attached mode: serve the WebSocket handshakes of this existing server.
+   * A `node:http` or `node:https` server: its `upgrade` events. A `node:http2`
+   * server created with `settings: { enableConnectProtocol: true }`: its
+   * RFC 8441 extended CONNECT streams, and with `allowHTTP1: true` its
+   * HTTP/1.1 upgrades too, on the same port and to the same handlers
+   * (`isHttp2Request(request)` says which carried a connection).
+   */
+  server?: AttachableServer;
   /** No-server mode: call {@link WebSocketServer.handleUpgrade} from your own `upgrade` handler. */
   noServer?: boolean;
   /**
@@ -98,7 +110,7 @@ export interface ServerSettings {
    * sees `undefined`. Default: every origin.
    */
   allowedOrigins?:
-    readonly string[] | ((origin: string | undefined, request: IncomingMessage) => boolean);
+    readonly string[] | ((origin: string | undefined, request: UpgradeRequest) => boolean);
   /**
    * Subprotocols this server speaks. The first one the client offers (in the
    * client's order) that is listed here is chosen. Ignored when
@@ -116,10 +128,10 @@ export interface ServerSettings {
    */
   handleProtocols?: (
     offered: ReadonlySet<string>,
-    request: IncomingMessage,
+    request: UpgradeRequest,
   ) => string | false | undefined;
   /** Adds or changes header fields of the 101 response. */
-  headers?: (headers: Record<string, string | string[]>, request: IncomingMessage) => void;
+  headers?: (headers: Record<string, string | string[]>, request: UpgradeRequest) => void;
   /**
    * Largest message in bytes, summed over fragments; larger closes with 1009.
    * `Infinity` for no limit (not for a public server). `0` is refused: ws
@@ -236,7 +248,7 @@ export interface ResolvedOptions<Data> extends Omit<ServerSettings, 'sessions'> 
   readonly authenticate?: Authenticate<Data> | undefined;
   /** An array given is compiled with {@link originAllowList}. */
   readonly allowedOrigins?:
-    ((origin: string | undefined, request: IncomingMessage) => boolean) | undefined;
+    ((origin: string | undefined, request: UpgradeRequest) => boolean) | undefined;
   readonly maxPayload: number;
   readonly maxFragments: number;
   readonly maxHeadSize: number;

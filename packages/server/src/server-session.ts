@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from './request.js';
 import type { ServerSendData, ServerWebSocket } from './server-websocket.js';
 
 /**
@@ -35,7 +35,7 @@ export interface ServerSessionEvents {
   /** The connection was lost (closed without `end`); the session is kept for `timeout`. */
   suspend: [code: number, reason: string];
   /** The client resumed the session on a new connection (of this server). */
-  resume: [request: IncomingMessage];
+  resume: [request: UpgradeRequest];
   /** The replay log has room again after `send` returned `false`. */
   drain: [];
   /**

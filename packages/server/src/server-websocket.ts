@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import {
   BacklogExceededError,
   CloseCode,
@@ -15,6 +14,7 @@ import {
   SocketTransport,
   type TransportEvents,
   type TransportSettings,
+  type TransportSocket,
   allocateUnsafe,
 } from '@proj/transport';
 import {
@@ -80,7 +80,8 @@ export type SendCallback = (error?: Error | null) => void;
 
 /** What the server hands to a new connection. */
 export interface ServerWebSocketInit<Data> {
-  socket: Socket;
+  /** A TCP/TLS socket, or an HTTP/2 stream (RFC 8441) made to count its bytes (`adoptStream`). */
+  socket: TransportSocket & { setTimeout(ms: number): unknown };
   head: Uint8Array;
   protocol: string;
   extensions: string;
@@ -569,7 +570,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal */
   [kWireBytes](): readonly [number, number] {
     const socket = this.#transport.socket;
-    return [socket.bytesRead, socket.bytesWritten];
+    return [socket.bytesRead ?? 0, socket.bytesWritten ?? 0];
   }
 
   /** @internal TransportEvents.onMessage */
@@ -634,8 +635,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (counters) {
       counters.closes[cause]++;
       const socket = this.#transport.socket;
-      counters.closedBytesReceived += socket.bytesRead;
-      counters.closedBytesSent += socket.bytesWritten;
+      counters.closedBytesReceived += socket.bytesRead ?? 0;
+      counters.closedBytesSent += socket.bytesWritten ?? 0;
     }
     if (closeChannel.hasSubscribers) {
       closeChannel.publish({ server: policy.server, socket: this, code, reason, wasClean, cause });

@@ -22,7 +22,7 @@ import {
   sessionError,
   toBytes,
 } from '@proj/protocol';
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from './request.js';
 import type { Counters } from './diagnostics.js';
 import {
   ServerSession,
@@ -345,7 +345,7 @@ export class SessionCore<Data> {
   }
 
   /** Emits `resume`: the client resumed the session here. */
-  resumed(request: IncomingMessage): void {
+  resumed(request: UpgradeRequest): void {
     this.#emit('resume', request);
   }
 

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from './request.js';
 import { CloseCode, ProtocolError, isSessionId } from '@proj/protocol';
 import { type Counters, type SessionStats, debug, debugging } from './diagnostics.js';
 import type { ServerSession } from './server-session.js';
@@ -28,7 +28,7 @@ export interface SessionHostInit<Data> {
   /** The server's topics: sessions share its adapter subscriptions. */
   readonly registry: TopicRegistry<object>;
   /** Emits the server's `session` event; what it throws ends the session with 1011. */
-  readonly announce: (session: ServerSession<Data>, request: IncomingMessage) => void;
+  readonly announce: (session: ServerSession<Data>, request: UpgradeRequest) => void;
   /**
    * Reports an error the application's code threw (see `WebSocketServer`):
    * `site` `'session'` (the server's listener) or `'session-listener'`.
@@ -88,7 +88,7 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
   }
 
   /** A connection that negotiated a session: it waits for `hello` or `resume`. */
-  accept(socket: ServerWebSocket<Data>, request: IncomingMessage, protocol: string): void {
+  accept(socket: ServerWebSocket<Data>, request: UpgradeRequest, protocol: string): void {
     this.#sockets.add(socket as ServerWebSocket<unknown>);
     new SessionLink(socket, request, protocol, this);
   }
@@ -380,7 +380,7 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
   }
 
   /** Emits `session`; a throwing listener ends the session with 1011. */
-  #announceSession(core: SessionCore<Data>, request: IncomingMessage): void {
+  #announceSession(core: SessionCore<Data>, request: UpgradeRequest): void {
     try {
       this.#announce(core.session, request);
     } catch (error) {

@@ -7,7 +7,7 @@
  * with 1002.
  * @packageDocumentation
  */
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from './request.js';
 import {
   CloseCode,
   ProtocolError,
@@ -74,7 +74,7 @@ const DETACHED = 6;
 /** One session connection. @internal */
 export class SessionLink<Data> {
   readonly socket: ServerWebSocket<Data>;
-  readonly request: IncomingMessage;
+  readonly request: UpgradeRequest;
   /** The application's part of the negotiated subprotocol. */
   readonly protocol: string;
   readonly #host: LinkHost<Data>;
@@ -87,7 +87,7 @@ export class SessionLink<Data> {
 
   constructor(
     socket: ServerWebSocket<Data>,
-    request: IncomingMessage,
+    request: UpgradeRequest,
     protocol: string,
     host: LinkHost<Data>,
   ) {

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { type UpgradeRequest, isHttp2Request } from './request.js';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { PerMessageDeflateInit } from '@proj/deflate';
@@ -7,12 +7,14 @@ import {
   HandshakeError,
   type ValidatedRequest,
   WEBSOCKET_GUID,
+  acceptConnectRequest,
   acceptDeflateOffer,
   acceptRequest,
   buildRejectResponse,
   checkHeaderCount,
   isSessionToken,
   sessionOffers,
+  validateConnectRequest,
   validateRequest,
 } from '@proj/protocol';
 import type { UserCodeSite } from './diagnostics.js';
@@ -41,7 +43,11 @@ export interface AcceptedUpgrade<Data> {
   /** The application's subprotocol: `protocol`, or its part in a session token. */
   readonly appProtocol: string;
   readonly data: Data;
-  readonly response: string;
+  /**
+   * The answer: the `101 Switching Protocols` head over HTTP/1.1, or the
+   * response's header fields (`:status` 200) for an HTTP/2 stream.
+   */
+  readonly response: string | Readonly<Record<string, string | string[]>>;
   /** The accepted `Sec-WebSocket-Extensions`, or `""`. */
   readonly extensions: string;
   /**
@@ -83,7 +89,7 @@ export type UpgradeOutcome<Data> = AcceptedUpgrade<Data> | Rejection;
  *   `authenticate`, `headers`) throws; a returned promise rejects with one.
  */
 export function negotiateUpgrade<Data>(
-  request: IncomingMessage,
+  request: UpgradeRequest,
   options: ResolvedOptions<Data>,
 ): UpgradeOutcome<Data> | Promise<UpgradeOutcome<Data>> {
   const validated = checkRequest(request, options);
@@ -127,11 +133,13 @@ export function negotiateUpgrade<Data>(
  * answered exactly as the protocol words it: status, header fields, message.
  */
 export function checkRequest(
-  request: IncomingMessage,
+  request: UpgradeRequest,
   limits: { readonly maxHeaderCount: number },
 ): ValidatedRequest | Rejection {
   try {
     checkHeaderCount(request.rawHeaders.length / 2, limits);
+    // RFC 8441 has no key: the answer carries no Sec-WebSocket-Accept.
+    if (isHttp2Request(request)) return { key: '', ...validateConnectRequest(request.headers) };
     return validateRequest({
       method: request.method ?? '',
       httpVersion: request.httpVersion,
@@ -156,7 +164,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** The accepted handshake: permessage-deflate, extra headers and the 101 response. */
 function accept<Data>(
-  request: IncomingMessage,
+  request: UpgradeRequest,
   options: ResolvedOptions<Data>,
   validated: ValidatedRequest,
   chosen: ChosenProtocol | undefined,
@@ -178,12 +186,14 @@ function accept<Data>(
       ? 'handleProtocols'
       : 'headers';
   const response = callHook(blamed, () =>
-    acceptRequest(validated, {
-      accept: nodeAcceptKey(validated.key),
-      protocol,
-      extensions: accepted?.response,
-      headers,
-    }),
+    isHttp2Request(request)
+      ? acceptConnectRequest(validated, { protocol, extensions: accepted?.response, headers })
+      : acceptRequest(validated, {
+          accept: nodeAcceptKey(validated.key),
+          protocol,
+          extensions: accepted?.response,
+          headers,
+        }),
   );
   return {
     protocol: protocol ?? '',
@@ -213,7 +223,7 @@ const deflateOutcomes = new WeakMap<object, Map<string, DeflateOutcome | null>>(
 const MAX_CACHED_OFFERS = 64;
 
 function negotiateDeflate<Data>(
-  request: IncomingMessage,
+  request: UpgradeRequest,
   options: ResolvedOptions<Data>,
   validated: ValidatedRequest,
 ): DeflateOutcome | null {
@@ -261,7 +271,7 @@ interface ChosenProtocol {
  */
 function chooseProtocol<Data>(
   offered: readonly string[],
-  request: IncomingMessage,
+  request: UpgradeRequest,
   options: ResolvedOptions<Data>,
 ): ChosenProtocol | undefined {
   // The common handshake offers no session token: no copy of the offer.
@@ -284,7 +294,7 @@ function chooseProtocol<Data>(
 /** The application's subprotocol among `offered` (session tokens removed), by its own rules. */
 function chooseAppProtocol<Data>(
   offered: readonly string[],
-  request: IncomingMessage,
+  request: UpgradeRequest,
   options: ResolvedOptions<Data>,
 ): string | undefined {
   // Whether the choice was offered is the protocol's rule, in acceptRequest.

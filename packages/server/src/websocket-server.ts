@@ -1,18 +1,21 @@
 import { EventEmitter } from 'node:events';
-import {
-  type IncomingMessage,
-  type Server as HttpServer,
-  STATUS_CODES,
-  createServer,
-} from 'node:http';
+import { type Server as HttpServer, STATUS_CODES, createServer } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, encodeUtf8, toBytes } from '@proj/protocol';
+import { Http2Routing, adoptStream, isHttp2Server, respondToStream } from './http2-streams.js';
+import { type UpgradeRequest, isHttp2Request } from './request.js';
 import type { ServerSession } from './server-session.js';
 import { SessionHost } from './session-host.js';
 import { SESSIONS_SUBSCRIBER } from './session-topics.js';
 import { MemoryBudget } from '@proj/transport';
-import { type ResolvedOptions, type ServerOptions, resolveOptions } from './options.js';
+import {
+  type AttachableServer,
+  type ResolvedOptions,
+  type ServerOptions,
+  resolveOptions,
+} from './options.js';
 import { type Rejection, isRejection } from './rejection.js';
 import {
   type ConnectionPolicy,
@@ -56,6 +59,8 @@ import {
  * client retrying sooner would only be refused again.
  */
 const MEMORY_RETRY_AFTER = 5;
+/** What an HTTP/2 stream brings past its handshake: nothing, the head is header fields. */
+const EMPTY_HEAD = Buffer.alloc(0);
 
 /** `server.sessions` of a server without sessions. */
 const NO_SESSIONS: ReadonlyMap<string, never> = new Map<string, never>();
@@ -75,26 +80,29 @@ const NO_SESSION_STATS = Object.freeze({
 });
 
 /** The WebSocketServers attached to each HTTP server, in attach order. */
-const attachedServers = new WeakMap<HttpServer, WebSocketServer<unknown>[]>();
+/** `handleUpgrade`'s callback, once its request type is no longer needed. */
+type OnConnection<Data> = (socket: ServerWebSocket<Data>, request: UpgradeRequest) => void;
+
+const attachedServers = new WeakMap<AttachableServer, WebSocketServer<unknown>[]>();
 
 /** Events of a {@link WebSocketServer}, with their listener arguments. */
 export interface WebSocketServerEvents<Data> {
   /** A handshake succeeded: a new open connection (one without a session). */
-  connection: [socket: ServerWebSocket<Data>, request: IncomingMessage];
+  connection: [socket: ServerWebSocket<Data>, request: UpgradeRequest];
   /**
    * This server holds a session now: a new one (the client's `hello`), or
    * one that moved here from another node through the store
    * (`session.moved`, with its numbers and topics). Attach its listeners
    * here. A throw ends the session with 1011 and is reported as `error`.
    */
-  session: [session: ServerSession<Data>, request: IncomingMessage];
+  session: [session: ServerSession<Data>, request: UpgradeRequest];
   /** Standalone mode: the server is listening. */
   listening: [];
   /**
    * A handshake was refused (bad request, origin, `authenticate`, timeout).
    * For logging; the client has been answered already.
    */
-  rejected: [status: number, reason: string, request: IncomingMessage];
+  rejected: [status: number, reason: string, request: UpgradeRequest];
   /**
    * Standalone mode: the HTTP server failed (e.g. the port is in use; a
    * pending {@link WebSocketServer.ready} rejects with it too). And an error
@@ -154,7 +162,9 @@ export interface ServerCloseOptions {
  */
 export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents<Data>> {
   readonly #options: ResolvedOptions<Data>;
-  readonly #httpServer: HttpServer | undefined;
+  readonly #httpServer: AttachableServer | undefined;
+  /** Attached to a `node:http2` server: how its extended CONNECT streams reach {@link handleUpgrade}. */
+  readonly #http2Routing: Http2Routing | undefined;
   readonly #ownsServer: boolean;
   readonly #clients = new Set<ServerWebSocket<Data>>();
   readonly #topics: TopicRegistry<ServerWebSocket<unknown>>;
@@ -171,14 +181,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** Delivers the adapter's messages (other nodes' publishes) to this node's sessions. */
   readonly #onAdapterMessage:
     ((topic: string, payload: Uint8Array, binary: boolean) => void) | undefined;
-  /** Sockets between `upgrade` and the 101 (or refusal). */
-  readonly #pending = new Set<Duplex>();
-  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  /** Sockets (or HTTP/2 streams) between `upgrade` and the 101 (or refusal), with their requests. */
+  readonly #pending = new Map<Duplex, UpgradeRequest>();
+  readonly #onUpgrade = (request: UpgradeRequest, socket: Duplex, head: Buffer): void => {
     if (!this.#matchesPath(request)) {
       // Attached servers on one HTTP server share the 404: the first of them
       // answers it when none matches and no foreign upgrade listener exists
       // (that one may serve the path itself).
-      const server = this.#httpServer!;
+      const server = this.#httpServer as HttpServer;
       const siblings = attachedServers.get(server) ?? [this];
       const foreign = server.listenerCount('upgrade') > siblings.length;
       if (siblings[0] === this && !foreign && !siblings.some((s) => s.#matchesPath(request))) {
@@ -298,7 +308,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       // our limit is what lets the protocol's checkHeaderCount (in
       // checkRequest) see an overlong head as too many and answer 431,
       // instead of taking its first fields for the whole head.
-      this.#httpServer.maxHeadersCount = resolved.maxHeaderCount + 1;
+      (this.#httpServer as HttpServer).maxHeadersCount = resolved.maxHeaderCount + 1;
       this.#httpServer.on('listening', () => {
         this.#settleReady(undefined);
         this.emit('listening');
@@ -318,11 +328,28 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       if (onListening) this.once('listening', onListening);
       this.#httpServer.listen(resolved.port, resolved.host);
     } else if (resolved.server) {
+      const server = resolved.server;
       this.#ownsServer = false;
-      this.#httpServer = resolved.server;
-      this.#httpServer.on('upgrade', this.#onUpgrade);
-      const siblings = attachedServers.get(resolved.server) ?? [];
-      attachedServers.set(resolved.server, [...siblings, this as WebSocketServer<unknown>]);
+      this.#httpServer = server;
+      server.on('upgrade', this.#onUpgrade);
+      const siblings = attachedServers.get(server) ?? [];
+      attachedServers.set(server, [...siblings, this as WebSocketServer<unknown>]);
+      if (isHttp2Server(server)) {
+        // RFC 8441 §3: a client may only ask once the server said it may.
+        server.updateSettings({ enableConnectProtocol: true });
+        this.#http2Routing = new Http2Routing(
+          server,
+          {
+            matches: (request) => this.#matchesPath(request),
+            handle: (request) => this.handleUpgrade(request, request.stream, EMPTY_HEAD),
+            refuseHttp1Connect: (request, socket) => {
+              const refusal = checkRequest(request, resolved) as Rejection;
+              this.#refuse(socket, request, refusal.status, refusal.body!, refusal.headers);
+            },
+          },
+          () => (attachedServers.get(server) ?? []).map((s) => s.#http2Routing!),
+        );
+      }
     } else {
       this.#ownsServer = false;
       this.#httpServer = undefined;
@@ -360,13 +387,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   }
 
   /** The HTTP server in use (own or attached); `undefined` in no-server mode. */
-  get httpServer(): HttpServer | undefined {
+  get httpServer(): AttachableServer | undefined {
     return this.#httpServer;
   }
 
   /** The bound address, as `net.Server#address()`; `null` before listening or in no-server mode. */
   address(): AddressInfo | string | null {
-    return this.#httpServer?.address() ?? null;
+    return (this.#httpServer as HttpServer | undefined)?.address() ?? null;
   }
 
   /**
@@ -424,17 +451,20 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /**
    * Completes a handshake for an `upgrade` event of any HTTP server: checks
    * it, answers 101 or an error status, then hands the connection over.
+   * For an RFC 8441 extended CONNECT of a `node:http2` server (no-server
+   * mode), pass the `Http2ServerRequest`, its `request.stream` as `socket`
+   * and an empty `head`: the answer is then the stream's response (200).
    * @param onConnection - with it, the new connection goes to this callback
    *   only, as ws does: no `connection` event (ws's documented idiom emits
    *   `connection` from inside the callback, which would otherwise deliver
    *   every connection twice). Without it, `connection` is emitted. A
    *   session connection goes to neither: its session is emitted as `session`.
    */
-  handleUpgrade(
-    request: IncomingMessage,
+  handleUpgrade<Request extends UpgradeRequest>(
+    request: Request,
     socket: Duplex,
     head: Buffer,
-    onConnection?: (socket: ServerWebSocket<Data>, request: IncomingMessage) => void,
+    onConnection?: (socket: ServerWebSocket<Data>, request: Request) => void,
   ): void {
     if (this.#closing) {
       this.#refuseShuttingDown(socket, request);
@@ -464,8 +494,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     // no error listener and no pending entry (the head's arrival is timed by
     // node:http's headersTimeout in standalone mode).
     if (outcome instanceof Promise)
-      this.#awaitUpgrade(request, socket, head, outcome, onConnection);
-    else this.#completeUpgrade(request, socket, head, outcome, onConnection);
+      this.#awaitUpgrade(request, socket, head, outcome, onConnection as OnConnection<Data>);
+    else this.#completeUpgrade(request, socket, head, outcome, onConnection as OnConnection<Data>);
   }
 
   /**
@@ -608,7 +638,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       // server.close() stops accepting now; its callback waits for every
       // socket, upgraded ones included, which the shutdown below closes.
       listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      (server as HttpServer).closeIdleConnections();
     }
     const { code, reason } = plan;
     const clients = [...this.#clients];
@@ -645,16 +675,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.#ownsServer && server?.listening
         ? new Promise<void>((r) => server.close(() => r()))
         : undefined;
-    if (this.#ownsServer) server?.closeIdleConnections();
+    if (this.#ownsServer) (server as HttpServer | undefined)?.closeIdleConnections();
     else if (server) {
       server.off('upgrade', this.#onUpgrade);
+      this.#http2Routing?.detach();
       const siblings = (attachedServers.get(server) ?? []).filter((s) => s !== this);
       if (siblings.length > 0) attachedServers.set(server, siblings);
       else attachedServers.delete(server);
     }
     const headers = this.#drainPlan?.refusalHeaders ?? {};
-    for (const socket of this.#pending)
-      abortHandshake(socket, { status: 503, headers, body: 'Server is shutting down' });
+    for (const [socket, request] of this.#pending)
+      refuseOn(socket, request, { status: 503, headers, body: 'Server is shutting down' });
     const sessionsClosed = this.#sessions?.close(code, reason, timeout);
     if (this.#onAdapterMessage) this.#topics.adapter.off('message', this.#onAdapterMessage);
 
@@ -681,7 +712,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.emit('close');
   }
 
-  #matchesPath(request: IncomingMessage): boolean {
+  #matchesPath(request: UpgradeRequest): boolean {
     const path = this.#options.path;
     if (path === undefined) return true;
     const url = request.url ?? '/';
@@ -713,19 +744,19 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   }
 
   /** Refuses a handshake that arrives while closing: 503, with `Retry-After` while draining. */
-  #refuseShuttingDown(socket: Duplex, request: IncomingMessage): void {
+  #refuseShuttingDown(socket: Duplex, request: UpgradeRequest): void {
     this.#refuse(socket, request, 503, 'Server is shutting down', this.#drainPlan?.refusalHeaders);
   }
 
   /** Answers a refused handshake and reports it as `rejected`. */
   #refuse(
     socket: Duplex,
-    request: IncomingMessage,
+    request: UpgradeRequest,
     status: number,
     reason: string,
     headers: Readonly<Record<string, string | readonly string[]>> = {},
   ): void {
-    abortHandshake(socket, { status, headers, body: reason });
+    refuseOn(socket, request, { status, headers, body: reason });
     this.#rejected(status, reason, request);
   }
 
@@ -737,7 +768,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   #rejected(
     status: number,
     reason: string,
-    request: IncomingMessage | undefined,
+    request: UpgradeRequest | undefined,
     socket: Duplex | undefined = request?.socket,
   ): void {
     this.#counters.handshakesRejected++;
@@ -749,7 +780,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         'handshake rejected %d %s (%s)',
         status,
         reason,
-        (socket as Socket | undefined)?.remoteAddress,
+        (socket as Socket | undefined)?.remoteAddress ?? request?.socket?.remoteAddress,
       );
     }
     if (request) this.emit('rejected', status, reason, request);
@@ -783,7 +814,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * A handshake hook threw: answer 500 without leaking its message to the
    * client, and report it.
    */
-  #hookFailed(socket: Duplex, request: IncomingMessage, failure: unknown): void {
+  #hookFailed(socket: Duplex, request: UpgradeRequest, failure: unknown): void {
     this.#refuse(socket, request, 500, 'Internal Server Error');
     const { site, error } =
       failure instanceof HookFailure
@@ -838,13 +869,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** Waits for an asynchronous `authenticate`, within `handshakeTimeout`. */
   async #awaitUpgrade(
-    request: IncomingMessage,
+    request: UpgradeRequest,
     socket: Duplex,
     head: Buffer,
     negotiation: Promise<UpgradeOutcome<Data>>,
-    onConnection: ((socket: ServerWebSocket<Data>, request: IncomingMessage) => void) | undefined,
+    onConnection: ((socket: ServerWebSocket<Data>, request: UpgradeRequest) => void) | undefined,
   ): Promise<void> {
-    this.#pending.add(socket);
+    this.#pending.set(socket, request);
     const onSocketError = (): void => void socket.destroy();
     socket.on('error', onSocketError);
     const timer = setTimeout(() => {
@@ -871,11 +902,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** Answers a negotiated handshake: the refusal, or the 101 and a new connection. */
   #completeUpgrade(
-    request: IncomingMessage,
+    request: UpgradeRequest,
     socket: Duplex,
     head: Buffer,
     outcome: UpgradeOutcome<Data>,
-    onConnection: ((socket: ServerWebSocket<Data>, request: IncomingMessage) => void) | undefined,
+    onConnection: ((socket: ServerWebSocket<Data>, request: UpgradeRequest) => void) | undefined,
   ): void {
     if (isRejection(outcome)) {
       const reason = outcome.body ?? STATUS_CODES[outcome.status] ?? '';
@@ -886,10 +917,19 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.#refuseShuttingDown(socket, request);
       return;
     }
-    socket.write(outcome.response);
+    let transportSocket: Socket | ReturnType<typeof adoptStream>;
+    if (typeof outcome.response === 'string') {
+      socket.write(outcome.response);
+      transportSocket = socket as Socket;
+    } else {
+      // RFC 8441: the stream itself carries the frames from here on.
+      const stream = (request as Http2ServerRequest).stream;
+      stream.respond(outcome.response);
+      transportSocket = adoptStream(stream);
+    }
     const sessions = outcome.session ? this.#sessions : undefined;
     const client = new ServerWebSocket<Data>({
-      socket: socket as Socket,
+      socket: transportSocket,
       head,
       protocol: outcome.protocol,
       extensions: outcome.extensions,
@@ -908,7 +948,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         extensions: outcome.extensions,
       });
     }
-    if (debugging) debug('open %s %s', (socket as Socket).remoteAddress, request.url);
+    if (debugging) debug('open %s %s', transportSocket.remoteAddress, request.url);
     if (sessions) {
       // The application meets the session, once the client said which.
       sessions.accept(client, request, outcome.appProtocol);
@@ -933,4 +973,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       );
     }
   }
+}
+
+/** Answers a refused handshake on what carried it: an HTTP/1.1 socket or an HTTP/2 stream. */
+function refuseOn(
+  socket: Duplex,
+  request: UpgradeRequest,
+  rejection: Pick<Rejection, 'status' | 'headers' | 'body'>,
+): void {
+  if (isHttp2Request(request)) respondToStream(request.stream, rejection);
+  else abortHandshake(socket, rejection);
 }

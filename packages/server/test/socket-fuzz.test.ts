@@ -47,7 +47,6 @@
  * - `FUZZ_SEED=<n>` explores another seed; a failure prints its seed and path.
  */
 import { deflateRawSync } from 'node:zlib';
-import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
@@ -68,6 +67,7 @@ import {
   type ServerSettings,
   type ServerWebSocket,
   WebSocketServer,
+  type UpgradeRequest,
 } from '@proj/server';
 import {
   type Mutation,
@@ -224,7 +224,7 @@ const healthy = new HealthyLoad();
  * Echoes every message (never compressed, so the echoes read as they are)
  * and records, by the client's port, what the server reported.
  */
-function echoAndTrack(socket: ServerWebSocket<unknown>, request: IncomingMessage): void {
+function echoAndTrack(socket: ServerWebSocket<unknown>, request: UpgradeRequest): void {
   const messages: Tracked['messages'] = [];
   socket.on('message', (data, isBinary) => {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;

@@ -4,7 +4,12 @@
  * serves the page under test if asked, and stops, starts and restarts on the
  * same port so that a client's reconnection can be tested.
  */
-import { type RequestListener, type Server as HttpServer, createServer } from 'node:http';
+import {
+  type IncomingMessage,
+  type RequestListener,
+  type Server as HttpServer,
+  createServer,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ServerOptions, WebSocketServer } from '@proj/server';
 import { ServerClosedError, WaitTimeoutError } from './errors.js';
@@ -241,7 +246,10 @@ class TestServerImpl<T> implements TestServer<T> {
     // Throws for invalid options, before anything listens.
     const ws = new WebSocketServer<unknown>({ ...this.#options, server: http });
     ws.on('connection', (socket, request) => {
-      this.#records.push(new RecordedConnection(this.#nextId++, socket, request));
+      // Attached to node:http: every request is an HTTP/1.1 IncomingMessage.
+      this.#records.push(
+        new RecordedConnection(this.#nextId++, socket, request as IncomingMessage),
+      );
       this.#changes.notify();
     });
     ws.on('rejected', (status, reason, request) => {

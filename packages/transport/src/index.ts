@@ -8,6 +8,7 @@ export {
   type SocketTransportInit,
   type TransportEvents,
   type TransportSettings,
+  type TransportSocket,
   type WriteBoundary,
   allocateUnsafe,
   toBuffer,

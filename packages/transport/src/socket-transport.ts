@@ -2,7 +2,7 @@
  * The one Node I/O path under `@proj/server` and `@proj/client`.
  * @packageDocumentation
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { PerMessageDeflate, type PerMessageDeflateInit } from '@proj/deflate';
 import {
   type Connection,
@@ -76,10 +76,28 @@ export interface WriteBoundary {
   afterQueued(callback: () => void): boolean;
 }
 
+/**
+ * What a transport runs over: a TCP or TLS socket (`net.Socket`), or an
+ * HTTP/2 stream carrying a WebSocket (RFC 8441), which is a `Duplex` without
+ * the socket's extras. Those are optional here: an HTTP/2 stream has no
+ * Nagle to turn off (its session's socket has), and ends with `end()` where
+ * a socket has `destroySoon()`.
+ */
+export type TransportSocket = Duplex & {
+  setNoDelay?(noDelay?: boolean): unknown;
+  destroySoon?(): void;
+  /** The peer's address, when the runtime knows it. */
+  readonly remoteAddress?: string | undefined;
+  /** Bytes read so far, when the runtime counts them. */
+  readonly bytesRead?: number;
+  /** Bytes written so far, when the runtime counts them. */
+  readonly bytesWritten?: number;
+};
+
 /** How a transport is set up. */
 export interface SocketTransportInit {
-  /** The socket, connected or connecting. */
-  readonly socket: Socket;
+  /** The socket (or HTTP/2 stream), connected or connecting. */
+  readonly socket: TransportSocket;
   /** Makes the sans-I/O connection, given the handler the transport is for it. */
   readonly connect: (handler: ConnectionHandler) => Connection;
   readonly events: TransportEvents;
@@ -129,7 +147,7 @@ const CLOSED_WHILE_INFLATING = 16;
 const PAUSED_BY_BUDGET = 32;
 
 /** A socket that knows its transport, for the shared listeners below. */
-type OwnedSocket = Socket & { [kTransport]: SocketTransport };
+type OwnedSocket = TransportSocket & { [kTransport]: SocketTransport };
 
 // One set of listeners for every socket (they find the transport through it):
 // no closures per connection (memory per idle connection is a bench target).
@@ -174,7 +192,7 @@ function uncorkLater(transport: SocketTransport): void {
  * protocol's callbacks, not for the policy to call.
  */
 export class SocketTransport implements ConnectionHandler, SendSink, BudgetReader {
-  readonly #socket: Socket;
+  readonly #socket: TransportSocket;
   readonly #connection: Connection;
   readonly #events: TransportEvents;
   readonly #boundary: WriteBoundary | undefined;
@@ -206,7 +224,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#deflateInit = init.deflate;
     this.#connection = init.connect(this);
     const socket = init.socket as OwnedSocket;
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     socket[kTransport] = this;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
@@ -246,7 +264,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   /** The socket, for what the policy reads of it (the peer's address). */
-  get socket(): Socket {
+  get socket(): TransportSocket {
     return this.#socket;
   }
 
@@ -395,7 +413,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       this.#connection.close(code, reason);
     }
     this.uncork();
-    this.#socket.destroySoon();
+    destroySoon(this.#socket);
     // A peer that reads nothing either never lets the end finish.
     this.#armCloseTimer();
   }
@@ -519,6 +537,13 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       while (socket.writableCorked > 0) socket.uncork();
       if (socket.writableLength === 0) {
         socket.destroy();
+        return;
+      }
+      if (!socket.destroySoon) {
+        // An HTTP/2 stream (RFC 8441): the peer's half may never end (Firefox
+        // leaves it open when the page closed first), and the stream, not
+        // the connection, is all there is to close: close it once our END_STREAM is out.
+        destroySoon(socket);
         return;
       }
     }
@@ -782,8 +807,18 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 }
 
+/** Ends the socket, then destroys it once what was written is flushed. */
+function destroySoon(socket: TransportSocket): void {
+  if (socket.destroySoon) socket.destroySoon();
+  else if (socket.writableFinished) socket.destroy();
+  else {
+    socket.once('finish', () => socket.destroy());
+    socket.end();
+  }
+}
+
 function writeChunks(
-  socket: Socket,
+  socket: TransportSocket,
   chunks: readonly Uint8Array[],
   callback: SendCallback | undefined,
 ): void {
