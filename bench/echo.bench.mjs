@@ -1,7 +1,8 @@
 // Echo benchmark: @proj/server against ws (plain, and with its native addons
-// when they are installed) and a bare node:net server that parses frames
-// minimally (the ceiling for any Node implementation), through the same load
-// generator in the same run.
+// when they are installed), uWebSockets.js (issue 21; left out with a note
+// where its binary does not load) and a bare node:net server that parses
+// frames minimally (the ceiling for any Node implementation), through the same
+// load generator in the same run.
 //
 // Every server runs in its own process pinned to core 0; the load generator
 // runs pinned to core 1: gen/echo.c (one epoll loop, raw sockets, one frame
@@ -28,7 +29,10 @@ import {
   startServers,
   stopServers,
   withServerMicros,
+  uwsNote,
+  uwsServers,
 } from './lib/harness.mjs';
+import { SATURATED } from './lib/limit.mjs';
 import {
   echoPoint,
   formatRate,
@@ -39,10 +43,14 @@ import {
   sectionHead,
 } from './lib/results.mjs';
 
+const UWS_SERVERS = uwsServers();
+const UWS_NOTE = uwsNote();
+
 const RUNS = runsOr(5);
 const SECONDS = secondsOr(1);
 
-const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS, SERVERS.raw];
+const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS, ...UWS_SERVERS, SERVERS.raw];
+if (UWS_NOTE) console.warn(`${UWS_NOTE} Leaving it out.`);
 
 /** [size, connections, in flight]; the first ones are the targets of issue 6. */
 const TARGET_POINTS = [
@@ -104,7 +112,22 @@ try {
 }
 
 const names = servers.map((s) => s.name);
-const ratioColumns = WS_SERVERS.map((s) => s.name);
+
+/**
+ * ours/`n` at one point, in bold; where the generator passed SATURATED of its core in the runs
+ * against ours or against `n`, the row measures the generator (issue 21), so the cell gives the
+ * bound that is left instead: "≥" where ours was capped, "≤" where `n` was, nothing where both.
+ */
+function ratioCell(by, n) {
+  const ratio = `${(by.ours.rate / by[n].rate).toFixed(2)}×`;
+  const oursCapped = by.ours.cpu >= SATURATED;
+  const theirsCapped = by[n].cpu >= SATURATED;
+  if (oursCapped && theirsCapped) return `generator-bound (${ratio} measured)`;
+  if (oursCapped) return `≥ ${ratio} (generator-bound)`;
+  if (theirsCapped) return `≤ ${ratio} (generator-bound)`;
+  return `**${ratio}**`;
+}
+const ratioColumns = [...WS_SERVERS, ...UWS_SERVERS].map((s) => s.name);
 const percent = (share) => `${(share * 100).toFixed(0)}%`;
 const header =
   `| payload | conns × in flight | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} ` +
@@ -119,19 +142,22 @@ const rows = results.map(({ point: [size, connections, inflight], by }) => {
   const cpu = names.map((n) => by[n].serverMicros.toFixed(2));
   const server = names.map((n) => percent(by[n].serverCpu)).join(' / ');
   const loadgen = names.map((n) => percent(by[n].cpu)).join(' / ');
-  const ratios = ratioColumns.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`);
+  const ratios = ratioColumns.map((n) => ratioCell(by, n));
   return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${server} | ${loadgen} | ${ratios.join(' | ')} |`;
 });
 
 const section = [
   ...sectionHead('Echo', 'echo.bench.mjs', (Date.now() - began) / 1000, ratioColumns),
+  ...(UWS_NOTE ? [`- ${UWS_NOTE}`] : []),
   `- Servers pinned to core 0, the load generator (${GENERATOR_NOTE}) to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
     `Binary messages echoed as sent; each connection keeps its "in flight" messages outstanding. ` +
     `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up); medians, ` +
     "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message; " +
     "server CPU its share of its core (µs/msg × msg/s). Loadgen CPU is the load generator's share of its " +
     'core in the runs against each server: near 100% means it, not that server, was the limit (the ' +
-    'Summary names the limit of every row).',
+    'Summary names the limit of every row). Where it passed ' +
+    `${percent(SATURATED)} of its core against ours or the reference, the ratio cell gives the bound ` +
+    'that is left ("≥": ours was capped; "≤": the reference was) instead of a ratio, or none.',
   `- First ${TARGET_POINTS.length} rows: the points issue 6 sets targets for.${FULL ? '' : ' Other rows: a sample of the matrix (`BENCH_FULL=1` for all).'}`,
   '',
   header,

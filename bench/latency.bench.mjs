@@ -1,6 +1,7 @@
 // Round-trip latency: one connection, one message in flight, 16 B and 1 KiB
 // binary messages, against @proj/server, ws (plain) and ws with its native
-// addons, the echo servers of echo/servers.mjs.
+// addons, uWebSockets.js (issue 21; left out with a note where it does not
+// load) and the bare node:net echo, the echo servers of echo/servers.mjs.
 //
 // Each server runs in its own process pinned to core 0; gen/rtt.mjs (a raw
 // socket that stamps every send with process.hrtime and records the time
@@ -22,14 +23,20 @@ import {
   startServers,
   stopServers,
   withServerCpu,
+  uwsNote,
+  uwsServers,
 } from './lib/harness.mjs';
 import { formatSize, formatSpread, median, spread, publish, sectionHead } from './lib/results.mjs';
+
+const UWS_SERVERS = uwsServers();
+const UWS_NOTE = uwsNote();
 
 const RUNS = runsOr(5);
 const SECONDS = secondsOr(FULL ? 2 : 0.6);
 const WARMUP_MS = 200;
 const SIZES = [16, 1024];
-const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS];
+const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS, ...UWS_SERVERS, SERVERS.raw];
+if (UWS_NOTE) console.warn(`${UWS_NOTE} Leaving it out.`);
 
 const began = Date.now();
 const servers = await startServers(IMPLEMENTATIONS);
@@ -87,11 +94,12 @@ const rows = results.map(({ size, by }) => {
 const seconds = (Date.now() - began) / 1000;
 const section = [
   ...sectionHead('Latency', 'latency.bench.mjs', seconds, against),
+  ...(UWS_NOTE ? [`- ${UWS_NOTE}`] : []),
   `- ${pinningNote}. One connection, one binary message in flight: the generator (gen/rtt.mjs, a raw ` +
     'socket) stamps each send with `process.hrtime` and records the time until the whole echo is back, ' +
     `then sends the next. ${RUNS} alternated runs of ${SECONDS} s per server and size (after a ` +
     `${WARMUP_MS} ms warm-up); each cell is the median over the runs of that run's p50 / p99 in µs, ` +
-    'spread ±half the interquartile range of the p50s. Ratios are ws time / our time (above 1: ours is faster). ' +
+    'spread ±half the interquartile range of the p50s. Ratios are their time / our time (above 1: ours is faster). ' +
     "Server CPU is the server process's share of its core over the run (warm-up included), loadgen CPU " +
     "the generator's, in the runs against each server.",
   '- Loopback round trips on a 2-core machine are dominated by the kernel and by waking the two ' +

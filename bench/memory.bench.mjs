@@ -1,6 +1,9 @@
 // Memory per idle connection at 10,000 connections: @proj/server against ws
-// (plain, and with its native addons when installed), all the echo servers of echo/servers.mjs (a 'message' listener on every
-// connection, as an application would have).
+// (plain, and with its native addons when installed), uWebSockets.js (issue
+// 21; left out with a note where it does not load) and the bare node:net echo
+// (the floor of issue 21's target: "within 10% of a bare net.Socket"), all the
+// echo servers of echo/servers.mjs (a 'message' listener on every connection,
+// as an application would have).
 //
 // Every run starts a fresh server process (pinned to core 0, --expose-gc) and
 // a fresh client process (gen/clients.mjs, raw sockets that complete the
@@ -21,14 +24,20 @@ import {
   runsOr,
   startWithIdleClients,
   waitForClients,
+  uwsNote,
+  uwsServers,
 } from './lib/harness.mjs';
 import { formatSpread, mediansOf, publish, sectionHead } from './lib/results.mjs';
 import { MEMORY_ROW } from './lib/limit.mjs';
 
+const UWS_SERVERS = uwsServers();
+const UWS_NOTE = uwsNote();
+
 const RUNS = runsOr(5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const WARMUP_CONNECTIONS = 1000;
-const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS];
+const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS, ...UWS_SERVERS, SERVERS.raw];
+if (UWS_NOTE) console.warn(`${UWS_NOTE} Leaving it out.`);
 
 async function measure(implementation) {
   const { server, clients } = await startWithIdleClients(implementation);
@@ -79,6 +88,7 @@ const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 const seconds = (Date.now() - began) / 1000;
 const section = [
   ...sectionHead('Memory', 'memory.bench.mjs', seconds, against),
+  ...(UWS_NOTE ? [`- ${UWS_NOTE}`] : []),
   `- ${pinningNote}. ${CONNECTIONS.toLocaleString('en-US')} idle connections (handshake done, nothing ` +
     'sent) held by a separate client process (gen/clients.mjs, raw sockets); each server is the echo ' +
     "server (a 'message' listener per connection). The server process answers `MEM` on its stdin with " +
@@ -89,7 +99,10 @@ const section = [
     `${RUNS} alternated runs per server; medians, spread ±half the interquartile range. ` +
     'RSS includes memory the allocators keep after the handshakes; the heap (V8 `heapUsed`) is what the ' +
     'connections retain; external is memory outside the V8 heap that JS objects own (Buffers). ' +
-    "Kernel socket buffers are not in the process's memory.",
+    "Kernel socket buffers are not in the process's memory. `raw net` is the floor of a Node " +
+    'server: a bare `net.Socket` per connection with one `data` listener and the little state its ' +
+    "minimal framing keeps. uWS keeps its connections in C++ (RSS, not V8's heap), without a " +
+    '`net.Socket`: no Node server can reach it.',
   '',
   '| server | RSS / connection (spread) | heap / connection (spread) | external / connection | baseline RSS | baseline heap |',
   '|---|--:|--:|--:|--:|--:|',

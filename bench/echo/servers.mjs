@@ -6,6 +6,9 @@
 // when installed unless WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE are set), or
 // "raw" (a bare node:net server that parses frames minimally, with no
 // validation, limits or events: the ceiling any Node implementation can reach).
+// "uws" is uWebSockets.js 20.30 (lib/uws.mjs: its native binary, never the
+// package's JavaScript fallback), its documented echo with compression off;
+// it exits with status 3 where the binary does not load.
 // "ours-deflate" and "ws-deflate" are "ours" and "ws" with permessage-deflate
 // accepted (`perMessageDeflate: { threshold: 0 }`: every message compressed,
 // plus the JSON object in BENCH_DEFLATE_OPTIONS, e.g. a level or window), for
@@ -31,6 +34,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { frameHeader, readFrameHeader } from '../gen/raw.mjs';
+import { loadUws } from '../lib/uws.mjs';
 
 const [kind = 'ours', portArg = '0'] = process.argv.slice(2);
 const port = Number(portArg);
@@ -159,6 +163,36 @@ if (kind === 'ours' || kind === 'ours-deflate' || kind === 'ours-pubsub') {
     socket.on('error', () => socket.destroy());
   });
   server.listen(port, '127.0.0.1', () => ready(server.address()));
+} else if (kind === 'uws') {
+  const { uws, reason } = loadUws();
+  if (!uws) {
+    console.error(`uWebSockets.js does not load: ${reason}`);
+    process.exit(3);
+  }
+  let open = 0;
+  countClients = () => open;
+  uws
+    .App()
+    .ws('/*', {
+      compression: uws.DISABLED,
+      maxPayloadLength: MAX_PAYLOAD,
+      // uWS drops a send once a socket's unsent bytes pass maxBackpressure (64 KiB by default):
+      // the 1 MiB × 16-in-flight echo would lose messages and stall the generator. Lifted, like
+      // ours' maxBacklog, so that every server echoes everything.
+      maxBackpressure: 2 ** 31 - 1,
+      // No idle timeout (default 120 s): the memory benchmark's connections stay silent.
+      idleTimeout: 0,
+      open: () => open++,
+      close: () => open--,
+      message: (ws, message, isBinary) => ws.send(message, isBinary),
+    })
+    .listen('127.0.0.1', port, (listenSocket) => {
+      if (!listenSocket) {
+        console.error(`uWebSockets.js could not listen on 127.0.0.1:${port}`);
+        process.exit(1);
+      }
+      ready({ port: uws.us_socket_local_port(listenSocket) });
+    });
 } else {
   console.error(`unknown server kind "${kind}"`);
   process.exit(2);

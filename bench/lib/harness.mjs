@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { uwsStatus } from './uws.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -49,10 +50,22 @@ export const SERVERS = {
   ws: { name: 'ws', kind: 'ws', env: PLAIN_WS },
   wsAddons: { name: 'ws+addons', kind: 'ws', env: {} },
   raw: { name: 'raw net', kind: 'raw', env: {} },
+  uws: { name: 'uWS', kind: 'uws', env: {} },
 };
 
 /** ws as every table compares it: plain, and with its native addons where they are installed. */
 export const WS_SERVERS = [SERVERS.ws, ...(addons ? [SERVERS.wsAddons] : [])];
+
+/**
+ * uWebSockets.js as the benchmarks compare it (issue 21): `[SERVERS.uws]` where its binary loads
+ * here, else `[]`. Checked on first call only (a child process does the loading; see uwsStatus),
+ * so that scripts that never compare with uWS pay nothing.
+ */
+export const uwsServers = () => (uwsStatus().loads ? [SERVERS.uws] : []);
+
+/** Why uWebSockets.js is missing from a run, for its notes; null where it is there. */
+export const uwsNote = () =>
+  uwsStatus().loads ? null : `uWebSockets.js not measured: ${uwsStatus().reason}.`;
 
 /** How long each measured run lasts, in seconds: BENCH_SECONDS, else `fallback`. */
 export const secondsOr = (fallback) => Number(process.env.BENCH_SECONDS ?? fallback);

@@ -84,7 +84,7 @@ function row(document, spec, references = REFERENCES) {
   const entries = references.map((against) => find(document, { ...spec, against }));
   const point = spec.point === undefined && entries.find(Boolean)?.point;
   return (
-    `| ${spec.label}${point ? `: ${point}` : ''} | ${entries.map(cellText).join(' | ')} ` +
+    `| ${spec.label}${point ? `: ${point}` : ''} | ${entries.map((entry) => cellText(entry, document)).join(' | ')} ` +
     `| ${runsText(document, entries)} | ${limitText(document, entries)} |`
   );
 }
@@ -208,7 +208,7 @@ function compression(document) {
   ];
   const rows = metrics.map(([label, metric]) => {
     const entries = columns.map((c) => find(document, { section: 'Compression', metric, ...c }));
-    return `| ${label} | ${entries.map(cellText).join(' | ')} | ${runsText(document, entries)} |`;
+    return `| ${label} | ${entries.map((entry) => cellText(entry, document)).join(' | ')} | ${runsText(document, entries)} |`;
   });
   const point = (metric) =>
     find(document, { section: 'Compression', metric })?.point ?? NOT_MEASURED;

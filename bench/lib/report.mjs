@@ -3,7 +3,7 @@
 // (lib/readmes.mjs). Nothing here measures or types a number: every figure
 // comes from an entry, and an entry that results.json lacks (an older run, a
 // reference that was not installed) reads as "not measured".
-import { limitOf } from './limit.mjs';
+import { SATURATED, limitOf } from './limit.mjs';
 import { echoPoint, formatRate, references } from './results.mjs';
 
 export const NOT_MEASURED = 'not measured';
@@ -69,11 +69,40 @@ export function valueText(entry, x) {
   }
 }
 
-/** The ratio as the tables state it: ours/ref for rates and sizes, ref/ours for times. */
-export function ratioText(entry) {
-  if (entry.unit === 'bytes') return `ours/${entry.against} ${(1 / entry.ratio).toFixed(2)}×`;
-  if (entry.better === 'lower') return `${entry.against}/ours ${entry.ratio.toFixed(2)}×`;
-  return `ours/${entry.against} ${entry.ratio.toFixed(2)}×`;
+/**
+ * What a driver at SATURATED or more of its core (the section's `roles.load`: the load generator,
+ * the clients) leaves of an entry's ratio (issue 21: such a row measures the driver, so it must
+ * not be read as a ratio of the libraries). A driver that capped ours makes ours look slower: the
+ * true advantage is at least the measured one ('floor'); one that capped the reference makes the
+ * true advantage at most the measured one ('ceiling'); both: 'unknown'.
+ * @returns `{ kind, role }`, or null where no driver was saturated or the CPU was not recorded.
+ */
+export function boundOf(document, entry) {
+  const role = document.sections?.[entry.section]?.roles?.load;
+  if (!role || !entry.cpu) return null;
+  const capped = (name) => entry.cpu[name]?.[role] >= SATURATED;
+  const ours = capped('ours');
+  const reference = capped(entry.against);
+  if (!ours && !reference) return null;
+  return { kind: ours && reference ? 'unknown' : ours ? 'floor' : 'ceiling', role };
+}
+
+/**
+ * The ratio as the tables state it: ours/ref for rates and sizes, ref/ours for times. With
+ * `bound` (boundOf), a driver-bound ratio reads as the bound it is ("≥ 2.10×", "≤ 0.58×"), or as
+ * no ratio at all where both sides were capped.
+ */
+export function ratioText(entry, bound = null) {
+  const inverted = entry.unit === 'bytes';
+  const shown = inverted ? 1 / entry.ratio : entry.ratio;
+  const names =
+    entry.better === 'lower' && !inverted ? `${entry.against}/ours` : `ours/${entry.against}`;
+  if (bound?.kind === 'unknown') {
+    return `no ratio: ${bound.role}-bound on both sides (measured ${names} ${shown.toFixed(2)}×)`;
+  }
+  // A floor of the advantage is a ceiling of ours/ref where less is better (sizes).
+  const at = bound ? ((bound.kind === 'floor') !== inverted ? '≥ ' : '≤ ') : '';
+  return `${names} ${at}${shown.toFixed(2)}×${bound ? ` (${bound.role}-bound)` : ''}`;
 }
 
 /**
@@ -87,11 +116,22 @@ export function ratioWords(entry) {
   return `${entry.ratio.toFixed(2)}× as fast`;
 }
 
-/** A README cell: the ratio in bold, then both values. */
-export const cellText = (entry) =>
-  entry
-    ? `**${ratioWords(entry)}** (${valueText(entry, entry.ours)} vs ${valueText(entry, entry.ws)})`
-    : NOT_MEASURED;
+/**
+ * A README cell: the ratio in bold, then both values; where a saturated driver bounds it
+ * (boundOf), the bound instead, not in bold, and no ratio where it capped both sides.
+ */
+export function cellText(entry, document) {
+  if (!entry) return NOT_MEASURED;
+  const values = `${valueText(entry, entry.ours)} vs ${valueText(entry, entry.ws)}`;
+  const bound = document && boundOf(document, entry);
+  if (!bound) return `**${ratioWords(entry)}** (${values})`;
+  if (bound.kind === 'unknown') return `${bound.role}-bound, no ratio (${values})`;
+  // ratioWords states amounts (memory, CPU time) as ours/ref, the inverse of the advantage.
+  const inverted =
+    entry.unit === 'bytes' || (entry.better === 'lower' && entry.metric.includes('CPU'));
+  const atLeast = (bound.kind === 'floor') !== inverted;
+  return `${atLeast ? 'at least' : 'at most'} ${ratioWords(entry)}, ${bound.role}-bound (${values})`;
+}
 
 /**
  * What limited the comparisons `entries` (ours against one or more references at one point):
@@ -140,7 +180,8 @@ export function timing(document) {
  */
 export function referenceLines(document, names = ['ws', 'ws+addons']) {
   const described = document.references ?? references();
-  return names.map((name) => `- \`${name}\`: ${described[name]}`);
+  // An older results.json may lack a newer reference (uWS): describe it as the harness does now.
+  return names.map((name) => `- \`${name}\`: ${described[name] ?? references()[name]}`);
 }
 
 /**

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { limitOf, roundCpu } from './limit.mjs';
+import { uwsStatus } from './uws.mjs';
 
 const require = createRequire(import.meta.url);
 /**
@@ -92,15 +93,26 @@ export function references() {
           : '')
       : 'not measured: bufferutil is not installed',
     'raw net': 'a bare node:net server: minimal framing, no validation, limits or events',
+    uWS: uwsLine(),
     'C floor': 'gen/broadcaster.c: one write(2) of a prebuilt frame per socket, nothing else',
     'same node': "ours again, the same publish made on the subscriber's own node (no Redis hop)",
   };
 }
 
-/** The machine line naming the `ws` variants a section compares with (`columns`). */
+/** What the "uWS" column is, or why a run has none. */
+function uwsLine() {
+  const { loads, version, reason } = uwsStatus();
+  return loads
+    ? `uWebSockets.js 20.30 (@trufflesuite/uws-js-unofficial ${version}: its native binary for ` +
+        `Node ABI ${process.versions.modules}, never the package's ws-based fallback), its echo ` +
+        'with compression off, maxBackpressure and idleTimeout lifted'
+    : `not measured: ${reason}`;
+}
+
+/** The machine line naming the references (`ws` variants, uWS) a section compares with (`columns`). */
 function wsLine(columns) {
   const notes = references();
-  const used = columns.filter((name) => name === 'ws' || name === 'ws+addons');
+  const used = columns.filter((name) => name === 'ws' || name === 'ws+addons' || name === 'uWS');
   return used.map((name) => `\`${name}\` = ${notes[name]}`).join('; ');
 }
 
