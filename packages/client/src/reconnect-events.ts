@@ -128,22 +128,27 @@ export class GiveUpEvent extends Event {
   }
 }
 
-/** Options of an {@link UnsentEvent}. */
-export interface UnsentEventInit extends EventInit {
+/** Options of an {@link UnsentEvent} and a {@link SessionLostEvent}: messages and their size. */
+export interface MessagesEventInit extends EventInit {
   messages: readonly QueuedData[];
   bytes: number;
 }
 
+/** Options of an {@link UnsentEvent}. */
+export type UnsentEventInit = MessagesEventInit;
+
+/** Options of a {@link SessionLostEvent}. */
+export type SessionLostEventInit = MessagesEventInit;
+
 /**
- * `unsent`: messages that `send()` queued while disconnected and that will
- * never be sent, because the ReconnectingWebSocket closed for good first
- * (`close()`, or giving up). Dispatched once, just before the final `close`.
+ * An event that hands back messages the application sent and that will not
+ * (all) arrive: what {@link UnsentEvent} and {@link SessionLostEvent} share.
  */
-export class UnsentEvent extends Event {
+abstract class MessagesEvent extends Event {
   readonly #messages: readonly QueuedData[];
   readonly #bytes: number;
 
-  constructor(type: string, init: UnsentEventInit) {
+  constructor(type: string, init: MessagesEventInit) {
     super(type, init);
     this.#messages = init.messages;
     this.#bytes = init.bytes;
@@ -154,17 +159,18 @@ export class UnsentEvent extends Event {
     return this.#messages;
   }
 
-  /** Their size, as `bufferedAmount` counted it. */
+  /** Their size, as `bufferedAmount` counted it (UTF-8 bytes of text, bytes of binary). */
   get bytes(): number {
     return this.#bytes;
   }
 }
 
-/** Options of a {@link SessionLostEvent}. */
-export interface SessionLostEventInit extends EventInit {
-  messages: readonly QueuedData[];
-  bytes: number;
-}
+/**
+ * `unsent`: messages that `send()` queued while disconnected and that will
+ * never be sent, because the ReconnectingWebSocket closed for good first
+ * (`close()`, or giving up). Dispatched once, just before the final `close`.
+ */
+export class UnsentEvent extends MessagesEvent {}
 
 /**
  * `sessionlost`: the resumable session could not be resumed (the server
@@ -175,23 +181,4 @@ export interface SessionLostEventInit extends EventInit {
  * again. Dispatched before the `open` event of the connection that found out.
  * @see docs/session-protocol.md, section 4
  */
-export class SessionLostEvent extends Event {
-  readonly #messages: readonly QueuedData[];
-  readonly #bytes: number;
-
-  constructor(type: string, init: SessionLostEventInit) {
-    super(type, init);
-    this.#messages = init.messages;
-    this.#bytes = init.bytes;
-  }
-
-  /** The messages, oldest first: strings, `ArrayBuffer` copies of the bytes sent, `Blob`s. */
-  get messages(): readonly QueuedData[] {
-    return this.#messages;
-  }
-
-  /** Their size (UTF-8 bytes of text, bytes of binary). */
-  get bytes(): number {
-    return this.#bytes;
-  }
-}
+export class SessionLostEvent extends MessagesEvent {}

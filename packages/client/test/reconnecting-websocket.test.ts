@@ -55,7 +55,8 @@ async function startServer(options: ServerOptions = {}, port = 0): Promise<TestS
   let taken = 0;
   server.on('connection', (socket, request) => {
     sockets.push(socket);
-    requests.push(request);
+    // A standalone server speaks HTTP/1.1: the request is an IncomingMessage.
+    requests.push(request as IncomingMessage);
     socket.on('message', (data, isBinary) => {
       received.push(isBinary ? `bin:${(data as Buffer).toString('hex')}` : (data as string));
     });
