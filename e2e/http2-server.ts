@@ -80,7 +80,10 @@ export interface Connection {
   wire: { fromBrowser: Buffer[]; fromServer: Buffer[] };
 }
 
-export type Http2WsOptions = Omit<ServerOptions<unknown>, 'server' | 'port' | 'host' | 'noServer'>;
+export type Http2WsOptions = Omit<
+  ServerOptions<unknown, UpgradeRequest>,
+  'server' | 'port' | 'host' | 'noServer'
+>;
 
 export interface Http2TestServer {
   /** `https://localhost:PORT`: the page's origin. */
@@ -88,7 +91,7 @@ export interface Http2TestServer {
   /** `wss://localhost:PORT/ws`: where the page's WebSockets connect. */
   wsUrl: string;
   h2: Http2SecureServer;
-  wss: WebSocketServer<unknown>;
+  wss: WebSocketServer<unknown, UpgradeRequest>;
   /** Every page request and accepted WebSocket, in order. */
   records: RequestRecord[];
   connections: Connection[];
@@ -225,7 +228,7 @@ export async function startHttp2Server(
   const origin = `https://localhost:${port}`;
 
   // Attached to an HTTP/2 server, it turns SETTINGS_ENABLE_CONNECT_PROTOCOL on itself.
-  const wss = new WebSocketServer<unknown>({ ...wsOptions(origin), server: h2 });
+  const wss = new WebSocketServer<unknown, UpgradeRequest>({ ...wsOptions(origin), server: h2 });
 
   const connections: Connection[] = [];
   const newConnection = new Waiters();

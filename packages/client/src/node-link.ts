@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
+import type { ClientHttp2Stream } from 'node:http2';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import {
@@ -16,14 +17,18 @@ import {
   ConnectionState,
   type OpenInfo,
   type WebSocketError,
+  buildConnectRequest,
+  buildDeflateOffer,
   decodeUtf8,
 } from '@proj/protocol';
 import {
   SocketTransport,
   type TransportEvents,
+  type TransportSocket,
   type WriteBoundary,
   allocateUnsafe,
 } from '@proj/transport';
+import { type Http2Claim, openHttp2Stream, streamFailure } from './http2-session-pool.js';
 import type { ResolvedOptions } from './options.js';
 import { PingInterval } from './ping-interval.js';
 import { selectProxy } from './proxy-env.js';
@@ -72,6 +77,8 @@ export class NodeLink implements TransportEvents {
   #transport: SocketTransport | undefined;
   /** The proxy's CONNECT, while it has not answered. */
   #tunnel: ProxyTunnel | undefined;
+  /** With `http2`: the pool's claim while the session or its SETTINGS are awaited. */
+  #http2: Http2Claim | undefined;
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** The `pingInterval` heartbeat, while open. */
   #pingInterval: PingInterval | undefined;
@@ -121,6 +128,17 @@ export class NodeLink implements TransportEvents {
       });
       return;
     }
+    // Through a proxy, HTTP/1.1 only (README: "HTTP/2").
+    if (options.http2) {
+      this.#dialHttp2(url, protocols, boundary);
+      return;
+    }
+    this.#dialHttp1(url, start);
+  }
+
+  /** Opens the TCP or TLS connection for the HTTP/1.1 Upgrade. */
+  #dialHttp1(url: URL, start: (socket: net.Socket) => void): void {
+    const options = this.#options;
     let socket: net.Socket;
     try {
       socket = dial(url, options);
@@ -134,16 +152,75 @@ export class NodeLink implements TransportEvents {
   }
 
   /**
+   * The `http2` option: an extended CONNECT stream (RFC 8441) on the
+   * origin's shared HTTP/2 session, or HTTP/1.1 when the server has no
+   * WebSockets over HTTP/2. The request's fields are the ones the
+   * connection builds for itself: `buildConnectRequest` with the same inputs.
+   */
+  #dialHttp2(url: URL, protocols: readonly string[], boundary: WriteBoundary): void {
+    const options = this.#options;
+    const secure = url.protocol === 'wss:';
+    const headers = buildConnectRequest({
+      authority: url.host,
+      scheme: secure ? 'https' : 'http',
+      path: url.pathname + url.search,
+      protocols,
+      extensions: options.deflate ? buildDeflateOffer(options.deflate.config) : undefined,
+      origin: options.origin,
+      headers: options.headers,
+    });
+    const { allowHalfOpen: _, ...secureOptions } = tlsOptions(url, options);
+    const target = {
+      // url.hostname keeps an IPv6 literal's brackets, as an origin needs them.
+      origin: `${secure ? 'https' : 'http'}://${url.hostname}:${urlPort(url)}`,
+      host: bareHost(url),
+      port: urlPort(url),
+      tls: secure ? secureOptions : undefined,
+    };
+    this.#http2 = openHttp2Stream(target, headers, {
+      onStream: (stream, response) => {
+        this.#http2 = undefined;
+        this.#start(stream, url, protocols, boundary, stream);
+        const connection = this.#transport!.connection as ClientConnection;
+        connection.receiveConnectResponse(response.status, response.headers);
+      },
+      onFallback: () => {
+        this.#http2 = undefined;
+        this.#dialHttp1(url, (socket) => this.#start(socket, url, protocols, boundary));
+      },
+      onError: (error) => {
+        this.#http2 = undefined;
+        this.#failUnconnected(error);
+      },
+      // As a dropped connection, but with the error event: the session's error says what happened.
+      onSessionLost: (error) => this.fail(error),
+    });
+  }
+
+  /**
    * Puts the transport on `socket` (connecting, or connected when it is a
    * proxy's tunnel), and sends the handshake request once it is connected.
+   * Over HTTP/2, `socket` is the extended CONNECT stream (`stream`), already
+   * answered: the caller hands its response to the connection.
    */
   #start(
-    socket: net.Socket,
+    socket: TransportSocket,
     url: URL,
     protocols: readonly string[],
     boundary: WriteBoundary,
+    stream?: ClientHttp2Stream,
   ): void {
     const options = this.#options;
+    // Before the transport's own listener: a stream reset or torn down with
+    // its session is a failure to report (error event), not a quiet 1006.
+    // (node detaches the session from a closed stream: keep it now.)
+    const session = stream?.session;
+    stream?.once('close', () => {
+      const connection = this.#transport?.connection;
+      if (this.#closed || this.#error || !connection || connection.closeHandshakeComplete) return;
+      const failure = streamFailure(stream, session);
+      if (failure) this.fail(failure);
+    });
     this.#transport = new SocketTransport({
       socket,
       connect: (connectionHandler) =>
@@ -159,14 +236,22 @@ export class NodeLink implements TransportEvents {
           maxFragments: options.maxFragments,
           allocate: allocateUnsafe,
           sha1,
+          http2: stream && { scheme: url.protocol === 'wss:' ? 'https' : 'http' },
         }),
       events: this,
       settings: options,
       boundary,
     });
     const connection = this.#transport.connection as ClientConnection;
-    if (url.protocol === 'wss:') socket.once('secureConnect', () => connection.connect());
-    else if (socket.connecting) socket.once('connect', () => connection.connect());
+    if (stream) {
+      // After open a stream error (RST_STREAM, the session torn down) fails
+      // the connection with its error, as a lost session does.
+      stream.once('error', (error) => this.fail(error));
+      return;
+    }
+    const tcp = socket as net.Socket;
+    if (url.protocol === 'wss:') tcp.once('secureConnect', () => connection.connect());
+    else if (tcp.connecting) tcp.once('connect', () => connection.connect());
     else connection.connect();
   }
 
@@ -249,6 +334,8 @@ export class NodeLink implements TransportEvents {
     } else {
       this.#tunnel?.abort();
       this.#tunnel = undefined;
+      this.#http2?.cancel();
+      this.#http2 = undefined;
       this.#failUnconnected(error);
     }
   }

@@ -47,7 +47,8 @@ export interface WebSocketOptions {
   /**
    * How long DNS, TCP, a proxy's CONNECT, TLS and the HTTP upgrade together
    * may take before the connection fails (`error`, then `close` with 1006).
-   * Default 30 000.
+   * With `http2`, the HTTP/2 connection, its SETTINGS and the stream's
+   * response count instead of the upgrade. Default 30 000.
    */
   handshakeTimeout?: number | undefined;
   /**
@@ -103,6 +104,18 @@ export interface WebSocketOptions {
    * explicit proxy is used for every host: `NO_PROXY` is not consulted.
    */
   proxy?: string | URL | false | undefined;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441)
+   * instead of an HTTP/1.1 Upgrade: WebSockets to the same origin (with the
+   * same TLS options) share one TCP and TLS connection. `wss:` offers h2 by
+   * ALPN; `ws:` speaks cleartext HTTP/2 by prior knowledge (h2c). When the
+   * server does not take WebSockets over HTTP/2 (ALPN chose HTTP/1.1, its
+   * SETTINGS lack `SETTINGS_ENABLE_CONNECT_PROTOCOL`, or it does not speak
+   * h2c) the WebSocket connects over HTTP/1.1 as without this option, and
+   * later ones to that origin go there at once. Through a proxy, HTTP/1.1 is
+   * always used. Default `false`.
+   */
+  http2?: boolean | undefined;
 }
 
 /** {@link WebSocketOptions} with every default applied. */
@@ -126,6 +139,8 @@ export interface ResolvedOptions {
   };
   /** The `proxy` option: a proxy, `false` for none, `undefined` for the environment's. */
   readonly proxy: ProxyEndpoint | false | undefined;
+  /** Whether to try HTTP/2 first (RFC 8441). */
+  readonly http2: boolean;
 }
 
 /** Default of `handshakeTimeout` and `closeTimeout`: 30 s. */
@@ -184,6 +199,7 @@ export function resolveOptions(given: unknown, inInit = false): ResolvedOptions 
       servername: o.servername === undefined ? undefined : stringOption('servername', o.servername),
     },
     proxy: proxyOption(o.proxy),
+    http2: o.http2 === undefined ? false : booleanOption('http2', o.http2),
   };
 }
 
@@ -206,6 +222,7 @@ const OPTION_KEYS: Record<keyof WebSocketOptions, true> = {
   rejectUnauthorized: true,
   servername: true,
   proxy: true,
+  http2: true,
 };
 const OPTION_NAMES: readonly string[] = Object.keys(OPTION_KEYS);
 /** The init dictionary's keys: the options and `protocols`. */

@@ -20,6 +20,7 @@ describe('resolveOptions', () => {
         pingInterval: 0,
         deflate: null,
         tls: { rejectUnauthorized: true, servername: undefined },
+        http2: false,
       });
     }
     expect(DEFAULT_TIMEOUT).toBe(30_000);

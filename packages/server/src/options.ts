@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { UpgradeRequest } from './request.js';
 import type { Http2SecureServer, Http2Server } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
@@ -40,8 +40,8 @@ export interface HandshakeInfo {
 }
 
 /** `authenticate` itself: see {@link AuthenticateOption}. */
-export type Authenticate<Data> = (
-  request: UpgradeRequest,
+export type Authenticate<Data, Request extends UpgradeRequest = IncomingMessage> = (
+  request: Request,
   info: HandshakeInfo,
 ) => Data | Rejection | Promise<Data | Rejection>;
 
@@ -51,7 +51,10 @@ export type Authenticate<Data> = (
  * (`new WebSocketServer<{ user: string }>(...)`), since only it can give
  * `socket.data` a value.
  */
-export type AuthenticateOption<Data> = undefined extends Data
+export type AuthenticateOption<
+  Data,
+  Request extends UpgradeRequest = IncomingMessage,
+> = undefined extends Data
   ? {
       /**
        * Decides whether to accept a handshake that passed the RFC 6455 checks:
@@ -60,11 +63,11 @@ export type AuthenticateOption<Data> = undefined extends Data
        * (the server's `error` event, else a process warning). Runs before the
        * 101 is written, within `handshakeTimeout`.
        */
-      authenticate?: Authenticate<Data> | undefined;
+      authenticate?: Authenticate<Data, Request> | undefined;
     }
   : {
       /** Required when the server is typed with connection data; see above. */
-      authenticate: Authenticate<Data>;
+      authenticate: Authenticate<Data, Request>;
     };
 
 /**
@@ -73,14 +76,32 @@ export type AuthenticateOption<Data> = undefined extends Data
  * them (ws's names say what to use instead).
  *
  * @typeParam Data - what `authenticate` attaches to each connection as `socket.data`.
+ * @typeParam Request - the handshake request the hooks and events see:
+ *   `IncomingMessage` (HTTP/1.1), or {@link UpgradeRequest} for a server
+ *   attached to a `node:http2` server, whose requests may also be
+ *   `Http2ServerRequest`s.
  */
-export type ServerOptions<Data = undefined> = ServerSettings & AuthenticateOption<Data>;
+export type ServerOptions<
+  Data = undefined,
+  Request extends UpgradeRequest = IncomingMessage,
+> = ServerSettings<Request> & AuthenticateOption<Data, Request>;
 
 /** A server a WebSocketServer can attach to: `node:http`, `node:https` or `node:http2`. */
 export type AttachableServer = HttpServer | HttpsServer | Http2SecureServer | Http2Server;
 
+/**
+ * The servers `server` accepts for a request type: `node:http(s)` ones for
+ * `IncomingMessage`, `node:http2` ones too once the request type admits an
+ * `Http2ServerRequest`.
+ */
+export type AttachableServerFor<Request extends UpgradeRequest> = [Request] extends [
+  IncomingMessage,
+]
+  ? HttpServer | HttpsServer
+  : AttachableServer;
+
 /** Every option of {@link ServerOptions} but `authenticate`. */
-export interface ServerSettings {
+export interface ServerSettings<Request extends UpgradeRequest = IncomingMessage> {
   /** Standalone mode: listen on this port (0 picks a free one). */
   port?: number;
   /** Standalone mode: the address to bind. Default: all interfaces, as `node:http`. */
@@ -91,9 +112,11 @@ export interface ServerSettings {
    * server created with `settings: { enableConnectProtocol: true }`: its
    * RFC 8441 extended CONNECT streams, and with `allowHTTP1: true` its
    * HTTP/1.1 upgrades too, on the same port and to the same handlers
-   * (`isHttp2Request(request)` says which carried a connection).
+   * (`isHttp2Request(request)` says which carried a connection). For a
+   * `node:http2` server, type the server with the request union:
+   * `new WebSocketServer<undefined, UpgradeRequest>({ server })`.
    */
-  server?: AttachableServer;
+  server?: AttachableServerFor<Request>;
   /** No-server mode: call {@link WebSocketServer.handleUpgrade} from your own `upgrade` handler. */
   noServer?: boolean;
   /**
@@ -109,8 +132,7 @@ export interface ServerSettings {
    * without `Origin` (non-browser clients) pass the list form; a predicate
    * sees `undefined`. Default: every origin.
    */
-  allowedOrigins?:
-    readonly string[] | ((origin: string | undefined, request: UpgradeRequest) => boolean);
+  allowedOrigins?: readonly string[] | ((origin: string | undefined, request: Request) => boolean);
   /**
    * Subprotocols this server speaks. The first one the client offers (in the
    * client's order) that is listed here is chosen. Ignored when
@@ -126,12 +148,9 @@ export interface ServerSettings {
    * `undefined`) for none. Returning a value that was not offered is an
    * error (500, reported).
    */
-  handleProtocols?: (
-    offered: ReadonlySet<string>,
-    request: UpgradeRequest,
-  ) => string | false | undefined;
-  /** Adds or changes header fields of the 101 response. */
-  headers?: (headers: Record<string, string | string[]>, request: UpgradeRequest) => void;
+  handleProtocols?: (offered: ReadonlySet<string>, request: Request) => string | false | undefined;
+  /** Adds or changes header fields of the 101 response (the 200, over HTTP/2). */
+  headers?: (headers: Record<string, string | string[]>, request: Request) => void;
   /**
    * Largest message in bytes, summed over fragments; larger closes with 1009.
    * `Infinity` for no limit (not for a public server). `0` is refused: ws
@@ -244,8 +263,8 @@ export interface ServerSettings {
 export type BacklogPolicy = 'close' | 'reject';
 
 /** Options after defaults and validation. */
-export interface ResolvedOptions<Data> extends Omit<ServerSettings, 'sessions'> {
-  readonly authenticate?: Authenticate<Data> | undefined;
+export interface ResolvedOptions<Data> extends Omit<ServerSettings<UpgradeRequest>, 'sessions'> {
+  readonly authenticate?: Authenticate<Data, UpgradeRequest> | undefined;
   /** An array given is compiled with {@link originAllowList}. */
   readonly allowedOrigins?:
     ((origin: string | undefined, request: UpgradeRequest) => boolean) | undefined;
@@ -306,7 +325,9 @@ export const DEFAULTS = {
  * @throws {TypeError} for a wrong type or a missing/ambiguous mode.
  * @throws {RangeError} for a number out of range.
  */
-export function resolveOptions<Data>(options: ServerOptions<Data>): ResolvedOptions<Data> {
+export function resolveOptions<Data>(
+  options: ServerOptions<Data, UpgradeRequest>,
+): ResolvedOptions<Data> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('WebSocketServer options must be an object');
   }

@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { type Server as HttpServer, STATUS_CODES, createServer } from 'node:http';
+import {
+  type IncomingMessage,
+  type Server as HttpServer,
+  STATUS_CODES,
+  createServer,
+} from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -86,23 +91,23 @@ type OnConnection<Data> = (socket: ServerWebSocket<Data>, request: UpgradeReques
 const attachedServers = new WeakMap<AttachableServer, WebSocketServer<unknown>[]>();
 
 /** Events of a {@link WebSocketServer}, with their listener arguments. */
-export interface WebSocketServerEvents<Data> {
+export interface WebSocketServerEvents<Data, Request extends UpgradeRequest = IncomingMessage> {
   /** A handshake succeeded: a new open connection (one without a session). */
-  connection: [socket: ServerWebSocket<Data>, request: UpgradeRequest];
+  connection: [socket: ServerWebSocket<Data>, request: Request];
   /**
    * This server holds a session now: a new one (the client's `hello`), or
    * one that moved here from another node through the store
    * (`session.moved`, with its numbers and topics). Attach its listeners
    * here. A throw ends the session with 1011 and is reported as `error`.
    */
-  session: [session: ServerSession<Data>, request: UpgradeRequest];
+  session: [session: ServerSession<Data>, request: Request];
   /** Standalone mode: the server is listening. */
   listening: [];
   /**
    * A handshake was refused (bad request, origin, `authenticate`, timeout).
    * For logging; the client has been answered already.
    */
-  rejected: [status: number, reason: string, request: UpgradeRequest];
+  rejected: [status: number, reason: string, request: Request];
   /**
    * Standalone mode: the HTTP server failed (e.g. the port is in use; a
    * pending {@link WebSocketServer.ready} rejects with it too). And an error
@@ -160,7 +165,10 @@ export interface ServerCloseOptions {
  *   socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
  * });
  */
-export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents<Data>> {
+export class WebSocketServer<
+  Data = undefined,
+  Request extends UpgradeRequest = IncomingMessage,
+> extends EventEmitter<WebSocketServerEvents<Data, Request>> {
   readonly #options: ResolvedOptions<Data>;
   readonly #httpServer: AttachableServer | undefined;
   /** Attached to a `node:http2` server: how its extended CONNECT streams reach {@link handleUpgrade}. */
@@ -200,7 +208,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       }
       return;
     }
-    this.handleUpgrade(request, socket, head);
+    this.handleUpgrade(request as Request, socket, head);
   };
   readonly #counters = new Counters();
   /** Settles the pending {@link ready} calls: with the listen error, or none once listening. */
@@ -220,9 +228,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * @param onListening - standalone mode: called once listening.
    * @throws {TypeError|RangeError} for invalid options, naming the option.
    */
-  constructor(options: ServerOptions<Data>, onListening?: () => void) {
+  constructor(options: ServerOptions<Data, Request>, onListening?: () => void) {
     super();
-    this.#options = resolveOptions(options);
+    // Inside, every hook takes any UpgradeRequest: the type parameter only
+    // says which ones this server's HTTP server can produce.
+    this.#options = resolveOptions(options as ServerOptions<Data, UpgradeRequest>);
     const resolved = this.#options;
     // With sessions one stand-in subscriber holds the sessions' topics
     // (session-topics.ts): it is written nothing.
@@ -262,7 +272,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         counters: this.#counters,
         closeTimeout: resolved.closeTimeout,
         registry: this.#topics as TopicRegistry<object>,
-        announce: (session, request) => this.emit('session', session, request),
+        announce: (session, request) => this.emit('session', session, request as Request),
         reportUserError: (error, site, session, consequence) =>
           this.#reportUserError(
             error,
@@ -341,7 +351,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
           server,
           {
             matches: (request) => this.#matchesPath(request),
-            handle: (request) => this.handleUpgrade(request, request.stream, EMPTY_HEAD),
+            handle: (request) =>
+              this.handleUpgrade(request as UpgradeRequest as Request, request.stream, EMPTY_HEAD),
             refuseHttp1Connect: (request, socket) => {
               const refusal = checkRequest(request, resolved) as Rejection;
               this.#refuse(socket, request, refusal.status, refusal.body!, refusal.headers);
@@ -460,7 +471,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    *   every connection twice). Without it, `connection` is emitted. A
    *   session connection goes to neither: its session is emitted as `session`.
    */
-  handleUpgrade<Request extends UpgradeRequest>(
+  handleUpgrade(
     request: Request,
     socket: Duplex,
     head: Buffer,
@@ -783,7 +794,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         (socket as Socket | undefined)?.remoteAddress ?? request?.socket?.remoteAddress,
       );
     }
-    if (request) this.emit('rejected', status, reason, request);
+    if (request) this.emit('rejected', status, reason, request as Request);
   }
 
   /**
@@ -956,7 +967,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
     try {
       if (onConnection) onConnection(client, request);
-      else this.emit('connection', client, request);
+      else this.emit('connection', client, request as Request);
     } catch (error) {
       // After the 101 HTTP is over: the connection fails with 1011.
       closeAs(
