@@ -5,23 +5,41 @@
  *      │                                       └── sessions suspended, in redis-server
  *      └──────> node b   (the clients' URL provider points here once a drains)
  *
- * N clients (Node `ReconnectingWebSocket`s with `session: true`, the chaos
- * test's `ChaosClient`) open their sessions on node a (`chaos/node.mjs`, the
- * built packages, RedisSessionStore on a real Redis) and stream both ways:
- * each sends `c:<n>` every second, the node echoes it and ticks every
- * second. Node a is drained over the window; every client resumes its
- * session on node b. Node b records when each session arrives, counted in
- * 100 ms buckets from the first arrival to the last. The issue's target is a
- * peak bucket within 1.5x of the average: it is printed; what is asserted is
- * only that the peak is under that of the contrast below (see the end). A process that stalls bunches what it does whatever
- * the drain does (every client runs in this one, node b answers each
- * resume, node a closes), so the bucket widens to the longest event-loop
- * delay of the three, in steps of 100 ms; the 100 ms numbers are printed
- * too, with the clients' own view (their 1012 closes, their reconnects).
+ * N clients (Node `ReconnectingWebSocket`s with a session, the chaos test's
+ * `ChaosClient`, every message judged as it arrives) run in `DRAIN_RUNNERS`
+ * child processes (`drain/client-runner.mjs`, default 4), not in this one:
+ * 5,000 here stalled it for hundreds of ms, and a stalled client process
+ * releases its reconnects in a bunch whatever the drain does. They open
+ * their sessions on node a (`chaos/node.mjs`, the built packages,
+ * RedisSessionStore on a real Redis) and stream both ways: each sends
+ * `c:<n>` every second, the node echoes it and ticks every second. Node a
+ * is drained over the window; every client resumes its session on node b.
  * Then the contrast: node a is started again and node b closed the old way
  * (`server.close()`: everyone at once, 1001, no hint). At the end every
  * stream comes to rest and both ends are compared, as in the chaos test:
  * every message exactly once and in order, both ways, and no session lost.
+ *
+ * The rate: node b's arrivals (its `session` events) in 100 ms buckets from
+ * the first to the last, peak over average; the issue asks for at most 1.5.
+ * To tell where a bunch comes from, each stage is counted in the same
+ * buckets from the drain's start (`timeline` in the report): node a
+ * starting each close (`drain/node-probe.mjs`, preloaded into the nodes:
+ * the library's schedule), the clients getting their 1012, their retry
+ * timers coming due (close + the delay they chose), node b completing their
+ * handshakes, then their sessions; beside them, the longest event-loop
+ * delay of every process per bucket. Measured on this 2-core box: quiet
+ * (load < 1), 500 clients over 3 s, node a's schedule 1.14 and the clients'
+ * 1012s as even; what bunched the arrivals (1.36 to 1.98) was node b, its
+ * handshakes late by its own stalls. Under other jobs' load (load 10 to
+ * 20), node a's and node b's stalls ran to 0.4 to 1.5 s and node b
+ * completed about 10 handshakes a second while 100 retries a second came
+ * due, catching up once node a exited (peak over average 7 to 27).
+ *
+ * So what is asserted is what the library answers for, however loaded the
+ * machine: node a started every close through the drain, over the window,
+ * never faster than its catch-up allows (`CATCH_UP_RATE`) in any 100 ms or
+ * 1 s. The arrival rate on b is printed, both runs' (and in 500 ms and 1 s
+ * buckets); `DRAIN_TARGET=1.5` asserts it too, for a run on a quiet machine.
  *
  * The clients' backoff is `minDelay` 100 ms (factor 2): after the hint's
  * floor of 0 each waits a jitter in [0, 100 ms), so the arrivals follow the
@@ -32,32 +50,54 @@
  * `DRAIN_SECONDS`, the window (default 3); `DRAIN_CLIENTS=5000
  * DRAIN_SECONDS=10 pnpm drain` is the issue's full run (it builds first).
  *
- * Needs the built packages (the nodes run `dist/`) and `redis-server`.
+ * Needs the built packages (the nodes and the clients run `dist/`) and
+ * `redis-server`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { within } from '@proj/test-utils';
 import { RedisServer, freePort } from '../packages/redis/test/redis-server.js';
-import { ChaosClient } from './chaos/chaos-client.js';
+import { CATCH_UP_RATE, MAX_CATCH_UP_MS } from '../packages/server/src/drain.js';
 import { type NodeStats, ServerNode } from './chaos/server-node.js';
 import { waitFor } from './chaos/wait-for.js';
+import { ClientFleet, type RunnerReport } from './drain/client-fleet.js';
 
 const CLIENTS = positiveInteger('DRAIN_CLIENTS', 500);
 const SECONDS = positiveInteger('DRAIN_SECONDS', 3);
+/** Client processes (`drain/client-runner.mjs`); 1 puts every client in one, as a stalled harness. */
+const RUNNERS = positiveInteger('DRAIN_RUNNERS', 4);
 /** Each client sends `c:<n>` this often; each session ticks this often. */
 const SEND_MS = 1000;
 /** The sends of a second go out in this many slices. */
 const SLICES = 20;
+/** If set, the largest peak over average (100 ms buckets) that the drain's arrivals on b may show. */
+const TARGET = optionalNumber('DRAIN_TARGET');
 /** The width of a bucket of the reconnect rate. */
 const BUCKET_MS = 100;
 /** What the issue asks: the peak bucket within 1.5x of the average (printed, see the end). */
 const TARGET_PEAK_RATIO = 1.5;
 /** Upper bounds for a loaded 2-core machine, not measurements. */
-const CONNECT_TIMEOUT = 120_000;
+const CONNECT_TIMEOUT = 300_000;
 const SETTLE_TIMEOUT = 120_000;
-const CLIENT_OPTIONS = { minDelay: 100, maxDelay: 2000, minUptime: 1000, openTimeout: 30_000 };
+/**
+ * `keepAliveTimeout`: the nodes send something every second, and by default
+ * a client judges a link that carried nothing for 2 s dead. On a loaded
+ * 2-core box a node stalls for longer, and every such false verdict is a
+ * reconnect the drain did not ask for. (The nodes' own heartbeat, 1 s from
+ * `node.mjs`'s keep-alive, judges the other way: a runner stalled past it,
+ * 2.9 s under load 16, had 3,508 connections terminated with
+ * `heartbeat-timeout` while 5,000 opened; `node.mjs` has no setting for it.)
+ */
+const CLIENT_OPTIONS = {
+  minDelay: 100,
+  maxDelay: 2000,
+  minUptime: 1000,
+  openTimeout: 30_000,
+  session: { keepAliveTimeout: 10_000 },
+};
 
 function positiveInteger(name: string, fallback: number): number {
   const text = process.env[name];
@@ -69,33 +109,65 @@ function positiveInteger(name: string, fallback: number): number {
   return value;
 }
 
+/** What `drain/node-probe.mjs` wrote for one node process. */
+interface NodeProbe {
+  readonly opens: readonly number[];
+  readonly closeStarts: readonly number[];
+  readonly closeEnds: readonly number[];
+  readonly loopDelayMaxMs: number;
+  readonly loop: readonly (readonly [number, number])[];
+}
+
+function optionalNumber(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!(value > 0)) throw new RangeError(`${name} must be a number > 0, got "${text}"`);
+  return value;
+}
+
 let redis: RedisServer | undefined;
 let a: ServerNode | undefined;
 let b: ServerNode | undefined;
-let clients: ChaosClient[] = [];
-let sender: NodeJS.Timeout | undefined;
+let fleet: ClientFleet | undefined;
+const probeDir = mkdtempSync(join(tmpdir(), 'drain-probe-'));
+
+/** The probe files of node `name`, oldest process first (a restarted node writes a second). */
+function probes(name: string): NodeProbe[] {
+  return readdirSync(probeDir)
+    .filter((file) => file.startsWith(`${name}-`))
+    .map((file) => JSON.parse(readFileSync(join(probeDir, file), 'utf8')) as NodeProbe)
+    .sort((x, y) => (x.loop[0]?.[0] ?? 0) - (y.loop[0]?.[0] ?? 0));
+}
 
 beforeAll(async () => {
-  for (const name of ['server', 'redis']) {
-    const built = fileURLToPath(new URL(`../packages/${name}/dist/index.js`, import.meta.url));
+  for (const name of ['server/dist/index.js', 'redis/dist/index.js', 'client/dist/node.js']) {
+    const built = fileURLToPath(new URL(`../packages/${name}`, import.meta.url));
     if (!existsSync(built)) {
-      throw new Error(`${built} is missing: the nodes run the BUILT packages (\`pnpm build\`).`);
+      throw new Error(
+        `${built} is missing: the nodes and the clients run the BUILT packages (\`pnpm build\`).`,
+      );
     }
   }
   redis = await RedisServer.start();
-  const env = { TICK_MS: String(SEND_MS) };
+  const probe = new URL('./drain/node-probe.mjs', import.meta.url).href;
+  const env = {
+    TICK_MS: String(SEND_MS),
+    // Matches the clients' 10 s of silence before they judge a link dead.
+    KEEP_ALIVE_MS: String(CLIENTS > 1000 ? 5000 : 1000),
+    DRAIN_PROBE_DIR: probeDir,
+    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=${probe}`.trim(),
+  };
   a = new ServerNode('a', await freePort(), redis.url, env);
   b = new ServerNode('b', await freePort(), redis.url, env);
   await Promise.all([a.start(), b.start()]);
 }, 120_000);
 
 afterAll(async () => {
-  clearInterval(sender);
-  await Promise.allSettled(
-    clients.map((client) => within(client.close(), `client ${client.index} to close`, 10_000)),
-  );
+  await fleet?.close();
   await Promise.allSettled([a?.stop(), b?.stop()]);
   await redis?.stop();
+  rmSync(probeDir, { recursive: true, force: true });
 }, 120_000);
 
 /** The reconnect rate seen by a node: arrivals per bucket, from the first to the last. */
@@ -105,25 +177,66 @@ interface Rate {
   readonly buckets: number;
   readonly average: number;
   readonly peak: number;
+  readonly peakOverAverage: number;
   readonly spanMs: number;
   /** Arrivals per bucket, in order. */
   readonly histogram: string;
 }
 
 function rate(times: readonly number[], bucket: number): Rate {
+  if (times.length === 0) {
+    return {
+      bucketMs: bucket,
+      arrivals: 0,
+      buckets: 0,
+      average: 0,
+      peak: 0,
+      peakOverAverage: 0,
+      spanMs: 0,
+      histogram: '',
+    };
+  }
   const first = Math.min(...times);
   const last = Math.max(...times);
   const counts = new Array<number>(Math.floor((last - first) / bucket) + 1).fill(0);
   for (const time of times) counts[Math.floor((time - first) / bucket)]!++;
+  const average = times.length / counts.length;
+  const peak = Math.max(...counts);
   return {
     bucketMs: bucket,
     arrivals: times.length,
     buckets: counts.length,
-    average: times.length / counts.length,
-    peak: Math.max(...counts),
+    average: round(average),
+    peak,
+    peakOverAverage: round(peak / average),
     spanMs: last - first,
     histogram: counts.join(' '),
   };
+}
+
+/** Counts of `times` in `bucket` ms steps from `from`, over `span` ms: series to line up. */
+function series(times: readonly number[], from: number, span: number, bucket: number): number[] {
+  const counts = new Array<number>(Math.ceil(span / bucket)).fill(0);
+  for (const time of times) {
+    const k = Math.floor((time - from) / bucket);
+    if (k >= 0 && k < counts.length) counts[k]!++;
+  }
+  return counts;
+}
+
+/** The longest event-loop delay (ms) per bucket from `from`, from [time, delay] samples. */
+function stallSeries(
+  loop: readonly (readonly [number, number])[],
+  from: number,
+  span: number,
+  bucket: number,
+): number[] {
+  const worst = new Array<number>(Math.ceil(span / bucket)).fill(0);
+  for (const [time, delay] of loop) {
+    const k = Math.floor((time - from) / bucket);
+    if (k >= 0 && k < worst.length) worst[k] = Math.max(worst[k]!, Math.round(delay));
+  }
+  return worst;
 }
 
 test(
@@ -134,150 +247,204 @@ test(
     const nodeB = b!;
     const urlA = `ws://127.0.0.1:${nodeA.port}/`;
     const urlB = `ws://127.0.0.1:${nodeB.port}/`;
-    let target = urlA;
     await nodeB.stats();
-    const logs = (): string => `${nodeA.log}\n${nodeB.log}`;
+    const logs = (): string => `${nodeA.log}\n${nodeB.log}\n${fleet?.log ?? ''}`;
+    // How late this process (the test's: IPC, polling) runs its timers.
+    const testLoop: [number, number][] = [];
+    const recent = monitorEventLoopDelay({ resolution: 10 });
+    recent.enable();
+    const sampler = setInterval(() => {
+      testLoop.push([Date.now(), recent.max / 1e6]);
+      recent.reset();
+    }, 100);
+    /** What the last check of {@link allOn} saw, for a timeout's message. */
+    let progress = 'nothing yet';
+    /** Every client open, and `node` holding every session. */
+    const allOn = async (node: ServerNode): Promise<boolean> => {
+      const clients = await fleet!.summary();
+      const stats = await node.stats();
+      const app = stats.app;
+      progress =
+        `${clients.open} of ${CLIENTS} clients open (their closes by code so far ` +
+        `${JSON.stringify(clients.closeCodes)}, longest event-loop delay of a runner ` +
+        `${Math.round(clients.loopDelayMaxMs)} ms), node ${node.name} holding ${app.open} ` +
+        `sessions (${app.moved} moved there; sessions closed ${JSON.stringify(app.closed)}; ` +
+        `connections closed ${JSON.stringify(stats.server['closes'])})`;
+      return clients.open === CLIENTS && app.open === CLIENTS;
+    };
+    const waitAllOn = (node: ServerNode, what: string): Promise<void> =>
+      waitFor(
+        () => allOn(node),
+        () => `${what}: ${progress}`,
+        {
+          timeout: CONNECT_TIMEOUT,
+          interval: 250,
+        },
+      );
     try {
       // 1. Every client opens its session on a, and they stream both ways.
-      clients = Array.from(
-        { length: CLIENTS },
-        (_, i) => new ChaosClient(i, () => target, CLIENT_OPTIONS),
-      );
-      await waitFor(
-        async () => clients.every((c) => c.open) && (await nodeA.stats()).app.open === CLIENTS,
-        'every client to open its session on node a',
-        { timeout: CONNECT_TIMEOUT, interval: 250 },
-      );
-      // Each client sends once a second, the clients spread over the second
-      // in 50 ms slices: one loop over all of them each second would stall
-      // this process in bursts, and bunch the reconnects it makes.
-      let slice = 0;
-      sender = setInterval(() => {
-        for (let i = slice; i < clients.length; i += SLICES) clients[i]!.sendNext();
-        slice = (slice + 1) % SLICES;
-      }, SEND_MS / SLICES);
+      fleet = await ClientFleet.start({
+        clients: CLIENTS,
+        runners: RUNNERS,
+        target: urlA,
+        sendMs: SEND_MS,
+        slices: SLICES,
+        clientOptions: CLIENT_OPTIONS,
+      });
+      await waitAllOn(nodeA, 'every client to open its session on node a');
+      fleet.stream(true);
 
       // The streams run a while before the drain (warm: JIT, Redis, sockets).
       await new Promise((resolve) => setTimeout(resolve, 2 * SEND_MS));
 
       // 2. Node a drains; the clients' next attempts go to b.
-      const reopenedAt: number[] = [];
-      const closedAt: number[] = [];
-      for (const client of clients) {
-        client.socket.addEventListener('reconnected', () => {
-          if (target === urlB) reopenedAt.push(Date.now());
-        });
-        client.socket.addEventListener('close', ({ code }) => {
-          if (code === 1012) closedAt.push(Date.now());
-        });
-      }
-      target = urlB;
-      // How late this process (every client's) runs its timers meanwhile.
-      const lag = monitorEventLoopDelay({ resolution: 10 });
-      lag.enable();
+      await fleet.target(urlB);
       const drainStart = Date.now();
       await nodeA.drain({ window: SECONDS * 1000 });
       const drainedIn = Date.now() - drainStart;
-      lag.disable();
-      await waitFor(
-        async () => clients.every((c) => c.open) && (await nodeB.stats()).app.open === CLIENTS,
-        'every client to resume its session on node b',
-        { timeout: CONNECT_TIMEOUT, interval: 250 },
-      );
-      const statsB = await nodeB.stats();
-      const movedToB = statsB.movedAt;
-      // The longest stall of any process on the way: this one (the
-      // clients), node b, and node a (from its last words).
-      const stallA = Number(/drained; event loop delay max ([\d.]+) ms/.exec(nodeA.log)?.[1] ?? 0);
-      const stalls = { clients: lag.max / 1e6, a: stallA, b: statsB.loopDelayMaxMs };
-      const stall = Math.max(stalls.clients, stalls.a, stalls.b);
-      // A bucket finer than this process's stalls measures the stalls.
-      const bucket = Math.max(BUCKET_MS, Math.ceil(stall / BUCKET_MS) * BUCKET_MS);
-      const drained = rate(movedToB, bucket);
-      const drained100 = rate(movedToB, BUCKET_MS);
-      // The same seen from the clients (their 1012 closes, then their
-      // `reconnected`), to tell where a bunch comes from.
-      const reopened = rate(reopenedAt, bucket);
-      const closedAtClients = rate(closedAt, bucket);
+      await waitAllOn(nodeB, 'every client to resume its session on node b');
+      const movedToB = (await nodeB.stats()).movedAt;
+      const resumedOnB = Date.now();
 
       // 3. The contrast: a back, b closed the old way (all at once, no hint).
       await nodeA.start();
-      target = urlA;
+      await fleet.target(urlA);
+      const contrastStart = Date.now();
       await nodeB.stop();
-      await waitFor(
-        async () => clients.every((c) => c.open) && (await nodeA.stats()).app.open === CLIENTS,
-        'every client to resume its session on node a again',
-        { timeout: CONNECT_TIMEOUT, interval: 250 },
-      );
-      const closed = rate((await nodeA.stats()).movedAt, bucket);
+      await waitAllOn(nodeA, 'every client to resume its session on node a again');
 
       // 4. Everything comes to rest: no more sends or ticks, every echo
       // back, every client's last sequence number its session's `sent`.
-      clearInterval(sender);
+      fleet.stream(false);
       nodeA.quiet();
       let final: NodeStats | undefined;
+      let reports: RunnerReport[] = [];
+      const clientsOf = (): RunnerReport['perClient'][number][] =>
+        reports.flatMap((r) => r.perClient);
       const broken = (): boolean =>
         (final?.app.violations ?? 0) > 0 ||
-        clients.some((c) => c.stream.counts.violations > 0 || c.counts.sessionLosses > 0);
+        clientsOf().some((c) => c.stream.violations > 0 || c.counts.sessionLosses > 0);
       await waitFor(
         async () => {
           final = await nodeA.stats();
+          reports = await fleet!.reports();
           const held = new Map(final.sessions.map((s) => [s.id, s]));
           return (
             broken() ||
-            clients.every((c) => {
+            clientsOf().every((c) => {
               const copy = held.get(c.sessionId ?? '');
               return (
                 c.open &&
                 c.drained &&
                 copy !== undefined &&
                 copy.received === c.counts.sent &&
-                c.stream.counts.lastSeq === copy.sent
+                c.stream.lastSeq === copy.sent
               );
             })
           );
         },
         'every stream to come to rest',
-        { timeout: SETTLE_TIMEOUT, interval: 250 },
+        { timeout: SETTLE_TIMEOUT, interval: 1000 },
       );
+      clearInterval(sampler);
+      recent.disable();
+      const contrastMoves = final!.movedAt;
 
+      // Where a bunch comes from: each stage of the drain, in the same
+      // buckets from the drain's start. Node a starts a close (its
+      // schedule) -> the client gets the 1012 -> node a sees the closing
+      // handshake end -> the client, after its jitter, reopens on node b.
+      // Beside them, each process's longest event-loop delay per bucket.
+      const [probeA] = probes('a');
+      const [probeB] = probes('b');
+      const span = Math.max(...movedToB, resumedOnB) - drainStart + BUCKET_MS;
+      const at = (times: readonly number[]): string =>
+        series(times, drainStart, span, BUCKET_MS).join(' ');
+      const stalls = (loop: readonly (readonly [number, number])[] | undefined): string =>
+        loop ? stallSeries(loop, drainStart, span, BUCKET_MS).join(' ') : 'no probe';
+      const clientCloses = (code: number): number[] =>
+        reports.flatMap((r) => (r.closes[code] ?? []).filter((t) => t >= drainStart));
+      const drainCloses = clientCloses(1012).filter((t) => t < contrastStart);
+      const reopened = reports.flatMap((r) =>
+        r.reconnects.filter((t) => t >= drainStart && t < contrastStart),
+      );
+      const within = (loop: readonly (readonly [number, number])[] | undefined): number =>
+        Math.max(
+          0,
+          ...(loop ?? [])
+            .filter(([t]) => t >= drainStart && t <= drainStart + span)
+            .map(([, d]) => d),
+        );
+      const timeline = {
+        bucketMs: BUCKET_MS,
+        fromDrainStart: true,
+        aStartsClose: probeA ? at(probeA.closeStarts) : 'no probe',
+        clientsGet1012: at(drainCloses),
+        aSeesCloseEnd: probeA ? at(probeA.closeEnds) : 'no probe',
+        clientsRetryAt: at(
+          reports.flatMap((r) =>
+            r.retries.filter(([t]) => t < contrastStart).map(([t, delay]) => t + delay),
+          ),
+        ),
+        bHandshakes: probeB ? at(probeB.opens) : 'no probe',
+        clientsReconnect: at(reopened),
+        bSeesResume: at(movedToB),
+        stallMsA: stalls(probeA?.loop),
+        stallMsB: stalls(probeB?.loop),
+        stallMsRunners: reports.map((r) => stalls(r.loop)),
+        stallMsTest: stalls(testLoop),
+        retriesDuringDrain: mergeCounts(
+          reports.map((r) => {
+            const byAttempt: Record<number, number> = {};
+            for (const [t, , attempt] of r.retries) {
+              if (t >= drainStart && t < contrastStart)
+                byAttempt[attempt] = (byAttempt[attempt] ?? 0) + 1;
+            }
+            return byAttempt;
+          }),
+        ),
+        clientErrors: reports.reduce((n, r) => n + r.errorCount, 0),
+        clientErrorSamples: reports.flatMap((r) => r.errors).slice(0, 10),
+      };
+      const drained = rate(movedToB, BUCKET_MS);
+      const closed = rate(contrastMoves, BUCKET_MS);
+      const all = clientsOf();
       const report = {
         clients: CLIENTS,
+        runners: RUNNERS,
         windowMs: SECONDS * 1000,
         drainTookMs: drainedIn,
-        stallsMs: {
-          clients: round(stalls.clients),
-          a: round(stalls.a),
-          b: round(stalls.b),
+        longestStallDuringDrainMs: {
+          a: round(within(probeA?.loop)),
+          b: round(within(probeB?.loop)),
+          runners: reports.map((r) => round(within(r.loop))),
+          test: round(within(testLoop)),
         },
-        drained: { ...drained, peakOverAverage: round(drained.peak / drained.average) },
-        closedAtClients,
-        reopenedAtClients: reopened,
-        drainedIn100MsBuckets: {
-          ...drained100,
-          peakOverAverage: round(drained100.peak / drained100.average),
-        },
+        drained,
+        drainedIn500MsBuckets: rate(movedToB, 500),
+        drainedIn1sBuckets: rate(movedToB, 1000),
+        aSchedule: rate(probeA?.closeStarts ?? [], BUCKET_MS),
         contrastCloseAllAtOnce: {
           ...closed,
-          peakOverAverage: round(closed.peak / closed.average),
           peakOverDrainAverage: round(closed.peak / drained.average),
         },
         clientToServer: {
-          sent: sum(clients, (c) => c.counts.sent),
-          echoed: sum(clients, (c) => c.stream.counts.echoes),
+          sent: sum(all, (c) => c.counts.sent),
+          echoed: sum(all, (c) => c.stream.echoes),
         },
-        serverToClient: { delivered: sum(clients, (c) => c.stream.counts.delivered) },
-        closeCodes: mergeCounts(clients.map((c) => c.counts.closeCodes)),
-        sessionLosses: sum(clients, (c) => c.counts.sessionLosses),
-        violations: sum(clients, (c) => c.stream.counts.violations) + final!.app.violations,
+        serverToClient: { delivered: sum(all, (c) => c.stream.delivered) },
+        closeCodes: mergeCounts(all.map((c) => c.counts.closeCodes)),
+        sessionLosses: sum(all, (c) => c.counts.sessionLosses),
+        violations: sum(all, (c) => c.stream.violations) + final!.app.violations,
       };
-      console.log(`drain: ${JSON.stringify(report, null, 2)}`);
+      console.log(`drain: ${JSON.stringify({ ...report, timeline }, null, 2)}`);
 
-      expect(clients.flatMap((c) => c.stream.samples)).toEqual([]);
+      expect(all).toHaveLength(CLIENTS);
+      expect(all.flatMap((c) => c.samples)).toEqual([]);
       expect(final!.app.violationSamples).toEqual([]);
       expect(report.violations).toBe(0);
       expect(report.sessionLosses).toBe(0);
-      expect(clients.flatMap((c) => c.sendErrors)).toEqual([]);
+      expect(all.flatMap((c) => c.sendErrors)).toEqual([]);
       expect(final!.app.errors).toEqual([]);
       expect(report.clientToServer.echoed).toBe(report.clientToServer.sent);
       expect(report.clientToServer.sent).toBeGreaterThan(0);
@@ -288,25 +455,62 @@ test(
       expect(report.closeCodes[1012]).toBeGreaterThan(0);
       // The drain took its window (a lower bound: its timers never fire early).
       expect(drainedIn).toBeGreaterThanOrEqual(SECONDS * 1000 * (1 - 1 / CLIENTS) - 50);
-      // The rate. What this test asserts is only the contrast: the drain's
-      // peak is under that of closing everyone at once, bucket for bucket.
-      // The issue's figure, peak within 1.5x of the average
-      // (TARGET_PEAK_RATIO), is printed as `drained.peakOverAverage`: on
-      // the shared 2-core box this was written on (load 5 to 25) the
-      // arrivals bunched past it (2x to 9x), with the clients' view of the
-      // closes bunched too; see the report of issue 17.
-      expect(drained.peak).toBeLessThan(closed.peak);
+      // The schedule, as node a carried it out: every connection closed by
+      // the drain, over the window (its timers never fire early), and never
+      // faster than the drain's catch-up allows in any 100 ms or 1 s, however
+      // late its timers ran: the stampede the library is answerable for.
+      // (Where the reconnects land on b also depends on how this shared box
+      // schedules b and the clients: printed, see the header.)
+      expect(probeA, 'node a wrote no probe (killed?)').toBeDefined();
+      const starts = [...probeA!.closeStarts].sort((x, y) => x - y);
+      const slot = (SECONDS * 1000) / CLIENTS;
+      expect(starts).toHaveLength(CLIENTS);
+      expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual((CLIENTS - 1) * slot - 2);
+      for (const span of [100, 1000]) {
+        expect(
+          densest(starts, span),
+          `closes node a started within ${span} ms`,
+        ).toBeLessThanOrEqual(scheduleBound(span, slot));
+      }
+      // Where the reconnects land, judged when asked (`DRAIN_TARGET=1.5`):
+      // not by default, for it measures the machine as much as the drain.
+      if (TARGET !== undefined) expect(drained.peakOverAverage).toBeLessThanOrEqual(TARGET);
       console.log(
-        `drain: peak over average ${round(drained.peak / drained.average)} ` +
-          `(target ${TARGET_PEAK_RATIO}) in ${bucket} ms buckets`,
+        `drain: peak over average ${drained.peakOverAverage} with the hint, ` +
+          `${closed.peakOverAverage} without (target ${TARGET_PEAK_RATIO}), in ${BUCKET_MS} ms buckets; ` +
+          `${report.clientToServer.sent} client messages and ` +
+          `${report.serverToClient.delivered} server messages checked, ` +
+          `lost ${report.clientToServer.sent - report.clientToServer.echoed}, ` +
+          `violations ${report.violations}`,
       );
     } catch (error) {
+      clearInterval(sampler);
       console.error(`drain failed; logs:\n${logs()}`);
       throw error;
     }
   },
   SECONDS * 1000 + 2 * CONNECT_TIMEOUT + SETTLE_TIMEOUT + 60_000,
 );
+
+/** The most of the sorted `times` that fall within any `span` ms. */
+function densest(times: readonly number[], span: number): number {
+  let most = 0;
+  for (let first = 0, last = 0; last < times.length; last++) {
+    while (times[last]! - times[first]! >= span) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
+/**
+ * The most closes `spreadOver` (drain.ts) starts within `span` ms, one slot
+ * every `slot` ms: an allowance it carries (at most 1), plus
+ * {@link CATCH_UP_RATE} times the slots of the span and of one stall's
+ * credit ({@link MAX_CATCH_UP_MS}), plus 2 ms for `Date.now()`'s rounding.
+ */
+function scheduleBound(span: number, slot: number): number {
+  return Math.floor(1 + (CATCH_UP_RATE * (span + MAX_CATCH_UP_MS + 2)) / slot);
+}
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;

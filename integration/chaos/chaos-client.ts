@@ -50,10 +50,15 @@ export class ChaosClient {
   readonly #ws: ReconnectingWebSocket;
   #sessionId: string | null = null;
 
-  /** @param url - or a function called before each attempt (the drain test's moving target). */
+  /**
+   * @param url - or a function called before each attempt (the drain test's moving target).
+   * @param options - `session` is always on: `true` unless given as session options
+   *   (the drain test lengthens `keepAliveTimeout`).
+   */
   constructor(index: number, url: UrlSource, options: ReconnectingWebSocketOptions = {}) {
     this.index = index;
-    this.#ws = new ReconnectingWebSocket(url, [], { ...options, session: true });
+    const session = typeof options.session === 'object' ? options.session : true;
+    this.#ws = new ReconnectingWebSocket(url, [], { ...options, session });
     const ws = this.#ws;
     ws.addEventListener('open', () => {
       this.counts.opens++;
