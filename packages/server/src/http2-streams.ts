@@ -26,6 +26,9 @@ export function isHttp2Server(server: object): server is Http2AnyServer {
   return typeof (server as Partial<Http2Server>).updateSettings === 'function';
 }
 
+/** The body of the 404 for a WebSocket CONNECT no attached server serves. */
+const NO_ENDPOINT = 'No WebSocket endpoint at this path';
+
 /** Streams some attached WebSocketServer took (or left to a foreign `connect` listener). */
 const claimed = new WeakSet<ServerHttp2Stream>();
 
@@ -78,11 +81,7 @@ export class Http2Routing {
     claimed.add(h2.stream);
     const response = second as Http2ServerResponse;
     if (isWebSocketConnect(h2.headers)) {
-      respondToStream(h2.stream, {
-        status: 404,
-        headers: {},
-        body: 'No WebSocket endpoint at this path',
-      });
+      respondToStream(h2.stream, { status: 404, headers: {}, body: NO_ENDPOINT });
     } else {
       // What node answers an unheard CONNECT.
       response.statusCode = 405;
@@ -100,9 +99,20 @@ export class Http2Routing {
     process.nextTick(() => {
       if (claimed.has(stream) || stream.destroyed || stream.headersSent) return;
       const request = new Http2ServerRequest(stream, headers, {}, rawHeaders);
-      if (!this.#handlers.matches(request)) return;
+      if (this.#handlers.matches(request)) {
+        claimed.add(stream);
+        this.#handlers.handle(request);
+        return;
+      }
+      // With a request handler node emits `connect`, where the 404 is decided.
+      // Without one, nobody else answers a WebSocket CONNECT for a path no
+      // attached server serves (the application's stream listener had its
+      // turn, synchronously): the first of them refuses it, as over HTTP/1.1,
+      // rather than leave the client waiting on a stream nobody reads.
+      if (this.#server.listenerCount('request') > 0 || !this.#isFirst()) return;
+      if (this.#siblings().some((s) => s.#handlers.matches(request))) return;
       claimed.add(stream);
-      this.#handlers.handle(request);
+      respondToStream(stream, { status: 404, headers: {}, body: NO_ENDPOINT });
     });
   };
 

@@ -109,8 +109,8 @@ export interface ServerSettings<Request extends UpgradeRequest = IncomingMessage
   /**
    * Attached mode: serve the WebSocket handshakes of this existing server.
    * A `node:http` or `node:https` server: its `upgrade` events. A `node:http2`
-   * server created with `settings: { enableConnectProtocol: true }`: its
-   * RFC 8441 extended CONNECT streams, and with `allowHTTP1: true` its
+   * server: its RFC 8441 extended CONNECT streams (the WebSocketServer turns
+   * on `SETTINGS_ENABLE_CONNECT_PROTOCOL` with `server.updateSettings`), and with `allowHTTP1: true` its
    * HTTP/1.1 upgrades too, on the same port and to the same handlers
    * (`isHttp2Request(request)` says which carried a connection). For a
    * `node:http2` server, type the server with the request union:
