@@ -292,6 +292,37 @@ const SESSION_ROWS = [
   { goal: 'memory per idle session (heap)', metric: 'heap per connection' },
 ].map((row) => ({ ...row, section: 'Sessions', against: 'plain' }));
 
+/**
+ * WebSocket over HTTP/2 (issue 18, point 6), from http2.bench.mjs: WebSockets as streams of one
+ * HTTP/2 connection ("ours" in its entries) against one TLS (and one plain TCP) connection each
+ * with an HTTP/1.1 Upgrade, to the same @proj/server.
+ */
+const H2_SECTION = 'WebSocket over HTTP/2';
+const [H2_TLS, H2_TCP, H2_WIDE] = [
+  'HTTP/1.1 over TLS',
+  'HTTP/1.1 over TCP',
+  'HTTP/2 stream, 16 MiB server windows',
+];
+const H2_ROWS = [
+  { goal: 'time to open them all', metric: 'time to open all' },
+  { goal: 'server CPU per open', metric: 'server CPU per open' },
+  { goal: 'server RSS per WebSocket', metric: 'server RSS per WebSocket' },
+  { goal: 'server heap per WebSocket', metric: 'server heap per WebSocket' },
+  ...[
+    [16, 100, 16],
+    [1024, 100, 16],
+    [16, 1, 16],
+    [1024, 1, 16],
+  ].flatMap(([size, connections, inflight]) => {
+    const { point } = echo(size, connections, inflight);
+    const label = `${size === 16 ? '16 B' : '1 KiB'}, ${connections} × ${inflight}`;
+    return [
+      { goal: `echo messages/s, ${label}`, point, metric: 'messages/s' },
+      { goal: `server CPU per message, ${label}`, point, metric: 'server CPU per message' },
+    ];
+  }),
+].map((row) => ({ ...row, section: H2_SECTION }));
+
 const document = readResultsJson();
 
 /** The same comparison against ws with its native addons, for rows against plain ws. */
@@ -375,6 +406,22 @@ function sessionRow(row) {
   );
 }
 
+/** A row of the HTTP/2 comparison: h2, TLS and TCP values, h2/TLS and h2/TCP (value ratios). */
+function h2Row(row) {
+  const tls = find(document, { ...row, against: H2_TLS });
+  const tcp = find(document, { ...row, against: H2_TCP });
+  // Only the echo rows have it: the same streams to a server with raised receive windows.
+  const wide = find(document, { ...row, against: H2_WIDE });
+  if (!tls) return `| ${row.goal} | — | — | — | — | — | ${NOT_MEASURED} | — | — | — |`;
+  const ratio = (entry) => (entry ? `${(entry.ours / entry.ws).toFixed(2)}×` : NOT_MEASURED);
+  return (
+    `| ${row.goal} | ${tls.point} | ${valueText(tls, tls.ours)} | ${valueText(tls, tls.ws)} ` +
+    `| ${tcp ? valueText(tcp, tcp.ws) : NOT_MEASURED} | ${wide ? valueText(wide, wide.ws) : '—'} ` +
+    `| **${ratio(tls)}** | ${ratio(tcp)} ` +
+    `| ${runsText(document, [tls, tcp])} | ${limitText(document, [tls, tcp])} |`
+  );
+}
+
 /** How many of `targets` were measured, met (✓), and left unsettled by a saturated generator. */
 function tally(targets) {
   const entries = targets.map((t) => [t, find(document, t)]).filter(([, entry]) => entry);
@@ -450,6 +497,19 @@ writeSection(
     '| measure | point | session | plain | session/plain | runs | limit |',
     '|---|---|--:|--:|--:|--:|---|',
     ...SESSION_ROWS.map(sessionRow),
+    '',
+    '### WebSocket over HTTP/2 (issue 18)',
+    '',
+    'WebSockets as extended CONNECT streams (RFC 8441) of one HTTP/2 connection ("h2") against one ' +
+      'TLS connection each with an HTTP/1.1 Upgrade to the same server and port ("TLS"), and one plain ' +
+      'TCP connection each ("TCP"), all to @proj/server (the WebSocket over HTTP/2 section); "h2, ' +
+      'wide" is h2 to a server whose receive windows are raised to 16 MiB (node\'s default: 64 KiB). ' +
+      'h2/TLS and h2/TCP are value ratios: below 1× for a time, a CPU cost or memory, above 1× for ' +
+      'a rate, is where HTTP/2 wins.',
+    '',
+    '| measure | point | h2 | TLS | TCP | h2, wide | h2/TLS | h2/TCP | runs | limit |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    ...H2_ROWS.map(h2Row),
     '',
   ].join('\n'),
   { first: true },
