@@ -14,8 +14,21 @@
  * close properly), WRONG CODE (a close frame with another code), FAILED.
  * Only OK passes.
  */
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type Http2SecureServer,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+  connect as connectHttp2,
+  constants as http2Constants,
+  createSecureServer,
+} from 'node:http2';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { HandshakeError, acceptConnectRequest, validateConnectRequest } from '@proj/protocol';
 import {
   FrameDecoder,
   OP as Opcode,
@@ -27,6 +40,7 @@ import {
   readHead as readHeadOf,
 } from '@proj/test-utils';
 import {
+  CASES,
   CHECKPOINT_MS,
   type ConformanceCase,
   DEFAULT_WAIT_MS,
@@ -124,9 +138,68 @@ class Receiver {
   }
 }
 
+/**
+ * What the fuzzer plays a case over once the opening handshake is done: a TCP
+ * connection after an HTTP/1.1 Upgrade, or an HTTP/2 stream after an RFC 8441
+ * extended CONNECT. The case logic does not care which; only the words of a
+ * verdict and how an abort shows differ.
+ */
+export interface Link {
+  /** The bytes both ways. Its `end` is the peer's FIN or END_STREAM. */
+  readonly duplex: Duplex;
+  /** What closes at the end, for verdicts: "TCP connection", "HTTP/2 stream". */
+  readonly name: string;
+  /** How the link was torn down instead of closed in order (an RST_STREAM), if it was. */
+  readonly abortReason?: () => string | null;
+}
+
+/** A TCP socket as a {@link Link}. */
+function tcpLink(socket: Socket): Link {
+  return { duplex: socket, name: 'TCP connection' };
+}
+
+/**
+ * An HTTP/2 stream as a {@link Link}. RFC 8441 §6: END_STREAM is the orderly
+ * TCP close of RFC 6455, RST_STREAM its abortive one.
+ */
+function h2Link(stream: ClientHttp2Stream | ServerHttp2Stream): Link {
+  return {
+    duplex: stream,
+    name: 'HTTP/2 stream',
+    abortReason: () =>
+      stream.closed && stream.rstCode !== undefined && stream.rstCode !== 0
+        ? `it was reset: RST_STREAM ${rstName(stream.rstCode)}`
+        : null,
+  };
+}
+
+/** RFC 9113 §7's error codes, by value: what an RST_STREAM said. */
+const H2_ERROR_CODES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+function rstName(code: number): string {
+  const name = H2_ERROR_CODES[code];
+  return name ? `${name} (${code})` : String(code);
+}
+
 /** One fuzzer connection after the opening handshake. */
 class Session {
-  readonly #socket: Socket;
+  readonly #link: Link;
+  readonly #socket: Duplex;
   readonly #role: Role;
   readonly #case: ConformanceCase;
   readonly #encode: Encode;
@@ -147,7 +220,9 @@ class Session {
   #peerEndedFirst = false;
   #socketClosed = false;
 
-  constructor(socket: Socket, role: Role, testCase: ConformanceCase) {
+  constructor(link: Link, role: Role, testCase: ConformanceCase) {
+    const socket = link.duplex;
+    this.#link = link;
     this.#socket = socket;
     this.#role = role;
     this.#case = testCase;
@@ -161,8 +236,21 @@ class Session {
       this.#afterInput();
     });
     socket.on('end', () => {
+      // node:http2 also ends a stream's readable side when it is reset: that
+      // is the abortive close (RFC 8441 §6), not the peer's FIN.
+      if (link.abortReason?.()) {
+        this.#notify();
+        return;
+      }
       this.#peerEnded = true;
       this.#peerEndedFirst = !this.#weEnded;
+      // Answer the peer's FIN with ours. node:net does that itself (its
+      // sockets here are not half-open); an HTTP/2 stream is, and closes
+      // only once both sides sent END_STREAM.
+      if (!this.#weEnded) {
+        this.#weEnded = true;
+        socket.end();
+      }
       this.#notify();
     });
     socket.on('close', () => {
@@ -196,7 +284,7 @@ class Session {
     await this.#waitFor(() => receiver.close !== null);
     await this.#waitFor(() => this.#socketClosed);
     if (!this.#socketClosed) {
-      this.#problem('UNCLEAN', `the TCP connection was still open after ${this.#wait} ms`);
+      this.#problem('UNCLEAN', `the ${this.#link.name} was still open after ${this.#wait} ms`);
       this.#socket.destroy();
     }
     return this.#judge(performance.now() - started);
@@ -336,10 +424,13 @@ class Session {
     }
     const close = receiver.close;
     if (!close) {
-      this.#problem(
-        'FAILED',
-        `no close frame from the peer${this.#peerEnded ? ' (it dropped the TCP connection)' : ''}`,
-      );
+      const abort = this.#link.abortReason?.();
+      const dropped = abort
+        ? ` (${abort})`
+        : this.#peerEnded
+          ? ` (it dropped the ${this.#link.name})`
+          : '';
+      this.#problem('FAILED', `no close frame from the peer${dropped}`);
     } else {
       const codes =
         outcome.kind === 'echo'
@@ -364,13 +455,20 @@ class Session {
     if (receiver.framesAfterClose > 0) {
       this.#problem('FAILED', `${receiver.framesAfterClose} frame(s) after the close frame`);
     }
+    const name = this.#link.name;
     if (this.#role === 'server' && !this.#peerEnded) {
       // Autobahn: "It is preferred that the server close the TCP connection".
-      this.#problem('UNCLEAN', 'the server did not close the TCP connection');
+      const abort = this.#link.abortReason?.();
+      this.#problem('UNCLEAN', `the server did not close the ${name}${abort ? ` (${abort})` : ''}`);
     }
     if (this.#role === 'client' && outcome.kind !== 'fail' && this.#peerEndedFirst) {
       // RFC 6455 §7.1.1: after the closing handshake the client SHOULD wait for the server.
-      this.#problem('UNCLEAN', 'the client closed the TCP connection before the server did');
+      this.#problem('UNCLEAN', `the client closed the ${name} before the server did`);
+    }
+    if (this.#role === 'client' && outcome.kind !== 'fail' && !this.#peerEnded) {
+      // Over TCP the FIN shows up as 'end'; only a reset skips it.
+      const abort = this.#link.abortReason?.();
+      if (abort) this.#problem('UNCLEAN', `the client did not close the ${name} (${abort})`);
     }
     const verdict = this.#problems.reduce<Verdict>(
       (worst, p) => (SEVERITY.indexOf(p.verdict) > SEVERITY.indexOf(worst) ? p.verdict : worst),
@@ -462,7 +560,7 @@ export async function fuzzServer(port: number, testCase: ConformanceCase): Promi
     ) {
       return failed(testCase.id, `handshake: not a valid 101 response:\n${head}`);
     }
-    const session = new Session(socket, 'server', testCase);
+    const session = new Session(tcpLink(socket), 'server', testCase);
     session.start(rest);
     return await session.run();
   } catch (error) {
@@ -517,26 +615,285 @@ export async function fuzzClient(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
         `Sec-WebSocket-Accept: ${accept(key)}\r\n\r\n`,
     );
-    const session = new Session(socket, 'client', testCase);
+    const session = new Session(tcpLink(socket), 'client', testCase);
     session.start(rest);
-    const result = await session.run();
-    const settled = await Promise.race([
-      client.closed.then(() => true),
-      sleep(testCase.waitMs ?? DEFAULT_WAIT_MS).then(() => false),
-    ]);
-    if (!settled && result.verdict === 'OK') {
-      return {
-        ...result,
-        verdict: 'FAILED',
-        problems: ['FAILED: the client never reported close'],
-      };
-    }
-    return result;
+    return await clientReported(client, testCase, await session.run());
   } catch (error) {
     return failed(testCase.id, (error as Error).message);
   } finally {
     client?.destroy();
     server.close();
+  }
+}
+
+/** A client's case is OK only once the client itself reported the close. */
+async function clientReported(
+  client: ClientUnderTest,
+  testCase: ConformanceCase,
+  result: CaseResult,
+): Promise<CaseResult> {
+  const settled = await Promise.race([
+    client.closed.then(() => true),
+    sleep(testCase.waitMs ?? DEFAULT_WAIT_MS).then(() => false),
+  ]);
+  if (!settled && result.verdict === 'OK') {
+    return { ...result, verdict: 'FAILED', problems: ['FAILED: the client never reported close'] };
+  }
+  return result;
+}
+
+/** Resolves with `promise`'s value, or `null` after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Response header fields as strings, pseudo-headers left out. */
+function plainFields(headers: IncomingHttpHeaders): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    fields[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return fields;
+}
+
+/**
+ * The receive windows Chromium announces on an HTTP/2 connection (6 MiB per
+ * stream, 15 MiB for the session), so the server's echoes flow as they
+ * would to a browser page rather than 64 KiB per round trip (RFC 9113's
+ * default).
+ */
+const BROWSER_STREAM_WINDOW = 6 * 1024 * 1024;
+const BROWSER_SESSION_WINDOW = 15 * 1024 * 1024;
+
+/**
+ * The fuzzingclient over HTTP/2 (RFC 8441): one `node:http2` session to a
+ * server, each case an extended CONNECT stream of it, its frames played on
+ * the stream exactly as {@link fuzzServer} plays them on a TCP connection.
+ * Cases may run concurrently on the one session; a case that fails its
+ * WebSocket must end (or reset) only its own stream.
+ */
+export class H2FuzzingClient {
+  /** The HTTP/2 session every case's stream belongs to. */
+  readonly session: ClientHttp2Session;
+  /** Extended CONNECT streams opened so far, one per case run. */
+  streamsOpened = 0;
+  /** GOAWAY frames the server sent on the session (none is expected). */
+  goaways = 0;
+  readonly #authority: string;
+
+  private constructor(session: ClientHttp2Session, authority: string) {
+    this.session = session;
+    this.#authority = authority;
+    session.on('error', () => {}); // shows up as 'close', which the test checks
+    session.on('goaway', () => this.goaways++);
+  }
+
+  /**
+   * Connects to `https://127.0.0.1:port` and waits for the server's
+   * SETTINGS: an extended CONNECT may be sent only after
+   * `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3).
+   * @param ca - the certificate to trust (the test certificate's `cert`).
+   * @throws {Error} if the session fails or the server does not enable the extended CONNECT.
+   */
+  static async connect(port: number, ca: string): Promise<H2FuzzingClient> {
+    // The fuzzer writes a case's frames without waiting for flow control, as
+    // over TCP; node:http2 counts what waits in its queue against
+    // `maxSessionMemory` (10 MB by default) and past it resets a stream with
+    // ENHANCE_YOUR_CALM as its response arrives: a 16 MiB case queues more.
+    const session = connectHttp2(`https://127.0.0.1:${port}`, {
+      ca,
+      maxSessionMemory: 256,
+      settings: { initialWindowSize: BROWSER_STREAM_WINDOW },
+    });
+    session.once('connect', () => session.setLocalWindowSize(BROWSER_SESSION_WINDOW));
+    await new Promise<void>((resolve, reject) => {
+      session.once('remoteSettings', () => resolve());
+      session.once('error', reject);
+    });
+    if (!session.remoteSettings.enableConnectProtocol) {
+      session.destroy();
+      throw new Error('the server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL = 1');
+    }
+    return new H2FuzzingClient(session, `127.0.0.1:${port}`);
+  }
+
+  /** Runs one case on a new extended CONNECT stream of the session. */
+  async run(testCase: ConformanceCase): Promise<CaseResult> {
+    this.streamsOpened++;
+    const stream = this.session.request(
+      {
+        ':method': 'CONNECT',
+        ':protocol': 'websocket',
+        ':scheme': 'https',
+        ':authority': this.#authority,
+        ':path': `/runCase?case=${testCase.id}`,
+        'sec-websocket-version': '13',
+      },
+      { endStream: false },
+    );
+    stream.on('error', () => {}); // a reset shows up as 'close', judged by the session
+    try {
+      const response = await within(
+        new Promise<IncomingHttpHeaders | null>((resolve) => {
+          stream.once('response', resolve);
+          stream.once('close', () => resolve(null));
+        }),
+        DEFAULT_WAIT_MS,
+      );
+      if (!response) {
+        const reset = stream.closed
+          ? ` (the stream was reset: ${rstName(stream.rstCode ?? 0)})`
+          : '';
+        return failed(testCase.id, `handshake: no response to the extended CONNECT${reset}`);
+      }
+      const status = Number(response[':status']);
+      // RFC 8441 §5: any 2xx accepts; nothing was offered, so nothing may be chosen.
+      const fields = plainFields(response);
+      if (status < 200 || status > 299) return failed(testCase.id, `handshake: status ${status}`);
+      for (const name of ['sec-websocket-protocol', 'sec-websocket-extensions']) {
+        if (fields[name] !== undefined) {
+          return failed(testCase.id, `handshake: ${name}: ${fields[name]} was not offered`);
+        }
+      }
+      const session = new Session(h2Link(stream), 'server', testCase);
+      session.start(new Uint8Array(0));
+      return await session.run();
+    } catch (error) {
+      return failed(testCase.id, (error as Error).message);
+    } finally {
+      if (!stream.closed) stream.close(http2Constants.NGHTTP2_CANCEL);
+    }
+  }
+
+  /** Closes the session once its streams are done. */
+  close(): Promise<void> {
+    if (this.session.closed) return Promise.resolve();
+    return new Promise((resolve) => this.session.close(resolve));
+  }
+}
+
+/** An extended CONNECT stream the fuzzing server received, waiting for its case. */
+interface Arrival {
+  readonly stream: ServerHttp2Stream;
+  /** Why the request is not a valid extended CONNECT, if it is not. */
+  readonly refused: string | null;
+  readonly protocols: readonly string[];
+}
+
+/**
+ * The fuzzingserver over HTTP/2 (RFC 8441): a `node:http2` secure server
+ * (`enableConnectProtocol`, no HTTP/1.1, so a client that falls back to an
+ * Upgrade fails the case) that answers each client's extended CONNECT with
+ * 200 and plays the case on the stream, as {@link fuzzClient} does on a TCP
+ * connection. One server for every case: each URL names its run, so clients
+ * that share one session (as @proj/client's pool does) and concurrent runs
+ * are told apart.
+ */
+export class H2FuzzingServer {
+  readonly #server: Http2SecureServer;
+  readonly #port: number;
+  readonly #waiting = new Map<string, (arrival: Arrival) => void>();
+  readonly #sessions = new Set<ServerHttp2Session>();
+  #runs = 0;
+  /** HTTP/2 sessions clients opened so far. */
+  sessionsOpened = 0;
+
+  private constructor(server: Http2SecureServer, port: number) {
+    this.#server = server;
+    this.#port = port;
+    server.on('session', (session) => {
+      this.sessionsOpened++;
+      this.#sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    server.on('stream', (stream, headers) => this.#onStream(stream, headers));
+  }
+
+  /** Listens on 127.0.0.1 (a port from listen(0)) with the given certificate. */
+  static async listen(credentials: { cert: string; key: string }): Promise<H2FuzzingServer> {
+    const server = createSecureServer({
+      ...credentials,
+      // As in H2FuzzingClient: frames are queued without waiting for flow control.
+      maxSessionMemory: 256,
+      settings: { enableConnectProtocol: true },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return new H2FuzzingServer(server, (server.address() as AddressInfo).port);
+  }
+
+  /** `https://127.0.0.1:port`. */
+  get origin(): string {
+    return `https://127.0.0.1:${this.#port}`;
+  }
+
+  /** HTTP/2 sessions open now. */
+  get openSessions(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Runs one case against a client that `startClient` makes for a `wss:`
+   * URL of this server.
+   */
+  async run(
+    startClient: (url: string) => ClientUnderTest,
+    testCase: ConformanceCase,
+  ): Promise<CaseResult> {
+    const run = String(++this.#runs);
+    const arrived = new Promise<Arrival>((resolve) => this.#waiting.set(run, resolve));
+    let client: ClientUnderTest | undefined;
+    let stream: ServerHttp2Stream | undefined;
+    try {
+      client = startClient(`wss://127.0.0.1:${this.#port}/runCase?case=${testCase.id}&run=${run}`);
+      const arrival = await within(arrived, DEFAULT_WAIT_MS);
+      if (!arrival)
+        return failed(testCase.id, 'the client did not open an extended CONNECT stream');
+      stream = arrival.stream;
+      if (arrival.refused) return failed(testCase.id, `handshake: ${arrival.refused}`);
+      stream.respond(acceptConnectRequest(arrival));
+      const session = new Session(h2Link(stream), 'client', testCase);
+      session.start(new Uint8Array(0));
+      return await clientReported(client, testCase, await session.run());
+    } catch (error) {
+      return failed(testCase.id, (error as Error).message);
+    } finally {
+      this.#waiting.delete(run);
+      client?.destroy();
+      if (stream && !stream.closed) stream.close(http2Constants.NGHTTP2_CANCEL);
+    }
+  }
+
+  /** Closes every session and the server. */
+  async close(): Promise<void> {
+    for (const session of this.#sessions) session.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', () => {}); // a reset shows up as 'close', judged by the session
+    const run = new URL(headers[':path'] ?? '/', 'https://fuzzer').searchParams.get('run');
+    const waiter = run === null ? undefined : this.#waiting.get(run);
+    if (!waiter) {
+      stream.respond({ ':status': 404 });
+      stream.end('no case runs at this path');
+      return;
+    }
+    this.#waiting.delete(run!);
+    try {
+      // The protocol's check of the request is fine here: the fuzzer judges
+      // the client's frames, not its own handshake code.
+      const { protocols } = validateConnectRequest(headers);
+      waiter({ stream, refused: null, protocols });
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      stream.respond({ ':status': error.status, ...error.headers });
+      stream.end(error.message);
+      waiter({ stream, refused: `${error.status} ${error.message}`, protocols: [] });
+    }
   }
 }
 
@@ -566,4 +923,20 @@ export function summarize(title: string, results: readonly CaseResult[]): string
     if (r.verdict !== 'OK') lines.push(`  ${r.id}: ${r.problems.join('; ')}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Whether a case may share an HTTP/2 session with others running at the same
+ * time: all but section 9, whose megabytes would only share the session's
+ * flow-control window and push its 16 MiB cases towards their 30 s budget on
+ * a busy 2-core machine.
+ */
+export function mayRunConcurrently(testCase: ConformanceCase): boolean {
+  return sectionOf(testCase.id) !== '9';
+}
+
+/** Results of concurrent runs, back in the order of the case table. */
+export function inCaseOrder(results: readonly CaseResult[]): CaseResult[] {
+  const order = new Map(CASES.map((c, i) => [c.id, i]));
+  return [...results].sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
 }

@@ -139,7 +139,9 @@ export class ClientConnection extends Connection {
         { status, headers },
         { protocols: this.#protocols, extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [] },
       );
-      this.#openWith(result, status, headers, EMPTY);
+      const early = this.#buffered;
+      this.#buffered = EMPTY;
+      this.#openWith(result, status, headers, early);
     } catch (error) {
       this.failWith(toWebSocketError(error));
     }
@@ -160,12 +162,11 @@ export class ClientConnection extends Connection {
 
   protected override receiveHandshakeData(chunk: Uint8Array): void {
     if (this.#connectHeaders) {
-      // node:http2 delivers a stream's DATA only after its response head.
-      throw new HandshakeRejectedError(
-        'WS_ERR_HANDSHAKE_MALFORMED',
-        0,
-        'Data arrived on the HTTP/2 stream before its response',
-      );
+      // The server's first frames may be reported before the response head
+      // (node:http2 emits 'response' a tick after DATA from the same read):
+      // they wait for it, within the stream's flow-control window.
+      this.#buffered = this.#buffered.length === 0 ? chunk : concatBytes([this.#buffered, chunk]);
+      return;
     }
     this.#buffered = this.#buffered.length === 0 ? chunk : concatBytes([this.#buffered, chunk]);
     let split: HeadSplit | null;
