@@ -63,6 +63,20 @@ export interface ConnectionHandler {
    */
   write(chunks: readonly Uint8Array[]): void;
   /**
+   * Optional: writes one frame the handler encodes itself (with
+   * `encodeFrameInto`, e.g. into a buffer that gathers many small frames),
+   * allocating nothing per frame. Returns false to decline: the connection
+   * then encodes it and calls {@link write}. The frame's bytes must be taken
+   * before this returns (`payload` may change afterwards).
+   */
+  writeFrame?(
+    opcode: number,
+    payload: Uint8Array,
+    fin: boolean,
+    rsv1: boolean,
+    mask: Uint8Array | undefined,
+  ): boolean;
+  /**
    * Nothing more will be written: after flushing, half-close (or close) the
    * transport. Then call {@link Connection.receiveEof} once the transport is
    * fully closed.
@@ -697,7 +711,9 @@ export abstract class Connection implements MessageSink {
 
   #writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     const mask = this.#maskSource?.();
-    this.handler.write(encodeFrame(opcode, payload, { fin, mask, rsv1 }));
+    const handler = this.handler;
+    if (handler.writeFrame?.(opcode, payload, fin, rsv1, mask) === true) return;
+    handler.write(encodeFrame(opcode, payload, { fin, mask, rsv1 }));
   }
 
   #end(): void {

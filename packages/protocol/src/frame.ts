@@ -114,3 +114,45 @@ export function encodeFrame(
   out.set(payload, headerSize);
   return [out];
 }
+
+/**
+ * Encodes one whole frame, header and payload, into `target` at `offset`: the
+ * bytes {@link encodeFrame} would return, concatenated, with nothing
+ * allocated (a masked payload is masked into `target`). For an I/O layer that
+ * gathers many small frames into one buffer of its own before writing them.
+ * `target` must have room for `frameHeaderSize(payload.length, masked) +
+ * payload.length` bytes from `offset`.
+ * @returns the offset just past the frame.
+ * @throws {RangeError} when `target` is too small (nothing is written then).
+ */
+export function encodeFrameInto(
+  target: Uint8Array,
+  offset: number,
+  opcode: number,
+  payload: Uint8Array,
+  options: EncodeFrameOptions = {},
+): number {
+  const length = payload.length;
+  const mask = options.mask;
+  const end = offset + frameHeaderSize(length, !!mask) + length;
+  if (end > target.length || offset < 0) {
+    throw new RangeError(
+      `encodeFrameInto: a frame of ${end - offset} bytes does not fit at offset ${offset} of ${target.length}`,
+    );
+  }
+  const start = writeFrameHeader(target, offset, opcode, length, options);
+  if (mask) {
+    // Word-at-a-time masking only pays for itself on longer payloads.
+    if (length < 32) {
+      for (let i = 0; i < length; i++) target[start + i] = payload[i]! ^ mask[i & 3]!;
+    } else {
+      maskInto(payload, target.subarray(start, end), mask);
+    }
+  } else if (length < 32) {
+    // A loop beats TypedArray#set's call for the smallest payloads.
+    for (let i = 0; i < length; i++) target[start + i] = payload[i]!;
+  } else {
+    target.set(payload, start);
+  }
+  return end;
+}

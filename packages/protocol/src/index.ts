@@ -46,6 +46,7 @@ export {
   type EncodeFrameOptions,
   type FrameHeader,
   encodeFrame,
+  encodeFrameInto,
   frameHeaderSize,
   writeFrameHeader,
 } from './frame.js';

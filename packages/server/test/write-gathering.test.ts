@@ -1,0 +1,181 @@
+/**
+ * Issue 21: the replies to one read leave in one `socket.write` (the
+ * transport gathers small frames in one buffer), in order with large frames
+ * written as chunks of their own, with send callbacks, bufferedAmount and
+ * other connections' writes unchanged.
+ */
+import type { Socket } from 'node:net';
+import { describe, expect, test } from 'vitest';
+import type { ServerWebSocket } from '../src/index.js';
+import {
+  Collector,
+  Opcode,
+  RawClient,
+  connectWs,
+  startEchoServer,
+  startServer,
+  wsMessage,
+  type Started,
+} from './helpers.js';
+
+/** What the server's side of a connection read and wrote. */
+interface Spied {
+  /** Sizes of the chunks passed to `socket.write`, one entry per call. */
+  writes: number[];
+  /** Sizes of the chunks the socket emitted as 'data'. */
+  reads: number[];
+}
+
+/** Opens a raw client and spies on the server's net.Socket of it. */
+async function openSpied<Data>(
+  started: Started<Data>,
+): Promise<{ raw: RawClient; socket: ServerWebSocket<Data>; spied: Spied }> {
+  const spied: Spied = { writes: [], reads: [] };
+  const connected = new Promise<ServerWebSocket<Data>>((resolve) => {
+    started.server.once('connection', (socket, request) => {
+      const net = request.socket as Socket;
+      const write = net.write;
+      net.write = function (this: Socket, chunk: Uint8Array, ...rest: unknown[]) {
+        spied.writes.push(chunk.byteLength);
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as typeof net.write;
+      net.on('data', (chunk: Buffer) => spied.reads.push(chunk.byteLength));
+      resolve(socket);
+    });
+  });
+  const raw = await RawClient.open(started.port);
+  return { raw, socket: await connected, spied };
+}
+
+/** Masked binary frames of the given payloads, concatenated: one write of the client. */
+function framesOf(payloads: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(payloads.map((payload) => maskedBinary(payload)));
+}
+
+function maskedBinary(payload: Uint8Array): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const n = payload.length;
+  const head =
+    n < 126
+      ? Buffer.from([0x82, 0x80 | n])
+      : n < 0x10000
+        ? Buffer.from([0x82, 0x80 | 126, n >>> 8, n & 0xff])
+        : Buffer.from([
+            0x82,
+            0x80 | 127,
+            0,
+            0,
+            0,
+            0,
+            n >>> 24,
+            (n >>> 16) & 0xff,
+            (n >>> 8) & 0xff,
+            n & 0xff,
+          ]);
+  const body = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) body[i] = payload[i]! ^ mask[i & 3]!;
+  return Buffer.concat([head, mask, body]);
+}
+
+const payloadOf = (size: number, seed: number): Buffer => {
+  const out = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 7 + seed) & 0xff;
+  return out;
+};
+
+describe('one write per read', () => {
+  test('the echoes of 16 messages that arrived in one read leave in one socket.write', async () => {
+    const { raw, spied } = await openSpied(await startEchoServer());
+    const payloads = Array.from({ length: 16 }, (_, i) => payloadOf(16 + i, i));
+    raw.write(framesOf(payloads));
+    await raw.until(() => (raw.frames.length >= 16 ? true : undefined));
+    expect(raw.frames.map((frame) => Buffer.from(frame.payload))).toEqual(payloads);
+    // Loopback delivers a 600-byte write in one read almost always; when it
+    // is split, each read still answers with one write.
+    expect(spied.writes.length).toBe(spied.reads.length);
+    expect(spied.writes.reduce((a, b) => a + b, 0)).toBe(
+      payloads.reduce((sum, p) => sum + 2 + p.length, 0),
+    );
+  });
+
+  test('a large message between small ones keeps its place and is not copied', async () => {
+    const { raw, spied } = await openSpied(await startEchoServer());
+    const large = payloadOf(64 * 1024, 3);
+    const payloads = [
+      payloadOf(10, 1),
+      payloadOf(20, 2),
+      large,
+      payloadOf(30, 4),
+      payloadOf(40, 5),
+    ];
+    raw.write(framesOf(payloads));
+    await raw.until(() => (raw.frames.length >= payloads.length ? true : undefined));
+    expect(raw.frames.map((frame) => Buffer.from(frame.payload))).toEqual(payloads);
+    // Its payload went to the socket as a chunk of its own (a view of the
+    // message, not a copy in the gather buffer).
+    expect(spied.writes).toContain(large.length);
+  });
+
+  test('send callbacks of gathered frames run once written, in order, without an error', async () => {
+    const started = await startServer();
+    const done = new Collector<[number, Error | null | undefined]>();
+    started.server.on('connection', (socket) => {
+      let n = 0;
+      socket.on('message', (message) => {
+        const data = message as Buffer;
+        const index = n++;
+        const before = socket.bufferedAmount;
+        socket.send(data, (error) => done.push([index, error]));
+        // Not yet handed to the kernel: the gathered frame counts.
+        expect(socket.bufferedAmount).toBe(before + 2 + data.length);
+      });
+    });
+    const { raw, spied } = await openSpied(started);
+    raw.write(framesOf([payloadOf(5, 0), payloadOf(6, 1), payloadOf(7, 2)]));
+    const results = await done.until(3);
+    expect(results.map(([index]) => index)).toEqual([0, 1, 2]);
+    for (const [, error] of results) expect(error).toBeFalsy();
+    expect(spied.writes.length).toBe(spied.reads.length);
+  });
+
+  test('a pong, an echo and the close reply to one read go in order, and the close is clean', async () => {
+    const { raw, socket, spied } = await openSpied(await startEchoServer());
+    const closed = new Promise<[number, boolean]>((resolve) =>
+      socket.once('close', (code: number, _reason: string, wasClean: boolean) =>
+        resolve([code, wasClean]),
+      ),
+    );
+    const ping = maskedBinary(Buffer.from('p'));
+    ping[0] = 0x89;
+    const close = maskedBinary(Buffer.from([0x03, 0xe8]));
+    close[0] = 0x88;
+    raw.write(Buffer.concat([ping, maskedBinary(Buffer.from('hello')), close]));
+    expect(await closed).toEqual([1000, true]);
+    await raw.closed;
+    expect(raw.frames.map((frame) => frame.opcode)).toEqual([
+      Opcode.Pong,
+      Opcode.Binary,
+      Opcode.Close,
+    ]);
+    expect(Buffer.from(raw.frames[1]!.payload).toString()).toBe('hello');
+    expect(spied.writes.length).toBe(spied.reads.length);
+  });
+
+  test("a send to another connection during a read goes to that connection's socket at once", async () => {
+    const started = await startServer();
+    const sockets = new Collector<ServerWebSocket>();
+    started.server.on('connection', (socket) => sockets.push(socket));
+    const other = await connectWs(started.url);
+    const [otherSocket] = await sockets.until(1);
+    const { raw, socket } = await openSpied(started);
+    socket.on('message', (data) => {
+      otherSocket!.send(data);
+      socket.send(data);
+    });
+    const relayed = wsMessage(other);
+    raw.write(framesOf([Buffer.from('to both')]));
+    expect((await relayed).data.toString()).toBe('to both');
+    const echoed = await raw.nextFrame();
+    expect(Buffer.from(echoed.payload).toString()).toBe('to both');
+  });
+});
