@@ -722,15 +722,17 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       // it, and close only once it is out.
       this.#flags &= ~CORKED;
       while (socket.writableCorked > 0) socket.uncork();
-      if (socket.writableLength === 0) {
-        socket.destroy();
+      if (!socket.destroySoon) {
+        // An HTTP/2 stream (RFC 8441): END_STREAM is its clean close, so it
+        // always goes out first; the peer's half may never end (Firefox
+        // leaves it open when the page closed first), and the stream, not
+        // the connection, is all there is to close: close it once our
+        // END_STREAM is out.
+        destroySoon(socket);
         return;
       }
-      if (!socket.destroySoon) {
-        // An HTTP/2 stream (RFC 8441): the peer's half may never end (Firefox
-        // leaves it open when the page closed first), and the stream, not
-        // the connection, is all there is to close: close it once our END_STREAM is out.
-        destroySoon(socket);
+      if (socket.writableLength === 0) {
+        socket.destroy();
         return;
       }
     }
