@@ -79,8 +79,11 @@ const TARGET = optionalNumber('DRAIN_TARGET');
 const BUCKET_MS = 100;
 /** What the issue asks: the peak bucket within 1.5x of the average (printed, see the end). */
 const TARGET_PEAK_RATIO = 1.5;
-/** Upper bounds for a loaded 2-core machine, not measurements. */
-const CONNECT_TIMEOUT = 300_000;
+/**
+ * Upper bounds for a loaded 2-core machine, not measurements.
+ * `DRAIN_CONNECT_TIMEOUT` (ms) shortens the first for an investigation.
+ */
+const CONNECT_TIMEOUT = positiveInteger('DRAIN_CONNECT_TIMEOUT', 300_000);
 const SETTLE_TIMEOUT = 120_000;
 /**
  * `keepAliveTimeout`: the nodes send something every second, and by default
@@ -116,6 +119,16 @@ interface NodeProbe {
   readonly closeEnds: readonly number[];
   readonly loopDelayMaxMs: number;
   readonly loop: readonly (readonly [number, number])[];
+}
+
+/**
+ * How busy a node's event loop was since the previous stats request
+ * (`loopUtilization`, from `chaos/node.mjs`): Node accepts one connection per
+ * loop iteration, so a loop busy near 100% leaves reconnects in its listen queue.
+ */
+function busy(stats: NodeStats): string {
+  const utilization = (stats as NodeStats & { loopUtilization?: number }).loopUtilization;
+  return utilization === undefined ? 'unknown' : `${Math.round(utilization * 100)}%`;
 }
 
 function optionalNumber(name: string): number | undefined {
@@ -269,7 +282,12 @@ test(
         `${JSON.stringify(clients.closeCodes)}, longest event-loop delay of a runner ` +
         `${Math.round(clients.loopDelayMaxMs)} ms), node ${node.name} holding ${app.open} ` +
         `sessions (${app.moved} moved there; sessions closed ${JSON.stringify(app.closed)}; ` +
-        `connections closed ${JSON.stringify(stats.server['closes'])})`;
+        `connections closed ${JSON.stringify(stats.server['closes'])}; ` +
+        `${String(stats.server['connections'])} connections, ` +
+        `${String(stats.server['pendingHandshakes'])} handshakes pending, handshakes ` +
+        `${JSON.stringify(stats.server['handshakes'])}, sessions ` +
+        `${JSON.stringify(stats.server['sessions'])}; its event loop busy ` +
+        `${busy(stats)} since the last check)`;
       return clients.open === CLIENTS && app.open === CLIENTS;
     };
     const waitAllOn = (node: ServerNode, what: string): Promise<void> =>
@@ -485,6 +503,15 @@ test(
       );
     } catch (error) {
       clearInterval(sampler);
+      // What the clients that never came back are doing, and what the nodes hold.
+      const stuck = await fleet?.stuck().catch((e: unknown) => String(e));
+      console.error(`drain failed; clients not open: ${JSON.stringify(stuck, null, 1)}`);
+      for (const node of [nodeA, nodeB]) {
+        if (!node.running) continue;
+        const stats = await node.stats().catch((e: unknown) => String(e));
+        const server = typeof stats === 'string' ? stats : stats.server;
+        console.error(`drain failed; node ${node.name} server.stats(): ${JSON.stringify(server)}`);
+      }
       console.error(`drain failed; logs:\n${logs()}`);
       throw error;
     }

@@ -160,6 +160,14 @@ export class ClientFleet {
     };
   }
 
+  /**
+   * What each runner's clients that are not open are doing (readyState, last
+   * event and when, attempt, last error, URL), one entry per runner.
+   */
+  stuck(): Promise<unknown[]> {
+    return this.#ask<unknown>({ type: 'stuck' });
+  }
+
   /** Every runner's full report. */
   reports(): Promise<RunnerReport[]> {
     return this.#ask<RunnerReport>({ type: 'query', full: true });

@@ -17,7 +17,8 @@
 // IPC in: { type: 'target', id, url } (later attempts go there; answered),
 // { type: 'stream', on } (start or stop sending), { type: 'query', id, full }
 // (answered with { type: 'reply', id, data }: counts, or everything the test
-// judges), { type: 'close', id } (every client ends its session; answered,
+// judges), { type: 'stuck', id } (answered: what every client that is not
+// open is doing, for a timeout's message), { type: 'close', id } (every client ends its session; answered,
 // then the process exits). It exits by itself if the channel is lost.
 import { register } from 'node:module';
 import { startLoopTimeline } from './loop-timeline.mjs';
@@ -62,22 +63,64 @@ const OPENING = 48;
 
 /** @type {InstanceType<typeof ChaosClient>[]} */
 const clients = [];
+
+/**
+ * What each client did last, by index: a client that never comes back must
+ * say whether it waits for a retry, for an attempt, or for nothing.
+ * @typedef {{ event: string, at: number, attempt: number, delay: number,
+ *   error: string, errorAt: number, errors: number, closeCode: number }} Trace
+ */
+/** @type {Map<number, Trace>} */
+const traces = new Map();
 async function openAll() {
   /** @type {Set<Promise<void>>} */
   const opening = new Set();
   for (let i = runner; i < count; i += runners) {
     while (opening.size >= OPENING) await Promise.race(opening);
     const client = new ChaosClient(i, () => target, options);
-    client.socket.addEventListener('reconnected', () => void reconnects.push(Date.now()));
+    /** @type {Trace} */
+    const trace = {
+      event: 'created',
+      at: Date.now(),
+      attempt: 0,
+      delay: 0,
+      error: '',
+      errorAt: 0,
+      errors: 0,
+      closeCode: 0,
+    };
+    traces.set(i, trace);
+    const note = (/** @type {string} */ event) => {
+      trace.event = event;
+      trace.at = Date.now();
+    };
+    client.socket.addEventListener('open', () => note('open'));
+    client.socket.addEventListener('reconnected', () => {
+      note('reconnected');
+      reconnects.push(Date.now());
+    });
     client.socket.addEventListener('reconnecting', (event) => {
+      note('reconnecting');
+      trace.attempt = event.attempt;
+      trace.delay = event.delay;
       retries.push([Date.now(), event.delay, event.attempt]);
     });
     client.socket.addEventListener('error', (event) => {
-      errors.push([Date.now(), String(/** @type {{ message?: string }} */ (event).message)]);
+      note('error');
+      const message = String(/** @type {{ message?: string }} */ (event).message);
+      trace.error = message;
+      trace.errorAt = Date.now();
+      trace.errors++;
+      errors.push([Date.now(), message]);
     });
     client.socket.addEventListener('close', ({ code }) => {
+      note('close');
+      trace.closeCode = code;
       (closes[code] ??= []).push(Date.now());
     });
+    for (const type of ['sessionlost', 'giveup', 'offline', 'online']) {
+      client.socket.addEventListener(type, () => note(type));
+    }
     clients.push(client);
     /** @type {Promise<void>} */
     const opened = new Promise((resolve) => {
@@ -138,6 +181,58 @@ function full() {
   };
 }
 
+/**
+ * What the clients that are not open are doing: counts by readyState, last
+ * event, last error and URL, and the first `limit` in full (times as ms ago).
+ */
+function stuck(limit = 20) {
+  const now = Date.now();
+  /** @type {Record<string, Record<string, number>>} */
+  const by = { readyState: {}, lastEvent: {}, lastError: {}, url: {}, attempt: {} };
+  const count = (/** @type {string} */ key, /** @type {string} */ value) => {
+    const table = /** @type {Record<string, number>} */ (by[key]);
+    table[value] = (table[value] ?? 0) + 1;
+  };
+  /** @type {unknown[]} */
+  const samples = [];
+  let n = 0;
+  /** Of the last events: the oldest, ms ago. */
+  let oldestEventMsAgo = 0;
+  for (const c of clients) {
+    if (c.open) continue;
+    n++;
+    const t = /** @type {Trace} */ (traces.get(c.index));
+    const ws = c.socket;
+    count('readyState', String(ws.readyState));
+    count('lastEvent', t.event);
+    count('lastError', t.error.replace(/\d+/g, 'N').slice(0, 120));
+    count('url', ws.url);
+    count('attempt', t.attempt > 10 ? '>10' : String(t.attempt));
+    oldestEventMsAgo = Math.max(oldestEventMsAgo, now - t.at);
+    if (samples.length < limit) {
+      samples.push({
+        index: c.index,
+        readyState: ws.readyState,
+        url: ws.url,
+        sessionId: ws.sessionId,
+        lastEvent: t.event,
+        lastEventMsAgo: now - t.at,
+        attempt: t.attempt,
+        delay: t.delay,
+        errors: t.errors,
+        lastError: t.error,
+        lastErrorMsAgo: t.errorAt ? now - t.errorAt : null,
+        lastCloseCode: t.closeCode,
+        opens: c.counts.opens,
+      });
+    }
+  }
+  /** @type {Record<string, number>} */
+  const resources = {};
+  for (const type of process.getActiveResourcesInfo()) resources[type] = (resources[type] ?? 0) + 1;
+  return { runner, pid: process.pid, target, notOpen: n, oldestEventMsAgo, resources, by, samples };
+}
+
 async function closeAll() {
   stream(false);
   await Promise.allSettled(
@@ -158,6 +253,9 @@ process.on('message', (/** @type {any} */ message) => {
       break;
     case 'query':
       process.send?.({ type: 'reply', id: message.id, data: message.full ? full() : summary() });
+      break;
+    case 'stuck':
+      process.send?.({ type: 'reply', id: message.id, data: stuck() });
       break;
     case 'close':
       void closeAll().then(() => {
