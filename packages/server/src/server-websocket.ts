@@ -173,8 +173,6 @@ class ServerEvents implements TransportEvents {
   }
 }
 
-const EMPTY_BUFFER = Buffer.alloc(0);
-
 /**
  * One WebSocket connection on the server. Created by {@link WebSocketServer}
  * and passed to its `connection` event; never constructed directly.
@@ -468,22 +466,28 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * backlog policy applies to them first); never for an empty backlog.
    */
   #wouldPassBacklog(frameBytes: number): boolean {
-    const queued = this.#transport.bufferedAmount;
+    const transport = this.#transport;
+    let queued = transport.bufferedAmount;
     if (queued === 0) return false;
-    if (queued + frameBytes > this.#policy.maxBacklog) return true;
+    if (queued + frameBytes > this.#policy.maxBacklog) {
+      // Gathered frames are not a backlog yet: the kernel may take them now.
+      queued = transport.backlog;
+      if (queued === 0) return false;
+      if (queued + frameBytes > this.#policy.maxBacklog) return true;
+    }
     return this.#policy.memoryBudget?.isSlowConsumer(queued) === true;
   }
 
   /** Refuses a send over `maxBacklog` as the `backlogPolicy` says. */
   #refuseSend(callback: SendCallback | undefined): false {
-    const socket = this.#transport.socket;
+    const backlog = this.#transport.bufferedAmount;
     const policy = this.#policy;
-    const error = new BacklogExceededError(socket.writableLength, policy.maxBacklog);
+    const error = new BacklogExceededError(backlog, policy.maxBacklog);
     if (backlogExceededChannel.hasSubscribers) {
       backlogExceededChannel.publish({
         server: policy.server,
         socket: this,
-        backlog: socket.writableLength,
+        backlog,
         limit: policy.maxBacklog,
         policy: policy.backlogPolicy,
       });
@@ -491,17 +495,17 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (debugging)
       debug(
         'backlog exceeded (%d bytes queued, limit %d): %s',
-        socket.writableLength,
+        backlog,
         policy.maxBacklog,
         policy.backlogPolicy === 'close' ? 'closing' : 'send refused',
       );
     if (policy.backlogPolicy === 'close') {
       this[kCloseAs]('backlog-exceeded', CloseCode.PolicyViolation, 'Backlog limit exceeded');
-    } else if (!socket.writableNeedDrain && !this.#drainOwed) {
+    } else if (!this.#transport.needsDrain && !this.#drainOwed) {
       // `false` means "wait for drain", but below the high-water mark the
-      // socket emits none: an empty write calls back once all before it is flushed.
+      // socket emits none: call back once all before it is flushed.
       this.#drainOwed = true;
-      socket.write(EMPTY_BUFFER, () => {
+      this.#transport.whenWritten(() => {
         this.#drainOwed = false;
         if (this.readyState === ConnectionState.Open) this.emit('drain');
       });

@@ -339,7 +339,9 @@ describe('every option over HTTP/2', () => {
     await dead.closed;
     expect(dead.frames.map((frame) => frame.opcode)).not.toContain(OP.Close);
     expect(alive.isClosed).toBe(false);
-    expect(answered).toBeGreaterThanOrEqual(2);
+    // Its second ping may arrive after the other stream's reset: the pings
+    // of one tick leave at its end, and streams are not ordered between them.
+    await vi.waitFor(() => expect(answered).toBeGreaterThanOrEqual(2), { timeout: 2000 });
     expect(await echoText(alive, 'still here')).toBe('still here');
   });
 });

@@ -179,3 +179,178 @@ describe('one write per read', () => {
     expect(Buffer.from(echoed.payload).toString()).toBe('to both');
   });
 });
+
+describe('one write per tick outside a read', () => {
+  test('sends made in one tick outside any read (a timer, a resolved promise) leave in one socket.write', async () => {
+    const { raw, socket, spied } = await openSpied(await startEchoServer());
+    const payloads = Array.from({ length: 5 }, (_, i) => payloadOf(10 + i, i));
+    const before = spied.writes.length;
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        // As a session's sends after a store commit: a promise's callback.
+        void Promise.resolve().then(() => {
+          for (const payload of payloads) socket.send(payload);
+          socket.ping(Buffer.from('p'));
+          resolve();
+        });
+      }, 1),
+    );
+    await raw.until(() => (raw.frames.length >= 6 ? true : undefined));
+    expect(raw.frames.map((frame) => frame.opcode)).toEqual([
+      ...payloads.map(() => Opcode.Binary),
+      Opcode.Ping,
+    ]);
+    expect(raw.frames.slice(0, 5).map((frame) => Buffer.from(frame.payload))).toEqual(payloads);
+    expect(spied.writes.slice(before)).toEqual([
+      payloads.reduce((sum, p) => sum + 2 + p.length, 0) + 3,
+    ]);
+  });
+
+  test('sends to two connections in one tick go to each in order, one write each', async () => {
+    const started = await startEchoServer();
+    const first = await openSpied(started);
+    const second = await openSpied(started);
+    const beforeFirst = first.spied.writes.length;
+    const beforeSecond = second.spied.writes.length;
+    setTimeout(() => {
+      first.socket.send(Buffer.from('a1'));
+      second.socket.send(Buffer.from('b1'));
+      first.socket.send(Buffer.from('a2'));
+      second.socket.send(Buffer.from('b2'));
+      second.socket.send(Buffer.from('b3'));
+    }, 1);
+    await first.raw.until(() => (first.raw.frames.length >= 2 ? true : undefined));
+    await second.raw.until(() => (second.raw.frames.length >= 3 ? true : undefined));
+    const text = (raw: RawClient): string[] =>
+      raw.frames.map((frame) => Buffer.from(frame.payload).toString());
+    expect(text(first.raw)).toEqual(['a1', 'a2']);
+    expect(text(second.raw)).toEqual(['b1', 'b2', 'b3']);
+    // Taking the buffer from another connection writes what it gathered:
+    // a1 left when b1 came, and a2 gathered again.
+    expect(first.spied.writes.slice(beforeFirst)).toEqual([4, 4]);
+    expect(second.spied.writes.slice(beforeSecond)).toEqual([4, 8]);
+  });
+
+  test('a large send after small ones in the same tick keeps its place', async () => {
+    const { raw, socket } = await openSpied(await startEchoServer());
+    const large = payloadOf(64 * 1024, 9);
+    const payloads = [payloadOf(10, 1), large, payloadOf(20, 2)];
+    setTimeout(() => {
+      for (const payload of payloads) socket.send(payload);
+    }, 1);
+    await raw.until(() => (raw.frames.length >= 3 ? true : undefined));
+    expect(raw.frames.map((frame) => Buffer.from(frame.payload))).toEqual(payloads);
+  });
+
+  test('bufferedAmount counts a send gathered outside a read until the tick ends, and callbacks run', async () => {
+    const { raw, socket } = await openSpied(await startEchoServer());
+    const callbacks: (Error | null | undefined)[] = [];
+    const seen = await new Promise<[number, number]>((resolve) =>
+      setTimeout(() => {
+        const before = socket.bufferedAmount;
+        socket.send(Buffer.from('hello'), (error) => callbacks.push(error));
+        resolve([before, socket.bufferedAmount]);
+      }, 1),
+    );
+    expect(seen).toEqual([0, 7]);
+    await raw.until(() => (raw.frames.length >= 1 ? true : undefined));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(callbacks).toHaveLength(1);
+    expect(callbacks[0]).toBeFalsy();
+    expect(socket.bufferedAmount).toBe(0);
+  });
+
+  test('close() after sends in the same tick: the sends, then the close frame, and a clean close', async () => {
+    const { raw, socket } = await openSpied(await startEchoServer());
+    const closed = new Promise<[number, boolean]>((resolve) =>
+      socket.once('close', (code: number, _reason: string, wasClean: boolean) =>
+        resolve([code, wasClean]),
+      ),
+    );
+    setTimeout(() => {
+      socket.send(Buffer.from('one'));
+      socket.send(Buffer.from('two'));
+      socket.close(4000, 'bye');
+    }, 1);
+    await raw.until(() => (raw.frames.length >= 3 ? true : undefined));
+    expect(raw.frames.map((frame) => frame.opcode)).toEqual([
+      Opcode.Binary,
+      Opcode.Binary,
+      Opcode.Close,
+    ]);
+    const reply = maskedBinary(Buffer.from([0x0f, 0xa0]));
+    reply[0] = 0x88;
+    raw.write(reply);
+    expect(await closed).toEqual([4000, true]);
+  });
+});
+
+describe('backpressure with gathered frames', () => {
+  // Gathered frames are written as soon as they and the socket's backlog
+  // reach the high-water mark, so send() says "wait" only for a backlog the
+  // socket holds, and then 'drain' follows. (A net.Socket whose write the
+  // kernel takes at once returns true and emits no 'drain', however large:
+  // had gathered bytes alone made send() return false, no drain would come.)
+  const REPLIES = 20;
+  const SIZE = 1024;
+
+  test('replies to one read past the high-water mark, to a peer that reads: every false is followed by drain', async () => {
+    const started = await startServer();
+    const results: boolean[] = [];
+    const drained = new Collector<true>();
+    started.server.on('connection', (socket) => {
+      socket.on('drain', () => drained.push(true));
+      socket.on('message', () => {
+        for (let i = 0; i < REPLIES; i++) results.push(socket.send(payloadOf(SIZE, i)));
+      });
+    });
+    const { raw, spied } = await openSpied(started);
+    raw.write(framesOf([Buffer.from('go')]));
+    await raw.until(() => (raw.frames.length >= REPLIES ? true : undefined));
+    if (results.includes(false)) await drained.until(1);
+    // 20 KiB left in more than one write: the first at the mark.
+    expect(spied.writes.length).toBeGreaterThan(1);
+  });
+
+  test('sends outside a read past the high-water mark: every false is followed by drain, all in order', async () => {
+    const { raw, socket } = await openSpied(await startEchoServer());
+    const drained = nextDrain(socket);
+    const results = await new Promise<boolean[]>((resolve) =>
+      setTimeout(() => {
+        const out: boolean[] = [];
+        for (let i = 0; i < REPLIES; i++) out.push(socket.send(payloadOf(SIZE, i)));
+        resolve(out);
+      }, 1),
+    );
+    if (results.includes(false)) await drained;
+    await raw.until(() => (raw.frames.length >= REPLIES ? true : undefined));
+    expect(raw.frames.map((frame) => Buffer.from(frame.payload))).toEqual(
+      Array.from({ length: REPLIES }, (_, i) => payloadOf(SIZE, i)),
+    );
+  });
+
+  test('to a peer that does not read, sends outside a read end in false, and drain follows once it reads', async () => {
+    const { raw, socket } = await openSpied(await startEchoServer());
+    raw.socket.pause();
+    let sent = 0;
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        while (socket.send(payloadOf(SIZE, sent))) sent++;
+        sent++;
+        resolve();
+      }, 1),
+    );
+    expect(socket.bufferedAmount).toBeGreaterThan(0);
+    const drained = nextDrain(socket);
+    raw.socket.resume();
+    await drained;
+    await raw.until(() => (raw.frames.length >= sent ? true : undefined));
+    expect(raw.frames.map((frame) => Buffer.from(frame.payload))).toEqual(
+      Array.from({ length: sent }, (_, i) => payloadOf(SIZE, i)),
+    );
+  });
+});
+
+function nextDrain(socket: ServerWebSocket<unknown>): Promise<void> {
+  return new Promise((resolve) => socket.once('drain', () => resolve()));
+}

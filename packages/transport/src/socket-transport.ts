@@ -175,15 +175,23 @@ function uncorkLater(transport: SocketTransport): void {
   transport.uncork();
 }
 
-// ---- the gather buffer: one socket.write per read ----
+// ---- the gather buffer: one socket.write per read, and per tick ----
 //
 // Every chunk handed to `socket.write` costs Node's stream layer a Buffer
 // view, a write request and a slot in the writev list (issue 21: 0.4-0.7 µs
-// per echoed message). So the small frames produced while one read is
-// dispatched are copied into this buffer and leave in one `socket.write` when
-// the read is done. One buffer serves the whole process: reads are dispatched
-// one at a time on the event loop, and only the transport dispatching one
-// (the owner) gathers; writes to any other connection go out as before.
+// per echoed message), and an uncorked one a system call. So the small frames
+// produced while one read is dispatched are copied into this buffer and leave
+// in one `socket.write` when the read is done. One buffer serves the whole
+// process: reads are dispatched one at a time on the event loop, and only the
+// transport dispatching one (the owner) gathers; writes to any other
+// connection go out as before.
+//
+// Outside any read (a timer, a store's answer: a session's sends after a
+// commit, issue 17), a server connection's small frames are gathered too,
+// until the microtask checkpoint or until another connection's frame or read
+// takes the buffer, whichever comes first: the sends of one callback leave in
+// one write. A frame written pre-encoded (a broadcast) to a connection that
+// is not gathering goes out as before, uncopied.
 
 /** Size of a gather slab; a batch larger than that is flushed in several writes (into one cork). */
 const SLAB_SIZE = 64 * 1024;
@@ -199,10 +207,16 @@ let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE);
 let gatherStart = 0;
 /** Where they end. */
 let gatherEnd = 0;
-/** The transport whose read is being dispatched, or null. */
+/** The transport whose frames are being gathered, or null. */
 let gatherOwner: SocketTransport | null = null;
+/** The owner is dispatching a read (else it gathers a tick's writes outside any read). */
+let gatherInRead = false;
+/** A microtask will write what an owner outside a read gathered. */
+let tickFlushQueued = false;
 /** The send callbacks of the gathered frames, in order: called when their write completes. */
 let gatherCallbacks: SendCallback[] = [];
+
+const EMPTY = Buffer.alloc(0);
 
 /** encodeFrameInto's options, reused: one frame is encoded at a time. */
 const FRAME_OPTIONS: EncodeFrameOptions = {};
@@ -294,16 +308,11 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /**
    * Whether the socket's backlog is over its high-water mark: wait for
-   * `onDrain`. Gathered bytes count: they go in one write at the end of the
-   * read, which then returns false, so 'drain' is sure to follow.
+   * `onDrain`. Gathered bytes never make it so: they are written as soon as
+   * they and the backlog reach the mark, and the socket judges that write.
    */
   get needsDrain(): boolean {
-    const socket = this.#socket;
-    return (
-      socket.writableNeedDrain ||
-      (gatherOwner === this &&
-        socket.writableLength + gatherEnd - gatherStart >= socket.writableHighWaterMark)
-    );
+    return this.#socket.writableNeedDrain;
   }
 
   /** Socket reads so far: a heartbeat compares it between ticks. */
@@ -525,6 +534,25 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     }
   }
 
+  /**
+   * Calls `callback` once everything written so far (gathered frames
+   * included) has been handed to the kernel.
+   */
+  whenWritten(callback: (error?: Error | null) => void): void {
+    this.#flushGathered();
+    this.#socket.write(EMPTY, callback);
+  }
+
+  /**
+   * The bytes waiting to be written once what this connection gathered has
+   * been handed to the socket: the backlog a limit should judge, since the
+   * kernel may take gathered bytes at once.
+   */
+  get backlog(): number {
+    this.#flushGathered();
+    return this.#socket.writableLength;
+  }
+
   /** @internal */
   startClose(code: number | undefined, reason: string | undefined): void {
     this.#connection.close(code, reason);
@@ -547,7 +575,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       // Too large to copy: what was gathered goes first, and the rest of the
       // read's writes join this one in one writev.
       this.#flushGathered();
-      this.#cork();
+      if (gatherInRead) this.#cork();
     }
     if ((this.#flags & CORKED) === 0) {
       if (this.#boundary !== undefined) {
@@ -595,10 +623,11 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     rsv1: boolean,
     mask: Uint8Array | undefined,
   ): boolean {
-    if (gatherOwner !== this) return false;
+    if (gatherOwner !== this && (gatherInRead || this.#boundary !== undefined)) return false;
     const length = payload.byteLength;
     const size = frameHeaderSize(length, mask !== undefined) + length;
     if (size > GATHER_LIMIT || !this.#socket.writable) return false;
+    if (gatherOwner !== this) this.#gatherThisTick();
     this.#reserve(size);
     const options = FRAME_OPTIONS;
     options.fin = fin;
@@ -611,6 +640,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       this.#sendCallback = undefined;
       gatherCallbacks.push(callback);
     }
+    this.#flushAtHighWaterMark();
     return true;
   }
 
@@ -618,7 +648,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   #reserve(length: number): void {
     if (gatherEnd + length <= SLAB_SIZE) return;
     // The read's writes still leave in one writev.
-    this.#cork();
+    if (gatherInRead) this.#cork();
     this.#flushGathered();
     // The slab's bytes may still be held by sockets: start a new one.
     if (gatherEnd + length > SLAB_SIZE) {
@@ -644,7 +674,21 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     }
     gatherEnd = offset;
     if (callback) gatherCallbacks.push(callback);
+    this.#flushAtHighWaterMark();
     return true;
+  }
+
+  /**
+   * Writes what was gathered once it and the socket's backlog reach the
+   * high-water mark: gathering then saves no system call worth waiting for,
+   * and the socket, not the gather buffer, says when to wait for `onDrain`
+   * (a net.Socket whose write completes at once emits none, however large).
+   */
+  #flushAtHighWaterMark(): void {
+    const socket = this.#socket;
+    if (gatherEnd - gatherStart + socket.writableLength >= socket.writableHighWaterMark) {
+      this.#flushGathered();
+    }
   }
 
   /**
@@ -688,19 +732,51 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#countBacklog();
   }
 
-  /** Starts gathering this connection's writes, unless another connection's read is being dispatched. */
+  /**
+   * Starts gathering the writes of this connection's read, unless another
+   * connection's read is being dispatched. What was gathered outside a read
+   * (this connection's or another's) is written first.
+   */
   #startGathering(): boolean {
-    if (gatherOwner !== null) return false;
+    const owner = gatherOwner;
+    if (owner !== null) {
+      if (gatherInRead) return false;
+      owner.#stopGathering();
+    }
     // The process-wide gather buffer's owner, not an alias for a closure.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     gatherOwner = this;
+    gatherInRead = true;
     return true;
+  }
+
+  /**
+   * Outside any read: gathers this connection's frames until the microtask
+   * checkpoint, taking the buffer from the connection that gathered before
+   * (whose frames are written now).
+   */
+  #gatherThisTick(): void {
+    if (gatherOwner !== null) gatherOwner.#stopGathering();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    gatherOwner = this;
+    gatherInRead = false;
+    if (!tickFlushQueued) {
+      tickFlushQueued = true;
+      queueMicrotask(SocketTransport.#endTick);
+    }
+  }
+
+  /** The microtask checkpoint: what was gathered outside a read is written. */
+  static #endTick(this: void): void {
+    tickFlushQueued = false;
+    if (gatherOwner !== null && !gatherInRead) gatherOwner.#stopGathering();
   }
 
   /** Writes what was gathered and stops gathering. */
   #stopGathering(): void {
     this.#flushGathered();
     gatherOwner = null;
+    gatherInRead = false;
   }
 
   /** @internal */
@@ -741,7 +817,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal */
   replyToPing(): boolean {
-    return this.bufferedAmount <= (this.#settings.pongBacklogLimit ?? Infinity);
+    const limit = this.#settings.pongBacklogLimit;
+    return limit === undefined || this.bufferedAmount <= limit || this.backlog <= limit;
   }
 
   /** @internal */
