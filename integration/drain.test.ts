@@ -49,6 +49,18 @@
  * Size, from the environment: `DRAIN_CLIENTS` (default 500) and
  * `DRAIN_SECONDS`, the window (default 3); `DRAIN_CLIENTS=5000
  * DRAIN_SECONDS=10 pnpm drain` is the issue's full run (it builds first).
+ * `DRAIN_SEND_MS` (default 1000) spaces each client's sends and each
+ * session's ticks, to tell the traffic's share of a node's load from the
+ * reconnects'.
+ *
+ * What limits the rate on node b, measured (2,000 clients over 5 s, perf
+ * and the clients' own timings): libuv accepts ONE connection per event-loop
+ * iteration (libuv PR 3696, in Node 20), so a node takes over clients only
+ * as fast as its loop turns: b's accept4 calls equalled its epoll_pwait
+ * calls, 250 to 500 a second, while it got 40 to 70% of a core; its
+ * listen queue filled to 511, the SYN/ACKs past it were dropped, and the
+ * clients' TCP retransmissions (1 s, then 3 s) came back in bunches. Node
+ * a's schedule and the clients' retry timers stayed even.
  *
  * Needs the built packages (the nodes and the clients run `dist/`) and
  * `redis-server`.
@@ -70,7 +82,7 @@ const SECONDS = positiveInteger('DRAIN_SECONDS', 3);
 /** Client processes (`drain/client-runner.mjs`); 1 puts every client in one, as a stalled harness. */
 const RUNNERS = positiveInteger('DRAIN_RUNNERS', 4);
 /** Each client sends `c:<n>` this often; each session ticks this often. */
-const SEND_MS = 1000;
+const SEND_MS = Number(process.env['DRAIN_SEND_MS'] || 1000);
 /** The sends of a second go out in this many slices. */
 const SLICES = 20;
 /** If set, the largest peak over average (100 ms buckets) that the drain's arrivals on b may show. */

@@ -86,7 +86,7 @@ function violation(violation) {
   if (app.violationSamples.length < MAX_VIOLATIONS) app.violationSamples.push(violation);
 }
 
-const client = new Redis(redisUrl, { lazyConnect: false });
+const client = new Redis(redisUrl, { lazyConnect: false, enableAutoPipelining: true });
 // ioredis reconnects by itself; an unhandled `error` event would crash the node.
 client.on('error', () => {});
 const store = new RedisSessionStore({ client });

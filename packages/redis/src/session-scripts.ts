@@ -38,6 +38,15 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** One Lua script, run by its SHA-1 and loaded on a miss. */
+/**
+ * EVALSHA and EVAL with replies as Buffers: ioredis makes a `...Buffer`
+ * variant of every command at run time, but its types leave these two out.
+ */
+interface BufferEvalCommands {
+  evalshaBuffer(sha: string, keyCount: number, ...args: (string | Buffer)[]): Promise<unknown>;
+  evalBuffer(script: string, keyCount: number, ...args: (string | Buffer)[]): Promise<unknown>;
+}
+
 export class LuaScript {
   /** What the script does, for error messages. */
   readonly name: string;
@@ -59,12 +68,15 @@ export class LuaScript {
     keys: readonly string[],
     args: ReadonlyArray<string | Buffer>,
   ): Promise<unknown> {
+    // The named methods, not `callBuffer('EVALSHA', ...)`: a client with
+    // `enableAutoPipelining` sends `call` without its command name.
+    const commands = client as unknown as BufferEvalCommands;
     try {
-      return await client.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
+      return await commands.evalshaBuffer(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       // EVAL caches the script too: the next EVALSHA finds it.
-      return client.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+      return commands.evalBuffer(this.source, keys.length, ...keys, ...args);
     }
   }
 }
