@@ -1,5 +1,6 @@
 // Client libraries: @proj/client (the WHATWG WebSocket for Node) against the
-// ws client (plain, and with its native addons when installed), echoing
+// ws client (plain, and with its native addons when installed) and undici's
+// WebSocket (the WHATWG client behind Node's own global WebSocket), echoing
 // 16 B and 1 KiB binary messages with 16 in flight on each of 100 connections.
 //
 // The server is the bare node:net echo of echo/servers.mjs ("raw net", the
@@ -40,6 +41,7 @@ const LIBRARIES = [
   { name: 'ours', library: 'ours', env: {} },
   { name: 'ws', library: 'ws', env: PLAIN_WS },
   ...(addons ? [{ name: 'ws+addons', library: 'ws', env: {} }] : []),
+  { name: 'undici', library: 'undici', env: {} },
 ];
 
 const began = Date.now();
@@ -87,7 +89,8 @@ const section = [
     'binary messages in flight on each, answering every message received with a new one. Ours: ' +
     "`new WebSocket(url)` from @proj/client, `binaryType = 'arraybuffer'`, `onmessage`; ws: " +
     "`new WebSocket(url, { perMessageDeflate: false })`, Buffers, `on('message')`; ws is plain " +
-    '(WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE) or with its native addons (ws+addons). ' +
+    '(WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE) or with its native addons (ws+addons); undici: ' +
+    "`new WebSocket(url)` from undici, `binaryType = 'arraybuffer'`, `onmessage`, as ours. " +
     `${RUNS} alternated runs of ${SECONDS} s per library and size (after a 0.3 s warm-up); medians, ` +
     "spread ±half the interquartile range. Client CPU is the client process's share of its core (the " +
     "library is the limit when it is near 100%); server CPU the raw server's. ws's client writes " +

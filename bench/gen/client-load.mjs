@@ -5,11 +5,13 @@
 //
 //   ours: `new WebSocket(url)` from @proj/client (WHATWG API), binaryType
 //         "arraybuffer" (the default "blob" would add Blob reads), onmessage
+//   undici: `new WebSocket(url)` from undici (the WHATWG client that Node's
+//         global WebSocket is), binaryType "arraybuffer", onmessage
 //   ws:   `new WebSocket(url, { perMessageDeflate: false })` from ws, messages
 //         as Buffers (its default), `on('message')`; its native addons are
 //         used unless WS_NO_BUFFER_UTIL / WS_NO_UTF_8_VALIDATE are set
 //
-//   node client-load.mjs <ours|ws> <port> <connections> <inflight> <size> <seconds>
+//   node client-load.mjs <ours|undici|ws> <port> <connections> <inflight> <size> <seconds>
 //
 // Prints one JSON line: messages received per second in the measured window
 // (after a warm-up), total messages, and this process's CPU share.
@@ -25,7 +27,8 @@ let received = 0;
 let total = 0;
 let measuring = false;
 
-function openOurs(WebSocket) {
+/** A WHATWG WebSocket (ours, undici's): ArrayBuffers, onmessage. */
+function openWhatwg(WebSocket) {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
     socket.binaryType = 'arraybuffer';
@@ -54,8 +57,10 @@ function openWs(WebSocket) {
 
 const open =
   library === 'ours'
-    ? openOurs.bind(null, (await import('@proj/client')).WebSocket)
-    : openWs.bind(null, (await import('ws')).WebSocket);
+    ? openWhatwg.bind(null, (await import('@proj/client')).WebSocket)
+    : library === 'undici'
+      ? openWhatwg.bind(null, (await import('undici')).WebSocket)
+      : openWs.bind(null, (await import('ws')).WebSocket);
 const sockets = await Promise.all(Array.from({ length: connections }, open));
 for (const socket of sockets) for (let i = 0; i < inflight; i++) socket.send(payload);
 

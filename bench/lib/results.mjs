@@ -96,6 +96,7 @@ export function references() {
     uWS: uwsLine(),
     'C floor': 'gen/broadcaster.c: one write(2) of a prebuilt frame per socket, nothing else',
     'same node': "ours again, the same publish made on the subscriber's own node (no Redis hop)",
+    undici: `undici ${versionOf('undici')}'s WebSocket (the WHATWG client Node's own global WebSocket is built on)`,
   };
 }
 
@@ -112,7 +113,7 @@ function uwsLine() {
 /** The machine line naming the references (`ws` variants, uWS) a section compares with (`columns`). */
 function wsLine(columns) {
   const notes = references();
-  const used = columns.filter((name) => name === 'ws' || name === 'ws+addons' || name === 'uWS');
+  const used = columns.filter((name) => ['ws', 'ws+addons', 'uWS', 'undici'].includes(name));
   return used.map((name) => `\`${name}\` = ${notes[name]}`).join('; ');
 }
 
