@@ -14,9 +14,8 @@
  * the bundle" would test the same object twice. bundle.spec.ts checks the one
  * thing the bundle adds, that its import resolves to the native class.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import {
   type IncomingHttpHeaders,
   type IncomingMessage,
@@ -26,10 +25,10 @@ import {
 } from 'node:http';
 import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test as base, expect, type Page } from '@playwright/test';
 import { type ServerOptions, type ServerWebSocket, WebSocketServer } from '@proj/server';
+import { makeTestCertificate } from '@proj/test-utils/certificate';
 import { type WireTap, startWireTap } from './wire-tap.js';
 
 export { expect };
@@ -136,25 +135,6 @@ function pageHandler(): RequestListener {
   };
 }
 
-/** A self-signed certificate for 127.0.0.1, made now with openssl (EC P-256: fast). */
-function selfSignedCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'proj-e2e-tls-'));
-  try {
-    // prettier-ignore
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'pipe' });
-    return {
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 type Server = HttpServer | HttpsServer;
 
 async function listen(server: Server): Promise<number> {
@@ -223,7 +203,7 @@ export const test = base.extend<Fixtures>({
   serve: async ({ page, tls }, use) => {
     const cleanups: (() => Promise<void> | void)[] = [];
 
-    const credentials = tls ? selfSignedCertificate() : undefined;
+    const credentials = tls ? makeTestCertificate() : undefined;
     const makeServer = (handler?: RequestListener): Server =>
       credentials ? createHttpsServer(credentials, handler) : createHttpServer(handler);
 

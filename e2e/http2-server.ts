@@ -3,10 +3,9 @@
  * server, on 127.0.0.1 and a port from listen(0), that serves the test page
  * AND the built `@proj/server`'s WebSockets on the same port: RFC 8441
  * extended CONNECT streams, and HTTP/1.1 Upgrade through `allowHTTP1`. Its
- * certificate, for `localhost` and 127.0.0.1, is made now with openssl, the
- * way packages/test-utils/src/tls-cert.ts makes it (e2e runs against the
- * built packages only, as an application would, so it does not import
- * test-utils' sources).
+ * certificate, for `localhost` and 127.0.0.1, is made now with openssl
+ * (`@proj/test-utils/certificate`, plain JavaScript: e2e runs the built
+ * packages, as an application would).
  *
  * It records, for every page request and every accepted WebSocket, what a
  * test needs to say "the WebSocket rode the page's HTTP/2 connection":
@@ -15,9 +14,7 @@
  * 1, 2, ... in order). It runs in the test's process; the spec reads
  * `records` and `connections` directly.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import {
   type Http2SecureServer,
   type Http2Session,
@@ -25,8 +22,6 @@ import {
   createSecureServer,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type ServerOptions,
   type ServerWebSocket,
@@ -34,6 +29,7 @@ import {
   WebSocketServer,
   isHttp2Request,
 } from '@proj/server';
+import { makeTestCertificate } from '@proj/test-utils/certificate';
 
 /** What the server saw of one request. */
 export interface RequestRecord {
@@ -101,26 +97,6 @@ export interface Http2TestServer {
   close(): Promise<void>;
 }
 
-/** A certificate for `localhost` and 127.0.0.1 (P-256, one day), made now, never checked in. */
-function localhostCertificate(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'proj-e2e-h2-'));
-  try {
-    // prettier-ignore
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-subj', '/CN=localhost', '-days', '1',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'pipe' });
-    return {
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const sha256 = (data: Uint8Array | string): string =>
   createHash('sha256').update(data).digest('hex');
 
@@ -184,7 +160,7 @@ export async function startHttp2Server(
   };
 
   const h2 = createSecureServer(
-    { ...localhostCertificate(), allowHTTP1: true },
+    { ...makeTestCertificate(), allowHTTP1: true },
     (request, response) => {
       const path = pathOf(request);
       records.push({

@@ -13,14 +13,14 @@
 //
 // Like gen/raw.mjs, the load side validates nothing beyond the status: it must
 // stay cheaper than the server it measures.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { buildConnectRequest } from '@proj/protocol';
+import { makeTestCertificate } from '@proj/test-utils/certificate';
 import { ACCEPT, upgradeRequest } from './raw.mjs';
 
 /** The modes, as the tables name them. */
@@ -46,36 +46,17 @@ const CLIENT_STREAM_WINDOW = 6 * 1024 * 1024;
 const CLIENT_SESSION_WINDOW = 15 * 1024 * 1024;
 
 /**
- * Makes a self-signed P-256 certificate for localhost and 127.0.0.1 with
- * openssl (as packages/test-utils/src/tls-cert.ts does: never checked in) in
- * a new temporary directory, as cert.pem and key.pem.
+ * Writes a self-signed certificate for localhost and 127.0.0.1
+ * (`@proj/test-utils/certificate`: made now with openssl, never checked in)
+ * to a new temporary directory, as cert.pem and key.pem, for the processes
+ * of the run to read.
  * @returns the directory, and `remove()` to delete it.
  */
 export function makeCertificate() {
   const dir = mkdtempSync(join(tmpdir(), 'proj-bench-h2-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'pipe' },
-  );
+  const { cert, key } = makeTestCertificate();
+  writeFileSync(join(dir, 'cert.pem'), cert);
+  writeFileSync(join(dir, 'key.pem'), key);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
