@@ -199,6 +199,16 @@ export function validateConnectResponse(
   return checkNegotiated(response, expected);
 }
 
+/**
+ * Whether HTTP/2 forbids the header field `name` (any case) as
+ * connection-specific (RFC 9113 §8.2.2): `connection`, `keep-alive`,
+ * `proxy-connection`, `transfer-encoding`, `upgrade`. A response that
+ * carries one is malformed; `node:http2` throws on it.
+ */
+export function isConnectionSpecificHeader(name: string): boolean {
+  return CONNECTION_SPECIFIC.has(name.toLowerCase());
+}
+
 /** A header name for HTTP/2: a token, lower-cased, neither pseudo nor connection-specific. */
 function checkFieldName(name: string): string {
   if (!isToken(name)) throw new TypeError(`Invalid header name "${name}"`);

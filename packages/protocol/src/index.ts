@@ -142,6 +142,7 @@ export {
   type ValidatedConnectRequest,
   acceptConnectRequest,
   buildConnectRequest,
+  isConnectionSpecificHeader,
   validateConnectRequest,
   validateConnectResponse,
 } from './extended-connect.js';

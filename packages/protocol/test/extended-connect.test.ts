@@ -14,6 +14,7 @@ import {
   HandshakeRejectedError,
   acceptConnectRequest,
   buildConnectRequest,
+  isConnectionSpecificHeader,
   validateConnectRequest,
   validateConnectResponse,
 } from '@proj/protocol';
@@ -284,6 +285,29 @@ describe('validateConnectResponse (RFC 8441 §5: any 2xx)', () => {
       ),
     );
     expectWsError(extension, ExtensionError, 'WS_ERR_HANDSHAKE_EXTENSIONS', 1006, 200);
+  });
+});
+
+describe('isConnectionSpecificHeader (RFC 9113 §8.2.2)', () => {
+  test('the five connection-specific fields, in any case, and nothing else', () => {
+    for (const name of [
+      'connection',
+      'Keep-Alive',
+      'PROXY-CONNECTION',
+      'Transfer-Encoding',
+      'upgrade',
+    ]) {
+      expect(isConnectionSpecificHeader(name)).toBe(true);
+    }
+    for (const name of [
+      'content-type',
+      'retry-after',
+      'sec-websocket-protocol',
+      'te',
+      'connections',
+    ]) {
+      expect(isConnectionSpecificHeader(name)).toBe(false);
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { isConnectionSpecificHeader } from '@proj/protocol';
 import type { Rejection } from './rejection.js';
 
 /**
@@ -165,10 +166,8 @@ export function respondToStream(
   const body = rejection.body ?? '';
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(rejection.headers ?? {})) {
-    const lower = name.toLowerCase();
-    // HTTP/2 forbids connection-specific fields (RFC 9113 §8.2.2).
-    if (lower !== 'connection' && lower !== 'upgrade' && lower !== 'keep-alive')
-      headers[lower] = value as string | string[];
+    // A refusal made for HTTP/1.1 may carry them; node:http2 would throw.
+    if (!isConnectionSpecificHeader(name)) headers[name.toLowerCase()] = value as string | string[];
   }
   headers[':status'] = rejection.status;
   headers['content-type'] = 'text/plain; charset=utf-8';
