@@ -27,6 +27,7 @@ import {
   type TransportSocket,
   type WriteBoundary,
   allocateUnsafe,
+  withStreamAbort,
 } from '@proj/transport';
 import { type Http2Claim, openHttp2Stream, streamFailure } from './http2-session-pool.js';
 import type { ResolvedOptions } from './options.js';
@@ -180,7 +181,7 @@ export class NodeLink implements TransportEvents {
     this.#http2 = openHttp2Stream(target, headers, {
       onStream: (stream, response) => {
         this.#http2 = undefined;
-        this.#start(stream, url, protocols, boundary, stream);
+        this.#start(withStreamAbort(stream), url, protocols, boundary, stream);
         const connection = this.#transport!.connection as ClientConnection;
         connection.receiveConnectResponse(response.status, response.headers);
       },

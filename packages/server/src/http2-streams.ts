@@ -10,6 +10,7 @@ import {
 } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { isConnectionSpecificHeader } from '@proj/protocol';
+import { withStreamAbort } from '@proj/transport';
 import type { Rejection } from './rejection.js';
 
 /**
@@ -193,7 +194,7 @@ interface StreamCounts {
  * counted here since a stream does not count them.
  */
 export function adoptStream(stream: ServerHttp2Stream): ServerHttp2Stream & StreamCounts {
-  const adopted = stream as ServerHttp2Stream & StreamCounts;
+  const adopted = withStreamAbort(stream) as ServerHttp2Stream & StreamCounts;
   adopted.bytesRead = 0;
   adopted.bytesWritten = 0;
   adopted.remoteAddress = stream.session?.socket?.remoteAddress;

@@ -586,7 +586,8 @@ describe('closing, continued', () => {
     firstSide!.terminate();
     const [code, , wasClean, cause] = await closed;
     expect([code, wasClean, cause]).toEqual([1006, false, 'terminated']);
-    await first.closed;
+    // The stream's abort, as a TCP reset is the connection's (RFC 8441 §5: CANCEL).
+    expect(await first.closed).toBe(constants.NGHTTP2_CANCEL);
     expect(first.frames).toEqual([]);
     expect(await echoText(second, 'unharmed')).toBe('unharmed');
     expect(await client.get('/')).toEqual({ status: 200, body: 'page' });

@@ -21,3 +21,4 @@ export {
   RESUME_FRACTION,
 } from './memory-budget.js';
 export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
+export { withStreamAbort } from './stream-socket.js';

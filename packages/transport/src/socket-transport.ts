@@ -89,6 +89,11 @@ export interface WriteBoundary {
 export type TransportSocket = Duplex & {
   setNoDelay?(noDelay?: boolean): unknown;
   destroySoon?(): void;
+  /**
+   * Drops the connection as a reset does, where `destroy()` would not say
+   * so (an HTTP/2 stream: see `withStreamAbort`).
+   */
+  abort?(): void;
   /** The peer's address, when the runtime knows it. */
   readonly remoteAddress?: string | undefined;
   /** Bytes read so far, when the runtime counts them. */
@@ -424,7 +429,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** Destroys the socket at once, without a closing handshake. */
   terminate(): void {
-    this.#socket.destroy();
+    abort(this.#socket);
   }
 
   /** Stops reading from the socket: TCP flow control pushes back on the peer. */
@@ -1081,9 +1086,15 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   #armCloseTimer(): void {
     if (this.#closeTimer === undefined && this.#connection.closeExpected) {
       const socket = this.#socket;
-      this.#closeTimer = setTimeout(() => socket.destroy(), this.#settings.closeTimeout).unref();
+      this.#closeTimer = setTimeout(() => abort(socket), this.#settings.closeTimeout).unref();
     }
   }
+}
+
+/** Drops the connection: a reset, for TCP and HTTP/2 alike. */
+function abort(socket: TransportSocket): void {
+  if (socket.abort) socket.abort();
+  else socket.destroy();
 }
 
 /** Ends the socket, then destroys it once what was written is flushed. */
