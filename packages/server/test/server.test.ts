@@ -2,6 +2,7 @@
  * The server object: its `clients`, graceful `close()`, and what happens when
  * application listeners throw.
  */
+import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
 import type { ServerWebSocket, WebSocketError } from '@proj/server';
@@ -47,6 +48,33 @@ describe('clients', () => {
     expect([...started.server.clients]).toEqual([socket]);
     expect(socket.readyState).toBe(socket.OPEN);
     expect(socket.remoteAddress).toBe('127.0.0.1');
+  });
+});
+
+describe("a socket's listeners", () => {
+  // Its listener table is a fast object, not EventEmitter's dictionary
+  // (memory per idle connection): events named like Object.prototype's
+  // members must still be plain events.
+  test('events named toString, constructor, __proto__ and hasOwnProperty are ordinary events', async () => {
+    const started = await startServer();
+    const { socket } = await connectPair(started);
+    // Not events of its typed map: as a plain EventEmitter.
+    const emitter = socket as unknown as EventEmitter;
+    const names = ['toString', 'constructor', '__proto__', 'hasOwnProperty'] as const;
+    for (const name of names) expect(emitter.listenerCount(name)).toBe(0);
+    const heard: string[] = [];
+    const listeners = names.map((name) => () => heard.push(name));
+    names.forEach((name, i) => emitter.on(name, listeners[i]!));
+    for (const name of names) expect(emitter.emit(name)).toBe(true);
+    expect(heard).toEqual([...names]);
+    expect(emitter.eventNames()).toEqual(expect.arrayContaining([...names]));
+    names.forEach((name, i) => emitter.off(name, listeners[i]!));
+    for (const name of names) expect(emitter.emit(name)).toBe(false);
+    expect(emitter.eventNames().filter((name) => names.includes(name as never))).toEqual([]);
+    // The real events still work after all that.
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    socket.close(4000);
+    expect(await closed).toBe(4000);
   });
 });
 

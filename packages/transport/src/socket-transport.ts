@@ -263,10 +263,12 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   #closeTimer: NodeJS.Timeout | undefined;
   /** The callback of the send being written, attached to its frame's last chunk. */
   #sendCallback: SendCallback | undefined;
-  /** permessage-deflate's settings, once negotiated. */
-  #deflateInit: PerMessageDeflateInit | undefined;
-  /** The (de)compressor, made on the first message that needs it. */
-  #deflate: PerMessageDeflate | undefined;
+  /**
+   * permessage-deflate's settings once negotiated, replaced by the
+   * (de)compressor made from them on the first message that needs it: one
+   * field for both (memory per idle connection is a bench target).
+   */
+  #deflate: PerMessageDeflate | PerMessageDeflateInit | undefined;
   /** `#afterTasks`, bound once a boundary first needs it (client side only). */
   #afterTasksCallback: (() => void) | undefined;
   /** {@link CORKED}, {@link PAUSED_BY_USER}, ... */
@@ -282,7 +284,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#events = init.events;
     this.#boundary = init.boundary;
     this.#settings = init.settings;
-    this.#deflateInit = init.deflate;
+    this.#deflate = init.deflate;
     this.#connection = init.connect(this);
     const socket = init.socket as OwnedSocket;
     socket.setNoDelay?.(true);
@@ -347,7 +349,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** Starts permessage-deflate with what the handshake settled (client side, on open). */
   useCompression(init: PerMessageDeflateInit): void {
-    this.#deflateInit = init;
+    if (!(this.#deflate instanceof PerMessageDeflate)) this.#deflate = init;
   }
 
   // ---- sending: everything goes through the one queue ----
@@ -877,7 +879,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       this.#countInput(0);
       this.#countOutput(0);
     }
-    this.#deflate?.close();
+    const deflate = this.#deflate;
+    if (deflate instanceof PerMessageDeflate) deflate.close();
     this.#queue?.abort(notOpen(ConnectionState.Closed));
     this.#events.onClose(code, reason, wasClean);
   }
@@ -959,10 +962,9 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** The compressor, made now if it was not yet; `undefined` without permessage-deflate. */
   get #compressor(): PerMessageDeflate | undefined {
-    if (this.#deflate === undefined && this.#deflateInit !== undefined) {
-      this.#deflate = new PerMessageDeflate(this.#deflateInit);
-    }
-    return this.#deflate;
+    const deflate = this.#deflate;
+    if (deflate === undefined || deflate instanceof PerMessageDeflate) return deflate;
+    return (this.#deflate = new PerMessageDeflate(deflate));
   }
 
   /** Inflates a compressed message; parsing and reading wait, so nothing overtakes it. */
