@@ -1,11 +1,6 @@
 import { EMPTY, toBytes } from './bytes.js';
 import { CloseCode } from './close-code.js';
-import {
-  type ClosePayload,
-  parseClosePayload,
-  serializeClosePayload,
-  truncateCloseReason,
-} from './close-payload.js';
+import { parseClosePayload, serializeClosePayload, truncateCloseReason } from './close-payload.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import {
   InternalError,
@@ -167,30 +162,6 @@ export interface SendOptions {
 /** Data accepted by the send methods. */
 export type SendData = string | ArrayBufferLike | ArrayBufferView;
 
-// Bits of Connection's #flags.
-/** Every frame must be masked (a server). */
-const EXPECT_MASKED = 1;
-/** Our close frame was written. */
-const CLOSE_SENT = 2;
-/** The peer's close frame arrived. */
-const CLOSE_RECEIVED = 4;
-/** The connection failed (RFC 6455 §7.1.7). */
-const FAILED = 8;
-/** `handler.end()` was called. */
-const ENDED = 16;
-/** permessage-deflate is in use. */
-const COMPRESSION = 32;
-/** Parsing is paused by pauseParsing. */
-const PARSING_PAUSED = 64;
-/** See hold(). */
-const HOLDING = 128;
-/** receiveEnd was called. */
-const EOF = 256;
-/** Where the state (2 bits) starts. */
-const STATE_SHIFT = 9;
-/** Where the sending opcode plus one (0: none) starts, in the top bits. */
-const SENDING_SHIFT = 11;
-
 /**
  * The sans-I/O RFC 6455 connection: bytes in through {@link receiveData},
  * bytes and events out through the {@link ConnectionHandler}. No sockets, no
@@ -211,71 +182,32 @@ export abstract class Connection implements MessageSink {
   /** The parser's assembler, for {@link bufferedInput}. */
   #assembler: MessageAssembler | null = null;
   readonly #limits: MessageLimits;
+  readonly #expectMasked: boolean;
   readonly #maskSource: MaskSource | undefined;
 
+  #state: ConnectionState;
   #protocol = '';
   #extensions = '';
-  /**
-   * {@link EXPECT_MASKED}, {@link CLOSE_SENT}, ..., the state and the
-   * outgoing fragmented message's opcode: read and written through the
-   * accessors below.
-   */
-  #flags = 0;
-  /** The peer's close frame, once it arrived. */
-  #peerClose: ClosePayload | null = null;
+  #closeSent = false;
+  #closeReceived = false;
+  #failed = false;
+  #ended = false;
+  #peerCode: number = CloseCode.Abnormal;
+  #peerReason = '';
+  /** Opcode of the outgoing fragmented message in progress, or -1. */
+  #sendingOpcode = -1;
+  #compression = false;
+  #parsingPaused = false;
   /** Input received while parsing is paused, oldest first (made on first use). */
   #queued: Uint8Array[] | null = null;
-  /**
-   * What arrived while holding: a control frame (parsing is paused behind
-   * it), or an input error (parsing has stopped for good), which wins.
-   */
-  #held: HeldControl | WebSocketError | null = null;
-
-  // Per-connection booleans and small numbers, packed into #flags: every
-  // field costs each of 10,000 idle connections 8 bytes (memory per idle
-  // connection is a bench target). Booleans are set with `#flags |= BIT`.
-  get #state(): ConnectionState {
-    return ((this.#flags >> STATE_SHIFT) & 3) as ConnectionState;
-  }
-  set #state(state: ConnectionState) {
-    this.#flags = (this.#flags & ~(3 << STATE_SHIFT)) | (state << STATE_SHIFT);
-  }
-  /** Opcode of the outgoing fragmented message in progress, or -1. */
-  get #sendingOpcode(): number {
-    return (this.#flags >>> SENDING_SHIFT) - 1;
-  }
-  set #sendingOpcode(opcode: number) {
-    this.#flags = (this.#flags & ~(0xff << SENDING_SHIFT)) | ((opcode + 1) << SENDING_SHIFT);
-  }
-  get #expectMasked(): boolean {
-    return (this.#flags & EXPECT_MASKED) !== 0;
-  }
-  get #closeSent(): boolean {
-    return (this.#flags & CLOSE_SENT) !== 0;
-  }
-  get #closeReceived(): boolean {
-    return (this.#flags & CLOSE_RECEIVED) !== 0;
-  }
-  get #failed(): boolean {
-    return (this.#flags & FAILED) !== 0;
-  }
-  get #ended(): boolean {
-    return (this.#flags & ENDED) !== 0;
-  }
-  get #compression(): boolean {
-    return (this.#flags & COMPRESSION) !== 0;
-  }
-  get #parsingPaused(): boolean {
-    return (this.#flags & PARSING_PAUSED) !== 0;
-  }
   /** Set by {@link hold}: a control frame or input error waits for {@link release}. */
-  get #holding(): boolean {
-    return (this.#flags & HOLDING) !== 0;
-  }
+  #holding = false;
+  /** The control frame that arrived while holding; parsing is paused behind it. */
+  #heldControl: HeldControl | null = null;
+  /** The input error found while holding; parsing has stopped for good. */
+  #heldError: WebSocketError | null = null;
   /** {@link receiveEnd} was called: every input received takes effect now. */
-  get #eof(): boolean {
-    return (this.#flags & EOF) !== 0;
-  }
+  #eof = false;
 
   protected constructor(
     options: ConnectionOptions,
@@ -287,7 +219,7 @@ export abstract class Connection implements MessageSink {
     this.#maskSource = maskSource;
     this.#state = state;
     this.#limits = options.limits ?? options;
-    if (expectMasked) this.#flags |= EXPECT_MASKED;
+    this.#expectMasked = expectMasked;
     if (options.perMessageDeflate) this.#enableCompression();
   }
 
@@ -330,7 +262,7 @@ export abstract class Connection implements MessageSink {
    * The I/O layer should also stop reading its transport meanwhile.
    */
   pauseParsing(): void {
-    this.#flags |= PARSING_PAUSED;
+    this.#parsingPaused = true;
     // Without a parser nothing is being parsed; input waits in #queued.
     this.#parser?.suspend();
   }
@@ -341,7 +273,7 @@ export abstract class Connection implements MessageSink {
    */
   resumeParsing(): void {
     if (!this.#parsingPaused) return;
-    this.#flags &= ~PARSING_PAUSED;
+    this.#parsingPaused = false;
     try {
       this.#parser?.resume();
       const queued = this.#queued;
@@ -371,7 +303,7 @@ export abstract class Connection implements MessageSink {
    */
   hold(): void {
     // Once the transport is gone, nothing is waited for any more.
-    if (!this.#eof) this.#flags |= HOLDING;
+    if (!this.#eof) this.#holding = true;
   }
 
   /**
@@ -380,15 +312,17 @@ export abstract class Connection implements MessageSink {
    */
   release(): void {
     if (!this.#holding) return;
-    this.#flags &= ~HOLDING;
-    const held = this.#held;
-    this.#held = null;
-    if (held instanceof Error) {
-      this.failWith(held);
-    } else if (held !== null) {
+    this.#holding = false;
+    const error = this.#heldError;
+    const control = this.#heldControl;
+    this.#heldError = null;
+    this.#heldControl = null;
+    if (error !== null) {
+      this.failWith(error);
+    } else if (control !== null) {
       try {
         // A close frame is validated here (its code, its reason's UTF-8).
-        this.onControlFrame(held.opcode, held.payload);
+        this.onControlFrame(control.opcode, control.payload);
       } catch (error) {
         this.failWith(toWebSocketError(error));
         return;
@@ -418,7 +352,7 @@ export abstract class Connection implements MessageSink {
   }
 
   #enableCompression(): void {
-    this.#flags |= COMPRESSION;
+    this.#compression = true;
     if (this.#parser) this.#parser.allowRsv1 = true;
   }
 
@@ -488,7 +422,7 @@ export abstract class Connection implements MessageSink {
    * this too, if it was not done).
    */
   receiveEnd(): void {
-    this.#flags |= EOF;
+    this.#eof = true;
     this.release();
   }
 
@@ -503,13 +437,14 @@ export abstract class Connection implements MessageSink {
     this.#state = ConnectionState.Closed;
     this.#parser?.halt();
     if (!this.#ended) {
-      this.#flags |= ENDED;
+      this.#ended = true;
       this.guard(() => this.handler.end());
     }
     const wasClean = this.closeHandshakeComplete;
-    const peer = this.#peerClose;
-    const code = peer !== null ? peer.code : CloseCode.Abnormal;
-    this.guard(() => this.handler.onClose(code, peer !== null ? peer.reason : '', wasClean));
+    const code = this.#closeReceived ? this.#peerCode : CloseCode.Abnormal;
+    this.guard(() =>
+      this.handler.onClose(code, this.#closeReceived ? this.#peerReason : '', wasClean),
+    );
   }
 
   /**
@@ -604,7 +539,7 @@ export abstract class Connection implements MessageSink {
       this.#state === ConnectionState.Open && !this.#closeSent && code !== CloseCode.Abnormal;
     // Validate (RangeError) before changing any state.
     const body = sendClose ? serializeClosePayload(code, truncateCloseReason(reason)) : EMPTY;
-    this.#flags |= FAILED;
+    this.#failed = true;
     this.#parser?.halt();
     if (sendClose) this.#writeClose(body);
     if (this.#state !== ConnectionState.Connecting) this.#state = ConnectionState.Closing;
@@ -626,7 +561,7 @@ export abstract class Connection implements MessageSink {
     if (this.#failed) return;
     if (this.#holding) {
       // The payload may be a view of a buffer the assembler reuses.
-      if (!(this.#held instanceof Error)) this.#held = { opcode, payload: payload.slice() };
+      this.#heldControl = { opcode, payload: payload.slice() };
       this.pauseParsing();
       return;
     }
@@ -678,7 +613,7 @@ export abstract class Connection implements MessageSink {
     if (this.#failed || this.#state === ConnectionState.Closed) return;
     if (this.#holding && !(error instanceof InternalError)) {
       // Nothing after a bad frame is ever processed (RFC 6455 §7.1.7).
-      if (!(this.#held instanceof Error)) this.#held = error;
+      this.#heldError ??= error;
       this.#parser?.halt();
       return;
     }
@@ -727,12 +662,12 @@ export abstract class Connection implements MessageSink {
   }
 
   #receiveClose(payload: Uint8Array): void {
-    const peer = parseClosePayload(payload);
-    const { code, reason } = peer;
-    this.#flags |= CLOSE_RECEIVED;
+    const { code, reason } = parseClosePayload(payload);
+    this.#closeReceived = true;
     // Bytes after the close frame, even in the same chunk, are discarded.
     this.#parser?.halt();
-    this.#peerClose = peer;
+    this.#peerCode = code;
+    this.#peerReason = reason;
     if (!this.#closeSent) {
       // "It SHOULD do so as soon as practical": echo the code (and reason,
       // as browsers and ws do) that we received.
@@ -778,7 +713,7 @@ export abstract class Connection implements MessageSink {
   }
 
   #writeClose(body: Uint8Array): void {
-    this.#flags |= CLOSE_SENT;
+    this.#closeSent = true;
     this.#writeFrame(Opcode.Close, body, true);
   }
 
@@ -791,7 +726,7 @@ export abstract class Connection implements MessageSink {
 
   #end(): void {
     if (this.#ended) return;
-    this.#flags |= ENDED;
+    this.#ended = true;
     this.handler.end();
   }
 }
