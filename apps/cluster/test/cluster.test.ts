@@ -71,12 +71,15 @@ describe('apps/cluster', () => {
     const [a, b] = await oneClientPerWorker(url);
     expect(a.worker).not.toBe(b.worker);
 
+    // Through two workers and the primary's IPC: poll's default second is
+    // too short on a loaded 2-core CI machine (it failed there once).
+    const within = { timeout: 10_000 };
     a.ws.send('lobby:hello from worker ' + a.worker);
-    await expect.poll(() => b.received).toEqual([`hello from worker ${a.worker}`]);
-    await expect.poll(() => a.received).toEqual([`hello from worker ${a.worker}`]);
+    await expect.poll(() => b.received, within).toEqual([`hello from worker ${a.worker}`]);
+    await expect.poll(() => a.received, within).toEqual([`hello from worker ${a.worker}`]);
 
     b.ws.send('just me');
-    await expect.poll(() => b.received.at(-1)).toBe('just me');
+    await expect.poll(() => b.received.at(-1), within).toBe('just me');
   });
 
   it('on SIGTERM every worker closes its clients with 1001, then the primary exits 0', async () => {
