@@ -8,6 +8,7 @@ import {
   type Connection,
   type ConnectionHandler,
   ConnectionState,
+  EMPTY,
   type EncodeFrameOptions,
   encodeFrameInto,
   frameHeaderSize,
@@ -221,8 +222,6 @@ let tickFlushQueued = false;
 /** The send callbacks of the gathered frames, in order: called when their write completes. */
 let gatherCallbacks: SendCallback[] = [];
 
-const EMPTY = Buffer.alloc(0);
-
 /** encodeFrameInto's options, reused: one frame is encoded at a time. */
 const FRAME_OPTIONS: EncodeFrameOptions = {};
 
@@ -235,7 +234,8 @@ function callEach(callbacks: readonly SendCallback[], error?: Error | null): voi
  * `@proj/server` and `@proj/client` meet `node:net`. It drives the sans-I/O
  * `Connection` with the socket's bytes and owns everything between the two:
  *
- * - **writes**: the small frames produced while one read is dispatched are
+ * - **writes**: the small frames produced while one read is dispatched (on a
+ *   server connection, also those of one tick outside any read) are
  *   encoded into one process-wide gather buffer and leave in one
  *   `socket.write` (a large frame goes as chunks of its own, in its place,
  *   in the same `writev`); writes made while the policy's tasks are queued
@@ -619,7 +619,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   /**
-   * @internal ConnectionHandler: a small frame of the read being dispatched
+   * @internal ConnectionHandler: a small frame of the read being dispatched,
+   * or (on a server connection, with no read being dispatched) of this tick,
    * is encoded straight into the gather buffer (nothing allocated); any
    * other frame is declined and comes to {@link write} encoded.
    */
