@@ -145,7 +145,27 @@ export function machineLines(columns = ['ws']) {
     `- Node ${process.version} (V8 ${process.versions.v8})` +
       (columns.length > 0 ? `; ${wsLine(columns)}.` : '.'),
     loadLine(),
+    ...mallocLines(),
   ];
+}
+
+/**
+ * A line saying so when glibc's malloc was tuned for every process of the run (the servers
+ * inherit this script's environment): such a run measures a tuned deployment, see the
+ * "glibc's trim threshold" section.
+ */
+function mallocLines() {
+  const tuned = [
+    'MALLOC_TRIM_THRESHOLD_',
+    'MALLOC_TOP_PAD_',
+    'MALLOC_MMAP_THRESHOLD_',
+    'GLIBC_TUNABLES',
+  ]
+    .filter((name) => process.env[name])
+    .map((name) => `\`${name}=${process.env[name]}\``);
+  return tuned.length === 0
+    ? []
+    : [`- glibc malloc tuned for every process of this run: ${tuned.join(', ')}.`];
 }
 
 /** `YYYY-MM-DD HH:MM` UTC, for "Measured ..." lines. */
