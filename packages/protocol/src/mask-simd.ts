@@ -144,6 +144,9 @@ function instantiate(): MaskKernel | null {
 }
 
 function createKernel(memory: Uint8Array, xor: KernelExports['xor']): MaskKernel {
+  // The view the result is copied out of, kept while the size repeats (it
+  // does, message after message, in most streams): no allocation per call.
+  let result = memory.subarray(0, 0);
   return (source, target, mask, maskOffset) => {
     const length = source.length;
     const phase = maskOffset & 3;
@@ -158,7 +161,8 @@ function createKernel(memory: Uint8Array, xor: KernelExports['xor']): MaskKernel
       const size = Math.min(BLOCK_SIZE, length - offset);
       memory.set(size === length ? source : source.subarray(offset, offset + size));
       xor(size, word);
-      target.set(memory.subarray(0, size), offset);
+      if (result.length !== size) result = memory.subarray(0, size);
+      target.set(result, offset);
     }
   };
 }
