@@ -172,6 +172,12 @@ function limitsOf(policy: ConnectionPolicy): MessageLimits {
 const PONGED = 1;
 /** A refused send promised a `drain` that the socket will not emit by itself. */
 const DRAIN_OWED = 2;
+/**
+ * Set when EventEmitter captured rejections as this socket was made
+ * (`EventEmitter.captureRejections`): 'message' then always goes through
+ * `emit`, which turns a listener's rejected promise into an 'error'.
+ */
+const CAPTURING = 4;
 
 /**
  * What the transport reports, forwarded to its ServerWebSocket: one small
@@ -231,8 +237,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   readonly #transport: SocketTransport;
   readonly #policy: ConnectionPolicy;
-  /** {@link PONGED}, {@link DRAIN_OWED}. */
-  #flags = PONGED;
+  /** {@link PONGED}, {@link DRAIN_OWED}, {@link CAPTURING}. */
+  #flags = EventEmitter.captureRejections ? PONGED | CAPTURING : PONGED;
   /** The transport's read count at the last heartbeat tick. */
   #readsAtHeartbeat = 0;
   /** The transport's read count at the last idle sweep, and sweeps since it changed. */
@@ -618,8 +624,15 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   [kOnMessage](data: Buffer, binary: boolean): void {
     const counters = this.#policy.counters;
     if (counters) counters.messagesReceived++;
-    if (binary) this.emit('message', data, true);
-    else this.emit('message', data.toString('utf8'), false);
+    const message = binary ? data : data.toString('utf8');
+    // With one listener (the usual case) it is called as `emit` would call
+    // it, minus the array `emit` gathers its arguments into per message.
+    const listener = (this as unknown as { _events: Record<string, unknown> })._events['message'];
+    if (typeof listener === 'function' && (this.#flags & CAPTURING) === 0) {
+      listener.call(this, message, binary);
+    } else {
+      this.emit('message', message, binary);
+    }
   }
 
   /** @internal TransportEvents.onPong */

@@ -76,6 +76,46 @@ describe("a socket's listeners", () => {
     socket.close(4000);
     expect(await closed).toBe(4000);
   });
+
+  // A lone 'message' listener is called without `emit` (no argument array per
+  // message): it must behave exactly as `emit` would call it.
+  test("a lone 'message' listener gets the socket as this; once-listeners hear one message; more listeners all hear", async () => {
+    const started = await startServer();
+    const { ws, socket } = await connectPair(started);
+    const heard = new Collector<[unknown, string, boolean]>();
+    socket.once('message', function (this: unknown, data, isBinary) {
+      heard.push([this, String(data), isBinary]);
+    });
+    ws.send('é1');
+    expect((await heard.until(1))[0]).toEqual([socket, 'é1', false]);
+    expect(socket.listenerCount('message')).toBe(0);
+    const all = new Collector<string>();
+    socket.on('message', (data, isBinary) => all.push(`a:${String(data)}:${isBinary}`));
+    socket.on('message', (data) => all.push(`b:${String(data)}`));
+    ws.send(Buffer.from('2'));
+    expect(await all.until(2)).toEqual(['a:2:true', 'b:2']);
+    // The once-listener did not hear the second message.
+    expect(heard.items).toHaveLength(1);
+  });
+
+  test("with EventEmitter.captureRejections, an async 'message' listener's rejection is the socket's 'error'", async () => {
+    const { EventEmitter } = await import('node:events');
+    EventEmitter.captureRejections = true;
+    try {
+      const started = await startServer();
+      const { ws, socket } = await connectPair(started);
+      const errors = new Collector<Error>();
+      socket.on('error', (error) => errors.push(error));
+      const failure = new Error('listener failed');
+      socket.on('message', async () => {
+        throw failure;
+      });
+      ws.send('x');
+      expect((await errors.until(1))[0]).toBe(failure);
+    } finally {
+      EventEmitter.captureRejections = false;
+    }
+  });
 });
 
 describe('graceful close()', () => {
