@@ -356,10 +356,18 @@ describe('subprotocols', () => {
     expect((await started.connection()).protocol).toBe('chat.v1');
   });
 
-  test('none in common, or none offered: protocol is ""', async () => {
+  test('none in common: the client fails the handshake (WHATWG); none offered: protocol is ""', async () => {
     const started = await startServer({ protocols: ['chat.v1'] });
-    const ws = await connectOpen(started.url, ['other']);
-    expect(ws.protocol).toBe('');
+    const ws = connect(started.url, ['other']);
+    const { events, closed } = record(ws);
+    const close = await closed;
+    expect(events.map((seen) => seen.type)).toEqual(['error', 'close']);
+    expect([close.code, close.wasClean]).toEqual([1006, false]);
+    expect((events[0]!.event as unknown as { error: unknown }).error).toMatchObject({
+      code: 'WS_ERR_HANDSHAKE_PROTOCOL',
+      message: 'Server chose no subprotocol; offered: other',
+    });
+    // The server answered without one, as RFC 6455 lets it.
     expect((await started.connection()).protocol).toBe('');
 
     const bare = await connectOpen(started.url);

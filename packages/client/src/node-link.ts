@@ -231,6 +231,8 @@ export class NodeLink implements TransportEvents {
           host: url.host,
           path: url.pathname + url.search,
           protocols,
+          // The WHATWG rule, as in browsers: an offer nobody chose fails.
+          requireProtocol: true,
           origin: options.origin,
           headers: options.headers,
           maxPayload: options.maxPayload,

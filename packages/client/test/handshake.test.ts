@@ -79,11 +79,26 @@ describe('subprotocols', () => {
     expect(server.lastRequest()!.headers['sec-websocket-protocol']).toBe('a, b, c');
   });
 
-  test('the server chooses none: protocol stays ""', async () => {
+  // WHATWG "establish a WebSocket connection": an offer the server leaves
+  // unanswered fails the connection, in browsers and in ws alike (RFC 6455
+  // alone would let it open).
+  test('the server chooses none of those offered: the connection fails', async () => {
     const server = await startPeer({ handleProtocols: () => false });
-    const ws = connect(server.url, ['a', 'b']);
+    const { error } = await expectFailure(server.url, ['a', 'b']);
+    expect(error).toBeInstanceOf(HandshakeError);
+    expect(error).toMatchObject({
+      code: 'WS_ERR_HANDSHAKE_PROTOCOL',
+      status: 101,
+      message: 'Server chose no subprotocol; offered: a, b',
+    });
+  });
+
+  test('none offered, none chosen: protocol stays ""', async () => {
+    const server = await startPeer();
+    const ws = connect(server.url);
     await nextEvent(ws, 'open');
     expect(ws.protocol).toBe('');
+    expect(server.lastRequest()!.headers['sec-websocket-protocol']).toBeUndefined();
   });
 
   test('the server chooses one never offered: the connection fails', async () => {

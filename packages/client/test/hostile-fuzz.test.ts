@@ -13,8 +13,9 @@
  * also judged on their own: one that breaks a rule of RFC 6455 §4.1 by
  * construction (status other than 101, Upgrade not exactly "websocket",
  * Connection without "Upgrade", a missing, repeated or wrong accept key, a
- * subprotocol not offered, any extension: the client offers none) must be
- * refused by the oracle, and one that breaks none must open.
+ * subprotocol not offered, none chosen of those offered (the WHATWG rule),
+ * any extension: the client offers none) must be refused by the oracle, and
+ * one that breaks none must open.
  *
  * What must hold for every case:
  * - A handshake failure: `error` (its `error` a HandshakeError, or the
@@ -245,6 +246,10 @@ function answerModel(
   if (protocols.length > 1 || (protocols.length === 1 && !offered.includes(protocols[0]!.value))) {
     mustFail.push('a subprotocol not offered');
   }
+  // The WHATWG WebSocket's rule on top: an offer must be answered.
+  if (offered.length > 0 && (protocols.length === 0 || protocols[0]!.value === '')) {
+    mustFail.push('no subprotocol chosen of those offered');
+  }
   if (named('sec-websocket-extensions').length > 0) mustFail.push('an extension not offered');
   return { statusLine, fields, mustFail };
 }
@@ -305,6 +310,7 @@ function clientOracle(
       key,
       protocols: offered,
       ...(deflate ? { extensions: [PERMESSAGE_DEFLATE] } : {}),
+      requireProtocol: true,
     }).protocol;
     rest = split.rest;
   } catch (error) {

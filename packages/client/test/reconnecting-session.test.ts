@@ -125,6 +125,21 @@ describe('negotiation (section 1)', () => {
     expect(ws.protocol).toBe('chat.v2');
   });
 
+  test('no application subprotocol, a server without sessions: every handshake fails, never open', async () => {
+    const peer = await startScripted('plain');
+    const ws = open(peer.url);
+    const opened: string[] = [];
+    ws.addEventListener('open', () => opened.push('open'));
+    // Two attempts in a row: the server chose nothing of the session's lone
+    // offer, and the WebSocket failed the handshake, as a browser does.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const conn = await peer.connection();
+      expect([conn.offered, conn.protocol]).toEqual(['proj-session.v1', '']);
+    }
+    expect(opened).toEqual([]);
+    expect(ws.readyState).not.toBe(ws.OPEN);
+  });
+
   test('a server without sessions: a plain WebSocket, messages unnumbered and unescaped', async () => {
     const peer = await startScripted('plain');
     const ws = open(peer.url, ['chat.v1']);
@@ -343,7 +358,10 @@ describe('resuming (section 4)', () => {
 
   test('a restarted server without sessions: sessionlost, then a plain connection', async () => {
     const peer = await startScripted();
-    const ws = open(peer.url);
+    // The application's own subprotocol is what a server without sessions
+    // chooses: an offer of the session's alone it would leave unanswered, and
+    // the WebSocket (a browser's, or ours) would fail the handshake.
+    const ws = open(peer.url, ['chat.v1']);
     const seen = record(ws);
     const conn = await peer.connection();
     conn.send(ready('s-1', 0));
@@ -357,7 +375,7 @@ describe('resuming (section 4)', () => {
     expect((lost.event as SessionLostEvent).messages).toEqual(['unacknowledged']);
     expect(lost.sessionId).toBeNull();
     expect(summary(seen).slice(-3)).toEqual(['sessionlost @0', 'open @1', 'reconnected @1']);
-    expect(ws.sessionId).toBeNull();
+    expect([ws.sessionId, ws.protocol]).toEqual([null, 'chat.v1']);
     ws.send('plain now');
     const second = await plain.connection();
     expect(await second.receive(1)).toEqual(['plain now']);
@@ -575,11 +593,11 @@ describe('the option', () => {
   });
 
   test('session: false is no session: no offer, no control messages', async () => {
-    const peer = await startScripted();
+    const peer = await startScripted('plain');
     const ws = open(peer.url, ['app.v1'], { ...FAST, session: false });
     await next(ws, 'open');
     const conn = await peer.connection();
-    expect([conn.offered, conn.protocol]).toEqual(['app.v1', '']);
+    expect([conn.offered, conn.protocol, ws.protocol]).toEqual(['app.v1', 'app.v1', 'app.v1']);
     ws.send('hi');
     expect(await conn.receive(1)).toEqual(['hi']);
   });

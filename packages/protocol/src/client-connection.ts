@@ -63,6 +63,12 @@ export interface ClientConnectionOptions
    * `wss:` URLs, `http` for `ws:`; `host` is the `:authority`.
    */
   http2?: { readonly scheme: 'https' | 'http' } | undefined;
+  /**
+   * Fail the connection when the server chooses no subprotocol although
+   * `protocols` offered some, as the WHATWG `WebSocket` (browsers, `ws`)
+   * does; RFC 6455 lets such an answer open. Default `false`.
+   */
+  requireProtocol?: boolean | undefined;
 }
 
 /** Shared by every client that does not bring its own mask source. */
@@ -82,6 +88,7 @@ export class ClientConnection extends Connection {
   readonly #connectHeaders: Readonly<Record<string, string>> | undefined;
   readonly #key: string;
   readonly #protocols: readonly string[];
+  readonly #requireProtocol: boolean;
   readonly #sha1: Sha1 | undefined;
   readonly #limits: HttpHeadLimits;
   readonly #deflate: DeflateConfig | undefined;
@@ -98,6 +105,7 @@ export class ClientConnection extends Connection {
     );
     this.#key = options.key ?? generateKey();
     this.#protocols = options.protocols ?? [];
+    this.#requireProtocol = options.requireProtocol === true;
     this.#sha1 = options.sha1;
     this.#limits = { maxHeadSize: options.maxHeadSize, maxHeaderCount: options.maxHeaderCount };
     this.#deflate = options.perMessageDeflate;
@@ -137,7 +145,11 @@ export class ClientConnection extends Connection {
     try {
       result = validateConnectResponse(
         { status, headers },
-        { protocols: this.#protocols, extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [] },
+        {
+          protocols: this.#protocols,
+          extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [],
+          requireProtocol: this.#requireProtocol,
+        },
       );
       const early = this.#buffered;
       this.#buffered = EMPTY;
@@ -187,6 +199,7 @@ export class ClientConnection extends Connection {
       protocols: this.#protocols,
       extensions: this.#deflate ? [PERMESSAGE_DEFLATE] : [],
       sha1: this.#sha1,
+      requireProtocol: this.#requireProtocol,
     });
     this.#openWith(result, response.status, response.headers, split.rest);
   }

@@ -186,7 +186,7 @@ export function buildConnectRequest(options: ConnectRequestOptions): Record<stri
  */
 export function validateConnectResponse(
   response: { readonly status: number; readonly headers: Readonly<Record<string, string>> },
-  expected: Pick<ExpectedResponse, 'protocols' | 'extensions'>,
+  expected: Pick<ExpectedResponse, 'protocols' | 'extensions' | 'requireProtocol'>,
 ): ValidatedResponse {
   if (response.status < 200 || response.status > 299) {
     throw new HandshakeRejectedError(

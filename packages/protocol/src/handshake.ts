@@ -348,6 +348,12 @@ export interface ExpectedResponse {
   /** Names of extensions offered. */
   extensions?: readonly string[] | undefined;
   sha1?: Sha1 | undefined;
+  /**
+   * Fail an answer that chose no subprotocol when some were offered: the
+   * WHATWG WebSocket's rule (browsers and `ws` fail such a connection). RFC
+   * 6455 itself allows the answer. Default `false`.
+   */
+  requireProtocol?: boolean | undefined;
 }
 
 /** What a valid 101 response settled. */
@@ -402,7 +408,7 @@ export function validateResponse(
  */
 export function checkNegotiated(
   response: Pick<HttpResponseHead, 'status' | 'headers'>,
-  expected: Pick<ExpectedResponse, 'protocols' | 'extensions'>,
+  expected: Pick<ExpectedResponse, 'protocols' | 'extensions' | 'requireProtocol'>,
 ): ValidatedResponse {
   const { status, headers } = response;
   const fail = (
@@ -426,13 +432,19 @@ export function checkNegotiated(
   }
   // 6. The subprotocol, if any, must be one that was offered.
   const protocol = headers['sec-websocket-protocol'] ?? '';
+  const offered = expected.protocols ?? [];
   if (protocol !== '') {
-    if (!(expected.protocols ?? []).includes(protocol)) {
+    if (!offered.includes(protocol)) {
       throw fail(
         'WS_ERR_HANDSHAKE_PROTOCOL',
         `Server chose subprotocol "${protocol}" that was not offered`,
       );
     }
+  } else if (expected.requireProtocol === true && offered.length > 0) {
+    throw fail(
+      'WS_ERR_HANDSHAKE_PROTOCOL',
+      `Server chose no subprotocol; offered: ${offered.join(', ')}`,
+    );
   }
   return { protocol, extensions, extensionsHeader };
 }

@@ -330,8 +330,8 @@ function warnUnansweredOffer(options: object, offered: readonly string[]): void 
     `A client offered the subprotocols ${offered.map((p) => JSON.stringify(p)).join(', ')}, ` +
       'and none was chosen: this WebSocketServer has no "protocols" or "handleProtocols" option ' +
       '(ws would have chosen the first). Chromium fails such a handshake, as the WHATWG ' +
-      'standard says, and so do ws clients ("Server sent no subprotocol"); Firefox lets it ' +
-      'through. List the protocols you speak in "protocols".',
+      'standard says, and so do ws clients ("Server sent no subprotocol") and @proj/client; ' +
+      'Firefox lets it through. List the protocols you speak in "protocols".',
     { code: 'WS_SUBPROTOCOL_UNANSWERED' },
   );
 }
