@@ -24,7 +24,9 @@ import { readFileSync } from 'node:fs';
 import {
   SERVERS,
   alternatedRuns,
+  cpuSeconds,
   hasTaskset,
+  minorFaults,
   nativeGenerator,
   runGenerator,
   runsOr,
@@ -73,14 +75,6 @@ const IMPLEMENTATIONS = BASES.flatMap((base) => [
   },
 ]);
 
-/** utime + stime (s) and minor faults of a process, from /proc. */
-function processCounters(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  // After "pid (comm) ": state is field 0, minflt 7, utime 11, stime 12.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { cpu: ticks / 100, faults: Number(fields[7]) };
-}
-
 const residentKiB = (pid) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
@@ -96,14 +90,14 @@ try {
     for (const server of servers) await load(server, size);
   }
   samples = await alternatedRuns(servers, RUNS, async (server) => {
-    const before = processCounters(server.child.pid);
+    const pid = server.child.pid;
+    const [cpuBefore, faultsBefore] = [cpuSeconds(pid), minorFaults(pid)];
     const result = await load(server, POINT.size);
-    const after = processCounters(server.child.pid);
     return {
       rate: result.rate,
       generatorCpu: result.cpu,
-      micros: ((after.cpu - before.cpu) / result.total) * 1e6,
-      faults: ((after.faults - before.faults) / result.total) * 1000,
+      micros: ((cpuSeconds(pid) - cpuBefore) / result.total) * 1e6,
+      faults: ((minorFaults(pid) - faultsBefore) / result.total) * 1000,
     };
   });
   for (const server of servers) resident[server.name] = residentKiB(server.child.pid);

@@ -70,15 +70,26 @@ export const uwsNote = () =>
 /** How long each measured run lasts, in seconds: BENCH_SECONDS, else `fallback`. */
 export const secondsOr = (fallback) => Number(process.env.BENCH_SECONDS ?? fallback);
 
+/** The fields of /proc/<pid>/stat after "pid (comm) " (state is [0]), or null where unreadable. */
+function procStat(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  } catch {
+    return null;
+  }
+}
+
 /** CPU seconds a process has used, from /proc (Linux); NaN elsewhere. */
 export function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime + stime, in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
+  const fields = procStat(pid);
+  // utime + stime, in clock ticks (USER_HZ, 100 on Linux).
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : NaN;
+}
+
+/** Minor page faults a process has taken, from /proc (Linux); NaN elsewhere. */
+export function minorFaults(pid) {
+  const fields = procStat(pid);
+  return fields ? Number(fields[7]) : NaN;
 }
 
 /**

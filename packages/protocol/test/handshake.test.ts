@@ -239,24 +239,6 @@ describe('buildAcceptResponse', () => {
     expect(head).not.toMatch(/Sec-WebSocket-Extensions/);
   });
 
-  test('an offer left unanswered opens under RFC 6455, and fails with requireProtocol (WHATWG)', () => {
-    const none = response();
-    const offered = { key: KEY, protocols: ['chat', 'superchat'] };
-    expect(handshake.validateResponse(none, offered).protocol).toBe('');
-    const error = thrown(() =>
-      handshake.validateResponse(none, { ...offered, requireProtocol: true }),
-    );
-    expectWsError(error, HandshakeError, 'WS_ERR_HANDSHAKE_PROTOCOL', 1006, 101);
-    expect((error as Error).message).toBe('Server chose no subprotocol; offered: chat, superchat');
-    // Nothing offered, nothing required.
-    expect(handshake.validateResponse(none, { key: KEY, requireProtocol: true }).protocol).toBe('');
-    // An answered offer passes either way.
-    const chosen = response({ 'sec-websocket-protocol': 'chat' });
-    expect(handshake.validateResponse(chosen, { ...offered, requireProtocol: true }).protocol).toBe(
-      'chat',
-    );
-  });
-
   test('uses an injected SHA-1', () => {
     const sha1 = vi.fn(nodeSha1);
     expect(handshake.buildAcceptResponse({ key: KEY, sha1 })).toContain(ACCEPT);
