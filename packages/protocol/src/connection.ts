@@ -227,8 +227,26 @@ export abstract class Connection implements MessageSink {
   get #frames(): FrameParser {
     return (this.#parser ??= new FrameParser(
       (this.#assembler = new MessageAssembler(this, this.#limits)),
-      { expectMasked: this.#expectMasked, allowRsv1: this.#compression },
+      {
+        expectMasked: this.#expectMasked,
+        allowRsv1: this.#compression,
+        allocate: this.#limits.allocate,
+      },
     ));
+  }
+
+  /** Parses `chunk`, telling the assembler whether it is only lent (see {@link receiveData}). */
+  #parse(chunk: Uint8Array, lent: boolean): void {
+    const parser = this.#frames;
+    this.#assembler!.lent = lent;
+    parser.push(chunk, lent);
+  }
+
+  /** A copy of lent input that must outlive the call, made as messages are. */
+  #own(chunk: Uint8Array): Uint8Array {
+    const copy = this.#limits.allocate?.(chunk.length) ?? new Uint8Array(chunk.length);
+    copy.set(chunk);
+    return copy;
   }
 
   /**
@@ -275,10 +293,12 @@ export abstract class Connection implements MessageSink {
     if (!this.#parsingPaused) return;
     this.#parsingPaused = false;
     try {
+      // What waited is owned (lent input was copied as it was kept).
+      if (this.#assembler !== null) this.#assembler.lent = false;
       this.#parser?.resume();
       const queued = this.#queued;
       while (!this.#parsingPaused && queued !== null && queued.length > 0 && this.#accepting) {
-        this.#frames.push(queued.shift()!);
+        this.#parse(queued.shift()!, false);
       }
     } catch (error) {
       this.failWith(toWebSocketError(error));
@@ -392,22 +412,27 @@ export abstract class Connection implements MessageSink {
   }
 
   /**
-   * Feeds bytes received from the transport. The connection takes ownership
-   * of `chunk`: it unmasks in place and may hand out views of it, so do not
-   * reuse it. Input after a failure, after the peer's close frame, or after
-   * {@link receiveEof} is discarded (RFC 6455 §7.1.7).
+   * Feeds bytes received from the transport. By default the connection takes
+   * ownership of `chunk`: it unmasks in place and may hand out views of it,
+   * so do not reuse it. With `lent`, the chunk is only lent for this call, for
+   * an I/O layer that reads every socket into one buffer it reuses (no
+   * allocation per read): each message is then copied out, unmasked on the
+   * way (with `allocate`, so a `Buffer` on Node), and whatever must wait (a
+   * paused connection's input, the handshake's bytes) is copied too. Input
+   * after a failure, after the peer's close frame, or after {@link
+   * receiveEof} is discarded (RFC 6455 §7.1.7).
    */
-  receiveData(chunk: Uint8Array): void {
+  receiveData(chunk: Uint8Array, lent = false): void {
     if (!this.#accepting) return;
     if (this.#parsingPaused && this.#state !== ConnectionState.Connecting) {
-      (this.#queued ??= []).push(chunk);
+      (this.#queued ??= []).push(lent ? this.#own(chunk) : chunk);
       return;
     }
     try {
       if (this.#state === ConnectionState.Connecting) {
-        this.receiveHandshakeData(chunk);
+        this.receiveHandshakeData(lent ? this.#own(chunk) : chunk);
       } else {
-        this.#frames.push(chunk);
+        this.#parse(chunk, lent);
       }
     } catch (error) {
       this.failWith(toWebSocketError(error));
@@ -602,7 +627,11 @@ export abstract class Connection implements MessageSink {
     this.setNegotiated(info.protocol, info.extensions);
     if (info.deflate) this.#enableCompression();
     this.handler.onOpen?.(info);
-    if (rest.length > 0 && !this.#failed && !this.#closeReceived) this.#frames.push(rest);
+    // Parsed as lent input whatever it is a view of (the caller's chunk, or
+    // the head gathered across reads): its messages are then made by
+    // `allocate`, as every later one is, at the cost of copying the bytes
+    // that came with the handshake once.
+    if (rest.length > 0 && !this.#failed && !this.#closeReceived) this.#parse(rest, true);
   }
 
   /**

@@ -39,6 +39,13 @@ export interface FrameParserOptions {
   expectMasked: boolean;
   /** RSV1 is allowed (an extension such as permessage-deflate was negotiated). */
   allowRsv1?: boolean;
+  /**
+   * Makes the copy of a lent chunk's unparsed rest kept by {@link
+   * FrameParser.suspend} (see {@link FrameParser.push}). Default `new
+   * Uint8Array(size)`; on Node, `Buffer.allocUnsafe`, so that what is later
+   * handed out of the copy is a `Buffer` like the rest of the input.
+   */
+  allocate?: ((size: number) => Uint8Array) | undefined;
 }
 
 const READ_HEADER = 0;
@@ -60,6 +67,7 @@ const READ_PAYLOAD = 1;
 export class FrameParser {
   readonly #sink: FrameSink;
   readonly #expectMasked: boolean;
+  readonly #allocate: ((size: number) => Uint8Array) | undefined;
   #allowRsv1: boolean;
 
   #state = READ_HEADER;
@@ -84,6 +92,7 @@ export class FrameParser {
     this.#sink = sink;
     this.#expectMasked = options.expectMasked;
     this.#allowRsv1 = options.allowRsv1 ?? false;
+    this.#allocate = options.allocate;
   }
 
   /** Allows or forbids RSV1 from now on (set once an extension is negotiated). */
@@ -126,17 +135,20 @@ export class FrameParser {
   }
 
   /**
-   * Parses the next chunk of the byte stream.
+   * Parses the next chunk of the byte stream. With `lent`, the chunk is only
+   * lent for the call (the I/O layer reads into the same buffer again): what
+   * {@link suspend} keeps of it is copied. The sink is told nothing: it must
+   * know as well (`MessageAssembler.lent`).
    * @throws {ProtocolError} when a frame breaks a rule of RFC 6455.
    * @throws {PayloadTooBigError} for a 64-bit length beyond 2^53 bytes.
    * Anything the sink throws propagates unchanged.
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array, lent = false): void {
     const length = chunk.length;
     let offset = 0;
     while (offset < length && !this.#halted) {
       if (this.#suspended) {
-        this.#rest = chunk.subarray(offset);
+        this.#rest = lent ? this.#copy(chunk.subarray(offset)) : chunk.subarray(offset);
         return;
       }
       if (this.#state === READ_HEADER) {
@@ -159,6 +171,12 @@ export class FrameParser {
         if (this.#remaining === 0) this.#endFrame();
       }
     }
+  }
+
+  #copy(bytes: Uint8Array): Uint8Array {
+    const copy = this.#allocate?.(bytes.length) ?? new Uint8Array(bytes.length);
+    copy.set(bytes);
+    return copy;
   }
 
   /** Reads a header starting at `offset`; returns the new offset. */

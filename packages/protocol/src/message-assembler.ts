@@ -46,8 +46,8 @@ const allocateZeroed = (size: number): Uint8Array => new Uint8Array(size);
  * interleaved, RFC 6455 §5.4), enforces the message-level rules and limits,
  * and validates text incrementally so bad UTF-8 fails as soon as it arrives.
  *
- * A message that arrives as one piece is handed out as a view, never copied.
- * Otherwise its bytes are gathered into one buffer sized from the frame
+ * A message that arrives as one piece is handed out as a view, never copied,
+ * unless the input is only lent ({@link MessageAssembler.lent}). Otherwise its bytes are gathered into one buffer sized from the frame
  * headers (grown by doubling across fragments), so a message of many tiny
  * fragments costs one amortised copy and no per-fragment allocation.
  */
@@ -77,6 +77,15 @@ export class MessageAssembler implements FrameSink {
   #first: Uint8Array | null = null;
   #buffer: Uint8Array = EMPTY;
   #length = 0;
+
+  /**
+   * Whether the pieces given now are only lent for the call, as when the I/O
+   * layer reads every socket into one buffer it reuses: a message is then
+   * copied out (unmasked on the way) instead of handed out as a view, and no
+   * view is kept past the call. Set by the owner before each push; what was
+   * gathered under either setting stays valid under the other.
+   */
+  lent = false;
 
   constructor(sink: MessageSink, limits: MessageLimits = {}) {
     this.#sink = sink;
@@ -159,8 +168,16 @@ export class MessageAssembler implements FrameSink {
     }
     this.#check(data);
     if (this.#first === null && this.#length === 0) {
-      this.#first = data;
-      return;
+      if (!this.lent) {
+        this.#first = data;
+        return;
+      }
+      if (this.#fin && data.length === this.#declared) {
+        const copy = this.#allocate(data.length);
+        copy.set(data);
+        this.#first = copy;
+        return;
+      }
     }
     this.#append(data);
   }
@@ -185,9 +202,15 @@ export class MessageAssembler implements FrameSink {
       return;
     }
     if (this.#first === null && this.#length === 0 && this.#fin && length === this.#declared) {
-      applyMask(data, mask, maskOffset);
-      this.#check(data);
-      this.#first = data;
+      let message = data;
+      if (this.lent) {
+        message = this.#allocate(length);
+        maskInto(data, message, mask, maskOffset);
+      } else {
+        applyMask(data, mask, maskOffset);
+      }
+      this.#check(message);
+      this.#first = message;
       return;
     }
     this.#reserve(length);

@@ -343,6 +343,118 @@ describe('encode → parse round trip at random split points', () => {
   );
 });
 
+// ---- lent input ----------------------------------------------------------
+
+/** A message buffer made by the connection's `allocate`, told apart from views of the input. */
+class Allocated extends Uint8Array {}
+const allocate = (size: number): Uint8Array => new Allocated(size);
+
+/**
+ * Feeds `chunks` as an I/O layer that reads every socket into one buffer
+ * does: each chunk lent for the call (`receiveData(chunk, true)`), the buffer
+ * overwritten once the call returns. A view of the input kept past the call
+ * would then show 0xee bytes. `between` runs after each overwrite.
+ */
+function feedLent(connection: Connection, chunks: readonly Uint8Array[], between?: () => void) {
+  const scratch = new Uint8Array(chunks.reduce((most, chunk) => Math.max(most, chunk.length), 1));
+  for (const chunk of chunks) {
+    scratch.set(chunk);
+    connection.receiveData(scratch.subarray(0, chunk.length), true);
+    scratch.fill(0xee);
+    between?.();
+  }
+}
+
+/** Every non-empty message was copied out with `allocate`, not handed out as a view of the input. */
+function expectAllocated(events: readonly ConnectionEvent[]): void {
+  for (const event of events) {
+    if (event.type === 'message' && event.data.length > 0) {
+      expect(event.data).toBeInstanceOf(Allocated);
+    }
+  }
+}
+
+/** Pauses parsing after every message, as the transport does while it inflates one. */
+class PausingCollector extends EventCollector {
+  connection: Connection | undefined;
+  override onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
+    super.onMessage(data, binary, compressed);
+    this.connection!.pauseParsing();
+  }
+}
+
+describe('lent input: chunks valid only for the call (one read buffer reused)', () => {
+  const roundTrip = fc.tuple(scriptArb, fc.integer(), cutsArb);
+
+  it(
+    'ServerConnection: the same events as owned input, every message a copy',
+    () => {
+      fc.assert(
+        fc.property(roundTrip, ([script, maskSeed, cuts]) => {
+          const { frames, expected } = expand(script);
+          const collector = new EventCollector();
+          const server = new ServerConnection({ handler: collector, allocate });
+          feedLent(server, split(encodeStream(frames, maskSeed), cuts));
+          const events = collector.eventsReceived();
+          expect(events.map(seen)).toEqual(expected);
+          expectAllocated(events);
+        }),
+        options(500),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'ClientConnection: the 101 response and the frames after it, lent in any split',
+    () => {
+      fc.assert(
+        fc.property(roundTrip, ([script, , cuts]) => {
+          const { frames, expected } = expand(script);
+          const stream = concatBytes([ACCEPT, encodeStream(frames, null)]);
+          const { client, collector } = newClient(stream.length, { allocate });
+          feedLent(client, split(stream, cuts));
+          const events = collector.eventsReceived();
+          expect(events.map(seen)).toEqual([
+            { type: 'open', protocol: '', extensions: '' },
+            ...expected,
+          ]);
+          expectAllocated(events);
+        }),
+        options(500),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'paused after every message, resumed at random points: what waited was copied',
+    () => {
+      const pausing = fc.tuple(scriptArb, fc.integer(), cutsArb, fc.array(fc.boolean()));
+      fc.assert(
+        fc.property(pausing, ([script, maskSeed, cuts, resumes]) => {
+          const { frames, expected } = expand(script);
+          const collector = new PausingCollector();
+          const server = new ServerConnection({ handler: collector, allocate });
+          collector.connection = server;
+          let call = 0;
+          // Chunks arriving while paused wait in the connection; the rest of
+          // a chunk that was being parsed waits in the parser.
+          feedLent(server, split(encodeStream(frames, maskSeed), cuts), () => {
+            if (resumes[call++ % Math.max(resumes.length, 1)] ?? true) server.resumeParsing();
+          });
+          while (server.parsingPaused) server.resumeParsing();
+          const events = collector.eventsReceived();
+          expect(events.map(seen)).toEqual(expected);
+          expectAllocated(events);
+        }),
+        options(500),
+      );
+    },
+    TIMEOUT,
+  );
+});
+
 describe('hostile input never escapes and fails at most once', () => {
   it(
     'FrameParser.push returns or throws a WebSocketError with a receive close code',

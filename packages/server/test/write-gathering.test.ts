@@ -26,6 +26,27 @@ interface Spied {
   reads: number[];
 }
 
+/**
+ * Records the size of every read of `socket`: its 'data' events, or, when
+ * the transport made it read into the shared buffer (`lent-reads.ts`), the
+ * calls of the read callback it installed.
+ */
+function countReads(socket: Socket, reads: number[]): void {
+  const internals = socket as unknown as Record<symbol, unknown>;
+  const key = Object.getOwnPropertySymbols(socket).find(
+    (symbol) => symbol.description === 'kBufferCb',
+  );
+  const callback = key === undefined ? null : internals[key];
+  if (typeof callback === 'function') {
+    internals[key!] = function (this: Socket, length: number, ...rest: unknown[]) {
+      reads.push(length);
+      return callback.call(this, length, ...rest);
+    };
+  } else {
+    socket.on('data', (chunk: Buffer) => reads.push(chunk.byteLength));
+  }
+}
+
 /** Opens a raw client and spies on the server's net.Socket of it. */
 async function openSpied<Data>(
   started: Started<Data>,
@@ -39,7 +60,7 @@ async function openSpied<Data>(
         spied.writes.push(chunk.byteLength);
         return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
       } as typeof net.write;
-      net.on('data', (chunk: Buffer) => spied.reads.push(chunk.byteLength));
+      countReads(net, spied.reads);
       resolve(socket);
     });
   });

@@ -17,6 +17,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
+import { lendReads, readBuffer } from './lent-reads.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 
@@ -154,6 +155,8 @@ const END_WHEN_INFLATED = 8;
 const CLOSED_WHILE_INFLATING = 16;
 /** Reading is paused by the memory budget until its pressure ends. */
 const PAUSED_BY_BUDGET = 32;
+/** The socket reads into the shared buffer (`lent-reads.ts`). */
+const LENT_READS = 64;
 
 /** A socket that knows its transport, for the shared listeners below. */
 type OwnedSocket = TransportSocket & { [kTransport]: SocketTransport };
@@ -162,6 +165,9 @@ type OwnedSocket = TransportSocket & { [kTransport]: SocketTransport };
 // no closures per connection (memory per idle connection is a bench target).
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   this[kTransport].receive(chunk);
+}
+function onSocketRead(this: OwnedSocket, length: number): void {
+  this[kTransport].receive(readBuffer.subarray(0, length), true);
 }
 function onSocketEnd(this: OwnedSocket): void {
   this[kTransport].peerEnded();
@@ -290,6 +296,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     socket.setNoDelay?.(true);
     socket[kTransport] = this;
     socket.on('data', onSocketData);
+    if (lendReads(socket, onSocketRead as (length: number) => void)) this.#flags |= LENT_READS;
     socket.on('end', onSocketEnd);
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
@@ -888,8 +895,13 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   // ---- socket events (the shared listeners above) ----
 
-  /** @internal */
-  receive(chunk: Buffer): void {
+  /** Whether the socket reads into the buffer every plain TCP socket shares (`lent-reads.ts`). */
+  get lentReads(): boolean {
+    return (this.#flags & LENT_READS) !== 0;
+  }
+
+  /** @internal `lent`: `chunk` is the shared read buffer's, valid for this call only. */
+  receive(chunk: Buffer, lent = false): void {
     this.#reads++;
     // The client's writes may wait for its tasks in a cork; the server's
     // replies to this read are gathered, and it corks only if a large frame
@@ -897,7 +909,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     if (this.#boundary !== undefined) this.#cork();
     const gathering = this.#startGathering();
     try {
-      this.#connection.receiveData(chunk);
+      this.#connection.receiveData(chunk, lent);
     } finally {
       if (gathering) this.#stopGathering();
     }

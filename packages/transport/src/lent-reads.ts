@@ -1,0 +1,88 @@
+/**
+ * One read buffer for every plain TCP socket (issue 21).
+ *
+ * Node allocates a new buffer for every read of a socket: a malloc, the
+ * stream machinery's `Buffer`, and the free a garbage collection later. On a
+ * busy server that is the biggest cost left per read, and freeing thousands
+ * of them at once is what sends glibc's heap through the trim-and-fault cycle
+ * the server README describes. `net.connect({ onread })` lets a socket read
+ * into a buffer its owner keeps instead, but only for sockets the caller
+ * creates; a server's sockets come from `http.Server`. The same mechanism is
+ * switched on here for a socket that already exists: its handle is given the
+ * buffer (`useUserBuffer`, what `onread` calls) and the socket the two
+ * properties `onread` would have set, found by name on a probe socket.
+ *
+ * The buffer is lent for the duration of one callback: the connection copies
+ * each message out and anything it must keep (`Connection.receiveData`'s
+ * `lent`). JavaScript runs one callback at a time and nothing reads a plain
+ * TCP socket synchronously from inside another's callback, so one buffer
+ * serves every socket of the process. TLS sockets are left alone: their
+ * cleartext can be delivered from inside a write. Where Node does not have
+ * what this needs, nothing changes: the socket's 'data' events carry its
+ * input, as they do for TLS and HTTP/2 streams.
+ */
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Node's own read size: what one read can bring stays what the memory budget
+ * was built around (`PAUSE_FLOOR`: one read).
+ */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+/** The buffer every lent read goes into, for as long as the process runs (the handles keep its address). */
+export const readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+
+/** Where a `net.Socket` keeps `onread`'s buffer and callback. */
+interface ReadKeys {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+}
+
+/** What this module touches of a socket's internals. */
+type SocketInternals = Record<symbol, unknown> & {
+  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } | null;
+  encrypted?: boolean;
+};
+
+const keys = findReadKeys();
+
+/**
+ * Node's keys, or null when this Node does not have them as this module
+ * expects (a plain socket starts with all three set to null).
+ */
+function findReadKeys(): ReadKeys | null {
+  try {
+    const probe = new net.Socket() as unknown as SocketInternals;
+    const symbols = Object.getOwnPropertySymbols(probe);
+    const named = (name: string) => symbols.find((symbol) => symbol.description === name);
+    const buffer = named('kBuffer');
+    const callback = named('kBufferCb');
+    const generator = named('kBufferGen');
+    if (buffer === undefined || callback === undefined || generator === undefined) return null;
+    if (probe[buffer] !== null || probe[callback] !== null || probe[generator] !== null)
+      return null;
+    return { buffer, callback };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Makes `socket` read into {@link readBuffer} and call `onRead` with the
+ * length of each read (with the socket as `this`), instead of emitting
+ * 'data'. Returns whether it did: only a plain TCP (or IPC) socket, not TLS,
+ * not an HTTP/2 stream, not one already reading into a buffer of its own.
+ * Anything the socket had already read still comes as 'data'.
+ */
+export function lendReads(socket: Duplex, onRead: (length: number) => void): boolean {
+  if (keys === null || !(socket instanceof net.Socket)) return false;
+  const internals = socket as unknown as SocketInternals;
+  if (internals.encrypted === true || internals[keys.buffer] !== null) return false;
+  const handle = internals._handle;
+  if (handle == null || typeof handle.useUserBuffer !== 'function') return false;
+  internals[keys.buffer] = readBuffer;
+  internals[keys.callback] = onRead;
+  handle.useUserBuffer(readBuffer);
+  return true;
+}

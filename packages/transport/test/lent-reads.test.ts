@@ -1,0 +1,147 @@
+/**
+ * Plain TCP sockets read into the one shared buffer (lent-reads.ts, issue
+ * 21): every message handed out is a copy that stays intact while later
+ * reads reuse the buffer, and sockets the mechanism must not touch keep
+ * their own reads.
+ */
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { ServerConnection } from '@proj/protocol';
+import { afterEach, describe, expect, test } from 'vitest';
+import { SocketTransport, allocateUnsafe } from '../src/index.js';
+import { lendReads } from '../src/lent-reads.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+/** A masked binary frame of `payload` (a fixed mask: the test is about reads, not masking). */
+function masked(payload: Buffer): Buffer {
+  const mask = [0x37, 0xfa, 0x21, 0x3d];
+  const n = payload.length;
+  const length =
+    n < 126
+      ? Buffer.from([0x80 | n])
+      : n < 0x10000
+        ? Buffer.from([0x80 | 126, n >>> 8, n & 0xff])
+        : Buffer.from([
+            0x80 | 127,
+            0,
+            0,
+            0,
+            0,
+            n >>> 24,
+            (n >>> 16) & 0xff,
+            (n >>> 8) & 0xff,
+            n & 0xff,
+          ]);
+  const body = Buffer.from(payload.map((byte, i) => byte ^ mask[i & 3]!));
+  return Buffer.concat([Buffer.from([0x82]), length, Buffer.from(mask), body]);
+}
+
+/** Payload `index`: its own size and bytes, so a message overwritten by a later read shows. */
+function payloadOf(index: number): Buffer {
+  const sizes = [1, 7, 125, 126, 1000, 4096, 65_535, 65_536, 70_000, 200_000];
+  const size = sizes[index % sizes.length]!;
+  const payload = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) payload[i] = (index * 31 + i * 7) & 0xff;
+  return payload;
+}
+
+/** A TCP server whose connections are transports keeping every message they receive, uncopied. */
+async function keepingServer(): Promise<{
+  port: number;
+  accepted: Promise<{ transport: SocketTransport; kept: Buffer[]; done: Promise<void> }>;
+}> {
+  let resolveAccepted!: (value: {
+    transport: SocketTransport;
+    kept: Buffer[];
+    done: Promise<void>;
+  }) => void;
+  const accepted = new Promise<{ transport: SocketTransport; kept: Buffer[]; done: Promise<void> }>(
+    (resolve) => (resolveAccepted = resolve),
+  );
+  const server = net.createServer((socket) => {
+    const kept: Buffer[] = [];
+    let closed!: () => void;
+    const done = new Promise<void>((resolve) => (closed = resolve));
+    const transport = new SocketTransport({
+      socket,
+      connect: (handler) => new ServerConnection({ handler, allocate: allocateUnsafe }),
+      events: {
+        onMessage: (data) => void kept.push(data),
+        onError: (error) => void kept.push(Buffer.from(`error: ${error.message}`)),
+        onClose: () => closed(),
+      },
+      settings: { closeTimeout: 1000 },
+    });
+    resolveAccepted({ transport, kept, done });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => server.close());
+  return { port: (server.address() as net.AddressInfo).port, accepted };
+}
+
+describe('reads into the shared buffer', () => {
+  test('every kept message is intact after later reads reused the buffer', async () => {
+    const { port, accepted } = await keepingServer();
+    const client = net.connect(port, '127.0.0.1');
+    cleanups.push(() => client.destroy());
+    await new Promise((resolve) => client.once('connect', resolve));
+    const { transport, kept, done } = await accepted;
+    expect(transport.lentReads).toBe(true);
+
+    // Many messages per read, messages across reads, reads cut anywhere.
+    const count = 60;
+    const stream = Buffer.concat(Array.from({ length: count }, (_, i) => masked(payloadOf(i))));
+    for (let offset = 0; offset < stream.length; offset += 50_001) {
+      client.write(stream.subarray(offset, offset + 50_001));
+    }
+    client.end(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+    await done;
+
+    expect(kept).toHaveLength(count);
+    kept.forEach((message, index) => {
+      expect(Buffer.isBuffer(message)).toBe(true);
+      expect(message.equals(payloadOf(index))).toBe(true);
+    });
+  });
+
+  test('a socket paused between reads (backpressure) resumes and loses nothing', async () => {
+    const { port, accepted } = await keepingServer();
+    const client = net.connect(port, '127.0.0.1');
+    cleanups.push(() => client.destroy());
+    const { transport, kept, done } = await accepted;
+    transport.pause();
+    const count = 20;
+    client.write(Buffer.concat(Array.from({ length: count }, (_, i) => masked(payloadOf(i)))));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(kept).toHaveLength(0);
+    transport.resume();
+    client.end(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+    await done;
+    expect(kept.map((message, index) => message.equals(payloadOf(index)))).toEqual(
+      Array.from({ length: count }, () => true),
+    );
+  });
+
+  test('sockets it must not touch keep their own reads', () => {
+    const onRead = () => {};
+    // An HTTP/2 stream or any other Duplex.
+    expect(lendReads(new Duplex(), onRead)).toBe(false);
+    // TLS: cleartext can be delivered from inside a write.
+    const secure = new tls.TLSSocket(new net.Socket());
+    cleanups.push(() => secure.destroy());
+    expect(lendReads(secure, onRead)).toBe(false);
+    // A socket whose creator gave it a buffer of its own (`onread`).
+    const own = new net.Socket({
+      onread: { buffer: Buffer.alloc(16), callback: () => true },
+    } as unknown as net.SocketConstructorOpts);
+    cleanups.push(() => own.destroy());
+    expect(lendReads(own, onRead)).toBe(false);
+    // Not connected yet: no handle to give the buffer to.
+    expect(lendReads(new net.Socket(), onRead)).toBe(false);
+  });
+});
