@@ -11,6 +11,9 @@
 // can spend a third of its CPU there; a new one often does not, which made
 // the same build measure 480 k and 200 k msg/s in two passes of one process.
 //
+// Ours no longer reads that way over plain TCP (the transport's lent-reads.ts:
+// one read buffer for every socket); ws and a bare net.Socket still do.
+//
 // This benchmark measures that state like for like: every server of
 // echo/servers.mjs twice, once on glibc's defaults and once with
 // MALLOC_TRIM_THRESHOLD_ raised, all started together and aged alike (passes
@@ -155,8 +158,9 @@ const section = [
   '',
   "Why: Node's reads are malloc'd per read and freed in bulk by V8's scavenges; with the default " +
     'threshold glibc returns that memory to the kernel after each bulk free and faults it back in on the ' +
-    'next reads. Raising the threshold keeps it mapped. Servers whose reads go through `node:net` ' +
-    '(ours, ws, raw net) are exposed alike; uWS reads into its own buffer. Where the CPU per message is ' +
+    'next reads. Raising the threshold keeps it mapped. Servers whose reads Node allocates (ws, raw net) ' +
+    'are exposed alike; uWS reads into its own buffer, and so does ours over plain TCP (one buffer for ' +
+    'every socket, since 2026-12-07), which leaves it the mallocs of its messages. Where the CPU per message is ' +
     "spent elsewhere (plain ws's JavaScript), the faults are a small share and the setting changes little. " +
     'The server README\'s "Throughput on Linux (glibc)" section gives the setting and its cost.',
   '',
