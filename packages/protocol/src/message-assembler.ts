@@ -47,9 +47,10 @@ const allocateZeroed = (size: number): Uint8Array => new Uint8Array(size);
  * and validates text incrementally so bad UTF-8 fails as soon as it arrives.
  *
  * A message that arrives as one piece is handed out as a view, never copied,
- * unless the input is only lent ({@link MessageAssembler.lent}). Otherwise its bytes are gathered into one buffer sized from the frame
- * headers (grown by doubling across fragments), so a message of many tiny
- * fragments costs one amortised copy and no per-fragment allocation.
+ * unless the input is only lent ({@link MessageAssembler.lent}). Otherwise
+ * its bytes are gathered into one buffer sized from the frame headers (grown
+ * by doubling across fragments), so a message of many tiny fragments costs
+ * one amortised copy and no per-fragment allocation.
  */
 export class MessageAssembler implements FrameSink {
   readonly #sink: MessageSink;

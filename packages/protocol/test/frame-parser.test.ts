@@ -220,6 +220,50 @@ describe('halt', () => {
   });
 });
 
+describe('suspend with lent input', () => {
+  /** A parser that suspends after every frame, recording each payload piece (copied) and its type. */
+  function suspending(allocate?: (size: number) => Uint8Array) {
+    const pieces: { text: string; allocated: boolean }[] = [];
+    const p: FrameParser = new FrameParser(
+      {
+        onFrameHeader: () => {},
+        onFramePayload: (data) =>
+          pieces.push({ text: String.fromCharCode(...data), allocated: data instanceof Made }),
+        onFrameEnd: () => p.suspend(),
+      },
+      { expectMasked: false, allocate },
+    );
+    return { p, pieces };
+  }
+  class Made extends Uint8Array {}
+
+  test('the rest kept on suspend is copied with allocate, intact after the chunk is reused', () => {
+    const { p, pieces } = suspending((size) => new Made(size));
+    const chunk = hex('8101 41 8101 42 8101 43');
+    p.push(chunk, true);
+    chunk.fill(0xee);
+    p.resume();
+    p.resume();
+    expect(pieces).toEqual([
+      { text: 'A', allocated: false },
+      { text: 'B', allocated: true },
+      { text: 'C', allocated: true },
+    ]);
+  });
+
+  test('owned input keeps a view of the rest: no copy', () => {
+    const { p, pieces } = suspending((size) => new Made(size));
+    const chunk = hex('8101 41 8101 42');
+    p.push(chunk);
+    chunk[5] = 0x5a; // the 'B' still to be parsed: a view sees the change
+    p.resume();
+    expect(pieces).toEqual([
+      { text: 'A', allocated: false },
+      { text: 'Z', allocated: false },
+    ]);
+  });
+});
+
 /** Pushes `bytes` and returns what the parser throws. */
 function failure(
   bytes: Uint8Array,
