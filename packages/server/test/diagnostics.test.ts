@@ -280,8 +280,13 @@ describe('stats()', () => {
 
     const ws = await connectWs(url);
     await echo(ws, 'hello');
+    const afterFirst = server.stats().bytes;
     await echo(ws, 'again');
     let stats = server.stats();
+    // Exactly the second frame each way: 2 + 4 (mask) + 5 in, 2 + 5 out.
+    // (Reads into the shared buffer are counted as Node's own reads are.)
+    expect(stats.bytes.received - afterFirst.received).toBe(11);
+    expect(stats.bytes.sent - afterFirst.sent).toBe(7);
     expect(stats.connections).toBe(1);
     expect(stats.handshakes.accepted).toBe(1);
     expect(stats.messages).toEqual({ received: 2, sent: 2 });
