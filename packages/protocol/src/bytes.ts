@@ -25,6 +25,19 @@ export function concatBytes(chunks: readonly Uint8Array[], totalLength?: number)
 }
 
 /**
+ * A copy of `bytes` in a buffer made by `allocate` (default `new
+ * Uint8Array`): what the protocol keeps of input that was only lent.
+ */
+export function copyBytes(
+  bytes: Uint8Array,
+  allocate?: ((size: number) => Uint8Array) | undefined,
+): Uint8Array {
+  const copy = allocate?.(bytes.length) ?? new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy;
+}
+
+/**
  * Normalises any binary input to a `Uint8Array` view over the same memory.
  * Accepts `ArrayBuffer`, `SharedArrayBuffer` and every `ArrayBufferView`.
  */

@@ -1,4 +1,4 @@
-import { EMPTY, toBytes } from './bytes.js';
+import { EMPTY, copyBytes, toBytes } from './bytes.js';
 import { CloseCode } from './close-code.js';
 import { parseClosePayload, serializeClosePayload, truncateCloseReason } from './close-payload.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
@@ -244,9 +244,7 @@ export abstract class Connection implements MessageSink {
 
   /** A copy of lent input that must outlive the call, made as messages are. */
   #own(chunk: Uint8Array): Uint8Array {
-    const copy = this.#limits.allocate?.(chunk.length) ?? new Uint8Array(chunk.length);
-    copy.set(chunk);
-    return copy;
+    return copyBytes(chunk, this.#limits.allocate);
   }
 
   /**

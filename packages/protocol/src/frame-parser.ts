@@ -4,6 +4,7 @@ import {
   isControlOpcode,
   isKnownOpcode,
 } from './constants.js';
+import { copyBytes } from './bytes.js';
 import { PayloadTooBigError, ProtocolError } from './errors.js';
 import type { FrameHeader } from './frame.js';
 import { applyMask } from './mask.js';
@@ -148,7 +149,8 @@ export class FrameParser {
     let offset = 0;
     while (offset < length && !this.#halted) {
       if (this.#suspended) {
-        this.#rest = lent ? this.#copy(chunk.subarray(offset)) : chunk.subarray(offset);
+        const rest = chunk.subarray(offset);
+        this.#rest = lent ? copyBytes(rest, this.#allocate) : rest;
         return;
       }
       if (this.#state === READ_HEADER) {
@@ -171,12 +173,6 @@ export class FrameParser {
         if (this.#remaining === 0) this.#endFrame();
       }
     }
-  }
-
-  #copy(bytes: Uint8Array): Uint8Array {
-    const copy = this.#allocate?.(bytes.length) ?? new Uint8Array(bytes.length);
-    copy.set(bytes);
-    return copy;
   }
 
   /** Reads a header starting at `offset`; returns the new offset. */

@@ -1,4 +1,4 @@
-import { EMPTY } from './bytes.js';
+import { EMPTY, copyBytes } from './bytes.js';
 import {
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
@@ -174,9 +174,7 @@ export class MessageAssembler implements FrameSink {
         return;
       }
       if (this.#fin && data.length === this.#declared) {
-        const copy = this.#allocate(data.length);
-        copy.set(data);
-        this.#first = copy;
+        this.#first = copyBytes(data, this.#allocate);
         return;
       }
     }

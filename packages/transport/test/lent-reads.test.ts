@@ -50,19 +50,17 @@ function payloadOf(index: number): Buffer {
   return payload;
 }
 
+/** The server's side of one connection: its transport, every message it kept, and its close. */
+interface Accepted {
+  transport: SocketTransport;
+  kept: Buffer[];
+  done: Promise<void>;
+}
+
 /** A TCP server whose connections are transports keeping every message they receive, uncopied. */
-async function keepingServer(): Promise<{
-  port: number;
-  accepted: Promise<{ transport: SocketTransport; kept: Buffer[]; done: Promise<void> }>;
-}> {
-  let resolveAccepted!: (value: {
-    transport: SocketTransport;
-    kept: Buffer[];
-    done: Promise<void>;
-  }) => void;
-  const accepted = new Promise<{ transport: SocketTransport; kept: Buffer[]; done: Promise<void> }>(
-    (resolve) => (resolveAccepted = resolve),
-  );
+async function keepingServer(): Promise<{ port: number; accepted: Promise<Accepted> }> {
+  let resolveAccepted!: (value: Accepted) => void;
+  const accepted = new Promise<Accepted>((resolve) => (resolveAccepted = resolve));
   const server = net.createServer((socket) => {
     const kept: Buffer[] = [];
     let closed!: () => void;
