@@ -778,9 +778,11 @@ describe('close()', () => {
     const serverClosed = new Promise<[number, string]>((resolve) =>
       server.on('close', (code, reason) => resolve([code, reason])),
     );
+    // Either side may report its close first.
+    const closed = finalClose(ws);
     ws.close(4000, 'bye');
     expect(await serverClosed).toEqual([4000, 'bye']);
-    const close = await finalClose(ws);
+    const close = await closed;
     expect([close.code, close.reason, close.wasClean]).toEqual([4000, 'bye', true]);
     expect(summary(seen)).toEqual(['open @1', 'close 4000 @3']);
     await quiet(100);

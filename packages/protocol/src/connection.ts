@@ -401,9 +401,9 @@ export abstract class Connection implements MessageSink {
 
   /**
    * Whether the closing handshake is complete: both close frames exchanged,
-   * so the peer sends nothing more. The server's I/O layer closes the
-   * transport at once rather than half-closing and waiting for the peer's EOF
-   * (RFC 6455 §7.1.1: the server closes the TCP connection first).
+   * so the peer should send nothing more. The I/O layer half-closes at once
+   * (RFC 6455 §7.1.1: the server closes the TCP connection first) and waits
+   * for the peer's EOF only briefly, not for the close timeout.
    */
   get closeHandshakeComplete(): boolean {
     return this.#closeSent && this.#closeReceived;

@@ -556,7 +556,7 @@ describe('7.1 closing', () => {
         // The code and the reason are echoed.
         expect(handler.dataToSend()).toEqual(frame(CLOSE, closeBody(1001, 'going away')));
         expect(handler.ended).toBe(true);
-        // What lets the server's I/O layer close the transport instead of half-closing it.
+        // What lets the I/O layer wait for the peer's EOF only briefly.
         expect(conn.closeHandshakeComplete).toBe(true);
         expect(conn.state).toBe(ConnectionState.Closing);
         expectCloseOnEof(conn, handler, { code: 1001, reason: 'going away', wasClean: true });

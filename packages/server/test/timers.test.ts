@@ -8,11 +8,22 @@
  * Timeouts are short (100-300 ms); upper bounds are generous because the
  * machine may be busy.
  */
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, test, vi } from 'vitest';
 import { Opcode } from '@proj/protocol';
 import type { ServerWebSocket } from '@proj/server';
-import { RawClient, nextEmit, onCleanup, quiet, useCleanup } from '@proj/test-utils';
+import { CLOSE_LINGER_MS } from '@proj/transport';
+import {
+  RawClient,
+  buildFrame,
+  closeBody,
+  nextEmit,
+  onCleanup,
+  quiet,
+  until,
+  useCleanup,
+} from '@proj/test-utils';
 import { Collector } from './collector.js';
 import {
   type CloseArgs,
@@ -116,23 +127,74 @@ describe('close timeout', () => {
   });
 
   // RFC 6455 §7.1.1: once both close frames are exchanged, the server closes
-  // the TCP connection itself. A peer that never ends its side must not hold
-  // the connection (and its 'close' event) for closeTimeout.
-  test('after a client-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
+  // the TCP connection first: it half-closes at once. A peer that never ends
+  // its side must not hold the connection (and its 'close' event) for
+  // closeTimeout: the server closes after CLOSE_LINGER_MS.
+  test('after a client-initiated closing handshake, the server half-closes TCP at once and closes it after the linger', async () => {
     const { raw, closed } = await rawConnection(60_000, { allowHalfOpen: true });
     raw.sendClose(1000, 'bye');
     expect(await raw.closeFrame()).toEqual({ code: 1000, reason: 'bye' });
     await raw.ended;
+    const start = performance.now();
     expect(await closed).toEqual([1000, 'bye', true, 'peer-close']);
+    expectElapsed(performance.now() - start, CLOSE_LINGER_MS - 50, CLOSE_LINGER_MS);
   });
 
-  test('after a server-initiated closing handshake, the server closes TCP without waiting for the peer', async () => {
+  test('after a server-initiated closing handshake, the server half-closes TCP at once and closes it after the linger', async () => {
     const { raw, socket, closed } = await rawConnection(60_000, { allowHalfOpen: true });
     socket.close(4001, 'done');
     expect(await raw.closeFrame()).toEqual({ code: 4001, reason: 'done' });
     raw.sendClose(4001);
     await raw.ended;
+    const start = performance.now();
     expect(await closed).toEqual([4001, '', true, 'local-close']);
+    expectElapsed(performance.now() - start, CLOSE_LINGER_MS - 50, CLOSE_LINGER_MS);
+  });
+
+  test('a peer that ends its side after the closing handshake closes the connection at once', async () => {
+    const { raw, closed } = await rawConnection(60_000, { allowHalfOpen: true });
+    raw.sendClose(1000);
+    expect((await raw.closeFrame()).code).toBe(1000);
+    await raw.ended;
+    const start = performance.now();
+    raw.socket.end();
+    expect(await closed).toEqual([1000, '', true, 'peer-close']);
+    expect(performance.now() - start).toBeLessThan(CLOSE_LINGER_MS / 2);
+    await raw.closed;
+  });
+
+  // A peer that breaks RFC 6455 §5.5.1 by sending bytes after its close
+  // frame. If they sit unread in the kernel when the server closes its
+  // socket, Linux answers with a reset and throws away whatever the server
+  // had sent that the peer has not taken yet: here 256 KiB of messages (the
+  // paused peer's window is full, so they wait in the server's kernel, not
+  // in bufferedAmount) and the close reply. The stray byte is written from
+  // inside the server's message handler, so it arrives after the read that
+  // holds the close frame and before that read's close reply: the worst
+  // case, every time.
+  test('a peer that sends bytes after its close frame still receives every message and our close frame', async () => {
+    const { raw, socket, closed } = await rawConnection(60_000);
+    raw.socket.pause();
+    const COUNT = 64;
+    for (let n = 0; n < COUNT; n++) socket.send(Buffer.alloc(4096, n));
+    await until(() => socket.bufferedAmount === 0);
+    socket.on('message', () => raw.write(Buffer.from([0x42])));
+    raw.write(
+      Buffer.concat([
+        buildFrame(Opcode.Text, Buffer.from('last'), { mask: randomBytes(4) }),
+        buildFrame(Opcode.Close, closeBody(1000, 'bye'), { mask: randomBytes(4) }),
+      ]),
+    );
+    // The peer reads nothing yet, so it cannot end its side: the server
+    // closes after the linger, and the kernel still delivers what it holds.
+    expect(await closed).toEqual([1000, 'bye', true, 'peer-close']);
+    raw.socket.resume();
+    expect(await raw.closeFrame()).toEqual({ code: 1000, reason: 'bye' });
+    const messages = raw.frames.filter((frame) => frame.opcode === Opcode.Binary);
+    expect(messages.map((frame) => Buffer.from(frame.payload))).toEqual(
+      Array.from({ length: COUNT }, (_, n) => Buffer.alloc(4096, n)),
+    );
+    await raw.closed;
   });
 
   test('after a protocol failure, a peer keeping its half open is destroyed after closeTimeout', async () => {

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export {
+  CLOSE_LINGER_MS,
   SocketTransport,
   type SocketTransportInit,
   type TransportEvents,

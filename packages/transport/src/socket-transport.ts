@@ -141,6 +141,14 @@ export interface TransportSettings {
 
 const kTransport = Symbol('transport');
 
+/**
+ * After the closing handshake, how long a TCP socket half-closed by us goes on
+ * reading while it waits for the peer's FIN (capped by `closeTimeout`): a few
+ * round trips on slow networks, so that the peer has taken what we sent before
+ * the socket closes.
+ */
+export const CLOSE_LINGER_MS = 1000;
+
 // Per-connection state bits, in one field: every field costs each of 10,000
 // idle connections 8 bytes (memory per idle connection is a bench target).
 /** We corked the socket (at most once; `uncork` undoes it). */
@@ -807,10 +815,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       return;
     }
     if (connection.closeHandshakeComplete) {
-      // The peer sends nothing after its close frame: close now instead of
-      // half-closing and waiting a round trip for its FIN (RFC 6455 §7.1.1,
-      // the server closes first). Our close frame may sit in a cork: flush
-      // it, and close only once it is out.
+      // Both close frames are exchanged. Our close frame may sit in a cork:
+      // flush it first.
       this.#flags &= ~CORKED;
       while (socket.writableCorked > 0) socket.uncork();
       if (!socket.destroySoon) {
@@ -822,12 +828,29 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
         destroySoon(socket);
         return;
       }
-      if (socket.writableLength === 0) {
-        socket.destroy();
-        return;
-      }
+      // TCP: half-close now (RFC 6455 §7.1.1, the server closes first) and
+      // go on reading, without waiting closeTimeout for the peer's FIN. Not
+      // closing outright: bytes a peer sent after its close frame (§5.5.1
+      // forbids them, some send them anyway) that sit unread when the socket
+      // closes make Linux answer with a reset and discard what the peer has
+      // not taken yet, our close frame and the messages before it included.
+      // Read, they are discarded; the peer's FIN, or CLOSE_LINGER_MS, ends it.
+      // (The client ends only at the server's EOF, its socket closed already.)
+      if (socket.destroyed) return;
+      this.#lingerAfterClose();
     }
     socket.end();
+  }
+
+  /**
+   * Bounds the wait for the peer's FIN after the closing handshake: the
+   * socket is then closed (gracefully, unless bytes arrive at that moment).
+   */
+  #lingerAfterClose(): void {
+    clearTimeout(this.#closeTimer);
+    const socket = this.#socket;
+    const linger = Math.min(CLOSE_LINGER_MS, this.#settings.closeTimeout);
+    this.#closeTimer = setTimeout(() => socket.destroy(), linger).unref();
   }
 
   /** @internal */
