@@ -1,6 +1,11 @@
 import { EMPTY, copyBytes, toBytes } from './bytes.js';
 import { CloseCode } from './close-code.js';
-import { parseClosePayload, serializeClosePayload, truncateCloseReason } from './close-payload.js';
+import {
+  type ClosePayload,
+  parseClosePayload,
+  serializeClosePayload,
+  truncateCloseReason,
+} from './close-payload.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import {
   InternalError,
@@ -162,6 +167,26 @@ export interface SendOptions {
 /** Data accepted by the send methods. */
 export type SendData = string | ArrayBufferLike | ArrayBufferView;
 
+// Bits of Connection's #bits.
+/** Frames from the peer must be masked (the server side). */
+const EXPECT_MASKED = 1;
+/** Our close frame was written. */
+const CLOSE_SENT = 2;
+/** The peer's close frame arrived. */
+const CLOSE_RECEIVED = 4;
+/** The connection failed (RFC 6455 §7.1.7). */
+const FAILED = 8;
+/** `handler.end()` was called. */
+const ENDED = 16;
+/** permessage-deflate is in use. */
+const COMPRESSION = 32;
+/** Parsing is paused by {@link Connection.pauseParsing}. */
+const PARSING_PAUSED = 64;
+/** Set by {@link Connection.hold}: a control frame or input error waits for `release`. */
+const HOLDING = 128;
+/** {@link Connection.receiveEnd} was called: every input received takes effect now. */
+const EOF = 256;
+
 /**
  * The sans-I/O RFC 6455 connection: bytes in through {@link receiveData},
  * bytes and events out through the {@link ConnectionHandler}. No sockets, no
@@ -182,32 +207,24 @@ export abstract class Connection implements MessageSink {
   /** The parser's assembler, for {@link bufferedInput}. */
   #assembler: MessageAssembler | null = null;
   readonly #limits: MessageLimits;
-  readonly #expectMasked: boolean;
   readonly #maskSource: MaskSource | undefined;
 
   #state: ConnectionState;
+  /**
+   * {@link EXPECT_MASKED}, {@link CLOSE_SENT}, ... : every yes/no of the
+   * connection in one field (each field costs 10,000 idle connections 80 KB;
+   * memory per idle connection is a bench target).
+   */
+  #bits = 0;
   #protocol = '';
   #extensions = '';
-  #closeSent = false;
-  #closeReceived = false;
-  #failed = false;
-  #ended = false;
-  #peerCode: number = CloseCode.Abnormal;
-  #peerReason = '';
   /** Opcode of the outgoing fragmented message in progress, or -1. */
   #sendingOpcode = -1;
-  #compression = false;
-  #parsingPaused = false;
-  /** Input received while parsing is paused, oldest first (made on first use). */
-  #queued: Uint8Array[] | null = null;
-  /** Set by {@link hold}: a control frame or input error waits for {@link release}. */
-  #holding = false;
-  /** The control frame that arrived while holding; parsing is paused behind it. */
-  #heldControl: HeldControl | null = null;
-  /** The input error found while holding; parsing has stopped for good. */
-  #heldError: WebSocketError | null = null;
-  /** {@link receiveEnd} was called: every input received takes effect now. */
-  #eof = false;
+  /**
+   * What most connections never need (input held while paused or holding,
+   * the peer's close frame), made on first use: one field instead of four.
+   */
+  #rare: RareState | null = null;
 
   protected constructor(
     options: ConnectionOptions,
@@ -219,8 +236,13 @@ export abstract class Connection implements MessageSink {
     this.#maskSource = maskSource;
     this.#state = state;
     this.#limits = options.limits ?? options;
-    this.#expectMasked = expectMasked;
+    if (expectMasked) this.#bits = EXPECT_MASKED;
     if (options.perMessageDeflate) this.#enableCompression();
+  }
+
+  /** {@link #rare}, made now if it was not yet. */
+  get #extra(): RareState {
+    return (this.#rare ??= { queued: null, heldControl: null, heldError: null, peerClose: null });
   }
 
   /** The frame parser, made on first use. */
@@ -228,8 +250,8 @@ export abstract class Connection implements MessageSink {
     return (this.#parser ??= new FrameParser(
       (this.#assembler = new MessageAssembler(this, this.#limits)),
       {
-        expectMasked: this.#expectMasked,
-        allowRsv1: this.#compression,
+        expectMasked: (this.#bits & EXPECT_MASKED) !== 0,
+        allowRsv1: (this.#bits & COMPRESSION) !== 0,
         allocate: this.#limits.allocate,
       },
     ));
@@ -255,19 +277,19 @@ export abstract class Connection implements MessageSink {
    */
   get bufferedInput(): number {
     let bytes = this.#assembler === null ? 0 : this.#assembler.bufferedBytes;
-    const queued = this.#queued;
-    if (queued !== null) for (const chunk of queued) bytes += chunk.byteLength;
+    const queued = this.#rare?.queued;
+    if (queued) for (const chunk of queued) bytes += chunk.byteLength;
     return bytes;
   }
 
   /** Whether permessage-deflate is in use: RSV1 marks compressed messages. */
   get compression(): boolean {
-    return this.#compression;
+    return (this.#bits & COMPRESSION) !== 0;
   }
 
   /** Whether parsing is paused by {@link pauseParsing}. */
   get parsingPaused(): boolean {
-    return this.#parsingPaused;
+    return (this.#bits & PARSING_PAUSED) !== 0;
   }
 
   /**
@@ -278,8 +300,8 @@ export abstract class Connection implements MessageSink {
    * The I/O layer should also stop reading its transport meanwhile.
    */
   pauseParsing(): void {
-    this.#parsingPaused = true;
-    // Without a parser nothing is being parsed; input waits in #queued.
+    this.#bits |= PARSING_PAUSED;
+    // Without a parser nothing is being parsed; input waits in #rare.queued.
     this.#parser?.suspend();
   }
 
@@ -288,20 +310,25 @@ export abstract class Connection implements MessageSink {
    * byte that arrived meanwhile, until done or paused again.
    */
   resumeParsing(): void {
-    if (!this.#parsingPaused) return;
-    this.#parsingPaused = false;
+    if ((this.#bits & PARSING_PAUSED) === 0) return;
+    this.#bits &= ~PARSING_PAUSED;
     try {
       // What waited is owned (lent input was copied as it was kept).
       if (this.#assembler !== null) this.#assembler.lent = false;
       this.#parser?.resume();
-      const queued = this.#queued;
-      while (!this.#parsingPaused && queued !== null && queued.length > 0 && this.#accepting) {
+      const queued = this.#rare?.queued ?? null;
+      while (
+        (this.#bits & PARSING_PAUSED) === 0 &&
+        queued !== null &&
+        queued.length > 0 &&
+        this.#accepting
+      ) {
         this.#parse(queued.shift()!, false);
       }
     } catch (error) {
       this.failWith(toWebSocketError(error));
     }
-    if (!this.#accepting) this.#queued = null;
+    if (!this.#accepting && this.#rare !== null) this.#rare.queued = null;
   }
 
   /**
@@ -321,7 +348,7 @@ export abstract class Connection implements MessageSink {
    */
   hold(): void {
     // Once the transport is gone, nothing is waited for any more.
-    if (!this.#eof) this.#holding = true;
+    if ((this.#bits & EOF) === 0) this.#bits |= HOLDING;
   }
 
   /**
@@ -329,12 +356,14 @@ export abstract class Connection implements MessageSink {
    * frame takes effect now, and parsing continues behind it, synchronously.
    */
   release(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
-    const error = this.#heldError;
-    const control = this.#heldControl;
-    this.#heldError = null;
-    this.#heldControl = null;
+    if ((this.#bits & HOLDING) === 0) return;
+    this.#bits &= ~HOLDING;
+    const rare = this.#rare;
+    if (rare === null) return;
+    const error = rare.heldError;
+    const control = rare.heldControl;
+    rare.heldError = null;
+    rare.heldControl = null;
     if (error !== null) {
       this.failWith(error);
     } else if (control !== null) {
@@ -356,7 +385,7 @@ export abstract class Connection implements MessageSink {
    * other. Dropped once the connection is no longer open.
    */
   deliverMessage(data: Uint8Array, binary: boolean): void {
-    if (this.#state !== ConnectionState.Open || this.#failed) return;
+    if (this.#state !== ConnectionState.Open || (this.#bits & FAILED) !== 0) return;
     if (!binary && !isValidUtf8(data)) {
       this.failWith(new InvalidUtf8Error());
       return;
@@ -366,11 +395,11 @@ export abstract class Connection implements MessageSink {
 
   /** Whether input is still parsed (not failed, no close frame yet, not closed). */
   get #accepting(): boolean {
-    return !this.#failed && !this.#closeReceived && this.#state !== ConnectionState.Closed;
+    return (this.#bits & (FAILED | CLOSE_RECEIVED)) === 0 && this.#state !== ConnectionState.Closed;
   }
 
   #enableCompression(): void {
-    this.#compression = true;
+    this.#bits |= COMPRESSION;
     if (this.#parser) this.#parser.allowRsv1 = true;
   }
 
@@ -396,7 +425,7 @@ export abstract class Connection implements MessageSink {
    * transport when it fires, then calls {@link receiveEof}.
    */
   get closeExpected(): boolean {
-    return this.#state === ConnectionState.Closing && (this.#closeSent || this.#failed);
+    return this.#state === ConnectionState.Closing && (this.#bits & (CLOSE_SENT | FAILED)) !== 0;
   }
 
   /**
@@ -406,7 +435,7 @@ export abstract class Connection implements MessageSink {
    * for the peer's EOF only briefly, not for the close timeout.
    */
   get closeHandshakeComplete(): boolean {
-    return this.#closeSent && this.#closeReceived;
+    return (this.#bits & (CLOSE_SENT | CLOSE_RECEIVED)) === (CLOSE_SENT | CLOSE_RECEIVED);
   }
 
   /**
@@ -422,8 +451,8 @@ export abstract class Connection implements MessageSink {
    */
   receiveData(chunk: Uint8Array, lent = false): void {
     if (!this.#accepting) return;
-    if (this.#parsingPaused && this.#state !== ConnectionState.Connecting) {
-      (this.#queued ??= []).push(lent ? this.#own(chunk) : chunk);
+    if ((this.#bits & PARSING_PAUSED) !== 0 && this.#state !== ConnectionState.Connecting) {
+      (this.#extra.queued ??= []).push(lent ? this.#own(chunk) : chunk);
       return;
     }
     try {
@@ -445,7 +474,7 @@ export abstract class Connection implements MessageSink {
    * this too, if it was not done).
    */
   receiveEnd(): void {
-    this.#eof = true;
+    this.#bits |= EOF;
     this.release();
   }
 
@@ -456,17 +485,18 @@ export abstract class Connection implements MessageSink {
   receiveEof(): void {
     if (this.#state === ConnectionState.Closed) return;
     this.receiveEnd();
-    if (this.#state === ConnectionState.Connecting && !this.#failed) this.handshakeEof();
+    if (this.#state === ConnectionState.Connecting && (this.#bits & FAILED) === 0)
+      this.handshakeEof();
     this.#state = ConnectionState.Closed;
     this.#parser?.halt();
-    if (!this.#ended) {
-      this.#ended = true;
+    if ((this.#bits & ENDED) === 0) {
+      this.#bits |= ENDED;
       this.guard(() => this.handler.end());
     }
     const wasClean = this.closeHandshakeComplete;
-    const code = this.#closeReceived ? this.#peerCode : CloseCode.Abnormal;
+    const peer = this.#rare?.peerClose;
     this.guard(() =>
-      this.handler.onClose(code, this.#closeReceived ? this.#peerReason : '', wasClean),
+      this.handler.onClose(peer?.code ?? CloseCode.Abnormal, peer?.reason ?? '', wasClean),
     );
   }
 
@@ -557,12 +587,14 @@ export abstract class Connection implements MessageSink {
    * calls `end()`, and discards all further input.
    */
   fail(code: number, reason = ''): void {
-    if (this.#failed || this.#state === ConnectionState.Closed) return;
+    if ((this.#bits & FAILED) !== 0 || this.#state === ConnectionState.Closed) return;
     const sendClose =
-      this.#state === ConnectionState.Open && !this.#closeSent && code !== CloseCode.Abnormal;
+      this.#state === ConnectionState.Open &&
+      (this.#bits & CLOSE_SENT) === 0 &&
+      code !== CloseCode.Abnormal;
     // Validate (RangeError) before changing any state.
     const body = sendClose ? serializeClosePayload(code, truncateCloseReason(reason)) : EMPTY;
-    this.#failed = true;
+    this.#bits |= FAILED;
     this.#parser?.halt();
     if (sendClose) this.#writeClose(body);
     if (this.#state !== ConnectionState.Connecting) this.#state = ConnectionState.Closing;
@@ -574,17 +606,17 @@ export abstract class Connection implements MessageSink {
   /** @internal */
   onMessage(data: Uint8Array, binary: boolean, compressed = false): void {
     // "If readyState is not OPEN, then return": data after our close frame is dropped.
-    if (this.#state !== ConnectionState.Open || this.#failed) return;
+    if (this.#state !== ConnectionState.Open || (this.#bits & FAILED) !== 0) return;
     if (compressed) this.handler.onMessage(data, binary, true);
     else this.handler.onMessage(data, binary);
   }
 
   /** @internal */
   onControlFrame(opcode: number, payload: Uint8Array): void {
-    if (this.#failed) return;
-    if (this.#holding) {
+    if ((this.#bits & FAILED) !== 0) return;
+    if ((this.#bits & HOLDING) !== 0) {
       // The payload may be a view of a buffer the assembler reuses.
-      this.#heldControl = { opcode, payload: payload.slice() };
+      this.#extra.heldControl = { opcode, payload: payload.slice() };
       this.pauseParsing();
       return;
     }
@@ -592,7 +624,7 @@ export abstract class Connection implements MessageSink {
       // "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response, unless it already received a Close frame" (RFC 6455 §5.5.2);
       // nothing may follow our own close frame either.
-      if (!this.#closeSent && this.handler.replyToPing?.() !== false) {
+      if ((this.#bits & CLOSE_SENT) === 0 && this.handler.replyToPing?.() !== false) {
         this.#writeFrame(Opcode.Pong, payload, true);
       }
       this.handler.onPing?.(payload);
@@ -629,7 +661,7 @@ export abstract class Connection implements MessageSink {
     // the head gathered across reads): its messages are then made by
     // `allocate`, as every later one is, at the cost of copying the bytes
     // that came with the handshake once.
-    if (rest.length > 0 && !this.#failed && !this.#closeReceived) this.#parse(rest, true);
+    if (rest.length > 0 && (this.#bits & (FAILED | CLOSE_RECEIVED)) === 0) this.#parse(rest, true);
   }
 
   /**
@@ -637,10 +669,10 @@ export abstract class Connection implements MessageSink {
    * code, e.g. a {@link PayloadTooBigError} found while inflating.
    */
   failWith(error: WebSocketError): void {
-    if (this.#failed || this.#state === ConnectionState.Closed) return;
-    if (this.#holding && !(error instanceof InternalError)) {
+    if ((this.#bits & FAILED) !== 0 || this.#state === ConnectionState.Closed) return;
+    if ((this.#bits & HOLDING) !== 0 && !(error instanceof InternalError)) {
       // Nothing after a bad frame is ever processed (RFC 6455 §7.1.7).
-      this.#heldError ??= error;
+      this.#extra.heldError ??= error;
       this.#parser?.halt();
       return;
     }
@@ -667,7 +699,7 @@ export abstract class Connection implements MessageSink {
    * connection has closed or failed, to `onCallbackError`. Never throws.
    */
   callbackThrew(error: unknown): void {
-    if (!this.#failed && this.#state !== ConnectionState.Closed) {
+    if ((this.#bits & FAILED) === 0 && this.#state !== ConnectionState.Closed) {
       this.failWith(new InternalError(error));
       return;
     }
@@ -680,7 +712,7 @@ export abstract class Connection implements MessageSink {
 
   /** Whether the connection has failed. */
   protected get failed(): boolean {
-    return this.#failed;
+    return (this.#bits & FAILED) !== 0;
   }
 
   /** Writes raw bytes (the handshake). */
@@ -689,13 +721,13 @@ export abstract class Connection implements MessageSink {
   }
 
   #receiveClose(payload: Uint8Array): void {
-    const { code, reason } = parseClosePayload(payload);
-    this.#closeReceived = true;
+    const peer = parseClosePayload(payload);
+    const { code, reason } = peer;
+    this.#bits |= CLOSE_RECEIVED;
     // Bytes after the close frame, even in the same chunk, are discarded.
     this.#parser?.halt();
-    this.#peerCode = code;
-    this.#peerReason = reason;
-    if (!this.#closeSent) {
+    this.#extra.peerClose = peer;
+    if ((this.#bits & CLOSE_SENT) === 0) {
       // "It SHOULD do so as soon as practical": echo the code (and reason,
       // as browsers and ws do) that we received.
       this.#state = ConnectionState.Closing;
@@ -714,7 +746,7 @@ export abstract class Connection implements MessageSink {
     if (this.#state !== ConnectionState.Open) {
       throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
     }
-    if (compressed && !this.#compression) {
+    if (compressed && (this.#bits & COMPRESSION) === 0) {
       throw new InvalidStateError('Cannot send compressed: permessage-deflate was not negotiated');
     }
     let frameOpcode = opcode;
@@ -740,7 +772,7 @@ export abstract class Connection implements MessageSink {
   }
 
   #writeClose(body: Uint8Array): void {
-    this.#closeSent = true;
+    this.#bits |= CLOSE_SENT;
     this.#writeFrame(Opcode.Close, body, true);
   }
 
@@ -752,10 +784,22 @@ export abstract class Connection implements MessageSink {
   }
 
   #end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
+    if ((this.#bits & ENDED) !== 0) return;
+    this.#bits |= ENDED;
     this.handler.end();
   }
+}
+
+/** The rarely used state of a {@link Connection}. */
+interface RareState {
+  /** Input received while parsing is paused, oldest first. */
+  queued: Uint8Array[] | null;
+  /** The control frame that arrived while holding; parsing is paused behind it. */
+  heldControl: HeldControl | null;
+  /** The input error found while holding; parsing has stopped for good. */
+  heldError: WebSocketError | null;
+  /** The peer's close frame (code and reason), once received. */
+  peerClose: ClosePayload | null;
 }
 
 /** A control frame held by {@link Connection.hold}. */

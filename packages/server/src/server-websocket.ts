@@ -19,6 +19,7 @@ import {
   allocateUnsafe,
 } from '@proj/transport';
 import {
+  CLOSE_CAUSES,
   type CloseCause,
   type Counters,
   backlogExceededChannel,
@@ -138,6 +139,10 @@ const kCloseAs = Symbol('closeAs');
 const kTerminateAs = Symbol('terminateAs');
 const kWireBytes = Symbol('wireBytes');
 const kEvict = Symbol('evict');
+const kExceedsBacklog = Symbol('exceedsBacklog');
+const kWouldPassBacklog = Symbol('wouldPassBacklog');
+const kRefuseSend = Symbol('refuseSend');
+const kCauseIs = Symbol('causeIs');
 
 /**
  * The prototype of every connection's listener table: no properties and no
@@ -178,6 +183,18 @@ const DRAIN_OWED = 2;
  * `emit`, which turns a listener's rejected promise into an 'error'.
  */
 const CAPTURING = 4;
+/**
+ * The {@link CloseCause}, once known: its index in CLOSE_CAUSES plus one, in
+ * the bits above the flags (0: none yet).
+ */
+const CAUSE_SHIFT = 3;
+const CAUSE_BITS = 0b11111 << CAUSE_SHIFT;
+// Five bits hold 31 causes and "none yet": a new cause past that needs a wider field.
+if (CLOSE_CAUSES.length >= 0b11111) throw new Error('CLOSE_CAUSES outgrew its 5 bits');
+
+/** A connection's policy: its transport's settings (one field fewer per connection). */
+const policyOf = (transport: SocketTransport): ConnectionPolicy =>
+  transport.settings as ConnectionPolicy;
 
 /**
  * What the transport reports, forwarded to its ServerWebSocket: one small
@@ -235,17 +252,15 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** What `authenticate` returned for this connection. */
   readonly data: Data;
 
+  /** The transport; its `settings` are this connection's {@link ConnectionPolicy}. */
   readonly #transport: SocketTransport;
-  readonly #policy: ConnectionPolicy;
-  /** {@link PONGED}, {@link DRAIN_OWED}, {@link CAPTURING}. */
+  /** {@link PONGED}, {@link DRAIN_OWED}, {@link CAPTURING}, and the close cause ({@link CAUSE_BITS}). */
   #flags = EventEmitter.captureRejections ? PONGED | CAPTURING : PONGED;
   /** The transport's read count at the last heartbeat tick. */
   #readsAtHeartbeat = 0;
   /** The transport's read count at the last idle sweep, and sweeps since it changed. */
   #readsAtSweep = 0;
   #idleSweeps = 0;
-  /** Why the connection is closing, once the server knows; see {@link closeCause}. */
-  #closeCause: CloseCause | undefined;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
@@ -258,7 +273,6 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     (this as unknown as { _events: object })._events = Object.create(LISTENERS_PROTOTYPE);
     this.data = init.data;
     const policy = init.policy;
-    this.#policy = policy;
 
     const socket = init.socket;
     socket.setTimeout(0);
@@ -314,7 +328,20 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * the final cause.
    */
   get closeCause(): CloseCause | undefined {
-    return this.#closeCause;
+    const index = (this.#flags & CAUSE_BITS) >> CAUSE_SHIFT;
+    return index === 0 ? undefined : CLOSE_CAUSES[index - 1];
+  }
+
+  /**
+   * Records why the connection closes, unless an earlier cause is known;
+   * returns the cause.
+   * @internal
+   */
+  [kCauseIs](cause: CloseCause): CloseCause {
+    const known = this.closeCause;
+    if (known !== undefined) return known;
+    this.#flags |= (CLOSE_CAUSES.indexOf(cause) + 1) << CAUSE_SHIFT;
+    return cause;
   }
 
   /**
@@ -370,9 +397,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
         );
       return false;
     }
-    if (this.#exceedsBacklog(data)) return this.#refuseSend(callback);
+    if (this[kExceedsBacklog](data)) return this[kRefuseSend](callback);
     const binary = options?.binary ?? typeof data !== 'string';
-    const counters = this.#policy.counters;
+    const counters = policyOf(this.#transport).counters;
     if (counters && options?.fin !== false) counters.messagesSent++;
     // A string sent as binary is encoded by the transport.
     transport.send(
@@ -435,7 +462,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @internal
    */
   [kCloseAs](cause: CloseCause, code?: number, reason?: string): void {
-    if (this.readyState === ConnectionState.Open) this.#closeCause ??= cause;
+    if (this.readyState === ConnectionState.Open) this[kCauseIs](cause);
     this.#transport.close(code, reason);
   }
 
@@ -446,19 +473,21 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @internal
    */
   [kEvict](): void {
-    if (this.readyState === ConnectionState.Open) this.#closeCause ??= 'memory-budget';
+    if (this.readyState === ConnectionState.Open) this[kCauseIs]('memory-budget');
     if (debugging) debug('evicted over the memory budget: unread for a whole interval');
     this.#transport.closeAndDrop(CloseCode.TryAgainLater, 'Memory budget exceeded');
   }
 
   [kTerminateAs](cause: CloseCause): void {
-    if (this.readyState !== ConnectionState.Closed) this.#closeCause ??= cause;
+    if (this.readyState !== ConnectionState.Closed) this[kCauseIs](cause);
     this.#transport.terminate();
   }
 
   /** The topics this connection is subscribed to; see {@link subscribe}. */
   get topics(): ReadonlySet<string> {
-    return this.#policy.topics?.topicsOf(this as ServerWebSocket<unknown>) ?? new Set();
+    return (
+      policyOf(this.#transport).topics?.topicsOf(this as ServerWebSocket<unknown>) ?? new Set()
+    );
   }
 
   /**
@@ -469,7 +498,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {TypeError} when `topic` is not a string.
    */
   subscribe(topic: string): boolean {
-    const topics = this.#policy.topics;
+    const topics = policyOf(this.#transport).topics;
     if (this.readyState === ConnectionState.Closed || !topics) return false;
     return topics.subscribe(this as ServerWebSocket<unknown>, topic);
   }
@@ -480,7 +509,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * @throws {TypeError} when `topic` is not a string.
    */
   unsubscribe(topic: string): boolean {
-    return this.#policy.topics?.unsubscribe(this as ServerWebSocket<unknown>, topic) ?? false;
+    return (
+      policyOf(this.#transport).topics?.unsubscribe(this as ServerWebSocket<unknown>, topic) ??
+      false
+    );
   }
 
   /** Stops reading from the socket: TCP flow control pushes back on the peer. */
@@ -494,13 +526,14 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   }
 
   /** Whether `data` would push the backlog past `maxBacklog`; never for an empty backlog. */
-  #exceedsBacklog(data: ServerSendData): boolean {
+  /** @internal */
+  [kExceedsBacklog](data: ServerSendData): boolean {
     // A string has at most 3 UTF-8 bytes per UTF-16 unit: count them exactly
     // only near the limit.
     const bound = typeof data === 'string' ? data.length * 3 : data.byteLength;
-    if (!this.#wouldPassBacklog(bound + frameHeaderSize(bound, false))) return false;
+    if (!this[kWouldPassBacklog](bound + frameHeaderSize(bound, false))) return false;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : bound;
-    return this.#wouldPassBacklog(size + frameHeaderSize(size, false));
+    return this[kWouldPassBacklog](size + frameHeaderSize(size, false));
   }
 
   /**
@@ -508,23 +541,25 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * one of the slowest consumers while the memory budget is exceeded (the
    * backlog policy applies to them first); never for an empty backlog.
    */
-  #wouldPassBacklog(frameBytes: number): boolean {
+  /** @internal */
+  [kWouldPassBacklog](frameBytes: number): boolean {
     const transport = this.#transport;
     let queued = transport.bufferedAmount;
     if (queued === 0) return false;
-    if (queued + frameBytes > this.#policy.maxBacklog) {
+    if (queued + frameBytes > policyOf(this.#transport).maxBacklog) {
       // Gathered frames are not a backlog yet: the kernel may take them now.
       queued = transport.backlog;
       if (queued === 0) return false;
-      if (queued + frameBytes > this.#policy.maxBacklog) return true;
+      if (queued + frameBytes > policyOf(this.#transport).maxBacklog) return true;
     }
-    return this.#policy.memoryBudget?.isSlowConsumer(queued) === true;
+    return policyOf(this.#transport).memoryBudget?.isSlowConsumer(queued) === true;
   }
 
   /** Refuses a send over `maxBacklog` as the `backlogPolicy` says. */
-  #refuseSend(callback: SendCallback | undefined): false {
+  /** @internal */
+  [kRefuseSend](callback: SendCallback | undefined): false {
     const backlog = this.#transport.bufferedAmount;
-    const policy = this.#policy;
+    const policy = policyOf(this.#transport);
     const error = new BacklogExceededError(backlog, policy.maxBacklog);
     if (backlogExceededChannel.hasSubscribers) {
       backlogExceededChannel.publish({
@@ -568,9 +603,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (this.readyState !== ConnectionState.Open) return false;
     let size = 0;
     for (const chunk of chunks) size += chunk.byteLength;
-    if (this.#wouldPassBacklog(size)) return this.#refuseSend(undefined);
+    if (this[kWouldPassBacklog](size)) return this[kRefuseSend](undefined);
     if (!this.#transport.sendEncoded(chunks)) return false;
-    const counters = this.#policy.counters;
+    const counters = policyOf(this.#transport).counters;
     if (counters) counters.messagesSent++;
     return true;
   }
@@ -622,7 +657,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** @internal TransportEvents.onMessage */
   [kOnMessage](data: Buffer, binary: boolean): void {
-    const counters = this.#policy.counters;
+    const counters = policyOf(this.#transport).counters;
     if (counters) counters.messagesReceived++;
     const message = binary ? data : data.toString('utf8');
     // With one listener (the usual case) it is called as `emit` would call
@@ -649,14 +684,14 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal TransportEvents.onError */
   [kOnError](error: WebSocketError): void {
     const userCode = error instanceof InternalError;
-    this.#closeCause ??= userCode ? 'user-error' : 'protocol-error';
+    this[kCauseIs](userCode ? 'user-error' : 'protocol-error');
     if (debugging) debug('connection failed (%d): %s', error.closeCode, error.message);
     if (userCode) {
       // The application's bug: counted and published, and reported where
       // someone listens (this socket's `error`, else the server's, else a
       // warning with the stack), without crashing the other connections.
       const toSocket = this.listenerCount('error') > 0;
-      this.#policy.reportUserError?.(
+      policyOf(this.#transport).reportUserError?.(
         error.cause,
         this as ServerWebSocket<unknown>,
         toSocket ? undefined : 'the connection was closed with 1011',
@@ -669,7 +704,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** @internal TransportEvents.onCallbackError: a `close` or `error` listener threw. */
   [kOnCallbackError](error: unknown): void {
-    this.#policy.reportUserError?.(
+    policyOf(this.#transport).reportUserError?.(
       error,
       this as ServerWebSocket<unknown>,
       'the connection had closed or failed already',
@@ -678,13 +713,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** @internal TransportEvents.onClose */
   [kOnClose](code: number, reason: string, wasClean: boolean): void {
-    const policy = this.#policy;
+    const policy = policyOf(this.#transport);
     policy.topics?.unsubscribeAll(this as ServerWebSocket<unknown>);
     policy.clients?.delete(this as ServerWebSocket<unknown>);
     // Nobody here started it and the peer broke no rule: the peer closed,
     // with a close frame or (1006) by dropping the connection.
-    const cause = (this.#closeCause ??=
-      code === CloseCode.Abnormal ? 'connection-lost' : 'peer-close');
+    const cause = this[kCauseIs](code === CloseCode.Abnormal ? 'connection-lost' : 'peer-close');
     const counters = policy.counters;
     if (counters) {
       counters.closes[cause]++;

@@ -180,6 +180,42 @@ function onSocketRead(this: OwnedSocket, length: number): void {
 function onSocketEnd(this: OwnedSocket): void {
   this[kTransport].peerEnded();
 }
+
+/**
+ * net.Socket's own 'end' listener (`onReadableStreamEnd`, added by its
+ * constructor), once a socket showed it: see {@link listenForEnd}.
+ */
+let netOnEnd: ((this: TransportSocket) => void) | undefined;
+
+/** net's 'end' listener, then ours: one listener where two would need an array. */
+function onSocketEndAfterNet(this: OwnedSocket): void {
+  netOnEnd!.call(this);
+  this[kTransport].peerEnded();
+}
+
+/**
+ * Listens for the peer's end. A net.Socket already has one 'end' listener
+ * of its own, and a second makes EventEmitter keep an array for them (64
+ * bytes per socket; memory per idle connection is a bench target): where
+ * net's is the only one, it is replaced by one listener that calls it, then
+ * ours, in the order they would have run. Anything else (an HTTP/2 stream,
+ * a socket someone else listens to) gets our listener added.
+ */
+function listenForEnd(socket: OwnedSocket): void {
+  const listeners = socket.listeners('end');
+  const only = listeners.length === 1 ? listeners[0] : undefined;
+  if (
+    typeof only === 'function' &&
+    only.name === 'onReadableStreamEnd' &&
+    (netOnEnd === undefined || netOnEnd === only)
+  ) {
+    netOnEnd = only as (this: TransportSocket) => void;
+    socket.removeListener('end', only as () => void);
+    socket.on('end', onSocketEndAfterNet);
+  } else {
+    socket.on('end', onSocketEnd);
+  }
+}
 function onSocketDrain(this: OwnedSocket): void {
   this[kTransport].drained();
 }
@@ -270,7 +306,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   readonly #socket: TransportSocket;
   readonly #connection: Connection;
   readonly #events: TransportEvents;
-  readonly #boundary: WriteBoundary | undefined;
+  /** The policy's task queue and {@link #runAfterTasks} bound for it (client side only). */
+  readonly #tasks: TaskLink | undefined;
   readonly #settings: TransportSettings;
   /** Made the first time a send has to wait (deflating, a Blob): most connections never need one. */
   #queue: SendQueue | null = null;
@@ -283,8 +320,6 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    * field for both (memory per idle connection is a bench target).
    */
   #deflate: PerMessageDeflate | PerMessageDeflateInit | undefined;
-  /** `#afterTasks`, bound once a boundary first needs it (client side only). */
-  #afterTasksCallback: (() => void) | undefined;
   /** {@link CORKED}, {@link PAUSED_BY_USER}, ... */
   #flags = 0;
   #reads = 0;
@@ -296,7 +331,12 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   constructor(init: SocketTransportInit) {
     this.#socket = init.socket;
     this.#events = init.events;
-    this.#boundary = init.boundary;
+    // One field for both: a server connection has neither (memory per idle
+    // connection is a bench target).
+    this.#tasks =
+      init.boundary === undefined
+        ? undefined
+        : { boundary: init.boundary, afterTasks: () => this.#runAfterTasks() };
     this.#settings = init.settings;
     this.#deflate = init.deflate;
     this.#connection = init.connect(this);
@@ -305,7 +345,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     socket[kTransport] = this;
     socket.on('data', onSocketData);
     if (lendReads(socket, onSocketRead as (length: number) => void)) this.#flags |= LENT_READS;
-    socket.on('end', onSocketEnd);
+    listenForEnd(socket);
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -350,6 +390,11 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   /** Whether reading is paused by the memory budget, until its pressure ends. */
   get pausedByBudget(): boolean {
     return (this.#flags & PAUSED_BY_BUDGET) !== 0;
+  }
+
+  /** The settings it was made with: a server's connections share one object (their policy). */
+  get settings(): TransportSettings {
+    return this.#settings;
   }
 
   /** The socket, for what the policy reads of it (the peer's address). */
@@ -600,14 +645,15 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       if (gatherInRead) this.#cork();
     }
     if ((this.#flags & CORKED) === 0) {
-      if (this.#boundary !== undefined) {
+      const tasks = this.#tasks;
+      if (tasks !== undefined) {
         // Everything written in one task leaves in one writev: when more
         // tasks are queued (a read reported several messages), the socket
         // stays corked until they have run too, so that the answers to them
         // all leave in one syscall. The wait is bounded: those tasks already
         // have their Immediates.
         this.#cork();
-        if (!this.#boundary.afterQueued(this.#afterTasks)) process.nextTick(uncorkLater, this);
+        if (!tasks.boundary.afterQueued(tasks.afterTasks)) process.nextTick(uncorkLater, this);
       } else if (chunks.length > 1) {
         // One writev for header and payload instead of concatenating them.
         socket.cork();
@@ -646,7 +692,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     rsv1: boolean,
     mask: Uint8Array | undefined,
   ): boolean {
-    if (gatherOwner !== this && (gatherInRead || this.#boundary !== undefined)) return false;
+    if (gatherOwner !== this && (gatherInRead || this.#tasks !== undefined)) return false;
     const length = payload.byteLength;
     const size = frameHeaderSize(length, mask !== undefined) + length;
     if (size > GATHER_LIMIT || !this.#socket.writable) return false;
@@ -873,7 +919,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#events.onMessage(toBuffer(data), binary);
     // The policy hands the message on in a task: what followed it in the
     // input waits until that task has run (a reply to it goes first).
-    if (this.#boundary?.afterQueued(this.#afterTasks)) this.#connection.hold();
+    const tasks = this.#tasks;
+    if (tasks?.boundary.afterQueued(tasks.afterTasks)) this.#connection.hold();
   }
 
   /** @internal */
@@ -929,7 +976,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     // The client's writes may wait for its tasks in a cork; the server's
     // replies to this read are gathered, and it corks only if a large frame
     // has to go as chunks of its own.
-    if (this.#boundary !== undefined) this.#cork();
+    if (this.#tasks !== undefined) this.#cork();
     const gathering = this.#startGathering();
     try {
       this.#connection.receiveData(chunk, lent);
@@ -1013,7 +1060,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#compressor!.decompress(data, (error, result) => {
       this.#flags &= ~INFLATING;
       if (connection.state === ConnectionState.Closed) return;
-      if (this.#boundary !== undefined) this.#cork();
+      if (this.#tasks !== undefined) this.#cork();
       const gathering = this.#startGathering();
       try {
         if (error) connection.failWith(toWebSocketError(error));
@@ -1099,13 +1146,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   /** A batch of writes is done: they leave now, unless the policy's tasks are still queued. */
   #endBatch(): void {
     if ((this.#flags & CORKED) === 0) return;
-    const boundary = this.#boundary;
-    if (boundary === undefined || !boundary.afterQueued(this.#afterTasks)) this.uncork();
-  }
-
-  /** {@link #runAfterTasks} as a callback, bound once (only a boundary asks for it). */
-  get #afterTasks(): () => void {
-    return (this.#afterTasksCallback ??= () => this.#runAfterTasks());
+    const tasks = this.#tasks;
+    if (tasks === undefined || !tasks.boundary.afterQueued(tasks.afterTasks)) this.uncork();
   }
 
   /**
@@ -1127,6 +1169,12 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       this.#closeTimer = setTimeout(() => abort(socket), this.#settings.closeTimeout).unref();
     }
   }
+}
+
+/** A client transport's task queue, with the callback it runs after the queued tasks. */
+interface TaskLink {
+  readonly boundary: WriteBoundary;
+  readonly afterTasks: () => void;
 }
 
 /** Drops the connection: a reset, for TCP and HTTP/2 alike. */
