@@ -27,6 +27,13 @@ import {
   type TransportSocket,
   type WriteBoundary,
   allocateUnsafe,
+  kOnClose,
+  kOnClosing,
+  kOnError,
+  kOnMessage,
+  kOnOpen,
+  kOnPong,
+  kOnSocketError,
   withStreamAbort,
 } from '@proj/transport';
 import { type Http2Claim, openHttp2Stream, streamFailure } from './http2-session-pool.js';
@@ -346,7 +353,7 @@ export class NodeLink implements TransportEvents {
   // ---- TransportEvents ----
 
   /** @internal */
-  onOpen(info: OpenInfo): void {
+  [kOnOpen](info: OpenInfo): void {
     this.#opened = true;
     clearTimeout(this.#handshakeTimer);
     if (info.deflate) {
@@ -368,28 +375,28 @@ export class NodeLink implements TransportEvents {
   }
 
   /** @internal */
-  onMessage(data: Buffer, binary: boolean): void {
+  [kOnMessage](data: Buffer, binary: boolean): void {
     this.#handler.onMessage(binary ? ownBuffer(data) : decodeUtf8(data));
   }
 
   /** @internal */
-  onPong(data: Buffer): void {
+  [kOnPong](data: Buffer): void {
     // A copy: the payload may be a view into a buffer the parser reuses.
     this.#handler.onPong(new Uint8Array(data).buffer);
   }
 
   /** @internal */
-  onClosing(): void {
+  [kOnClosing](): void {
     this.#handler.onClosing();
   }
 
   /** @internal */
-  onError(error: WebSocketError): void {
+  [kOnError](error: WebSocketError): void {
     this.#error ??= error;
   }
 
   /** @internal */
-  onClose(code: number, reason: string, wasClean: boolean): void {
+  [kOnClose](code: number, reason: string, wasClean: boolean): void {
     this.#closed = true;
     clearTimeout(this.#handshakeTimer);
     this.#pingInterval?.stop();
@@ -397,7 +404,7 @@ export class NodeLink implements TransportEvents {
   }
 
   /** @internal */
-  onSocketError(error: Error): void {
+  [kOnSocketError](error: Error): void {
     // Before the connection is established, a socket error (DNS, refused,
     // reset, TLS) fails it. After, the transport is just gone: `close`
     // follows with 1006, as in browsers, which report no error then.
@@ -435,7 +442,7 @@ export class NodeLink implements TransportEvents {
   #failUnconnected(error: Error): void {
     if (this.#closed) return;
     this.#error ??= error;
-    this.onClose(CloseCode.Abnormal, '', false);
+    this[kOnClose](CloseCode.Abnormal, '', false);
   }
 }
 

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { ConnectionState } from '@proj/protocol';
-import type { SocketTransport } from '@proj/transport';
+import { ReadMark, type SocketTransport } from '@proj/transport';
 
 /** Nothing arrived during a whole interval after a ping. */
 export function pingTimeoutError(interval: number): Error {
@@ -23,15 +23,16 @@ export function pingTimeoutError(interval: number): Error {
  * this process was blocked, leaves the verdict to the next). Any read counts
  * (a pong, a message, a fragment of one), so a busy connection is never
  * failed for a pong stuck behind a large message. The transport's read
- * counter makes that check free: no timer per pong, no work per message.
+ * mark ({@link ReadMark}) makes that check free: no timer per pong, no work
+ * per message.
  */
 export class PingInterval {
   readonly #transport: SocketTransport;
   readonly #interval: number;
   readonly #onSilent: (error: Error) => void;
   readonly #timer: NodeJS.Timeout;
-  /** The transport's read count when the last ping went out; -1 before the first. */
-  #readsAtPing = -1;
+  /** Whether a tick has pinged yet: the first always does. */
+  #pinged = false;
   /** When the next tick is due, on `performance.now()`'s clock. */
   #due: number;
 
@@ -56,11 +57,11 @@ export class PingInterval {
     const now = performance.now();
     const late = now - this.#due;
     this.#due = now + this.#interval;
-    const reads = transport.reads;
+    const read = transport.takeReadMark(ReadMark.Heartbeat);
     // While reading is paused (a message inflating) an answer could not be
     // read: that is not the peer's silence.
-    if (reads !== this.#readsAtPing || transport.readingPaused) {
-      this.#readsAtPing = reads;
+    if (read || !this.#pinged || transport.readingPaused) {
+      this.#pinged = true;
       transport.ping();
       return;
     }

@@ -186,6 +186,15 @@ const PARSING_PAUSED = 64;
 const HOLDING = 128;
 /** {@link Connection.receiveEnd} was called: every input received takes effect now. */
 const EOF = 256;
+/** The {@link ConnectionState}, in the two bits above the flags. */
+const STATE_SHIFT = 9;
+const STATE_BITS = 0b11 << STATE_SHIFT;
+/**
+ * The opcode of the outgoing fragmented message in progress plus one (0:
+ * none), in the five bits above the state.
+ */
+const SENDING_SHIFT = 11;
+const SENDING_BITS = 0b11111 << SENDING_SHIFT;
 
 /**
  * The sans-I/O RFC 6455 connection: bytes in through {@link receiveData},
@@ -201,28 +210,23 @@ export abstract class Connection implements MessageSink {
   /**
    * Made when the first frame byte arrives: an idle connection holds no
    * parser, assembler or UTF-8 state (at 10,000 idle connections, about
-   * 3.5 MiB), only the options they will be made from.
+   * 3.5 MiB), only the options they will be made from. Its sink is the
+   * message assembler, for {@link bufferedInput} (one field for both).
    */
-  #parser: FrameParser | null = null;
-  /** The parser's assembler, for {@link bufferedInput}. */
-  #assembler: MessageAssembler | null = null;
+  #parser: FrameParser<MessageAssembler> | null = null;
   readonly #limits: MessageLimits;
-  readonly #maskSource: MaskSource | undefined;
-
-  #state: ConnectionState;
   /**
-   * {@link EXPECT_MASKED}, {@link CLOSE_SENT}, ... : every yes/no of the
-   * connection in one field (each field costs 10,000 idle connections 80 KB;
-   * memory per idle connection is a bench target).
+   * {@link EXPECT_MASKED}, {@link CLOSE_SENT}, ..., the state
+   * ({@link STATE_BITS}) and the opcode being sent in fragments
+   * ({@link SENDING_BITS}): every small value of the connection in one field
+   * (each field costs 10,000 idle connections 80 KB; memory per idle
+   * connection is a bench target).
    */
   #bits = 0;
-  #protocol = '';
-  #extensions = '';
-  /** Opcode of the outgoing fragmented message in progress, or -1. */
-  #sendingOpcode = -1;
   /**
    * What most connections never need (input held while paused or holding,
-   * the peer's close frame), made on first use: one field instead of four.
+   * the peer's close frame, a client's mask source, a negotiated subprotocol
+   * or extension), made on first use: one field instead of seven.
    */
   #rare: RareState | null = null;
 
@@ -233,34 +237,66 @@ export abstract class Connection implements MessageSink {
     state: ConnectionState,
   ) {
     this.handler = options.handler;
-    this.#maskSource = maskSource;
-    this.#state = state;
+    if (maskSource !== undefined) this.#extra.maskSource = maskSource;
+    this.#setState(state);
     this.#limits = options.limits ?? options;
-    if (expectMasked) this.#bits = EXPECT_MASKED;
+    if (expectMasked) this.#bits |= EXPECT_MASKED;
     if (options.perMessageDeflate) this.#enableCompression();
   }
 
   /** {@link #rare}, made now if it was not yet. */
   get #extra(): RareState {
-    return (this.#rare ??= { queued: null, heldControl: null, heldError: null, peerClose: null });
+    return (this.#rare ??= {
+      queued: null,
+      heldControl: null,
+      heldError: null,
+      peerClose: null,
+      maskSource: undefined,
+      protocol: '',
+      extensions: '',
+    });
+  }
+
+  // Methods, not accessors: V8 (Node 20) inlines private methods, but calls
+  // private getters and setters, which cost the echo path a few per cent.
+
+  /** The state, kept in {@link #bits}. */
+  #state(): ConnectionState {
+    // Two bits hold exactly the four states.
+    return ((this.#bits & STATE_BITS) >>> STATE_SHIFT) as ConnectionState;
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#bits = (this.#bits & ~STATE_BITS) | (state << STATE_SHIFT);
+  }
+
+  /** Opcode of the outgoing fragmented message in progress, or -1; kept in {@link #bits}. */
+  #sendingOpcode(): number {
+    return ((this.#bits & SENDING_BITS) >>> SENDING_SHIFT) - 1;
+  }
+
+  #setSendingOpcode(opcode: number): void {
+    this.#bits = (this.#bits & ~SENDING_BITS) | ((opcode + 1) << SENDING_SHIFT);
+  }
+
+  /** A client's mask source; a server has none. */
+  #maskSource(): MaskSource | undefined {
+    return this.#rare?.maskSource;
   }
 
   /** The frame parser, made on first use. */
-  get #frames(): FrameParser {
-    return (this.#parser ??= new FrameParser(
-      (this.#assembler = new MessageAssembler(this, this.#limits)),
-      {
-        expectMasked: (this.#bits & EXPECT_MASKED) !== 0,
-        allowRsv1: (this.#bits & COMPRESSION) !== 0,
-        allocate: this.#limits.allocate,
-      },
-    ));
+  get #frames(): FrameParser<MessageAssembler> {
+    return (this.#parser ??= new FrameParser(new MessageAssembler(this, this.#limits), {
+      expectMasked: (this.#bits & EXPECT_MASKED) !== 0,
+      allowRsv1: (this.#bits & COMPRESSION) !== 0,
+      allocate: this.#limits.allocate,
+    }));
   }
 
   /** Parses `chunk`, telling the assembler whether it is only lent (see {@link receiveData}). */
   #parse(chunk: Uint8Array, lent: boolean): void {
     const parser = this.#frames;
-    this.#assembler!.lent = lent;
+    parser.sink.lent = lent;
     parser.push(chunk, lent);
   }
 
@@ -276,7 +312,8 @@ export abstract class Connection implements MessageSink {
    * bytes of a partial frame header are not.
    */
   get bufferedInput(): number {
-    let bytes = this.#assembler === null ? 0 : this.#assembler.bufferedBytes;
+    const parser = this.#parser;
+    let bytes = parser === null ? 0 : parser.sink.bufferedBytes;
     const queued = this.#rare?.queued;
     if (queued) for (const chunk of queued) bytes += chunk.byteLength;
     return bytes;
@@ -314,8 +351,11 @@ export abstract class Connection implements MessageSink {
     this.#bits &= ~PARSING_PAUSED;
     try {
       // What waited is owned (lent input was copied as it was kept).
-      if (this.#assembler !== null) this.#assembler.lent = false;
-      this.#parser?.resume();
+      const parser = this.#parser;
+      if (parser !== null) {
+        parser.sink.lent = false;
+        parser.resume();
+      }
       const queued = this.#rare?.queued ?? null;
       while (
         (this.#bits & PARSING_PAUSED) === 0 &&
@@ -385,7 +425,7 @@ export abstract class Connection implements MessageSink {
    * other. Dropped once the connection is no longer open.
    */
   deliverMessage(data: Uint8Array, binary: boolean): void {
-    if (this.#state !== ConnectionState.Open || (this.#bits & FAILED) !== 0) return;
+    if (this.#state() !== ConnectionState.Open || (this.#bits & FAILED) !== 0) return;
     if (!binary && !isValidUtf8(data)) {
       this.failWith(new InvalidUtf8Error());
       return;
@@ -395,7 +435,9 @@ export abstract class Connection implements MessageSink {
 
   /** Whether input is still parsed (not failed, no close frame yet, not closed). */
   get #accepting(): boolean {
-    return (this.#bits & (FAILED | CLOSE_RECEIVED)) === 0 && this.#state !== ConnectionState.Closed;
+    return (
+      (this.#bits & (FAILED | CLOSE_RECEIVED)) === 0 && this.#state() !== ConnectionState.Closed
+    );
   }
 
   #enableCompression(): void {
@@ -405,17 +447,17 @@ export abstract class Connection implements MessageSink {
 
   /** The current state. */
   get state(): ConnectionState {
-    return this.#state;
+    return this.#state();
   }
 
   /** The subprotocol in use, or `""`. */
   get protocol(): string {
-    return this.#protocol;
+    return this.#rare?.protocol ?? '';
   }
 
   /** The `Sec-WebSocket-Extensions` in use, or `""`. */
   get extensions(): string {
-    return this.#extensions;
+    return this.#rare?.extensions ?? '';
   }
 
   /**
@@ -425,7 +467,7 @@ export abstract class Connection implements MessageSink {
    * transport when it fires, then calls {@link receiveEof}.
    */
   get closeExpected(): boolean {
-    return this.#state === ConnectionState.Closing && (this.#bits & (CLOSE_SENT | FAILED)) !== 0;
+    return this.#state() === ConnectionState.Closing && (this.#bits & (CLOSE_SENT | FAILED)) !== 0;
   }
 
   /**
@@ -451,12 +493,12 @@ export abstract class Connection implements MessageSink {
    */
   receiveData(chunk: Uint8Array, lent = false): void {
     if (!this.#accepting) return;
-    if ((this.#bits & PARSING_PAUSED) !== 0 && this.#state !== ConnectionState.Connecting) {
+    if ((this.#bits & PARSING_PAUSED) !== 0 && this.#state() !== ConnectionState.Connecting) {
       (this.#extra.queued ??= []).push(lent ? this.#own(chunk) : chunk);
       return;
     }
     try {
-      if (this.#state === ConnectionState.Connecting) {
+      if (this.#state() === ConnectionState.Connecting) {
         this.receiveHandshakeData(lent ? this.#own(chunk) : chunk);
       } else {
         this.#parse(chunk, lent);
@@ -483,11 +525,11 @@ export abstract class Connection implements MessageSink {
    * reports `onClose` exactly once.
    */
   receiveEof(): void {
-    if (this.#state === ConnectionState.Closed) return;
+    if (this.#state() === ConnectionState.Closed) return;
     this.receiveEnd();
-    if (this.#state === ConnectionState.Connecting && (this.#bits & FAILED) === 0)
+    if (this.#state() === ConnectionState.Connecting && (this.#bits & FAILED) === 0)
       this.handshakeEof();
-    this.#state = ConnectionState.Closed;
+    this.#setState(ConnectionState.Closed);
     this.#parser?.halt();
     if ((this.#bits & ENDED) === 0) {
       this.#bits |= ENDED;
@@ -553,12 +595,12 @@ export abstract class Connection implements MessageSink {
    *   being sent (the frame would land inside it), or on a client.
    */
   sendEncodedFrame(chunks: readonly Uint8Array[]): void {
-    if (this.#maskSource)
+    if (this.#maskSource())
       throw new InvalidStateError('Clients must mask every frame: encode per connection');
-    if (this.#state !== ConnectionState.Open) {
-      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    if (this.#state() !== ConnectionState.Open) {
+      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state())}`);
     }
-    if (this.#sendingOpcode !== -1) {
+    if (this.#sendingOpcode() !== -1) {
       throw new InvalidStateError('Cannot send a frame inside a fragmented message');
     }
     this.handler.write(chunks);
@@ -572,12 +614,12 @@ export abstract class Connection implements MessageSink {
    */
   close(code?: number, reason?: string): void {
     const body = serializeClosePayload(code, reason);
-    if (this.#state === ConnectionState.Connecting) {
+    if (this.#state() === ConnectionState.Connecting) {
       this.fail(CloseCode.Abnormal);
       return;
     }
-    if (this.#state !== ConnectionState.Open) return;
-    this.#state = ConnectionState.Closing;
+    if (this.#state() !== ConnectionState.Open) return;
+    this.#setState(ConnectionState.Closing);
     this.#writeClose(body);
   }
 
@@ -587,9 +629,9 @@ export abstract class Connection implements MessageSink {
    * calls `end()`, and discards all further input.
    */
   fail(code: number, reason = ''): void {
-    if ((this.#bits & FAILED) !== 0 || this.#state === ConnectionState.Closed) return;
+    if ((this.#bits & FAILED) !== 0 || this.#state() === ConnectionState.Closed) return;
     const sendClose =
-      this.#state === ConnectionState.Open &&
+      this.#state() === ConnectionState.Open &&
       (this.#bits & CLOSE_SENT) === 0 &&
       code !== CloseCode.Abnormal;
     // Validate (RangeError) before changing any state.
@@ -597,7 +639,7 @@ export abstract class Connection implements MessageSink {
     this.#bits |= FAILED;
     this.#parser?.halt();
     if (sendClose) this.#writeClose(body);
-    if (this.#state !== ConnectionState.Connecting) this.#state = ConnectionState.Closing;
+    if (this.#state() !== ConnectionState.Connecting) this.#setState(ConnectionState.Closing);
     this.#end();
   }
 
@@ -606,7 +648,7 @@ export abstract class Connection implements MessageSink {
   /** @internal */
   onMessage(data: Uint8Array, binary: boolean, compressed = false): void {
     // "If readyState is not OPEN, then return": data after our close frame is dropped.
-    if (this.#state !== ConnectionState.Open || (this.#bits & FAILED) !== 0) return;
+    if (this.#state() !== ConnectionState.Open || (this.#bits & FAILED) !== 0) return;
     if (compressed) this.handler.onMessage(data, binary, true);
     else this.handler.onMessage(data, binary);
   }
@@ -647,13 +689,16 @@ export abstract class Connection implements MessageSink {
 
   /** Records what the opening handshake settled. */
   protected setNegotiated(protocol: string, extensions: string): void {
-    this.#protocol = protocol;
-    this.#extensions = extensions;
+    // Most connections negotiate neither: nothing to keep then.
+    if (protocol === '' && extensions === '' && this.#rare === null) return;
+    const rare = this.#extra;
+    rare.protocol = protocol;
+    rare.extensions = extensions;
   }
 
   /** Completes the opening handshake; `rest` are the bytes that followed it. */
   protected open(info: OpenInfo, rest: Uint8Array): void {
-    this.#state = ConnectionState.Open;
+    this.#setState(ConnectionState.Open);
     this.setNegotiated(info.protocol, info.extensions);
     if (info.deflate) this.#enableCompression();
     this.handler.onOpen?.(info);
@@ -669,7 +714,7 @@ export abstract class Connection implements MessageSink {
    * code, e.g. a {@link PayloadTooBigError} found while inflating.
    */
   failWith(error: WebSocketError): void {
-    if ((this.#bits & FAILED) !== 0 || this.#state === ConnectionState.Closed) return;
+    if ((this.#bits & FAILED) !== 0 || this.#state() === ConnectionState.Closed) return;
     if ((this.#bits & HOLDING) !== 0 && !(error instanceof InternalError)) {
       // Nothing after a bad frame is ever processed (RFC 6455 §7.1.7).
       this.#extra.heldError ??= error;
@@ -699,7 +744,7 @@ export abstract class Connection implements MessageSink {
    * connection has closed or failed, to `onCallbackError`. Never throws.
    */
   callbackThrew(error: unknown): void {
-    if ((this.#bits & FAILED) === 0 && this.#state !== ConnectionState.Closed) {
+    if ((this.#bits & FAILED) === 0 && this.#state() !== ConnectionState.Closed) {
       this.failWith(new InternalError(error));
       return;
     }
@@ -730,7 +775,7 @@ export abstract class Connection implements MessageSink {
     if ((this.#bits & CLOSE_SENT) === 0) {
       // "It SHOULD do so as soon as practical": echo the code (and reason,
       // as browsers and ws do) that we received.
-      this.#state = ConnectionState.Closing;
+      this.#setState(ConnectionState.Closing);
       this.#writeClose(code === CloseCode.NoStatus ? EMPTY : serializeClosePayload(code, reason));
       this.handler.onClosing?.(code, reason);
     }
@@ -743,20 +788,20 @@ export abstract class Connection implements MessageSink {
   protected abstract get endsFirst(): boolean;
 
   #sendData(opcode: number, payload: Uint8Array, fin: boolean, compressed: boolean): void {
-    if (this.#state !== ConnectionState.Open) {
-      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    if (this.#state() !== ConnectionState.Open) {
+      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state())}`);
     }
     if (compressed && (this.#bits & COMPRESSION) === 0) {
       throw new InvalidStateError('Cannot send compressed: permessage-deflate was not negotiated');
     }
     let frameOpcode = opcode;
-    if (this.#sendingOpcode !== -1) {
-      if (this.#sendingOpcode !== opcode) {
+    if (this.#sendingOpcode() !== -1) {
+      if (this.#sendingOpcode() !== opcode) {
         throw new InvalidStateError('Cannot mix text and binary fragments in one message');
       }
       frameOpcode = Opcode.Continuation;
     }
-    this.#sendingOpcode = fin ? -1 : opcode;
+    this.#setSendingOpcode(fin ? -1 : opcode);
     this.#writeFrame(frameOpcode, payload, fin, compressed && frameOpcode !== Opcode.Continuation);
   }
 
@@ -765,8 +810,8 @@ export abstract class Connection implements MessageSink {
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       throw new RangeError(`Control frame payload must not exceed ${MAX_CONTROL_PAYLOAD} bytes`);
     }
-    if (this.#state !== ConnectionState.Open) {
-      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state)}`);
+    if (this.#state() !== ConnectionState.Open) {
+      throw new InvalidStateError(`Cannot send: connection is ${stateName(this.#state())}`);
     }
     this.#writeFrame(opcode, payload, true);
   }
@@ -777,7 +822,7 @@ export abstract class Connection implements MessageSink {
   }
 
   #writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
-    const mask = this.#maskSource?.();
+    const mask = this.#maskSource()?.();
     const handler = this.handler;
     if (handler.writeFrame?.(opcode, payload, fin, rsv1, mask) === true) return;
     handler.write(encodeFrame(opcode, payload, { fin, mask, rsv1 }));
@@ -800,6 +845,12 @@ interface RareState {
   heldError: WebSocketError | null;
   /** The peer's close frame (code and reason), once received. */
   peerClose: ClosePayload | null;
+  /** A client's mask source (a server has none). */
+  maskSource: MaskSource | undefined;
+  /** The subprotocol in use, or `""`. */
+  protocol: string;
+  /** The `Sec-WebSocket-Extensions` in use, or `""`. */
+  extensions: string;
 }
 
 /** A control frame held by {@link Connection.hold}. */

@@ -65,8 +65,8 @@ const READ_PAYLOAD = 1;
  * After it throws, the parser's state is undefined: stop feeding it
  * (RFC 6455 §7.1.7 says to discard all further input).
  */
-export class FrameParser {
-  readonly #sink: FrameSink;
+export class FrameParser<Sink extends FrameSink = FrameSink> {
+  readonly #sink: Sink;
   readonly #expectMasked: boolean;
   readonly #allocate: ((size: number) => Uint8Array) | undefined;
   #allowRsv1: boolean;
@@ -89,11 +89,16 @@ export class FrameParser {
   /** The rest of the chunk that was being parsed when {@link suspend} was called. */
   #rest: Uint8Array | null = null;
 
-  constructor(sink: FrameSink, options: FrameParserOptions) {
+  constructor(sink: Sink, options: FrameParserOptions) {
     this.#sink = sink;
     this.#expectMasked = options.expectMasked;
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#allocate = options.allocate;
+  }
+
+  /** The sink it was made with. */
+  get sink(): Sink {
+    return this.#sink;
   }
 
   /** Allows or forbids RSV1 from now on (set once an extension is negotiated). */

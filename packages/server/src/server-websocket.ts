@@ -12,11 +12,19 @@ import {
 } from '@proj/protocol';
 import type { PerMessageDeflateInit } from '@proj/deflate';
 import {
+  ReadMark,
   SocketTransport,
-  type TransportEvents,
   type TransportSettings,
   type TransportSocket,
   allocateUnsafe,
+  kOnCallbackError,
+  kOnClose,
+  kOnDrain,
+  kOnError,
+  kOnEvicted,
+  kOnMessage,
+  kOnPing,
+  kOnPong,
 } from '@proj/transport';
 import {
   CLOSE_CAUSES,
@@ -129,16 +137,9 @@ export interface ConnectionPolicy extends TransportSettings {
 const kHeartbeat = Symbol('heartbeat');
 const kIdleSweep = Symbol('idleSweep');
 const kSendEncoded = Symbol('sendEncoded');
-const kOnMessage = Symbol('onMessage');
-const kOnPong = Symbol('onPong');
-const kOnError = Symbol('onError');
-const kOnClose = Symbol('onClose');
-const kOnDrain = Symbol('onDrain');
-const kOnCallbackError = Symbol('onCallbackError');
 const kCloseAs = Symbol('closeAs');
 const kTerminateAs = Symbol('terminateAs');
 const kWireBytes = Symbol('wireBytes');
-const kEvict = Symbol('evict');
 const kExceedsBacklog = Symbol('exceedsBacklog');
 const kWouldPassBacklog = Symbol('wouldPassBacklog');
 const kRefuseSend = Symbol('refuseSend');
@@ -191,45 +192,18 @@ const CAUSE_SHIFT = 3;
 const CAUSE_BITS = 0b11111 << CAUSE_SHIFT;
 // Five bits hold 31 causes and "none yet": a new cause past that needs a wider field.
 if (CLOSE_CAUSES.length >= 0b11111) throw new Error('CLOSE_CAUSES outgrew its 5 bits');
+/** Idle sweeps in a row that found nothing read, in the bits above the cause. */
+const IDLE_SHIFT = 8;
+/**
+ * The count stops here (22 bits: an idle timeout of 48 days at one sweep a
+ * second), below the sign bit.
+ */
+const IDLE_MAX = (1 << 22) - 1;
+const IDLE_BITS = IDLE_MAX << IDLE_SHIFT;
 
 /** A connection's policy: its transport's settings (one field fewer per connection). */
 const policyOf = (transport: SocketTransport): ConnectionPolicy =>
   transport.settings as ConnectionPolicy;
-
-/**
- * What the transport reports, forwarded to its ServerWebSocket: one small
- * object per connection instead of a closure per callback.
- */
-class ServerEvents implements TransportEvents {
-  readonly #owner: ServerWebSocket<unknown>;
-  constructor(owner: ServerWebSocket<unknown>) {
-    this.#owner = owner;
-  }
-  onMessage(data: Buffer, binary: boolean): void {
-    this.#owner[kOnMessage](data, binary);
-  }
-  onPing(data: Buffer): void {
-    this.#owner.emit('ping', data);
-  }
-  onPong(data: Buffer): void {
-    this.#owner[kOnPong](data);
-  }
-  onError(error: WebSocketError): void {
-    this.#owner[kOnError](error);
-  }
-  onClose(code: number, reason: string, wasClean: boolean): void {
-    this.#owner[kOnClose](code, reason, wasClean);
-  }
-  onDrain(): void {
-    this.#owner[kOnDrain]();
-  }
-  onCallbackError(error: unknown): void {
-    this.#owner[kOnCallbackError](error);
-  }
-  onEvicted(): void {
-    this.#owner[kEvict]();
-  }
-}
 
 /**
  * One WebSocket connection on the server. Created by {@link WebSocketServer}
@@ -254,13 +228,13 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 
   /** The transport; its `settings` are this connection's {@link ConnectionPolicy}. */
   readonly #transport: SocketTransport;
-  /** {@link PONGED}, {@link DRAIN_OWED}, {@link CAPTURING}, and the close cause ({@link CAUSE_BITS}). */
+  /**
+   * {@link PONGED}, {@link DRAIN_OWED}, {@link CAPTURING}, the close cause
+   * ({@link CAUSE_BITS}) and the idle sweeps in a row ({@link IDLE_BITS}).
+   * Whether anything was read since the last heartbeat tick or idle sweep is
+   * the transport's {@link ReadMark}.
+   */
   #flags = EventEmitter.captureRejections ? PONGED | CAPTURING : PONGED;
-  /** The transport's read count at the last heartbeat tick. */
-  #readsAtHeartbeat = 0;
-  /** The transport's read count at the last idle sweep, and sweeps since it changed. */
-  #readsAtSweep = 0;
-  #idleSweeps = 0;
 
   /** @internal */
   constructor(init: ServerWebSocketInit<Data>) {
@@ -290,7 +264,10 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
           limits: limitsOf(policy),
           perMessageDeflate: init.deflate !== undefined,
         }),
-      events: new ServerEvents(this as ServerWebSocket<unknown>),
+      // This socket hears the transport itself, through the symbol-keyed
+      // TransportEvents methods below: no forwarding object per connection
+      // (memory per idle connection is a bench target).
+      events: this,
       settings: policy,
       deflate: init.deflate,
     });
@@ -470,9 +447,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /**
    * The memory budget evicted this connection: closed with 1013 without
    * reading more of it (the peer's reply could not be seen).
-   * @internal
+   * @internal TransportEvents
    */
-  [kEvict](): void {
+  [kOnEvicted](): void {
     if (this.readyState === ConnectionState.Open) this[kCauseIs]('memory-budget');
     if (debugging) debug('evicted over the memory budget: unread for a whole interval');
     this.#transport.closeAndDrop(CloseCode.TryAgainLater, 'Memory budget exceeded');
@@ -618,9 +595,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   [kHeartbeat](): boolean {
     const transport = this.#transport;
     if (transport.connection.state !== ConnectionState.Open) return true;
-    const reads = transport.reads;
-    const heard = (this.#flags & PONGED) !== 0 || reads !== this.#readsAtHeartbeat;
-    this.#readsAtHeartbeat = reads;
+    const read = transport.takeReadMark(ReadMark.Heartbeat);
+    const heard = (this.#flags & PONGED) !== 0 || read;
     // While paused a pong cannot be read: the application stopped reading,
     // which is not the peer's silence.
     if (!heard && !transport.readingPaused) {
@@ -640,13 +616,15 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   [kIdleSweep](limit: number): void {
     const transport = this.#transport;
     if (transport.connection.state !== ConnectionState.Open) return;
-    const reads = transport.reads;
-    if (transport.readingPaused || reads !== this.#readsAtSweep) {
-      this.#readsAtSweep = reads;
-      this.#idleSweeps = 0;
-    } else if (++this.#idleSweeps >= limit) {
-      this[kCloseAs]('idle-timeout', CloseCode.GoingAway, 'Idle timeout');
+    const read = transport.takeReadMark(ReadMark.IdleSweep);
+    const flags = this.#flags & ~IDLE_BITS;
+    if (transport.readingPaused || read) {
+      this.#flags = flags;
+      return;
     }
+    const sweeps = Math.min(((this.#flags & IDLE_BITS) >>> IDLE_SHIFT) + 1, IDLE_MAX);
+    this.#flags = flags | (sweeps << IDLE_SHIFT);
+    if (sweeps >= limit) this[kCloseAs]('idle-timeout', CloseCode.GoingAway, 'Idle timeout');
   }
 
   /** @internal */
@@ -655,7 +633,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     return [socket.bytesRead ?? 0, socket.bytesWritten ?? 0];
   }
 
-  /** @internal TransportEvents.onMessage */
+  /** @internal TransportEvents */
   [kOnMessage](data: Buffer, binary: boolean): void {
     const counters = policyOf(this.#transport).counters;
     if (counters) counters.messagesReceived++;
@@ -670,18 +648,23 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     }
   }
 
-  /** @internal TransportEvents.onPong */
+  /** @internal TransportEvents */
+  [kOnPing](data: Buffer): void {
+    this.emit('ping', data);
+  }
+
+  /** @internal TransportEvents */
   [kOnPong](data: Buffer): void {
     this.#flags |= PONGED;
     this.emit('pong', data);
   }
 
-  /** @internal TransportEvents.onDrain */
+  /** @internal TransportEvents */
   [kOnDrain](): void {
     this.emit('drain');
   }
 
-  /** @internal TransportEvents.onError */
+  /** @internal TransportEvents */
   [kOnError](error: WebSocketError): void {
     const userCode = error instanceof InternalError;
     this[kCauseIs](userCode ? 'user-error' : 'protocol-error');
@@ -702,7 +685,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     }
   }
 
-  /** @internal TransportEvents.onCallbackError: a `close` or `error` listener threw. */
+  /** @internal TransportEvents: a `close` or `error` listener threw. */
   [kOnCallbackError](error: unknown): void {
     policyOf(this.#transport).reportUserError?.(
       error,
@@ -711,7 +694,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     );
   }
 
-  /** @internal TransportEvents.onClose */
+  /** @internal TransportEvents */
   [kOnClose](code: number, reason: string, wasClean: boolean): void {
     const policy = policyOf(this.#transport);
     policy.topics?.unsubscribeAll(this as ServerWebSocket<unknown>);

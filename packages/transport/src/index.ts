@@ -5,6 +5,7 @@
  */
 export {
   CLOSE_LINGER_MS,
+  ReadMark,
   SocketTransport,
   type SocketTransportInit,
   type TransportEvents,
@@ -12,6 +13,17 @@ export {
   type TransportSocket,
   type WriteBoundary,
   allocateUnsafe,
+  kOnCallbackError,
+  kOnClose,
+  kOnClosing,
+  kOnDrain,
+  kOnError,
+  kOnEvicted,
+  kOnMessage,
+  kOnOpen,
+  kOnPing,
+  kOnPong,
+  kOnSocketError,
   toBuffer,
 } from './socket-transport.js';
 export {

@@ -28,43 +28,71 @@ import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
  */
 export const allocateUnsafe = (size: number): Buffer => Buffer.allocUnsafe(size);
 
+// The keys of TransportEvents: symbols, so that the policy's own object (a
+// server's ServerWebSocket) can be the events target, without a forwarding
+// object per connection (memory per idle connection is a bench target) and
+// without the callbacks showing on its public API.
+/** {@link TransportEvents}: the opening handshake succeeded. */
+export const kOnOpen: unique symbol = Symbol('onOpen');
+/** {@link TransportEvents}: a message. */
+export const kOnMessage: unique symbol = Symbol('onMessage');
+/** {@link TransportEvents}: a ping. */
+export const kOnPing: unique symbol = Symbol('onPing');
+/** {@link TransportEvents}: a pong. */
+export const kOnPong: unique symbol = Symbol('onPong');
+/** {@link TransportEvents}: the peer started the closing handshake. */
+export const kOnClosing: unique symbol = Symbol('onClosing');
+/** {@link TransportEvents}: the connection failed. */
+export const kOnError: unique symbol = Symbol('onError');
+/** {@link TransportEvents}: the connection is closed. */
+export const kOnClose: unique symbol = Symbol('onClose');
+/** {@link TransportEvents}: the write backlog emptied. */
+export const kOnDrain: unique symbol = Symbol('onDrain');
+/** {@link TransportEvents}: the socket reported an error. */
+export const kOnSocketError: unique symbol = Symbol('onSocketError');
+/** {@link TransportEvents}: the memory budget evicted the connection. */
+export const kOnEvicted: unique symbol = Symbol('onEvicted');
+/** {@link TransportEvents}: a listener threw after the close. */
+export const kOnCallbackError: unique symbol = Symbol('onCallbackError');
+
 /**
  * What the policy above a transport (the server's `ServerWebSocket`, the
- * client's link) hears, synchronously and in order.
+ * client's link) hears, synchronously and in order. Keyed by the symbols
+ * above.
  */
 export interface TransportEvents {
   /** The opening handshake succeeded (client side). */
-  onOpen?(info: OpenInfo): void;
+  [kOnOpen]?(info: OpenInfo): void;
   /**
    * A message, inflated if it was compressed. `data` is a view into a buffer
    * that nobody else writes (text: validated UTF-8, still bytes).
    */
-  onMessage(data: Buffer, binary: boolean): void;
+  [kOnMessage](data: Buffer, binary: boolean): void;
   /** A ping arrived; the pong has been sent (unless over `pongBacklogLimit`). */
-  onPing?(data: Buffer): void;
+  [kOnPing]?(data: Buffer): void;
   /** A pong arrived. */
-  onPong?(data: Buffer): void;
+  [kOnPong]?(data: Buffer): void;
   /** The peer started the closing handshake; our close frame went in reply. */
-  onClosing?(code: number, reason: string): void;
+  [kOnClosing]?(code: number, reason: string): void;
   /** The connection failed (a close frame with `error.closeCode` went where possible). */
-  onError(error: WebSocketError): void;
+  [kOnError](error: WebSocketError): void;
   /** The connection is closed; always the last report. */
-  onClose(code: number, reason: string, wasClean: boolean): void;
+  [kOnClose](code: number, reason: string, wasClean: boolean): void;
   /** The socket's write backlog emptied after a write returned `false`. */
-  onDrain?(): void;
+  [kOnDrain]?(): void;
   /** The socket reported an error (`close` follows). */
-  onSocketError?(error: Error): void;
+  [kOnSocketError]?(error: Error): void;
   /**
    * The memory budget evicted this connection (it stayed stopped for a whole
    * interval under pressure): close it, without reading more of it (e.g.
    * `closeAndDrop`). Without this the socket is destroyed.
    */
-  onEvicted?(): void;
+  [kOnEvicted]?(): void;
   /**
    * A listener threw after the connection had closed or failed, so it could
    * not be failed with 1011 (see `ConnectionHandler.onCallbackError`).
    */
-  onCallbackError?(error: unknown): void;
+  [kOnCallbackError]?(error: unknown): void;
 }
 
 /**
@@ -165,6 +193,23 @@ const CLOSED_WHILE_INFLATING = 16;
 const PAUSED_BY_BUDGET = 32;
 /** The socket reads into the shared buffer (`lent-reads.ts`). */
 const LENT_READS = 64;
+
+/**
+ * Marks that every socket read sets, for a policy to take with
+ * {@link SocketTransport.takeReadMark}: whether anything was read since it
+ * last took that mark, without a read counter per connection, nor a copy of
+ * one per check (memory per idle connection is a bench target). They are
+ * bits of the transport's flags, above the ones listed before.
+ */
+export const ReadMark = {
+  /** The heartbeat's: a server's or a client's ping interval. */
+  Heartbeat: 128,
+  /** The server's idle sweep. */
+  IdleSweep: 256,
+} as const;
+/** One of {@link ReadMark}. */
+export type ReadMark = (typeof ReadMark)[keyof typeof ReadMark];
+const READ_MARKS = ReadMark.Heartbeat | ReadMark.IdleSweep;
 
 /** A socket that knows its transport, for the shared listeners below. */
 type OwnedSocket = TransportSocket & { [kTransport]: SocketTransport };
@@ -306,39 +351,25 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   readonly #socket: TransportSocket;
   readonly #connection: Connection;
   readonly #events: TransportEvents;
-  /** The policy's task queue and {@link #runAfterTasks} bound for it (client side only). */
-  readonly #tasks: TaskLink | undefined;
   readonly #settings: TransportSettings;
-  /** Made the first time a send has to wait (deflating, a Blob): most connections never need one. */
-  #queue: SendQueue | null = null;
-  #closeTimer: NodeJS.Timeout | undefined;
-  /** The callback of the send being written, attached to its frame's last chunk. */
-  #sendCallback: SendCallback | undefined;
-  /**
-   * permessage-deflate's settings once negotiated, replaced by the
-   * (de)compressor made from them on the first message that needs it: one
-   * field for both (memory per idle connection is a bench target).
-   */
-  #deflate: PerMessageDeflate | PerMessageDeflateInit | undefined;
-  /** {@link CORKED}, {@link PAUSED_BY_USER}, ... */
+  /** {@link CORKED}, {@link PAUSED_BY_USER}, ..., and the {@link ReadMark}s. */
   #flags = 0;
-  #reads = 0;
-  /** Input bytes counted against the memory budget now. */
-  #inputCounted = 0;
-  /** Output bytes counted against the memory budget now. */
-  #outputCounted = 0;
+  /**
+   * What an idle server connection does not use (the client's task queue,
+   * compression, the send queue, the close timer, a send callback, budget
+   * counts), made on first use: one field instead of seven (memory per idle
+   * connection is a bench target). Read through the accessors below.
+   */
+  #rare: RareState | null = null;
 
   constructor(init: SocketTransportInit) {
     this.#socket = init.socket;
     this.#events = init.events;
-    // One field for both: a server connection has neither (memory per idle
-    // connection is a bench target).
-    this.#tasks =
-      init.boundary === undefined
-        ? undefined
-        : { boundary: init.boundary, afterTasks: () => this.#runAfterTasks() };
     this.#settings = init.settings;
-    this.#deflate = init.deflate;
+    if (init.boundary !== undefined) {
+      this.#extra.tasks = { boundary: init.boundary, afterTasks: () => this.#runAfterTasks() };
+    }
+    this.#setDeflate(init.deflate);
     this.#connection = init.connect(this);
     const socket = init.socket as OwnedSocket;
     socket.setNoDelay?.(true);
@@ -349,6 +380,84 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+  }
+
+  /** {@link #rare}, made now if it was not yet. */
+  get #extra(): RareState {
+    return (this.#rare ??= {
+      tasks: undefined,
+      deflate: undefined,
+      queue: null,
+      closeTimer: undefined,
+      sendCallback: undefined,
+      inputCounted: 0,
+      outputCounted: 0,
+    });
+  }
+
+  // Each setter below makes #rare only for a value other than the default.
+  // Methods, not accessors: V8 (Node 20) inlines private methods, but calls
+  // private getters and setters, which cost the echo path a few per cent.
+
+  /** The policy's task queue and {@link #runAfterTasks} bound for it (client side only). */
+  #tasks(): TaskLink | undefined {
+    return this.#rare?.tasks;
+  }
+
+  /**
+   * permessage-deflate's settings once negotiated, replaced by the
+   * (de)compressor made from them on the first message that needs it.
+   */
+  #deflate(): PerMessageDeflate | PerMessageDeflateInit | undefined {
+    return this.#rare?.deflate;
+  }
+
+  #setDeflate(deflate: PerMessageDeflate | PerMessageDeflateInit | undefined): void {
+    if (deflate !== undefined || this.#rare !== null) this.#extra.deflate = deflate;
+  }
+
+  /** Made the first time a send has to wait (deflating, a Blob): most connections never need one. */
+  #queue(): SendQueue | null {
+    return this.#rare?.queue ?? null;
+  }
+
+  #closeTimer(): NodeJS.Timeout | undefined {
+    return this.#rare?.closeTimer;
+  }
+
+  #setCloseTimer(timer: NodeJS.Timeout | undefined): void {
+    if (timer !== undefined || this.#rare !== null) this.#extra.closeTimer = timer;
+  }
+
+  /**
+   * The callback of the send being written, attached to its frame's last
+   * chunk: returned, and forgotten. Every frame written asks, so a send
+   * without one (most) touches nothing more.
+   */
+  #takeSendCallback(): SendCallback | undefined {
+    const rare = this.#rare;
+    if (rare === null) return undefined;
+    const callback = rare.sendCallback;
+    rare.sendCallback = undefined;
+    return callback;
+  }
+
+  /** Input bytes counted against the memory budget now. */
+  #inputCounted(): number {
+    return this.#rare?.inputCounted ?? 0;
+  }
+
+  #setInputCounted(bytes: number): void {
+    if (bytes !== 0 || this.#rare !== null) this.#extra.inputCounted = bytes;
+  }
+
+  /** Output bytes counted against the memory budget now. */
+  #outputCounted(): number {
+    return this.#rare?.outputCounted ?? 0;
+  }
+
+  #setOutputCounted(bytes: number): void {
+    if (bytes !== 0 || this.#rare !== null) this.#extra.outputCounted = bytes;
   }
 
   /** The sans-I/O connection. */
@@ -370,16 +479,22 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /**
    * Whether the socket's backlog is over its high-water mark: wait for
-   * `onDrain`. Gathered bytes never make it so: they are written as soon as
-   * they and the backlog reach the mark, and the socket judges that write.
+   * {@link kOnDrain}. Gathered bytes never make it so: they are written as
+   * soon as they and the backlog reach the mark, and the socket judges that
+   * write.
    */
   get needsDrain(): boolean {
     return this.#socket.writableNeedDrain;
   }
 
-  /** Socket reads so far: a heartbeat compares it between ticks. */
-  get reads(): number {
-    return this.#reads;
+  /**
+   * Whether the socket was read since `mark` was last taken (or since the
+   * transport was made); clears it.
+   */
+  takeReadMark(mark: ReadMark): boolean {
+    const flags = this.#flags;
+    this.#flags = flags & ~mark;
+    return (flags & mark) !== 0;
   }
 
   /** Whether reading is paused by {@link pause}. */
@@ -409,7 +524,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** Starts permessage-deflate with what the handshake settled (client side, on open). */
   useCompression(init: PerMessageDeflateInit): void {
-    if (!(this.#deflate instanceof PerMessageDeflate)) this.#deflate = init;
+    if (!(this.#deflate() instanceof PerMessageDeflate)) this.#setDeflate(init);
   }
 
   // ---- sending: everything goes through the one queue ----
@@ -436,7 +551,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
         return;
       }
     }
-    const queue = this.#queue;
+    const queue = this.#queue();
     if (queue !== null && queue.busy) queue.message(data, binary, fin, callback);
     else this.writeMessage(data, binary, fin, false, callback);
   }
@@ -453,7 +568,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    */
   sendEncoded(chunks: readonly Uint8Array[]): boolean {
     if (this.#connection.state !== ConnectionState.Open) return false;
-    const queue = this.#queue;
+    const queue = this.#queue();
     return queue !== null && queue.busy ? queue.encoded(chunks) : this.writeEncoded(chunks);
   }
 
@@ -474,7 +589,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    *   at once even when the close itself has to wait.
    */
   close(code?: number, reason?: string): void {
-    const queue = this.#queue;
+    const queue = this.#queue();
     if (queue !== null && queue.busy) {
       serializeClosePayload(code, reason);
       queue.close(code, reason);
@@ -519,20 +634,21 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal BudgetReader: bytes of unfinished input counted against the memory budget. */
   get heldInput(): number {
-    return this.#inputCounted;
+    return this.#inputCounted();
   }
 
   /**
    * @internal BudgetReader: stopped for a whole interval under pressure.
    * Uncounted at once (the budget goes on with the next largest), then the
-   * policy closes it ({@link TransportEvents.onEvicted}), or it is destroyed.
+   * policy closes it ({@link kOnEvicted}), or it is destroyed.
    */
   evictForPressure(): void {
     if (this.#settings.memoryBudget !== undefined) {
       this.#countInput(0);
       this.#countOutput(0);
     }
-    if (this.#events.onEvicted) this.#events.onEvicted();
+    const events = this.#events;
+    if (events[kOnEvicted]) events[kOnEvicted]();
     else this.terminate();
   }
 
@@ -542,7 +658,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    * no longer read (its close frame could not be seen).
    */
   closeAndDrop(code: number, reason: string): void {
-    const queue = this.#queue;
+    const queue = this.#queue();
     if (this.#connection.state === ConnectionState.Open && (queue === null || !queue.busy)) {
       this.#connection.close(code, reason);
     }
@@ -568,7 +684,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       if (callback) process.nextTick(callback, notOpen(connection.state));
       return;
     }
-    this.#sendCallback = callback;
+    if (callback !== undefined) this.#extra.sendCallback = callback;
     try {
       if (binary) {
         connection.sendBinary(typeof payload === 'string' ? Buffer.from(payload) : payload, {
@@ -582,10 +698,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       // Thrown before anything was written (e.g. mixing text and binary
       // fragments): the callback must not ride on the next frame, and still
       // hears of it (a caller counting its sends relies on one call each).
-      if (this.#sendCallback !== undefined) {
-        process.nextTick(this.#sendCallback, new Error('Nothing was sent'));
-        this.#sendCallback = undefined;
-      }
+      const unsent = callback === undefined ? undefined : this.#takeSendCallback();
+      if (unsent !== undefined) process.nextTick(unsent, new Error('Nothing was sent'));
     }
   }
 
@@ -631,8 +745,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   /** @internal */
   write(chunks: readonly Uint8Array[]): void {
     const socket = this.#socket;
-    const callback = this.#sendCallback;
-    this.#sendCallback = undefined;
+    const callback = this.#takeSendCallback();
     if (!socket.writable) {
       if (callback) process.nextTick(callback, new Error('Socket is closed'));
       return;
@@ -645,7 +758,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       if (gatherInRead) this.#cork();
     }
     if ((this.#flags & CORKED) === 0) {
-      const tasks = this.#tasks;
+      const tasks = this.#tasks();
       if (tasks !== undefined) {
         // Everything written in one task leaves in one writev: when more
         // tasks are queued (a read reported several messages), the socket
@@ -692,7 +805,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     rsv1: boolean,
     mask: Uint8Array | undefined,
   ): boolean {
-    if (gatherOwner !== this && (gatherInRead || this.#tasks !== undefined)) return false;
+    if (gatherOwner !== this && (gatherInRead || this.#tasks() !== undefined)) return false;
     const length = payload.byteLength;
     const size = frameHeaderSize(length, mask !== undefined) + length;
     if (size > GATHER_LIMIT || !this.#socket.writable) return false;
@@ -704,11 +817,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     options.mask = mask;
     gatherEnd = encodeFrameInto(slab, gatherEnd, opcode, payload, options);
     options.mask = undefined;
-    const callback = this.#sendCallback;
-    if (callback !== undefined) {
-      this.#sendCallback = undefined;
-      gatherCallbacks.push(callback);
-    }
+    const callback = this.#takeSendCallback();
+    if (callback !== undefined) gatherCallbacks.push(callback);
     this.#flushAtHighWaterMark();
     return true;
   }
@@ -750,8 +860,9 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   /**
    * Writes what was gathered once it and the socket's backlog reach the
    * high-water mark: gathering then saves no system call worth waiting for,
-   * and the socket, not the gather buffer, says when to wait for `onDrain`
-   * (a net.Socket whose write completes at once emits none, however large).
+   * and the socket, not the gather buffer, says when to wait for
+   * {@link kOnDrain} (a net.Socket whose write completes at once emits none,
+   * however large).
    */
   #flushAtHighWaterMark(): void {
     const socket = this.#socket;
@@ -893,10 +1004,10 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    * socket is then closed (gracefully, unless bytes arrive at that moment).
    */
   #lingerAfterClose(): void {
-    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#closeTimer());
     const socket = this.#socket;
     const linger = Math.min(CLOSE_LINGER_MS, this.#settings.closeTimeout);
-    this.#closeTimer = setTimeout(() => socket.destroy(), linger).unref();
+    this.#setCloseTimer(setTimeout(() => socket.destroy(), linger).unref());
   }
 
   /** @internal */
@@ -907,7 +1018,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal */
   onOpen(info: OpenInfo): void {
-    this.#events.onOpen?.(info);
+    this.#events[kOnOpen]?.(info);
   }
 
   /** @internal */
@@ -916,51 +1027,51 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       this.#inflate(data, binary);
       return;
     }
-    this.#events.onMessage(toBuffer(data), binary);
+    this.#events[kOnMessage](toBuffer(data), binary);
     // The policy hands the message on in a task: what followed it in the
     // input waits until that task has run (a reply to it goes first).
-    const tasks = this.#tasks;
+    const tasks = this.#tasks();
     if (tasks?.boundary.afterQueued(tasks.afterTasks)) this.#connection.hold();
   }
 
   /** @internal */
   onPing(data: Uint8Array): void {
-    this.#events.onPing?.(toBuffer(data));
+    this.#events[kOnPing]?.(toBuffer(data));
   }
 
   /** @internal */
   onPong(data: Uint8Array): void {
-    this.#events.onPong?.(toBuffer(data));
+    this.#events[kOnPong]?.(toBuffer(data));
   }
 
   /** @internal */
   onClosing(code: number, reason: string): void {
-    this.#events.onClosing?.(code, reason);
+    this.#events[kOnClosing]?.(code, reason);
   }
 
   /** @internal */
   onError(error: WebSocketError): void {
-    this.#events.onError(error);
+    this.#events[kOnError](error);
   }
 
   /** @internal */
   onCallbackError(error: unknown): void {
-    this.#events.onCallbackError?.(error);
+    this.#events[kOnCallbackError]?.(error);
   }
 
   /** @internal */
   onClose(code: number, reason: string, wasClean: boolean): void {
-    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#closeTimer());
     const budget = this.#settings.memoryBudget;
     if (budget !== undefined) {
       budget.forget(this);
       this.#countInput(0);
       this.#countOutput(0);
     }
-    const deflate = this.#deflate;
+    const deflate = this.#deflate();
     if (deflate instanceof PerMessageDeflate) deflate.close();
-    this.#queue?.abort(notOpen(ConnectionState.Closed));
-    this.#events.onClose(code, reason, wasClean);
+    this.#queue()?.abort(notOpen(ConnectionState.Closed));
+    this.#events[kOnClose](code, reason, wasClean);
   }
 
   // ---- socket events (the shared listeners above) ----
@@ -972,11 +1083,11 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal `lent`: `chunk` is the shared read buffer's, valid for this call only. */
   receive(chunk: Buffer, lent = false): void {
-    this.#reads++;
+    this.#flags |= READ_MARKS;
     // The client's writes may wait for its tasks in a cork; the server's
     // replies to this read are gathered, and it corks only if a large frame
     // has to go as chunks of its own.
-    if (this.#tasks !== undefined) this.#cork();
+    if (this.#tasks() !== undefined) this.#cork();
     const gathering = this.#startGathering();
     try {
       this.#connection.receiveData(chunk, lent);
@@ -998,10 +1109,10 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal */
   drained(): void {
-    if (this.#outputCounted !== 0) this.#countOutput(0);
+    if (this.#outputCounted() !== 0) this.#countOutput(0);
     // Called from the socket's 'drain': a throw here would be uncaught.
     try {
-      this.#events.onDrain?.();
+      this.#events[kOnDrain]?.();
     } catch (error) {
       this.#connection.callbackThrew(error);
     }
@@ -1009,7 +1120,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal */
   socketError(error: Error): void {
-    this.#events.onSocketError?.(error);
+    this.#events[kOnSocketError]?.(error);
   }
 
   /**
@@ -1034,7 +1145,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal The socket closed. */
   closed(): void {
-    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#closeTimer());
     // A message that arrived whole before the end is still delivered: the
     // end is reported once it has been inflated.
     if ((this.#flags & INFLATING) !== 0) this.#flags |= CLOSED_WHILE_INFLATING;
@@ -1045,9 +1156,11 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** The compressor, made now if it was not yet; `undefined` without permessage-deflate. */
   get #compressor(): PerMessageDeflate | undefined {
-    const deflate = this.#deflate;
+    const deflate = this.#deflate();
     if (deflate === undefined || deflate instanceof PerMessageDeflate) return deflate;
-    return (this.#deflate = new PerMessageDeflate(deflate));
+    const compressor = new PerMessageDeflate(deflate);
+    this.#setDeflate(compressor);
+    return compressor;
   }
 
   /** Inflates a compressed message; parsing and reading wait, so nothing overtakes it. */
@@ -1060,7 +1173,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#compressor!.decompress(data, (error, result) => {
       this.#flags &= ~INFLATING;
       if (connection.state === ConnectionState.Closed) return;
-      if (this.#tasks !== undefined) this.#cork();
+      if (this.#tasks() !== undefined) this.#cork();
       const gathering = this.#startGathering();
       try {
         if (error) connection.failWith(toWebSocketError(error));
@@ -1102,12 +1215,12 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    * most: TCP flow control then pushes back on the peer.
    */
   #countInput(held: number): void {
-    const before = this.#inputCounted;
+    const before = this.#inputCounted();
     // The common case: every message so far arrived within its read.
     if (held === 0 && before === 0) return;
     const budget = this.#settings.memoryBudget!;
     if (held !== before) {
-      this.#inputCounted = held;
+      this.#setInputCounted(held);
       budget.setInput(this, before, held);
     }
     if ((this.#flags & PAUSED_BY_BUDGET) === 0 && budget.shouldPause(held)) {
@@ -1119,15 +1232,15 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** Counts `queued` bytes of output against the memory budget. */
   #countOutput(queued: number): void {
-    const before = this.#outputCounted;
+    const before = this.#outputCounted();
     if (queued === before) return;
-    this.#outputCounted = queued;
+    this.#setOutputCounted(queued);
     this.#settings.memoryBudget!.setOutput(before, queued);
   }
 
   /** The send queue, made now if it was not yet. */
   get #sendQueue(): SendQueue {
-    return (this.#queue ??= new SendQueue(this));
+    return this.#rare?.queue ?? (this.#extra.queue = new SendQueue(this));
   }
 
   #cork(): void {
@@ -1146,7 +1259,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   /** A batch of writes is done: they leave now, unless the policy's tasks are still queued. */
   #endBatch(): void {
     if ((this.#flags & CORKED) === 0) return;
-    const tasks = this.#tasks;
+    const tasks = this.#tasks();
     if (tasks === undefined || !tasks.boundary.afterQueued(tasks.afterTasks)) this.uncork();
   }
 
@@ -1164,9 +1277,9 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** Arms the close timer once the connection waits for the peer to close. */
   #armCloseTimer(): void {
-    if (this.#closeTimer === undefined && this.#connection.closeExpected) {
+    if (this.#closeTimer() === undefined && this.#connection.closeExpected) {
       const socket = this.#socket;
-      this.#closeTimer = setTimeout(() => abort(socket), this.#settings.closeTimeout).unref();
+      this.#setCloseTimer(setTimeout(() => abort(socket), this.#settings.closeTimeout).unref());
     }
   }
 }
@@ -1175,6 +1288,17 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 interface TaskLink {
   readonly boundary: WriteBoundary;
   readonly afterTasks: () => void;
+}
+
+/** The rarely used state of a {@link SocketTransport}; see its accessors. */
+interface RareState {
+  tasks: TaskLink | undefined;
+  deflate: PerMessageDeflate | PerMessageDeflateInit | undefined;
+  queue: SendQueue | null;
+  closeTimer: NodeJS.Timeout | undefined;
+  sendCallback: SendCallback | undefined;
+  inputCounted: number;
+  outputCounted: number;
 }
 
 /** Drops the connection: a reset, for TCP and HTTP/2 alike. */

@@ -7,7 +7,13 @@
 import { Duplex } from 'node:stream';
 import { ServerConnection } from '@proj/protocol';
 import { describe, expect, test } from 'vitest';
-import { SocketTransport, type TransportSocket } from '../src/index.js';
+import {
+  SocketTransport,
+  type TransportSocket,
+  kOnClose,
+  kOnError,
+  kOnMessage,
+} from '../src/index.js';
 
 /** A Duplex that consumes what is written only on a later tick, recording it then. */
 class SlowSink extends Duplex {
@@ -39,9 +45,9 @@ function echoOver(sink: SlowSink): SocketTransport {
     socket: sink as TransportSocket,
     connect: (handler) => new ServerConnection({ handler }),
     events: {
-      onMessage: (data, binary) => transport.send(Buffer.from(data), binary, true, false),
-      onError: () => {},
-      onClose: () => {},
+      [kOnMessage]: (data, binary) => transport.send(Buffer.from(data), binary, true, false),
+      [kOnError]: () => {},
+      [kOnClose]: () => {},
     },
     settings: { closeTimeout: 1000 },
   });
@@ -76,12 +82,12 @@ describe('gathering over a stream that consumes later', () => {
       socket: sink as TransportSocket,
       connect: (handler) => new ServerConnection({ handler }),
       events: {
-        onMessage: (data, binary) => {
+        [kOnMessage]: (data, binary) => {
           transport.send(Buffer.from(data), binary, true, false);
           seen.push(transport.bufferedAmount);
         },
-        onError: () => {},
-        onClose: () => {},
+        [kOnError]: () => {},
+        [kOnClose]: () => {},
       },
       settings: { closeTimeout: 1000 },
     });

@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { ServerConnection } from '@proj/protocol';
 import { afterEach, describe, expect, test } from 'vitest';
-import { SocketTransport, allocateUnsafe } from '../src/index.js';
+import { SocketTransport, allocateUnsafe, kOnClose, kOnError, kOnMessage } from '../src/index.js';
 import { lendReads } from '../src/lent-reads.js';
 
 const cleanups: (() => void)[] = [];
@@ -69,9 +69,9 @@ async function keepingServer(): Promise<{ port: number; accepted: Promise<Accept
       socket,
       connect: (handler) => new ServerConnection({ handler, allocate: allocateUnsafe }),
       events: {
-        onMessage: (data) => void kept.push(data),
-        onError: (error) => void kept.push(Buffer.from(`error: ${error.message}`)),
-        onClose: () => closed(),
+        [kOnMessage]: (data) => void kept.push(data),
+        [kOnError]: (error) => void kept.push(Buffer.from(`error: ${error.message}`)),
+        [kOnClose]: () => closed(),
       },
       settings: { closeTimeout: 1000 },
     });
