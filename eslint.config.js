@@ -59,6 +59,40 @@ export default defineConfig([
     },
   },
   {
+    // Node 20's V8 calls a private getter through the runtime on every access
+    // (Runtime_LoadPrivateGetter), never inlined: hot paths paid for it.
+    files: ['packages/*/src/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'MethodDefinition[kind="get"] > PrivateIdentifier.key',
+          message:
+            'A private getter is a runtime call per access in Node 20: use a private method.',
+        },
+      ],
+    },
+  },
+  {
+    // globalThis.Buffer and globalThis.process are accessors in Node 20: a
+    // getter call per use. Imported, they are plain bindings.
+    files: ['packages/*/src/**'],
+    ignores: ['packages/protocol/src/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        {
+          name: 'Buffer',
+          message: "Import it: `import { Buffer } from 'node:buffer'` (the global is an accessor).",
+        },
+        {
+          name: 'process',
+          message: "Import it: `import process from 'node:process'` (the global is an accessor).",
+        },
+      ],
+    },
+  },
+  {
     files: ['packages/protocol/src/**'],
     rules: {
       'no-restricted-imports': [

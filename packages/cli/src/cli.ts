@@ -4,6 +4,7 @@
  * signals, then exit with its code.
  * @packageDocumentation
  */
+import process from 'node:process';
 import { signalExitCode } from './exit-code.js';
 import { PROGRAM } from './output.js';
 import { run } from './run.js';

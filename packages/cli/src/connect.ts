@@ -4,6 +4,7 @@
  * messages received are printed to stdout.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 import { WebSocket } from '@proj/client';
 import { type ConnectArgs, UsageError } from './args.js';
 import { formatMessage, formatSession } from './format.js';

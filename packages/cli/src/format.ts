@@ -3,6 +3,7 @@
  * format is part of the CLI's contract (README, `--help`): scripts parse it.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 
 /**
  * A received message as printed: `< text`, or `< [binary N bytes] <hex>`.

@@ -4,6 +4,7 @@
  * to every client; SIGINT or SIGTERM closes every connection with 1001.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '@proj/server';
 import type { ListenArgs } from './args.js';

@@ -3,6 +3,7 @@
  * The bin (cli.ts) only wires it to the process.
  * @packageDocumentation
  */
+import process from 'node:process';
 import { type Invocation, UsageError, parseInvocation } from './args.js';
 import { connect } from './connect.js';
 import { ExitCode } from './exit-code.js';

@@ -10,6 +10,8 @@
  * link, which runs it through the same `SocketTransport` as a TCP socket.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { createHash } from 'node:crypto';
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
@@ -150,10 +152,10 @@ class PooledSession {
   get accepting(): boolean {
     if (this.#retired) return false;
     if (!this.#ready) return true;
-    return this.#users < (this.session!.remoteSettings.maxConcurrentStreams ?? Infinity);
+    return this.#users() < (this.session!.remoteSettings.maxConcurrentStreams ?? Infinity);
   }
 
-  get #users(): number {
+  #users(): number {
     return this.#waiting.length + this.#active.size;
   }
 
@@ -172,7 +174,7 @@ class PooledSession {
     const index = this.#waiting.indexOf(claim);
     if (index >= 0) this.#waiting.splice(index, 1);
     this.#active.delete(claim);
-    if (this.#users > 0) return;
+    if (this.#users() > 0) return;
     this.#ref(false);
     if (this.#retired === 'closed') return;
     clearTimeout(this.#idleTimer);
@@ -211,7 +213,7 @@ class PooledSession {
       }
       if (socket.alpnProtocol === 'h2') {
         this.#startSession(socket);
-        if (this.#users === 0) this.#ref(false);
+        if (this.#users() === 0) this.#ref(false);
         return;
       }
       // ALPN chose HTTP/1.1, or the server does not do ALPN.

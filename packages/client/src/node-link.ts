@@ -7,6 +7,7 @@
  * `onClose` with 1006 and the error.
  * @packageDocumentation
  */
+import process from 'node:process';
 import { createHash } from 'node:crypto';
 import type { ClientHttp2Stream } from 'node:http2';
 import * as net from 'node:net';

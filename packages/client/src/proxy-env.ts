@@ -15,6 +15,7 @@
  * a program may set it late, and each connection sees it as it is then.
  * @packageDocumentation
  */
+import process from 'node:process';
 import { NoProxyList } from './proxy-bypass.js';
 import { type ProxyEndpoint, proxyFromVariable } from './proxy-url.js';
 

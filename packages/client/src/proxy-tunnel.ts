@@ -8,6 +8,7 @@
  * aborts the tunnel when it fires.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 import * as net from 'node:net';
 import {
   DEFAULT_MAX_HEAD_SIZE,

@@ -6,6 +6,7 @@
  * `wss:` connection stays encrypted end to end inside that tunnel.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 import { describeValue, optionError } from '@proj/protocol';
 
 /** A proxy to dial, checked. */

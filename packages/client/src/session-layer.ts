@@ -173,11 +173,11 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
   }
 
   get unwrittenBytes(): number {
-    return this.#flowing ? 0 : this.#log.unackedBytes;
+    return this.#flowing() ? 0 : this.#log.unackedBytes;
   }
 
   /** Whether what is logged is written at once: on a resumed or attached connection. */
-  get #flowing(): boolean {
+  #flowing(): boolean {
     return this.#state === 'resume' || this.#state === 'attached';
   }
 
@@ -244,7 +244,7 @@ export class ClientSession<S extends SessionSocket, E extends SessionMessageEven
     const limits = this.#limits;
     checkRoom(limits.maxMessages, limits.maxBytes, size, log.unackedMessages, log.unackedBytes);
     log.record(item, size);
-    if (this.#flowing) this.#write(socket!, item, size);
+    if (this.#flowing()) this.#write(socket!, item, size);
   }
 
   /**

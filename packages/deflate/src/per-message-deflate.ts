@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import * as zlib from 'node:zlib';
 import {
   type DeflateConfig,

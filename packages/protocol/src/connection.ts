@@ -237,7 +237,7 @@ export abstract class Connection implements MessageSink {
     state: ConnectionState,
   ) {
     this.handler = options.handler;
-    if (maskSource !== undefined) this.#extra.maskSource = maskSource;
+    if (maskSource !== undefined) this.#extra().maskSource = maskSource;
     this.#setState(state);
     this.#limits = options.limits ?? options;
     if (expectMasked) this.#bits |= EXPECT_MASKED;
@@ -245,7 +245,7 @@ export abstract class Connection implements MessageSink {
   }
 
   /** {@link #rare}, made now if it was not yet. */
-  get #extra(): RareState {
+  #extra(): RareState {
     return (this.#rare ??= {
       queued: null,
       heldControl: null,
@@ -285,7 +285,7 @@ export abstract class Connection implements MessageSink {
   }
 
   /** The frame parser, made on first use. */
-  get #frames(): FrameParser<MessageAssembler> {
+  #frames(): FrameParser<MessageAssembler> {
     return (this.#parser ??= new FrameParser(new MessageAssembler(this, this.#limits), {
       expectMasked: (this.#bits & EXPECT_MASKED) !== 0,
       allowRsv1: (this.#bits & COMPRESSION) !== 0,
@@ -295,7 +295,7 @@ export abstract class Connection implements MessageSink {
 
   /** Parses `chunk`, telling the assembler whether it is only lent (see {@link receiveData}). */
   #parse(chunk: Uint8Array, lent: boolean): void {
-    const parser = this.#frames;
+    const parser = this.#frames();
     parser.sink.lent = lent;
     parser.push(chunk, lent);
   }
@@ -361,14 +361,14 @@ export abstract class Connection implements MessageSink {
         (this.#bits & PARSING_PAUSED) === 0 &&
         queued !== null &&
         queued.length > 0 &&
-        this.#accepting
+        this.#accepting()
       ) {
         this.#parse(queued.shift()!, false);
       }
     } catch (error) {
       this.failWith(toWebSocketError(error));
     }
-    if (!this.#accepting && this.#rare !== null) this.#rare.queued = null;
+    if (!this.#accepting() && this.#rare !== null) this.#rare.queued = null;
   }
 
   /**
@@ -434,7 +434,7 @@ export abstract class Connection implements MessageSink {
   }
 
   /** Whether input is still parsed (not failed, no close frame yet, not closed). */
-  get #accepting(): boolean {
+  #accepting(): boolean {
     return (
       (this.#bits & (FAILED | CLOSE_RECEIVED)) === 0 && this.#state() !== ConnectionState.Closed
     );
@@ -492,9 +492,9 @@ export abstract class Connection implements MessageSink {
    * receiveEof} is discarded (RFC 6455 §7.1.7).
    */
   receiveData(chunk: Uint8Array, lent = false): void {
-    if (!this.#accepting) return;
+    if (!this.#accepting()) return;
     if ((this.#bits & PARSING_PAUSED) !== 0 && this.#state() !== ConnectionState.Connecting) {
-      (this.#extra.queued ??= []).push(lent ? this.#own(chunk) : chunk);
+      (this.#extra().queued ??= []).push(lent ? this.#own(chunk) : chunk);
       return;
     }
     try {
@@ -658,7 +658,7 @@ export abstract class Connection implements MessageSink {
     if ((this.#bits & FAILED) !== 0) return;
     if ((this.#bits & HOLDING) !== 0) {
       // The payload may be a view of a buffer the assembler reuses.
-      this.#extra.heldControl = { opcode, payload: payload.slice() };
+      this.#extra().heldControl = { opcode, payload: payload.slice() };
       this.pauseParsing();
       return;
     }
@@ -691,7 +691,7 @@ export abstract class Connection implements MessageSink {
   protected setNegotiated(protocol: string, extensions: string): void {
     // Most connections negotiate neither: nothing to keep then.
     if (protocol === '' && extensions === '' && this.#rare === null) return;
-    const rare = this.#extra;
+    const rare = this.#extra();
     rare.protocol = protocol;
     rare.extensions = extensions;
   }
@@ -717,7 +717,7 @@ export abstract class Connection implements MessageSink {
     if ((this.#bits & FAILED) !== 0 || this.#state() === ConnectionState.Closed) return;
     if ((this.#bits & HOLDING) !== 0 && !(error instanceof InternalError)) {
       // Nothing after a bad frame is ever processed (RFC 6455 §7.1.7).
-      this.#extra.heldError ??= error;
+      this.#extra().heldError ??= error;
       this.#parser?.halt();
       return;
     }
@@ -771,7 +771,7 @@ export abstract class Connection implements MessageSink {
     this.#bits |= CLOSE_RECEIVED;
     // Bytes after the close frame, even in the same chunk, are discarded.
     this.#parser?.halt();
-    this.#extra.peerClose = peer;
+    this.#extra().peerClose = peer;
     if ((this.#bits & CLOSE_SENT) === 0) {
       // "It SHOULD do so as soon as practical": echo the code (and reason,
       // as browsers and ws do) that we received.

@@ -98,7 +98,23 @@ export function maskWords(
       i += words << 2;
     }
   }
-  for (; i < length; i++) target[i] = source[i]! ^ mask[(maskOffset + i) & 3]!;
+  // The rest (all of a short payload): four bytes a step with the mask bytes
+  // in locals, rather than an index computation and a load of `mask` per byte.
+  const phase = (maskOffset + i) & 3;
+  const m0 = mask[phase]!;
+  const m1 = mask[(phase + 1) & 3]!;
+  const m2 = mask[(phase + 2) & 3]!;
+  const m3 = mask[(phase + 3) & 3]!;
+  const whole = i + ((length - i) & ~3);
+  for (; i < whole; i += 4) {
+    target[i] = source[i]! ^ m0;
+    target[i + 1] = source[i + 1]! ^ m1;
+    target[i + 2] = source[i + 2]! ^ m2;
+    target[i + 3] = source[i + 3]! ^ m3;
+  }
+  if (i < length) target[i] = source[i]! ^ m0;
+  if (i + 1 < length) target[i + 1] = source[i + 1]! ^ m1;
+  if (i + 2 < length) target[i + 2] = source[i + 2]! ^ m2;
 }
 
 /** Produces a fresh 4-byte masking key. Only the first four bytes are read. */

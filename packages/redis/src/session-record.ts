@@ -4,6 +4,7 @@
  * step or a state must pass before it is written.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 import type { SessionStep, StoredMessage, StoredSession } from '@proj/server';
 import { SessionStoreError } from './session-store-error.js';
 

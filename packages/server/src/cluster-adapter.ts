@@ -3,6 +3,8 @@
  * for each worker, and the relay the primary runs between them.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { PubSubAdapter, PubSubAdapterEvents } from './pubsub-adapter.js';

@@ -6,6 +6,7 @@
  * described once and the four views agree.
  * @packageDocumentation
  */
+import process from 'node:process';
 import { channel } from 'node:diagnostics_channel';
 import type { UpgradeRequest } from './request.js';
 import { debuglog, inspect } from 'node:util';

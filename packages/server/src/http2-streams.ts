@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import type { IncomingMessage } from 'node:http';
 import {
   type Http2SecureServer,

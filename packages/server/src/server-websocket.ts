@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { EventEmitter } from 'node:events';
 import {
   BacklogExceededError,

@@ -11,6 +11,7 @@
  * one logged and written.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
 import {
   CloseCode,
   InternalError,
@@ -136,12 +137,12 @@ export class SessionCore<Data> {
   }
 
   /** The `RECEIVED` the client may be told: with a store, only what the store has recorded. */
-  get #ackable(): number {
+  #ackable(): number {
     return this.commits ? this.commits.received : this.log.received;
   }
 
   /** The last message that may be written: with a store, only what the store has recorded. */
-  get #writable(): number {
+  #writable(): number {
     return this.commits ? this.commits.sent : this.log.sent;
   }
 
@@ -233,7 +234,7 @@ export class SessionCore<Data> {
    * store, it claims no message the store has not recorded.
    */
   canResumeFrom(received: number): boolean {
-    return this.log.canReplayFrom(received) && received <= this.#writable;
+    return this.log.canReplayFrom(received) && received <= this.#writable();
   }
 
   /**
@@ -252,7 +253,7 @@ export class SessionCore<Data> {
     this.#link = link;
     link.attached(this);
     if (log.acknowledge(received)) this.commits?.changed();
-    const ackable = this.#ackable;
+    const ackable = this.#ackable();
     this.#lastAck = ackable;
     this.#ackOwed = ackable < log.received;
     link.sendControl({
@@ -262,7 +263,7 @@ export class SessionCore<Data> {
       keepAlive: this.#settings.keepAlive,
     });
     this.#written = received;
-    const replayed = this.#writeUpTo(this.#writable);
+    const replayed = this.#writeUpTo(this.#writable());
     this.#context.counters.replayedMessages += replayed;
     this.#drainIfOwed();
   }
@@ -318,7 +319,7 @@ export class SessionCore<Data> {
   keepAlive(): void {
     const link = this.#link;
     if (link === undefined) return;
-    const ackable = this.#ackable;
+    const ackable = this.#ackable();
     this.#lastAck = ackable;
     link.sendControl({ type: 'ack', received: ackable });
   }
@@ -357,7 +358,7 @@ export class SessionCore<Data> {
    */
   committed(): void {
     if (this.#closed || this.#link === undefined) return;
-    this.#writeUpTo(this.#writable);
+    this.#writeUpTo(this.#writable());
     if (this.#ackOwed) this.#ackNow();
   }
 
@@ -403,7 +404,7 @@ export class SessionCore<Data> {
     const reason = 'Session window full';
     if (link) {
       link.release();
-      const ackable = this.#ackable;
+      const ackable = this.#ackable();
       if (ackable > this.#lastAck) link.sendControl({ type: 'ack', received: ackable });
       closeAs(
         link.socket as ServerWebSocket<unknown>,
@@ -469,7 +470,7 @@ export class SessionCore<Data> {
     this.#ackTimer = undefined;
     const link = this.#link;
     if (link === undefined) return;
-    const ackable = this.#ackable;
+    const ackable = this.#ackable();
     this.#ackOwed = ackable < this.log.received;
     if (ackable <= this.#lastAck) return;
     this.#lastAck = ackable;

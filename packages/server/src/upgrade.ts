@@ -1,3 +1,4 @@
+import process from 'node:process';
 import { hash } from 'node:crypto';
 import { type UpgradeRequest, isHttp2Request } from './request.js';
 import type { Duplex } from 'node:stream';

@@ -4,6 +4,7 @@
  * runs that after each test (last registered first), so vitest exits cleanly
  * and no test sees another's leftovers.
  */
+import process from 'node:process';
 import { afterAll, afterEach, expect } from 'vitest';
 
 const cleanups: Array<() => unknown> = [];

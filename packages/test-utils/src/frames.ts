@@ -21,6 +21,7 @@
  * +-------------------------------- - - - - - - - - - - - - - - - +
  * ```
  */
+import { Buffer } from 'node:buffer';
 
 /** Opcodes of RFC 6455 §5.2 (§11.8); the others are reserved. */
 export const OP = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;

@@ -5,6 +5,7 @@
  * `FUZZ_RUNS=<n>` runs each property n times instead of its short default
  * (`pnpm fuzz` runs 20,000); `FUZZ_SEED=<n>` explores another seed.
  */
+import process from 'node:process';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 

@@ -5,6 +5,7 @@
  * to the rules for a server (unmasked, no reserved bits), so a masked or
  * malformed frame from the server is caught too.
  */
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect as netConnect } from 'node:net';
 import { expect } from 'vitest';

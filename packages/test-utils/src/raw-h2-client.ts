@@ -6,6 +6,7 @@
  * rules for a server (unmasked, no reserved bits unless deflate is on).
  * Sessions and streams are destroyed after the test.
  */
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import {
   type ClientHttp2Session,

@@ -3,6 +3,7 @@
  * the client's request head, answers the handshake by hand (or does not), and
  * writes any bytes. Sockets and the server are closed after the test.
  */
+import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';

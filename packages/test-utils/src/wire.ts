@@ -4,6 +4,7 @@
  * test checks what an endpoint really sent, RSV1 and all, rather than what
  * our own decoder makes of it.
  */
+import { Buffer } from 'node:buffer';
 import { constants, inflateRawSync } from 'node:zlib';
 import type { WireFrame } from './frames.js';
 

@@ -4,6 +4,7 @@
  * how it closed. The test takes the connection later, as a scripted peer, and
  * sees everything, even what arrived before it asked.
  */
+import { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { CloseCause, ServerWebSocket } from '@proj/server';
 import type { RawMessage } from './raw-message.js';

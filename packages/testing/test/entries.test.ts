@@ -31,7 +31,7 @@ function importsOf(file: string, seen = new Set<string>()): Set<string> {
 describe('entries', () => {
   test('the main entry imports nothing of Playwright', () => {
     const imports = [...importsOf(join(src, 'index.ts'))].filter((s) => !s.startsWith('.'));
-    expect(imports.sort()).toEqual(['@proj/server', 'node:http', 'node:net']);
+    expect(imports.sort()).toEqual(['@proj/server', 'node:buffer', 'node:http', 'node:net']);
   });
 
   test('the Playwright entry imports @playwright/test and re-exports the main entry', async () => {

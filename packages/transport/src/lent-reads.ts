@@ -21,6 +21,7 @@
  * what this needs, nothing changes: the socket's 'data' events carry its
  * input, as they do for TLS and HTTP/2 streams.
  */
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -32,6 +33,18 @@ const READ_BUFFER_SIZE = 64 * 1024;
 
 /** The buffer every lent read goes into, for as long as the process runs (the handles keep its address). */
 export const readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+
+/**
+ * The same bytes as a plain `Uint8Array`, which is what a read is handed on
+ * as: the parser takes a view of it per frame, and `subarray` of a `Buffer`
+ * goes through Node's `Buffer` subclass constructor (V8's fast path is only
+ * for the built-in typed arrays). Messages are copied out into `Buffer`s.
+ */
+export const readBytes: Uint8Array = new Uint8Array(
+  readBuffer.buffer,
+  readBuffer.byteOffset,
+  readBuffer.byteLength,
+);
 
 /** Where a `net.Socket` keeps `onread`'s buffer and callback. */
 interface ReadKeys {

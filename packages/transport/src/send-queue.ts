@@ -2,6 +2,7 @@
  * The one ordered send path of a connection.
  * @packageDocumentation
  */
+import process from 'node:process';
 import type { PerMessageDeflate } from '@proj/deflate';
 
 /** Called once a send's bytes were handed to the kernel, or with the error that prevented it. */

@@ -2,6 +2,8 @@
  * The one Node I/O path under `@proj/server` and `@proj/client`.
  * @packageDocumentation
  */
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import type { Duplex } from 'node:stream';
 import { PerMessageDeflate, type PerMessageDeflateInit } from '@proj/deflate';
 import {
@@ -17,7 +19,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { lendReads, readBuffer } from './lent-reads.js';
+import { lendReads, readBytes } from './lent-reads.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 
@@ -220,7 +222,7 @@ function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   this[kTransport].receive(chunk);
 }
 function onSocketRead(this: OwnedSocket, length: number): void {
-  this[kTransport].receive(readBuffer.subarray(0, length), true);
+  this[kTransport].receive(readBytes.subarray(0, length), true);
 }
 function onSocketEnd(this: OwnedSocket): void {
   this[kTransport].peerEnded();
@@ -367,7 +369,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#events = init.events;
     this.#settings = init.settings;
     if (init.boundary !== undefined) {
-      this.#extra.tasks = { boundary: init.boundary, afterTasks: () => this.#runAfterTasks() };
+      this.#extra().tasks = { boundary: init.boundary, afterTasks: () => this.#runAfterTasks() };
     }
     this.#setDeflate(init.deflate);
     this.#connection = init.connect(this);
@@ -383,7 +385,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   /** {@link #rare}, made now if it was not yet. */
-  get #extra(): RareState {
+  #extra(): RareState {
     return (this.#rare ??= {
       tasks: undefined,
       deflate: undefined,
@@ -413,7 +415,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   #setDeflate(deflate: PerMessageDeflate | PerMessageDeflateInit | undefined): void {
-    if (deflate !== undefined || this.#rare !== null) this.#extra.deflate = deflate;
+    if (deflate !== undefined || this.#rare !== null) this.#extra().deflate = deflate;
   }
 
   /** Made the first time a send has to wait (deflating, a Blob): most connections never need one. */
@@ -426,7 +428,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   #setCloseTimer(timer: NodeJS.Timeout | undefined): void {
-    if (timer !== undefined || this.#rare !== null) this.#extra.closeTimer = timer;
+    if (timer !== undefined || this.#rare !== null) this.#extra().closeTimer = timer;
   }
 
   /**
@@ -448,7 +450,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   #setInputCounted(bytes: number): void {
-    if (bytes !== 0 || this.#rare !== null) this.#extra.inputCounted = bytes;
+    if (bytes !== 0 || this.#rare !== null) this.#extra().inputCounted = bytes;
   }
 
   /** Output bytes counted against the memory budget now. */
@@ -457,7 +459,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   #setOutputCounted(bytes: number): void {
-    if (bytes !== 0 || this.#rare !== null) this.#extra.outputCounted = bytes;
+    if (bytes !== 0 || this.#rare !== null) this.#extra().outputCounted = bytes;
   }
 
   /** The sans-I/O connection. */
@@ -542,12 +544,12 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     compress: boolean,
     callback?: SendCallback,
   ): void {
-    const deflate = fin && compress ? this.#compressor : undefined;
+    const deflate = fin && compress ? this.#compressor() : undefined;
     if (deflate !== undefined) {
       // Encoded once: below the threshold the bytes go out as they are.
       data = typeof data === 'string' ? Buffer.from(data) : data;
       if (data.byteLength >= deflate.threshold) {
-        this.#sendQueue.deflated(data, binary, deflate, callback);
+        this.#sendQueue().deflated(data, binary, deflate, callback);
         return;
       }
     }
@@ -558,7 +560,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** Sends a binary message whose bytes are still being read (a `Blob`). */
   sendPending(bytes: Promise<Uint8Array>, readError: string, callback?: SendCallback): void {
-    this.#sendQueue.pending(bytes, this.#compressor ?? null, readError, callback);
+    this.#sendQueue().pending(bytes, this.#compressor() ?? null, readError, callback);
   }
 
   /**
@@ -684,7 +686,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       if (callback) process.nextTick(callback, notOpen(connection.state));
       return;
     }
-    if (callback !== undefined) this.#extra.sendCallback = callback;
+    if (callback !== undefined) this.#extra().sendCallback = callback;
     try {
       if (binary) {
         connection.sendBinary(typeof payload === 'string' ? Buffer.from(payload) : payload, {
@@ -1082,7 +1084,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   /** @internal `lent`: `chunk` is the shared read buffer's, valid for this call only. */
-  receive(chunk: Buffer, lent = false): void {
+  receive(chunk: Uint8Array, lent = false): void {
     this.#flags |= READ_MARKS;
     // The client's writes may wait for its tasks in a cork; the server's
     // replies to this read are gathered, and it corks only if a large frame
@@ -1155,7 +1157,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   // ---- internals ----
 
   /** The compressor, made now if it was not yet; `undefined` without permessage-deflate. */
-  get #compressor(): PerMessageDeflate | undefined {
+  #compressor(): PerMessageDeflate | undefined {
     const deflate = this.#deflate();
     if (deflate === undefined || deflate instanceof PerMessageDeflate) return deflate;
     const compressor = new PerMessageDeflate(deflate);
@@ -1170,7 +1172,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     this.#socket.pause();
     this.#flags |= INFLATING;
     if (this.#settings.memoryBudget !== undefined) this.#countInput(data.byteLength);
-    this.#compressor!.decompress(data, (error, result) => {
+    this.#compressor()!.decompress(data, (error, result) => {
       this.#flags &= ~INFLATING;
       if (connection.state === ConnectionState.Closed) return;
       if (this.#tasks() !== undefined) this.#cork();
@@ -1239,8 +1241,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   }
 
   /** The send queue, made now if it was not yet. */
-  get #sendQueue(): SendQueue {
-    return this.#rare?.queue ?? (this.#extra.queue = new SendQueue(this));
+  #sendQueue(): SendQueue {
+    return this.#rare?.queue ?? (this.#extra().queue = new SendQueue(this));
   }
 
   #cork(): void {
