@@ -12,7 +12,6 @@ export {
   type TransportSettings,
   type TransportSocket,
   type WriteBoundary,
-  allocateUnsafe,
   kOnCallbackError,
   kOnClose,
   kOnClosing,
@@ -33,5 +32,11 @@ export {
   type PressureListener,
   RESUME_FRACTION,
 } from './memory-budget.js';
+export {
+  MESSAGE_SLAB_SIZE,
+  SLAB_MESSAGE_LIMIT,
+  SLAB_MESSAGE_MIN,
+  allocateUnsafe,
+} from './message-slab.js';
 export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 export { withStreamAbort } from './stream-socket.js';

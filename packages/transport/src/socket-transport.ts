@@ -23,13 +23,6 @@ import { lendReads, readBytes } from './lent-reads.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 
-/**
- * Message buffers without zero-filling: the assembler writes every byte of a
- * message before handing it out, so filling first would be one more pass over
- * every large message. Pass as the connection's `allocate` option.
- */
-export const allocateUnsafe = (size: number): Buffer => Buffer.allocUnsafe(size);
-
 // The keys of TransportEvents: symbols, so that the policy's own object (a
 // server's ServerWebSocket) can be the events target, without a forwarding
 // object per connection (memory per idle connection is a bench target) and

@@ -9,7 +9,14 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { ServerConnection } from '@proj/protocol';
 import { afterEach, describe, expect, test } from 'vitest';
-import { SocketTransport, allocateUnsafe, kOnClose, kOnError, kOnMessage } from '../src/index.js';
+import {
+  MESSAGE_SLAB_SIZE,
+  SocketTransport,
+  allocateUnsafe,
+  kOnClose,
+  kOnError,
+  kOnMessage,
+} from '../src/index.js';
 import { lendReads } from '../src/lent-reads.js';
 
 const cleanups: (() => void)[] = [];
@@ -105,6 +112,14 @@ describe('reads into the shared buffer', () => {
       expect(Buffer.isBuffer(message)).toBe(true);
       expect(message.equals(payloadOf(index))).toBe(true);
     });
+    // The copies of 64 B to 4 KiB came from the message slab (message-slab.ts).
+    expect(
+      kept.filter((message) => message.length >= 64 && message.length <= 4096).length,
+    ).toBeGreaterThan(0);
+    for (const message of kept) {
+      const fromSlab = message.length >= 64 && message.length <= 4096;
+      expect(message.buffer.byteLength === MESSAGE_SLAB_SIZE).toBe(fromSlab);
+    }
   });
 
   test('a socket paused between reads (backpressure) resumes and loses nothing', async () => {
