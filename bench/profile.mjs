@@ -10,7 +10,7 @@
 //
 // 1. `node --cpu-prof` of our server (echo/servers.mjs "ours"). The samples
 //    of the generator's measured window are split by the function on top of
-//    the stack: Node's native writev binding, the C++/libuv time V8 sees as
+//    the stack: Node's native write/writev binding, the C++/libuv time V8 sees as
 //    "(program)" (reads, the stream glue), Node's JavaScript stream layer,
 //    our parser, our framing and send path, dispatch (the transport's
 //    receive, ServerWebSocket, EventEmitter, the handler), GC, and idle. Our
@@ -95,7 +95,7 @@ function moduleOf(url, line) {
 }
 
 const BUCKETS = [
-  'writev (native binding + syscall)',
+  'socket write (native write/writev binding + syscall)',
   'reads, libuv, C++ glue ("(program)")',
   'Node stream layer (JS)',
   'our parser',
@@ -256,7 +256,7 @@ const SYSCALLS = [
 ];
 
 const PERF_BUCKETS = [
-  'kernel: send syscalls (writev/sendto, with the loopback delivery)',
+  'kernel: send syscalls (write/writev/sendto, with the loopback delivery)',
   'kernel: receive syscalls (read/recvfrom)',
   'kernel: epoll, interrupts, scheduling, other',
   'event loop + syscall wrappers (libuv or uSockets, libc)',
@@ -336,11 +336,14 @@ function chainBucket(frames) {
     // The system call's entry in the kernel's part of the chain; else (a sample taken as the
     // call returns, where a paravirtualised kernel re-enables interrupts and the timer's sample
     // lands) the libc wrapper that made it.
+    // Where the kernel inlined the syscall's entry, its ksys_/do_ helper names it
+    // (ksys_write, do_writev, ksys_read). Libc's names come as `__GI___writev`,
+    // `__GI___libc_write`, `__libc_recv` or `read`.
     const call =
-      frames.map((f) => /^__x64_sys_(\w+)/.exec(f.symbol)?.[1]).find(Boolean) ??
+      frames.map((f) => /^(?:__x64_sys_|ksys_|do_)(\w+)$/.exec(f.symbol)?.[1]).find(Boolean) ??
       frames
         .filter((f) => /libc/.test(f.dso))
-        .map((f) => /^(?:__GI___|__libc_|__)?(\w+?)$/.exec(f.symbol)?.[1])
+        .map((f) => f.symbol.replace(/^(?:__GI_)?_*(?:libc_)?/, ''))
         .find(Boolean);
     if (/^(writev|write|send|sendto|sendmsg)$/.test(call)) return K_SEND;
     if (/^(read|readv|recv|recvfrom|recvmsg)$/.test(call)) return K_RECV;
