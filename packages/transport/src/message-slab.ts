@@ -6,9 +6,9 @@
  * small ones from Node's 8 KiB pool, so a server echoing 1 KiB messages made
  * a new pool (a malloc, an `ArrayBuffer`, a free a garbage collection later)
  * every eight messages, about 450 ns per message in isolation. Here those of
- * 64 B to 4 KiB are carved from a 32 KiB slab instead: a quarter of the `ArrayBuffer`s, and
- * views made with `Buffer.from(arrayBuffer, offset, length)`, which skips
- * the pool's bookkeeping.
+ * 64 B to 4 KiB are carved from a 32 KiB slab instead: a quarter of the
+ * `ArrayBuffer`s, and views made with `Buffer.from(arrayBuffer, offset,
+ * length)`, which skips the pool's bookkeeping.
  *
  * The slab's space is never reused: a region is handed out once, and a slab
  * lives as long as any message carved from it, so a message you keep holds

@@ -353,7 +353,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    * What an idle server connection does not use (the client's task queue,
    * compression, the send queue, the close timer, a send callback, budget
    * counts), made on first use: one field instead of seven (memory per idle
-   * connection is a bench target). Read through the accessors below.
+   * connection is a bench target). Read through the methods below.
    */
   #rare: RareState | null = null;
 
@@ -1285,7 +1285,7 @@ interface TaskLink {
   readonly afterTasks: () => void;
 }
 
-/** The rarely used state of a {@link SocketTransport}; see its accessors. */
+/** The rarely used state of a {@link SocketTransport}; see its methods that read it. */
 interface RareState {
   tasks: TaskLink | undefined;
   deflate: PerMessageDeflate | PerMessageDeflateInit | undefined;
