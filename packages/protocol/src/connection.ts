@@ -509,46 +509,6 @@ export abstract class Connection implements MessageSink {
   }
 
   /**
-   * Where the I/O layer may read the next input straight into, instead of
-   * into a buffer of its own and then through {@link receiveData}: a region
-   * of the data message being assembled, at most `max` bytes and never past
-   * the current frame, when at least `min` bytes of that frame are still to
-   * come; otherwise `null`. A large message then arrives in reads as large
-   * as the I/O layer allows, with no copy between the read and the message
-   * (it is unmasked and checked in place). Announce what was read there with
-   * {@link receiveInPlace}; a target not used is dropped by the next
-   * {@link receiveData}.
-   */
-  payloadTarget(min: number, max: number): Uint8Array | null {
-    const parser = this.#parser;
-    if (parser === null || (this.#bits & PARSING_PAUSED) !== 0 || !this.#accepting()) return null;
-    return parser.payloadTarget(min, max);
-  }
-
-  /**
-   * The first `length` bytes of `target`, the last {@link payloadTarget},
-   * were read into it. Processed as {@link receiveData} would process the
-   * same bytes; a stale target (the connection failed or received the
-   * peer's close meanwhile) is discarded with the input after it.
-   */
-  receiveInPlace(target: Uint8Array, length: number): void {
-    const parser = this.#parser;
-    if (parser === null || !this.#accepting()) return;
-    if ((this.#bits & PARSING_PAUSED) !== 0) {
-      // Parsing paused since the target was given: the bytes wait as any
-      // input does, copied, and are parsed (into the same place) on resume.
-      (this.#extra().queued ??= []).push(this.#own(target.subarray(0, length)));
-      return;
-    }
-    try {
-      parser.sink.lent = false;
-      parser.pushInPlace(target, length);
-    } catch (error) {
-      this.failWith(toWebSocketError(error));
-    }
-  }
-
-  /**
    * The peer will send nothing more (its TCP FIN arrived), though we may
    * still write: whatever {@link hold} kept takes effect now, with all input
    * behind it, as it would have without a hold, and nothing is held from now

@@ -27,14 +27,6 @@ export interface FrameSink {
    * {@link onFramePayload}; the sink may unmask the piece in place.
    */
   onMaskedFramePayload?(data: Uint8Array, mask: Uint8Array, maskOffset: number): void;
-  /**
-   * Optional: where the next `length` bytes of the current frame's payload
-   * go, for an I/O layer that reads them straight there
-   * ({@link FrameParser.payloadTarget}): the sink's own memory, which it then
-   * receives back as the next piece (still masked, if the frame is) and
-   * processes in place. `null` if it has no such place.
-   */
-  payloadTarget?(length: number): Uint8Array | null;
   /** The current frame's payload is complete (also called for empty frames). */
   onFrameEnd(): void;
 }
@@ -96,8 +88,6 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
   #suspended = false;
   /** The rest of the chunk that was being parsed when {@link suspend} was called. */
   #rest: Uint8Array | null = null;
-  /** What {@link payloadTarget} gave out last, until {@link pushInPlace} takes it back. */
-  #target: Uint8Array | null = null;
 
   constructor(sink: Sink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -160,8 +150,6 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
    * Anything the sink throws propagates unchanged.
    */
   push(chunk: Uint8Array, lent = false): void {
-    // A target given out is void once input comes another way.
-    this.#target = null;
     const length = chunk.length;
     let offset = 0;
     while (offset < length && !this.#halted) {
@@ -174,64 +162,22 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
         offset = this.#readHeader(chunk, offset);
       } else {
         const take = Math.min(this.#remaining, length - offset);
-        this.#payload(chunk.subarray(offset, offset + take));
+        const piece = chunk.subarray(offset, offset + take);
         offset += take;
+        this.#remaining -= take;
+        if (!this.#masked) {
+          this.#sink.onFramePayload(piece);
+        } else if (this.#sink.onMaskedFramePayload) {
+          const maskOffset = this.#maskOffset;
+          this.#maskOffset = (maskOffset + take) & 3;
+          this.#sink.onMaskedFramePayload(piece, this.#mask!, maskOffset);
+        } else {
+          this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
+          this.#sink.onFramePayload(piece);
+        }
+        if (this.#remaining === 0) this.#endFrame();
       }
     }
-  }
-
-  /**
-   * Where the I/O layer may read the next payload bytes of the current frame
-   * straight into, instead of into a buffer of its own and then through
-   * {@link push}: a region of the message being assembled, of at most `max`
-   * bytes and never past the frame's end, so that one read brings a large
-   * message's bytes without a copy. `null` between frames, while halted or
-   * suspended, when fewer than `min` payload bytes remain, or when the sink
-   * has no such place. Announce what was read there with {@link pushInPlace}
-   * (nothing else may be pushed before it); a target not used is simply
-   * dropped, and the next call gives it out again.
-   */
-  payloadTarget(min: number, max: number): Uint8Array | null {
-    this.#target = null;
-    if (this.#state !== READ_PAYLOAD || this.#halted || this.#suspended) return null;
-    const remaining = this.#remaining;
-    if (remaining < min) return null;
-    return (this.#target = this.#sink.payloadTarget?.(Math.min(remaining, max)) ?? null);
-  }
-
-  /**
-   * The first `length` bytes of `target`, what {@link payloadTarget}
-   * returned last, were read into it (as they came: still masked). Ignored
-   * once halted, as {@link push} is. Throws as {@link push}, and a plain
-   * `Error` for a target that is not the last one given out or a length
-   * past its end: its bytes would sit where the message does not expect them.
-   */
-  pushInPlace(target: Uint8Array, length: number): void {
-    if (this.#halted) return;
-    if (target !== this.#target || length > target.length) {
-      throw new Error(
-        `${length} bytes read into a payload target that is not the one this parser gave out`,
-      );
-    }
-    this.#target = null;
-    this.#payload(target.subarray(0, length));
-  }
-
-  /** The next `piece` of the current frame's payload (at most what remains of it). */
-  #payload(piece: Uint8Array): void {
-    const take = piece.length;
-    this.#remaining -= take;
-    if (!this.#masked) {
-      this.#sink.onFramePayload(piece);
-    } else if (this.#sink.onMaskedFramePayload) {
-      const maskOffset = this.#maskOffset;
-      this.#maskOffset = (maskOffset + take) & 3;
-      this.#sink.onMaskedFramePayload(piece, this.#mask!, maskOffset);
-    } else {
-      this.#maskOffset = applyMask(piece, this.#mask!, this.#maskOffset);
-      this.#sink.onFramePayload(piece);
-    }
-    if (this.#remaining === 0) this.#endFrame();
   }
 
   /** Reads a header starting at `offset`; returns the new offset. */

@@ -219,18 +219,6 @@ export class MessageAssembler implements FrameSink {
     this.#length += length;
   }
 
-  /**
-   * The region of the message buffer where the next `length` bytes of the
-   * current data frame go (made room for now), for the I/O layer to read
-   * them straight into: handed back as the next piece, they are unmasked
-   * and checked in place, never copied. `null` for a control frame.
-   */
-  payloadTarget(length: number): Uint8Array | null {
-    if (this.#control) return null;
-    this.#reserve(length);
-    return this.#buffer.subarray(this.#length, this.#length + length);
-  }
-
   /** Validates text as it arrives: bad UTF-8 fails the message at the first bad byte. */
   #check(data: Uint8Array): void {
     if (!this.#binary && !this.#compressed && !this.#utf8.push(data)) throw new InvalidUtf8Error();
@@ -257,11 +245,7 @@ export class MessageAssembler implements FrameSink {
 
   #append(data: Uint8Array): void {
     this.#reserve(data.length);
-    const buffer = this.#buffer;
-    // Read into place already (payloadTarget): nothing to copy.
-    if (data.buffer !== buffer.buffer || data.byteOffset !== buffer.byteOffset + this.#length) {
-      buffer.set(data, this.#length);
-    }
+    this.#buffer.set(data, this.#length);
     this.#length += data.length;
   }
 
@@ -281,10 +265,7 @@ export class MessageAssembler implements FrameSink {
       this.#buffer = grown;
     }
     if (first) {
-      const buffer = this.#buffer;
-      if (first.buffer !== buffer.buffer || first.byteOffset !== buffer.byteOffset + this.#length) {
-        buffer.set(first, this.#length);
-      }
+      this.#buffer.set(first, this.#length);
       this.#length += first.length;
       this.#first = null;
     }

@@ -455,89 +455,6 @@ describe('lent input: chunks valid only for the call (one read buffer reused)', 
   );
 });
 
-// ---- reads in place ------------------------------------------------------
-
-/**
- * Feeds `stream` as a transport that reads large payloads in place does, with
- * every threshold at its smallest so that in-place reads happen wherever they
- * may: each read, of the next size in `sizes` (cycled), goes into the
- * connection's payload target when it offers one, else into one reused
- * buffer, lent. Returns how many reads went in place.
- */
-function feedInPlace(connection: Connection, stream: Uint8Array, sizes: readonly number[]): number {
-  const scratch = new Uint8Array(Math.max(stream.length, 1));
-  let offset = 0;
-  let turn = 0;
-  let inPlace = 0;
-  while (offset < stream.length) {
-    const size = Math.max(1, sizes[turn++ % Math.max(sizes.length, 1)] ?? stream.length);
-    const target = connection.payloadTarget(1, size);
-    const n = Math.min(target?.length ?? size, stream.length - offset);
-    if (target !== null) {
-      target.set(stream.subarray(offset, offset + n));
-      connection.receiveInPlace(target, n);
-      inPlace++;
-    } else {
-      scratch.set(stream.subarray(offset, offset + n));
-      connection.receiveData(scratch.subarray(0, n), true);
-      scratch.fill(0xee);
-    }
-    offset += n;
-  }
-  return inPlace;
-}
-
-const sizesOf = (stream: Uint8Array, cuts: readonly number[]): number[] =>
-  split(stream, cuts).map((chunk) => chunk.length);
-
-describe('reads in place: payload bytes read straight into the message', () => {
-  const roundTrip = fc.tuple(scriptArb, fc.integer(), cutsArb);
-
-  it(
-    'ServerConnection: the same events as owned input',
-    () => {
-      let inPlace = 0;
-      fc.assert(
-        fc.property(roundTrip, ([script, maskSeed, cuts]) => {
-          const { frames, expected } = expand(script);
-          const collector = new EventCollector();
-          const server = new ServerConnection({ handler: collector, allocate });
-          const stream = encodeStream(frames, maskSeed);
-          inPlace += feedInPlace(server, stream, sizesOf(stream, cuts));
-          const events = collector.eventsReceived();
-          expect(events.map(seen)).toEqual(expected);
-          expectAllocated(events);
-        }),
-        options(500),
-      );
-      expect(inPlace).toBeGreaterThan(0);
-    },
-    TIMEOUT,
-  );
-
-  it(
-    'ClientConnection: the 101 response, then frames read in place',
-    () => {
-      let inPlace = 0;
-      fc.assert(
-        fc.property(roundTrip, ([script, , cuts]) => {
-          const { frames, expected } = expand(script);
-          const stream = concatBytes([ACCEPT, encodeStream(frames, null)]);
-          const { client, collector } = newClient(stream.length, { allocate });
-          inPlace += feedInPlace(client, stream, sizesOf(stream, cuts));
-          expect(collector.eventsReceived().map(seen)).toEqual([
-            { type: 'open', protocol: '', extensions: '' },
-            ...expected,
-          ]);
-        }),
-        options(500),
-      );
-      expect(inPlace).toBeGreaterThan(0);
-    },
-    TIMEOUT,
-  );
-});
-
 describe('hostile input never escapes and fails at most once', () => {
   it(
     'FrameParser.push returns or throws a WebSocketError with a receive close code',
@@ -685,25 +602,6 @@ describe('chunking invariance: whole, byte by byte and random splits agree', () 
     TIMEOUT,
   );
 
-  it(
-    'ServerConnection with payload bytes read in place: same events and same bytes written',
-    () => {
-      fc.assert(
-        fc.property(streamArb(true), cutsArb, limitsArb, (stream, cuts, limits) => {
-          fc.pre(moderate(stream));
-          // A copy: owned input is unmasked in place.
-          const whole = runServer([stream.slice()], limits);
-          const collector = new BudgetCollector(stream.length);
-          const server = new ServerConnection({ handler: collector, ...limits });
-          feedInPlace(server, stream, sizesOf(stream, cuts));
-          expect(collector.eventsReceived().map(seen)).toEqual(whole.events.map(seen));
-          expect(hex(collector.dataToSend())).toBe(hex(whole.written));
-        }),
-        options(500),
-      );
-    },
-    TIMEOUT,
-  );
   it(
     'ClientConnection: same events, the 101 response included',
     () => {

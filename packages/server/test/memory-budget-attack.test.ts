@@ -33,10 +33,9 @@ const SENT = 8 * MiB;
 const RSS_GROWTH_LIMIT = 512 * MiB;
 /**
  * What a connection may hold past the budget: the pause floor (64 KiB) plus
- * the socket read that took it there (up to 256 KiB: inside a large message
- * the socket reads straight into it, the server README's "Under the hood").
+ * the socket read (64 KiB) that took it there.
  */
-const SLACK_PER_CONNECTION = 64 * 1024 + 256 * 1024;
+const SLACK_PER_CONNECTION = 128 * 1024;
 
 interface Report {
   fixture: 'listening' | 'baseline' | 'report';

@@ -20,13 +20,6 @@
  * cleartext can be delivered from inside a write. Where Node does not have
  * what this needs, nothing changes: the socket's 'data' events carry its
  * input, as they do for TLS and HTTP/2 streams.
- *
- * A large message need not pass through the shared buffer at all: while more
- * of its frame is still to come than that buffer holds, the transport points
- * the socket's next read at the message's own memory ({@link readNextInto},
- * through `onread`'s buffer generator), so a 1 MiB message comes in a few
- * large reads, unmasked where it landed, instead of sixteen reads each copied
- * out of the shared buffer.
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
@@ -36,7 +29,7 @@ import type { Duplex } from 'node:stream';
  * Node's own read size: what one read can bring stays what the memory budget
  * was built around (`PAUSE_FLOOR`: one read).
  */
-export const READ_BUFFER_SIZE = 64 * 1024;
+const READ_BUFFER_SIZE = 64 * 1024;
 
 /** The buffer every lent read goes into, for as long as the process runs (the handles keep its address). */
 export const readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
@@ -53,11 +46,10 @@ export const readBytes: Uint8Array = new Uint8Array(
   readBuffer.byteLength,
 );
 
-/** Where a `net.Socket` keeps `onread`'s buffer, callback and buffer generator. */
+/** Where a `net.Socket` keeps `onread`'s buffer and callback. */
 interface ReadKeys {
   readonly buffer: symbol;
   readonly callback: symbol;
-  readonly generator: symbol;
 }
 
 /** What this module touches of a socket's internals. */
@@ -83,57 +75,20 @@ function findReadKeys(): ReadKeys | null {
     if (buffer === undefined || callback === undefined || generator === undefined) return null;
     if (probe[buffer] !== null || probe[callback] !== null || probe[generator] !== null)
       return null;
-    return { buffer, callback, generator };
+    return { buffer, callback };
   } catch {
     return null;
   }
 }
 
-/** The buffer {@link readNextInto} chose for {@link nextSocket}'s next read. */
-let nextBuffer: Uint8Array = readBuffer;
-let nextSocket: SocketInternals | null = null;
-
-/**
- * `onread`'s buffer generator (`kBufferGen`), set on a socket by {@link
- * readNextInto}: Node calls it right after the read callback returns and
- * reads into what it returns from then on. Going back to the shared buffer,
- * it takes itself off the socket, so that reads into that buffer cost
- * nothing more than before.
- */
-function nextReadBuffer(): Uint8Array {
-  const buffer = nextBuffer;
-  if (buffer === readBuffer) nextSocket![keys!.generator] = null;
-  nextBuffer = readBuffer;
-  nextSocket = null;
-  return buffer;
-}
-
-/**
- * Makes the next reads of `socket`, a socket {@link lendReads} took, go
- * into `target` (a region of the message it is receiving, so that a large
- * message comes in reads as large as that region and is never copied), or
- * with `null` into {@link readBuffer} again. Only from inside the socket's
- * read callback: Node asks for the buffer as that callback returns.
- */
-export function readNextInto(socket: Duplex, target: Uint8Array | null): void {
-  const internals = socket as unknown as SocketInternals;
-  nextBuffer = target ?? readBuffer;
-  nextSocket = internals;
-  internals[keys!.generator] = nextReadBuffer;
-}
-
 /**
  * Makes `socket` read into {@link readBuffer} and call `onRead` with the
- * length of each read and the buffer it went into (with the socket as
- * `this`; the buffer is {@link readBuffer} unless {@link readNextInto} chose
- * another), instead of emitting 'data'. Returns whether it did: only a plain TCP (or IPC) socket, not TLS,
+ * length of each read (with the socket as `this`), instead of emitting
+ * 'data'. Returns whether it did: only a plain TCP (or IPC) socket, not TLS,
  * not an HTTP/2 stream, not one already reading into a buffer of its own.
  * Anything the socket had already read still comes as 'data'.
  */
-export function lendReads(
-  socket: Duplex,
-  onRead: (length: number, buffer: Uint8Array) => void,
-): boolean {
+export function lendReads(socket: Duplex, onRead: (length: number) => void): boolean {
   if (keys === null || !(socket instanceof net.Socket)) return false;
   const internals = socket as unknown as SocketInternals;
   if (internals.encrypted === true || internals[keys.buffer] !== null) return false;

@@ -19,7 +19,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { READ_BUFFER_SIZE, lendReads, readBuffer, readBytes, readNextInto } from './lent-reads.js';
+import { lendReads, readBytes } from './lent-reads.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 
@@ -188,15 +188,6 @@ const CLOSED_WHILE_INFLATING = 16;
 const PAUSED_BY_BUDGET = 32;
 /** The socket reads into the shared buffer (`lent-reads.ts`). */
 const LENT_READS = 64;
-/** The socket's next read goes into the message being received ({@link SocketTransport.receiveInPlace}). */
-const READS_IN_PLACE = 512;
-
-/**
- * The largest read straight into a message being received: a 1 MiB message
- * comes in five reads instead of sixteen. It bounds what one such read adds
- * past the memory budget for a connection (the budget counts after reads).
- */
-const IN_PLACE_READ_LIMIT = 256 * 1024;
 
 /**
  * Marks that every socket read sets, for a policy to take with
@@ -223,9 +214,8 @@ type OwnedSocket = TransportSocket & { [kTransport]: SocketTransport };
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   this[kTransport].receive(chunk);
 }
-function onSocketRead(this: OwnedSocket, length: number, buffer: Uint8Array): void {
-  if (buffer === readBuffer) this[kTransport].receive(readBytes.subarray(0, length), true);
-  else this[kTransport].receiveInPlace(buffer, length);
+function onSocketRead(this: OwnedSocket, length: number): void {
+  this[kTransport].receive(readBytes.subarray(0, length), true);
 }
 function onSocketEnd(this: OwnedSocket): void {
   this[kTransport].peerEnded();
@@ -380,9 +370,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     socket.setNoDelay?.(true);
     socket[kTransport] = this;
     socket.on('data', onSocketData);
-    if (lendReads(socket, onSocketRead as (length: number, buffer: Uint8Array) => void)) {
-      this.#flags |= LENT_READS;
-    }
+    if (lendReads(socket, onSocketRead as (length: number) => void)) this.#flags |= LENT_READS;
     listenForEnd(socket);
     socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
@@ -1090,62 +1078,17 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
 
   /** @internal `lent`: `chunk` is the shared read buffer's, valid for this call only. */
   receive(chunk: Uint8Array, lent = false): void {
-    const gathering = this.#beforeInput();
-    try {
-      this.#connection.receiveData(chunk, lent);
-    } finally {
-      if (gathering) this.#stopGathering();
-    }
-    if (lent) this.#chooseNextRead();
-    this.#afterInput();
-  }
-
-  /**
-   * @internal A lent read went straight into `target`, the region of the
-   * message being received that {@link #chooseNextRead} chose: its first
-   * `length` bytes are new input.
-   */
-  receiveInPlace(target: Uint8Array, length: number): void {
-    const gathering = this.#beforeInput();
-    try {
-      this.#connection.receiveInPlace(target, length);
-    } finally {
-      if (gathering) this.#stopGathering();
-    }
-    this.#chooseNextRead();
-    this.#afterInput();
-  }
-
-  /** Before a read is handed to the connection; returns whether this read gathers the replies. */
-  #beforeInput(): boolean {
     this.#flags |= READ_MARKS;
     // The client's writes may wait for its tasks in a cork; the server's
     // replies to this read are gathered, and it corks only if a large frame
     // has to go as chunks of its own.
     if (this.#tasks() !== undefined) this.#cork();
-    return this.#startGathering();
-  }
-
-  /**
-   * Chooses where the socket's next read goes: straight into the message
-   * being received while more of its frame is still to come than the shared
-   * buffer holds (a read of at most {@link IN_PLACE_READ_LIMIT}), else into
-   * the shared buffer. Reads in place save a copy per byte and, above all,
-   * bring a large message in a few reads instead of one per 64 KiB.
-   */
-  #chooseNextRead(): void {
-    const target = this.#connection.payloadTarget(READ_BUFFER_SIZE, IN_PLACE_READ_LIMIT);
-    if (target !== null) {
-      readNextInto(this.#socket, target);
-      this.#flags |= READS_IN_PLACE;
-    } else if ((this.#flags & READS_IN_PLACE) !== 0) {
-      readNextInto(this.#socket, null);
-      this.#flags &= ~READS_IN_PLACE;
+    const gathering = this.#startGathering();
+    try {
+      this.#connection.receiveData(chunk, lent);
+    } finally {
+      if (gathering) this.#stopGathering();
     }
-  }
-
-  /** After a read was handed to the connection: the budget's count, the batch's writes, the close timer. */
-  #afterInput(): void {
     // An inflating message counts its compressed bytes until it is delivered;
     // a closed connection counts nothing (onClose uncounted it).
     if (
