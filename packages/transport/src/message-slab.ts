@@ -7,8 +7,8 @@
  * a new pool (a malloc, an `ArrayBuffer`, a free a garbage collection later)
  * every eight messages, about 450 ns per message in isolation. Here those of
  * 64 B to 4 KiB are carved from a 32 KiB slab instead: a quarter of the
- * `ArrayBuffer`s, and views made with `Buffer.from(arrayBuffer, offset,
- * length)`, which skips the pool's bookkeeping.
+ * `ArrayBuffer`s, and views made with Node's own `Buffer` constructor (see
+ * {@link BufferView}), which skips the pool's bookkeeping.
  *
  * The slab's space is never reused: a region is handed out once, and a slab
  * lives as long as any message carved from it, so a message you keep holds
@@ -30,6 +30,40 @@ export const SLAB_MESSAGE_MIN = 64;
 /** The slab's size: what one kept small message can hold alive at most. */
 export const MESSAGE_SLAB_SIZE = 32 * 1024;
 
+/** Makes a `Buffer` over `length` bytes of `arrayBuffer` from `byteOffset`. */
+type BufferViewConstructor = new (
+  arrayBuffer: ArrayBuffer,
+  byteOffset: number,
+  length: number,
+) => Buffer;
+
+/**
+ * Node's own `Buffer` constructor, `FastBuffer`, which Node exposes as
+ * `Buffer[Symbol.species]` (what `subarray` of a `Buffer` makes views
+ * with): what `Buffer.from(arrayBuffer, offset, length)` ends in, minus its
+ * argument conversions and type checks (measured on Node 20: 19-30 against
+ * 51-74 ns a 1 KiB view). Its views are `Buffer`s like any other, the same
+ * prototype and `constructor`. `null` where a runtime's `Buffer` has no such
+ * species, or one that makes something else; `Buffer.from` is used then.
+ */
+const BufferView: BufferViewConstructor | null = findBufferView();
+
+function findBufferView(): BufferViewConstructor | null {
+  const species: unknown = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
+  if (typeof species !== 'function') return null;
+  try {
+    const probe: unknown = new (species as BufferViewConstructor)(new ArrayBuffer(8), 4, 2);
+    return Buffer.isBuffer(probe) &&
+      Object.getPrototypeOf(probe) === Buffer.prototype &&
+      probe.byteOffset === 4 &&
+      probe.length === 2
+      ? (species as BufferViewConstructor)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 let slab: ArrayBuffer = new ArrayBuffer(0);
 let offset = 0;
 
@@ -44,7 +78,8 @@ export function allocateUnsafe(size: number): Buffer {
     slab = Buffer.allocUnsafeSlow(MESSAGE_SLAB_SIZE).buffer;
     offset = 0;
   }
-  const bytes = Buffer.from(slab, offset, size);
+  const bytes =
+    BufferView !== null ? new BufferView(slab, offset, size) : Buffer.from(slab, offset, size);
   // 8-byte aligned, as Node aligns its pool: a Float64Array over a message works.
   offset = (offset + size + 7) & ~7;
   return bytes;

@@ -21,6 +21,10 @@ describe('message slab', () => {
       const size = sizes[i % sizes.length]!;
       const message = allocateUnsafe(size);
       expect(Buffer.isBuffer(message)).toBe(true);
+      // A Buffer like Node's own: what ws and application code may check.
+      expect(Object.getPrototypeOf(message)).toBe(Buffer.prototype);
+      expect(message.constructor).toBe(Buffer);
+      expect(message.subarray(1, 3)).toBeInstanceOf(Buffer);
       expect(message.length).toBe(size);
       expect(message.buffer.byteLength).toBe(MESSAGE_SLAB_SIZE);
       expect(message.byteOffset % 8).toBe(0);
