@@ -32,7 +32,7 @@ export const MESSAGE_SLAB_SIZE = 32 * 1024;
 
 /** Makes a `Buffer` over `length` bytes of `arrayBuffer` from `byteOffset`. */
 type BufferViewConstructor = new (
-  arrayBuffer: ArrayBuffer,
+  arrayBuffer: ArrayBufferLike,
   byteOffset: number,
   length: number,
 ) => Buffer;
@@ -64,6 +64,20 @@ function findBufferView(): BufferViewConstructor | null {
   }
 }
 
+/**
+ * A `Buffer` over `length` bytes of `arrayBuffer` from `byteOffset`, made as
+ * cheaply as this runtime allows ({@link BufferView}).
+ */
+export function bufferView(
+  arrayBuffer: ArrayBufferLike,
+  byteOffset: number,
+  length: number,
+): Buffer {
+  return BufferView !== null
+    ? new BufferView(arrayBuffer, byteOffset, length)
+    : Buffer.from(arrayBuffer, byteOffset, length);
+}
+
 let slab: ArrayBuffer = new ArrayBuffer(0);
 let offset = 0;
 
@@ -78,8 +92,7 @@ export function allocateUnsafe(size: number): Buffer {
     slab = Buffer.allocUnsafeSlow(MESSAGE_SLAB_SIZE).buffer;
     offset = 0;
   }
-  const bytes =
-    BufferView !== null ? new BufferView(slab, offset, size) : Buffer.from(slab, offset, size);
+  const bytes = bufferView(slab, offset, size);
   // 8-byte aligned, as Node aligns its pool: a Float64Array over a message works.
   offset = (offset + size + 7) & ~7;
   return bytes;

@@ -20,6 +20,7 @@ import {
   toWebSocketError,
 } from '@proj/protocol';
 import { lendReads, readBytes } from './lent-reads.js';
+import { bufferView } from './message-slab.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 
@@ -1328,5 +1329,5 @@ function notOpen(state: ConnectionState): Error {
 
 /** A Buffer over the same memory: no copy. */
 export function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.isBuffer(data) ? data : bufferView(data.buffer, data.byteOffset, data.byteLength);
 }
