@@ -4,7 +4,7 @@ import {
   isControlOpcode,
   isKnownOpcode,
 } from './constants.js';
-import { copyBytes } from './bytes.js';
+import { bufferOf, byteOffsetOf, copyBytes, copyInto } from './bytes.js';
 import { PayloadTooBigError, ProtocolError } from './errors.js';
 import type { FrameHeader } from './frame.js';
 import { applyMask } from './mask.js';
@@ -152,6 +152,14 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
   push(chunk: Uint8Array, lent = false): void {
     const length = chunk.length;
     let offset = 0;
+    // Where a lent chunk lies in its memory, read once per chunk: its pieces
+    // are made with the constructor, about a third of `subarray`'s cost
+    // (see `copyInto` in bytes.ts). A lent piece is copied before `push`
+    // returns, so a plain `Uint8Array` serves; the pieces of a chunk that is
+    // not lent may become messages, and keep `subarray`'s type (a `Buffer`'s
+    // pieces are `Buffer`s).
+    let memory: ArrayBufferLike | null = null;
+    let base = 0;
     while (offset < length && !this.#halted) {
       if (this.#suspended) {
         const rest = chunk.subarray(offset);
@@ -162,7 +170,16 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
         offset = this.#readHeader(chunk, offset);
       } else {
         const take = Math.min(this.#remaining, length - offset);
-        const piece = chunk.subarray(offset, offset + take);
+        let piece: Uint8Array;
+        if (lent) {
+          if (memory === null) {
+            memory = bufferOf(chunk);
+            base = byteOffsetOf(chunk);
+          }
+          piece = new Uint8Array(memory, base + offset, take);
+        } else {
+          piece = chunk.subarray(offset, offset + take);
+        }
         offset += take;
         this.#remaining -= take;
         if (!this.#masked) {
@@ -195,14 +212,14 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
     const spill = (this.#spill ??= new Uint8Array(MAX_HEADER_SIZE));
     if (this.#spillLength < 2) {
       const take = Math.min(2 - this.#spillLength, available);
-      spill.set(chunk.subarray(offset, offset + take), this.#spillLength);
+      copyInto(spill, chunk.subarray(offset, offset + take), this.#spillLength);
       this.#spillLength += take;
       offset += take;
       if (this.#spillLength < 2) return offset;
     }
     const size = headerSize(spill[1]!);
     const take = Math.min(size - this.#spillLength, chunk.length - offset);
-    spill.set(chunk.subarray(offset, offset + take), this.#spillLength);
+    copyInto(spill, chunk.subarray(offset, offset + take), this.#spillLength);
     this.#spillLength += take;
     offset += take;
     if (this.#spillLength === size) {

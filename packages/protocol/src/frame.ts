@@ -1,3 +1,4 @@
+import { copyInto } from './bytes.js';
 import { maskInto } from './mask.js';
 
 /** The decoded fixed part of a frame (RFC 6455 §5.2). */
@@ -111,7 +112,7 @@ export function encodeFrame(
   }
   const out = new Uint8Array(headerSize + length);
   writeFrameHeader(out, 0, opcode, length, options);
-  out.set(payload, headerSize);
+  copyInto(out, payload, headerSize);
   return [out];
 }
 
@@ -152,7 +153,7 @@ export function encodeFrameInto(
     // A loop beats TypedArray#set's call for the smallest payloads.
     for (let i = 0; i < length; i++) target[start + i] = payload[i]!;
   } else {
-    target.set(payload, start);
+    copyInto(target, payload, start);
   }
   return end;
 }

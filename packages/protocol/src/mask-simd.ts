@@ -15,6 +15,7 @@
  * 'wasm-unsafe-eval'), {@link simdMaskKernel} returns `null` and the caller
  * keeps to JavaScript.
  */
+import { copyInto } from './bytes.js';
 
 /** Writes `source` XOR `mask` (from mask position `maskOffset`) to `target`. */
 export type MaskKernel = (
@@ -159,10 +160,10 @@ function createKernel(memory: Uint8Array, xor: KernelExports['xor']): MaskKernel
       (mask[(phase + 3) & 3]! << 24);
     for (let offset = 0; offset < length; offset += BLOCK_SIZE) {
       const size = Math.min(BLOCK_SIZE, length - offset);
-      memory.set(size === length ? source : source.subarray(offset, offset + size));
+      copyInto(memory, size === length ? source : source.subarray(offset, offset + size));
       xor(size, word);
       if (result.length !== size) result = memory.subarray(0, size);
-      target.set(result, offset);
+      copyInto(target, result, offset);
     }
   };
 }

@@ -1,4 +1,4 @@
-import { EMPTY, copyBytes } from './bytes.js';
+import { EMPTY, copyBytes, copyInto } from './bytes.js';
 import {
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
@@ -163,7 +163,7 @@ export class MessageAssembler implements FrameSink {
 
   onFramePayload(data: Uint8Array): void {
     if (this.#control) {
-      (this.#controlBuffer ??= new Uint8Array(125)).set(data, this.#controlLength);
+      copyInto((this.#controlBuffer ??= new Uint8Array(125)), data, this.#controlLength);
       this.#controlLength += data.length;
       return;
     }
@@ -245,7 +245,7 @@ export class MessageAssembler implements FrameSink {
 
   #append(data: Uint8Array): void {
     this.#reserve(data.length);
-    this.#buffer.set(data, this.#length);
+    copyInto(this.#buffer, data, this.#length);
     this.#length += data.length;
   }
 
@@ -261,11 +261,11 @@ export class MessageAssembler implements FrameSink {
         this.#maxPayload,
       );
       const grown = this.#allocate(Math.max(capacity, needed));
-      grown.set(this.#buffer.subarray(0, this.#length));
+      copyInto(grown, this.#buffer.subarray(0, this.#length));
       this.#buffer = grown;
     }
     if (first) {
-      this.#buffer.set(first, this.#length);
+      copyInto(this.#buffer, first, this.#length);
       this.#length += first.length;
       this.#first = null;
     }

@@ -1,5 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { EMPTY, concatBytes, indexOfHeadEnd, toBytes } from '../src/bytes.js';
+import {
+  EMPTY,
+  bufferOf,
+  byteOffsetOf,
+  concatBytes,
+  copyInto,
+  indexOfHeadEnd,
+  toBytes,
+} from '../src/bytes.js';
 import { hex, utf8 } from './helpers.js';
 
 describe('concatBytes', () => {
@@ -75,5 +83,47 @@ describe('indexOfHeadEnd', () => {
   test('starts at `from` (negative means 0)', () => {
     expect(indexOfHeadEnd(utf8('\r\n\r\nx\r\n\r\n'), 1)).toBe(5);
     expect(indexOfHeadEnd(utf8('\r\n\r\n'), -5)).toBe(0);
+  });
+});
+
+describe('the typed-array builtins called directly', () => {
+  test('copyInto copies all of the source at the offset, as set does', () => {
+    const target = hex('0000000000');
+    copyInto(target, hex('0102'), 2);
+    expect(target).toEqual(hex('0000010200'));
+    copyInto(target, hex('09'));
+    expect(target).toEqual(hex('0900010200'));
+  });
+
+  test('copyInto handles overlapping views of one buffer, and Buffers', () => {
+    const bytes = hex('0102030405');
+    copyInto(bytes, bytes.subarray(0, 3), 2);
+    expect(bytes).toEqual(hex('0102010203'));
+    const target = Buffer.alloc(3);
+    copyInto(target, Buffer.from([7, 8]), 1);
+    expect([...target]).toEqual([0, 7, 8]);
+  });
+
+  test('copyInto throws a RangeError past the end, copying nothing', () => {
+    const target = hex('000000');
+    expect(() => copyInto(target, hex('0102'), 2)).toThrow(RangeError);
+    expect(target).toEqual(hex('000000'));
+  });
+
+  test('bufferOf and byteOffsetOf tell where a view lies', () => {
+    const memory = new ArrayBuffer(16);
+    const view = new Uint8Array(memory, 5, 4);
+    expect(bufferOf(view)).toBe(memory);
+    expect(byteOffsetOf(view)).toBe(5);
+    const pooled = Buffer.from('pooled');
+    expect(bufferOf(pooled)).toBe(pooled.buffer);
+    expect(byteOffsetOf(pooled)).toBe(pooled.byteOffset);
+  });
+
+  test('they refuse what is not a typed array', () => {
+    expect(() => byteOffsetOf(new DataView(new ArrayBuffer(4)) as unknown as Uint8Array)).toThrow(
+      TypeError,
+    );
+    expect(() => copyInto({} as Uint8Array, hex('01'))).toThrow(TypeError);
   });
 });

@@ -353,13 +353,19 @@ const allocate = (size: number): Uint8Array => new Allocated(size);
  * Feeds `chunks` as an I/O layer that reads every socket into one buffer
  * does: each chunk lent for the call (`receiveData(chunk, true)`), the buffer
  * overwritten once the call returns. A view of the input kept past the call
- * would then show 0xee bytes. `between` runs after each overwrite.
+ * would then show 0xee bytes. `between` runs after each overwrite. The chunks
+ * start 3 bytes into the buffer, so that a view the parser makes of them
+ * must honour their offset.
  */
 function feedLent(connection: Connection, chunks: readonly Uint8Array[], between?: () => void) {
-  const scratch = new Uint8Array(chunks.reduce((most, chunk) => Math.max(most, chunk.length), 1));
+  const at = 3;
+  const scratch = new Uint8Array(
+    at + chunks.reduce((most, chunk) => Math.max(most, chunk.length), 1),
+  );
   for (const chunk of chunks) {
-    scratch.set(chunk);
-    connection.receiveData(scratch.subarray(0, chunk.length), true);
+    scratch.fill(0xee);
+    scratch.set(chunk, at);
+    connection.receiveData(scratch.subarray(at, at + chunk.length), true);
     scratch.fill(0xee);
     between?.();
   }

@@ -509,7 +509,14 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   [kExceedsBacklog](data: ServerSendData): boolean {
     // A string has at most 3 UTF-8 bytes per UTF-16 unit: count them exactly
     // only near the limit.
-    const bound = typeof data === 'string' ? data.length * 3 : data.byteLength;
+    // `length` for the common Uint8Array: V8 11.3 loads `byteLength` through
+    // its generic IC (see `copyInto` in @proj/protocol's bytes.ts).
+    const bound =
+      typeof data === 'string'
+        ? data.length * 3
+        : data instanceof Uint8Array
+          ? data.length
+          : data.byteLength;
     if (!this[kWouldPassBacklog](bound + frameHeaderSize(bound, false))) return false;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : bound;
     return this[kWouldPassBacklog](size + frameHeaderSize(size, false));

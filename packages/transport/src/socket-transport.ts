@@ -19,7 +19,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { lendReads, readBytes } from './lent-reads.js';
+import { lendReads, readView } from './lent-reads.js';
 import { bufferView } from './message-slab.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
@@ -216,7 +216,7 @@ function onSocketData(this: OwnedSocket, chunk: Buffer): void {
   this[kTransport].receive(chunk);
 }
 function onSocketRead(this: OwnedSocket, length: number): void {
-  this[kTransport].receive(readBytes.subarray(0, length), true);
+  this[kTransport].receive(readView(length), true);
 }
 function onSocketEnd(this: OwnedSocket): void {
   this[kTransport].peerEnded();
@@ -300,6 +300,13 @@ const SLAB_SIZE = 64 * 1024;
 const GATHER_LIMIT = 8 * 1024;
 
 let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE);
+/**
+ * The slab's memory, kept to make write views with `bufferView` rather than
+ * `slab.subarray`, which reads `buffer` and `byteOffset` through V8's generic
+ * load IC on every flush (see `copyInto` in @proj/protocol's bytes.ts).
+ */
+let slabMemory: ArrayBufferLike = slab.buffer;
+let slabOffset = slab.byteOffset;
 /** Where the owner's gathered bytes start in {@link slab}. */
 let gatherStart = 0;
 /** Where they end. */
@@ -802,7 +809,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     mask: Uint8Array | undefined,
   ): boolean {
     if (gatherOwner !== this && (gatherInRead || this.#tasks() !== undefined)) return false;
-    const length = payload.byteLength;
+    const length = payload.length;
     const size = frameHeaderSize(length, mask !== undefined) + length;
     if (size > GATHER_LIMIT || !this.#socket.writable) return false;
     if (gatherOwner !== this) this.#gatherThisTick();
@@ -828,6 +835,8 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     // The slab's bytes may still be held by sockets: start a new one.
     if (gatherEnd + length > SLAB_SIZE) {
       slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      slabMemory = slab.buffer;
+      slabOffset = slab.byteOffset;
       gatherStart = gatherEnd = 0;
     }
   }
@@ -838,14 +847,14 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
    */
   #gather(chunks: readonly Uint8Array[], callback: SendCallback | undefined): boolean {
     let length = 0;
-    for (const chunk of chunks) length += chunk.byteLength;
+    for (const chunk of chunks) length += chunk.length;
     if (length > GATHER_LIMIT) return false;
     this.#reserve(length);
     const target = slab;
     let offset = gatherEnd;
     for (const chunk of chunks) {
       target.set(chunk, offset);
-      offset += chunk.byteLength;
+      offset += chunk.length;
     }
     gatherEnd = offset;
     if (callback) gatherCallbacks.push(callback);
@@ -897,7 +906,7 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       bytes = Buffer.allocUnsafe(end - start);
       slab.copy(bytes, 0, start, end);
     } else {
-      bytes = slab.subarray(start, end);
+      bytes = bufferView(slabMemory, slabOffset + start, end - start);
     }
     if (callbacks === null) socket.write(bytes);
     else socket.write(bytes, (error) => callEach(callbacks, error));
