@@ -15,7 +15,7 @@
  * 'wasm-unsafe-eval'), {@link simdMaskKernel} returns `null` and the caller
  * keeps to JavaScript.
  */
-import { copyInto } from './bytes.js';
+import { byteOffsetOf, copyInto } from './bytes.js';
 
 /** Writes `source` XOR `mask` (from mask position `maskOffset`) to `target`. */
 export type MaskKernel = (
@@ -40,6 +40,12 @@ interface KernelExports {
   readonly memory: { readonly buffer: ArrayBuffer };
   /** XORs memory[0, end rounded up to 64) with the 32-bit little-endian `word`. */
   readonly xor: (end: number, word: number) => void;
+  /**
+   * XORs memory[start, end) with `word` in whole 16-byte steps, never past
+   * `end`; returns where it stopped (the last `(end - start) % 16` bytes are
+   * left to the caller).
+   */
+  readonly xorRange: (start: number, end: number, word: number) => number;
 }
 
 /**
@@ -65,15 +71,68 @@ const BLOCK_SIZE = 32 * 1024;
  *       (br_if $next (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 64)))
  *                              (local.get $end))))))
  */
-/** One `v128.store offset (xor (v128.load offset p) v)` at byte `offset` (< 128). */
+/**
+ * One `v128.store offset (xor (v128.load offset p) v)` at byte `offset` (<
+ * 128), with `$p` and `$v` the locals numbered `p` and `v`. The alignment is
+ * a hint: unaligned addresses work.
+ */
 // prettier-ignore
-const xorAt = (offset: number): number[] => [
-  0x20, 0x02,                   // local.get $p            (store address)
-  0x20, 0x02,                   // local.get $p
+const xorAt = (offset: number, p = 2, v = 3): number[] => [
+  0x20, p,                      // local.get $p            (store address)
+  0x20, p,                      // local.get $p
   0xfd, 0x00, 0x04, offset,     // v128.load align=16 offset
-  0x20, 0x03,                   // local.get $v
+  0x20, v,                      // local.get $v
   0xfd, 0x51,                   // v128.xor
   0xfd, 0x0b, 0x04, offset,     // v128.store align=16 offset
+];
+
+/*
+ * The second function, for payloads unmasked where they lie (the arena,
+ * below). Its WAT text:
+ *
+ *   (func (export "xorRange") (param $p i32) (param $end i32) (param $word i32) (result i32)
+ *     (local $v v128)
+ *     (local.set $v (i32x4.splat (local.get $word)))
+ *     (block $short                                     ;; 64 bytes a turn
+ *       (loop $next
+ *         (br_if $short (i32.gt_u (i32.add (local.get $p) (i32.const 64)) (local.get $end)))
+ *         ...the four xors of the loop above...
+ *         (local.set $p (i32.add (local.get $p) (i32.const 64)))
+ *         (br $next)))
+ *     (block $tail                                      ;; then 16 bytes a turn
+ *       (loop $next
+ *         (br_if $tail (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+ *         ...one xor at offset 0...
+ *         (local.set $p (i32.add (local.get $p) (i32.const 16)))
+ *         (br $next)))
+ *     (local.get $p))
+ */
+/** `(br_if 1 (i32.gt_u (i32.add $p step) $end))` then the xors, `$p += step`, `br 0`. */
+// prettier-ignore
+const rangeLoop = (step: number[], xors: number[]): number[] => [
+  0x02, 0x40,                   // block (no result)
+  0x03, 0x40,                   //   loop (no result)
+  0x20, 0x00, 0x41, ...step,    //     local.get $p, i32.const step
+  0x6a, 0x20, 0x01, 0x4b,       //     i32.add, local.get $end, i32.gt_u
+  0x0d, 0x01,                   //     br_if 1 (out of the block)
+  ...xors,
+  0x20, 0x00, 0x41, ...step,    //     local.get $p, i32.const step
+  0x6a, 0x21, 0x00,             //     i32.add, local.set $p
+  0x0c, 0x00,                   //     br 0 ($next)
+  0x0b,                         //   end loop
+  0x0b,                         // end block
+];
+
+// prettier-ignore
+const RANGE_BODY = [
+  0x01, 0x01, 0x7b,             // locals: 1 × v128 ($v, local 3)
+  0x20, 0x02,                   // local.get $word
+  0xfd, 0x11,                   // i32x4.splat
+  0x21, 0x03,                   // local.set $v
+  ...rangeLoop([0xc0, 0x00], [...xorAt(0, 0), ...xorAt(16, 0), ...xorAt(32, 0), ...xorAt(48, 0)]),
+  ...rangeLoop([0x10], xorAt(0, 0)),
+  0x20, 0x00,                   // local.get $p
+  0x0b,                         // end func
 ];
 
 // prettier-ignore
@@ -96,17 +155,43 @@ const BODY = [
 ];
 
 // prettier-ignore
+const CODE = [
+  0x02,                                           // 2 bodies
+  ...leb128(BODY.length), ...BODY,
+  ...leb128(RANGE_BODY.length), ...RANGE_BODY,
+];
+
+/** The arena: the module's second page (the first holds the kernel's blocks). */
+const ARENA_START = 64 * 1024;
+/** Its size: one page, the size of the read buffer Node's sockets share. */
+export const MASK_ARENA_SIZE = 64 * 1024;
+
+// prettier-ignore
 const KERNEL = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-  0x01, 0x06, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x00, // type section: (func (param i32 i32))
-  0x03, 0x02, 0x01, 0x00,                         // function section: func 0 has type 0
-  0x05, 0x03, 0x01, 0x00, 0x01,                   // memory section: min 1 page, no max
-  0x07, 0x10, 0x02,                               // export section, 2 entries:
+  0x01, 0x0d, 0x02,                               // type section, 2 types:
+  0x60, 0x02, 0x7f, 0x7f, 0x00,                   //   0: (func (param i32 i32))
+  0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f,       //   1: (func (param i32 i32 i32) (result i32))
+  0x03, 0x03, 0x02, 0x00, 0x01,                   // function section: func 0 type 0, func 1 type 1
+  0x05, 0x03, 0x01, 0x00, 0x02,                   // memory section: min 2 pages, no max
+  0x07, 0x1b, 0x03,                               // export section, 3 entries:
   0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, //   "memory" = memory 0
   0x03, 0x78, 0x6f, 0x72, 0x00, 0x00,             //   "xor" = func 0
-  0x0a, BODY.length + 2, 0x01, BODY.length,       // code section: 1 body
-  ...BODY,
+  0x08, 0x78, 0x6f, 0x72, 0x52, 0x61, 0x6e, 0x67, 0x65, 0x00, 0x01, //   "xorRange" = func 1
+  0x0a, ...leb128(CODE.length), ...CODE,          // code section
 ]);
+
+/** Unsigned LEB128, for the section and body sizes that may pass 127. */
+function leb128(value: number): number[] {
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
 
 /** Not probed yet (`undefined`), unavailable or disabled (`null`), or ready. */
 let kernel: MaskKernel | null | undefined;
@@ -116,8 +201,46 @@ let kernel: MaskKernel | null | undefined;
  * its SIMD extension is missing or may not be compiled.
  */
 export function simdMaskKernel(): MaskKernel | null {
-  if (kernel === undefined) kernel = instantiate();
+  if (kernel === undefined) {
+    const exports = instantiate();
+    kernel = exports && createKernel(new Uint8Array(exports.memory.buffer), exports.xor);
+  }
   return kernel;
+}
+
+/**
+ * A region of a kernel's own memory whose bytes it unmasks where they lie. An
+ * I/O layer that reads into it (Node's sockets share one read buffer) saves
+ * the copy into the kernel's memory: a lent payload there is unmasked in
+ * place and copied once, to the message (`maskLentInto`).
+ */
+export interface MaskArena {
+  /** The region, {@link MASK_ARENA_SIZE} bytes. */
+  readonly bytes: Uint8Array;
+  /** The memory it lies in: a view whose `buffer` this is lies in the region. */
+  readonly memory: ArrayBufferLike;
+  /**
+   * XORs `data`, a view inside {@link bytes}, in place with `mask` from mask
+   * position `maskOffset`, touching no byte outside it.
+   */
+  readonly unmask: (data: Uint8Array, mask: Uint8Array, maskOffset: number) => void;
+}
+
+/** Not made yet (`undefined`), unavailable (`null`), or made. */
+let arena: MaskArena | null | undefined;
+
+/**
+ * The arena, made on the first call from an instance of its own, and kept
+ * for the life of the process (a read buffer in it must stay valid; the
+ * memory never grows). `null` where the kernel is unavailable, as
+ * {@link simdMaskKernel}. {@link setSimdMaskEnabled} does not affect it.
+ */
+export function simdMaskArena(): MaskArena | null {
+  if (arena === undefined) {
+    const exports = instantiate();
+    arena = exports && createArena(exports);
+  }
+  return arena;
 }
 
 /**
@@ -130,18 +253,45 @@ export function setSimdMaskEnabled(enabled: boolean): void {
   kernel = enabled ? undefined : null;
 }
 
-function instantiate(): MaskKernel | null {
+function instantiate(): KernelExports | null {
   const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   if (typeof wasm !== 'object') return null;
   try {
     if (!wasm.validate(KERNEL)) return null;
-    const exports = new wasm.Instance(new wasm.Module(KERNEL)).exports as KernelExports;
-    return createKernel(new Uint8Array(exports.memory.buffer), exports.xor);
+    return new wasm.Instance(new wasm.Module(KERNEL)).exports as KernelExports;
   } catch {
     // CSP without 'wasm-unsafe-eval' (CompileError / EvalError), or an
     // engine that validates but refuses to compile: the JavaScript path works.
     return null;
   }
+}
+
+/** The 32-bit little-endian word of `mask` from mask position `phase` (0-3). */
+function maskWord(mask: Uint8Array, phase: number): number {
+  // WebAssembly memory is little-endian on every host, so the word is built
+  // from the bytes explicitly rather than through a host-endian view.
+  return (
+    mask[phase]! |
+    (mask[(phase + 1) & 3]! << 8) |
+    (mask[(phase + 2) & 3]! << 16) |
+    (mask[(phase + 3) & 3]! << 24)
+  );
+}
+
+function createArena({ memory, xorRange }: KernelExports): MaskArena {
+  const buffer = memory.buffer;
+  return {
+    bytes: new Uint8Array(buffer, ARENA_START, MASK_ARENA_SIZE),
+    memory: buffer,
+    unmask(data, mask, maskOffset) {
+      const start = byteOffsetOf(data);
+      const length = data.length;
+      const phase = maskOffset & 3;
+      // The kernel stops at a whole 16 bytes, so the rest keeps the phase.
+      let i = xorRange(start, start + length, maskWord(mask, phase)) - start;
+      for (; i < length; i++) data[i] = data[i]! ^ mask[(phase + i) & 3]!;
+    },
+  };
 }
 
 function createKernel(memory: Uint8Array, xor: KernelExports['xor']): MaskKernel {
@@ -150,14 +300,7 @@ function createKernel(memory: Uint8Array, xor: KernelExports['xor']): MaskKernel
   let result = memory.subarray(0, 0);
   return (source, target, mask, maskOffset) => {
     const length = source.length;
-    const phase = maskOffset & 3;
-    // WebAssembly memory is little-endian on every host, so the word is built
-    // from the bytes explicitly rather than through a host-endian view.
-    const word =
-      mask[phase]! |
-      (mask[(phase + 1) & 3]! << 8) |
-      (mask[(phase + 2) & 3]! << 16) |
-      (mask[(phase + 3) & 3]! << 24);
+    const word = maskWord(mask, maskOffset & 3);
     for (let offset = 0; offset < length; offset += BLOCK_SIZE) {
       const size = Math.min(BLOCK_SIZE, length - offset);
       copyInto(memory, size === length ? source : source.subarray(offset, offset + size));

@@ -7,8 +7,8 @@
  * word-aligned middle of the buffer; the mask word is built from the same
  * bytes through a same-endian view, so it works on any byte order.
  */
-import { bufferOf, byteOffsetOf } from './bytes.js';
-import { simdMaskKernel } from './mask-simd.js';
+import { bufferOf, byteOffsetOf, copyInto } from './bytes.js';
+import { simdMaskArena, simdMaskKernel } from './mask-simd.js';
 
 /**
  * From this size on the SIMD kernel is used (and compiled, the first time).
@@ -50,6 +50,31 @@ export function maskInto(
     }
   }
   maskWords(source, target, mask, maskOffset);
+}
+
+/**
+ * {@link maskInto} for a `source` that is lent and may be overwritten (the
+ * bytes are its caller's only for the call). Where it lies in the SIMD
+ * kernel's arena (`simdMaskArena`: Node's sockets read into it) and is long
+ * enough for the kernel, it is unmasked where it lies and copied once to
+ * `target`, rather than copied into the kernel's memory, unmasked there and
+ * copied out. Elsewhere it is exactly {@link maskInto}, `source` untouched.
+ */
+export function maskLentInto(
+  source: Uint8Array,
+  target: Uint8Array,
+  mask: Uint8Array,
+  maskOffset = 0,
+): void {
+  if (source.length >= SIMD_THRESHOLD) {
+    const arena = simdMaskArena();
+    if (arena !== null && bufferOf(source) === arena.memory) {
+      arena.unmask(source, mask, maskOffset);
+      copyInto(target, source);
+      return;
+    }
+  }
+  maskInto(source, target, mask, maskOffset);
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 import { InvalidUtf8Error, PayloadTooBigError, PolicyError, ProtocolError } from './errors.js';
 import type { FrameHeader } from './frame.js';
 import type { FrameSink } from './frame-parser.js';
-import { applyMask, maskInto } from './mask.js';
+import { applyMask, maskInto, maskLentInto } from './mask.js';
 import { Utf8Validator } from './utf8.js';
 
 /** Receives whole messages and control frames from a {@link MessageAssembler}. */
@@ -185,7 +185,9 @@ export class MessageAssembler implements FrameSink {
    * A masked piece: unmasked in place when it is the whole message (handed
    * out as a view), otherwise unmasked straight into the message buffer, so
    * a large message costs one pass over its bytes rather than an in-place
-   * pass and a copy.
+   * pass and a copy. Lent input in the SIMD kernel's arena is the exception
+   * (`maskLentInto`): there the kernel's pass is in place and the copy the
+   * only other one.
    */
   onMaskedFramePayload(data: Uint8Array, mask: Uint8Array, maskOffset: number): void {
     const length = data.length;
@@ -204,7 +206,7 @@ export class MessageAssembler implements FrameSink {
       let message = data;
       if (this.lent) {
         message = this.#allocate(length);
-        maskInto(data, message, mask, maskOffset);
+        maskLentInto(data, message, mask, maskOffset);
       } else {
         applyMask(data, mask, maskOffset);
       }
@@ -214,7 +216,8 @@ export class MessageAssembler implements FrameSink {
     }
     this.#reserve(length);
     const target = this.#buffer.subarray(this.#length, this.#length + length);
-    maskInto(data, target, mask, maskOffset);
+    if (this.lent) maskLentInto(data, target, mask, maskOffset);
+    else maskInto(data, target, mask, maskOffset);
     this.#check(target);
     this.#length += length;
   }

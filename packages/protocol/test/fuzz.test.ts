@@ -42,6 +42,7 @@ import {
   concatBytes,
   encodeUtf8,
   parseClosePayload,
+  simdMaskArena,
 } from '@proj/protocol';
 import {
   bytewise,
@@ -357,11 +358,16 @@ const allocate = (size: number): Uint8Array => new Allocated(size);
  * start 3 bytes into the buffer, so that a view the parser makes of them
  * must honour their offset.
  */
-function feedLent(connection: Connection, chunks: readonly Uint8Array[], between?: () => void) {
+function feedLent(
+  connection: Connection,
+  chunks: readonly Uint8Array[],
+  between?: () => void,
+  memory?: Uint8Array,
+) {
   const at = 3;
-  const scratch = new Uint8Array(
-    at + chunks.reduce((most, chunk) => Math.max(most, chunk.length), 1),
-  );
+  const size = at + chunks.reduce((most, chunk) => Math.max(most, chunk.length), 1);
+  const scratch = memory?.subarray(0, size) ?? new Uint8Array(size);
+  expect(scratch.length).toBe(size);
   for (const chunk of chunks) {
     scratch.fill(0xee);
     scratch.set(chunk, at);
@@ -401,6 +407,35 @@ describe('lent input: chunks valid only for the call (one read buffer reused)', 
           const collector = new EventCollector();
           const server = new ServerConnection({ handler: collector, allocate });
           feedLent(server, split(encodeStream(frames, maskSeed), cuts));
+          const events = collector.eventsReceived();
+          expect(events.map(seen)).toEqual(expected);
+          expectAllocated(events);
+        }),
+        options(500),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "ServerConnection reading into the SIMD kernel's arena: the same events, every message a copy",
+    () => {
+      // Node's sockets read into the arena: lent payloads there are unmasked where they lie.
+      const arena = simdMaskArena();
+      expect(arena).not.toBeNull();
+      const READ_SIZE = arena!.bytes.length - 3;
+      fc.assert(
+        fc.property(roundTrip, ([script, maskSeed, cuts]) => {
+          const { frames, expected } = expand(script);
+          const collector = new EventCollector();
+          const server = new ServerConnection({ handler: collector, allocate });
+          // A read brings at most the arena's size.
+          const reads = split(encodeStream(frames, maskSeed), cuts).flatMap((chunk) =>
+            Array.from({ length: Math.ceil(chunk.length / READ_SIZE) }, (_, i) =>
+              chunk.subarray(i * READ_SIZE, (i + 1) * READ_SIZE),
+            ),
+          );
+          feedLent(server, reads, undefined, arena!.bytes);
           const events = collector.eventsReceived();
           expect(events.map(seen)).toEqual(expected);
           expectAllocated(events);

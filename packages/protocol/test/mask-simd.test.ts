@@ -7,8 +7,15 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { encodeFrame } from '../src/frame.js';
 import { FrameParser } from '../src/frame-parser.js';
-import { applyMask, maskInto, maskWords } from '../src/mask.js';
-import { type MaskKernel, setSimdMaskEnabled, simdMaskKernel } from '../src/mask-simd.js';
+import { applyMask, maskInto, maskLentInto, maskWords } from '../src/mask.js';
+import {
+  MASK_ARENA_SIZE,
+  type MaskArena,
+  type MaskKernel,
+  setSimdMaskEnabled,
+  simdMaskArena,
+  simdMaskKernel,
+} from '../src/mask-simd.js';
 import { randomBytes as seededBytes } from './arbitraries.js';
 import { expectBytes, randomBytes, rng } from './helpers.js';
 
@@ -322,6 +329,71 @@ describe('maskInto', () => {
         offset += piece.length;
       }
       expectBytes(received, payload);
+    }
+  });
+});
+
+describe('the arena: unmasking where the bytes were read', () => {
+  function arena(): MaskArena {
+    const made = simdMaskArena();
+    expect(made).not.toBeNull();
+    return made!;
+  }
+
+  test('is one region of the kernel memory, the size of a read, kept for good', () => {
+    const { bytes, memory } = arena();
+    expect(bytes.length).toBe(MASK_ARENA_SIZE);
+    expect(bytes.buffer).toBe(memory);
+    setSimdMaskEnabled(false);
+    setSimdMaskEnabled(true);
+    expect(simdMaskArena()!.bytes).toBe(bytes);
+  });
+
+  test('unmask XORs exactly the view, at any start, length and mask position', () => {
+    const { bytes, unmask } = arena();
+    const random = rng(SEED);
+    const lengths = [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 1000, 4096, MASK_ARENA_SIZE - 70];
+    for (const length of [
+      ...lengths,
+      ...Array.from({ length: 200 }, () => Math.floor(random() * 5000)),
+    ]) {
+      const start = Math.floor(random() * (MASK_ARENA_SIZE - length + 1));
+      const maskOffset = Math.floor(random() * 4);
+      bytes.fill(0x5a);
+      const data = bytes.subarray(start, start + length);
+      const original = randomBytes(random, length);
+      data.set(original);
+      unmask(data, MASK, maskOffset);
+      expectBytes(data, reference(original, MASK, maskOffset));
+      // Nothing around it changed: the kernel never runs past the view.
+      expect(firstDifference(bytes.subarray(0, start), new Uint8Array(start).fill(0x5a))).toBe(-1);
+      const after = bytes.subarray(start + length);
+      expect(firstDifference(after, new Uint8Array(after.length).fill(0x5a))).toBe(-1);
+    }
+  });
+
+  test('maskLentInto unmasks a lent view of the arena in place and copies it once', () => {
+    const { bytes } = arena();
+    const original = randomBytes(rng(SEED + 1), 1000);
+    const source = bytes.subarray(333, 1333);
+    source.set(original);
+    const target = new Uint8Array(1000);
+    maskLentInto(source, target, MASK, 3);
+    expectBytes(target, reference(original, MASK, 3));
+    // The lent bytes were unmasked where they lay.
+    expectBytes(source, reference(original, MASK, 3));
+  });
+
+  test('maskLentInto elsewhere, or for a short payload, is maskInto: the source untouched', () => {
+    for (const [source, label] of [
+      [randomBytes(rng(SEED + 2), 1000), 'outside the arena'],
+      [arena().bytes.subarray(10, 40), 'shorter than the kernel threshold'],
+    ] as const) {
+      const original = Uint8Array.from(source);
+      const target = new Uint8Array(source.length);
+      maskLentInto(source, target, MASK, 1);
+      expect(firstDifference(target, reference(original, MASK, 1)), label).toBe(-1);
+      expect(firstDifference(source, original), label).toBe(-1);
     }
   });
 });

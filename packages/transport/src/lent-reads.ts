@@ -24,6 +24,8 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { simdMaskArena } from '@proj/protocol';
+import { bufferView } from './message-slab.js';
 
 /**
  * Node's own read size: what one read can bring stays what the memory budget
@@ -31,8 +33,23 @@ import type { Duplex } from 'node:stream';
  */
 const READ_BUFFER_SIZE = 64 * 1024;
 
-/** The buffer every lent read goes into, for as long as the process runs (the handles keep its address). */
-export const readBuffer: Buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+/**
+ * The buffer every lent read goes into, for as long as the process runs (the
+ * handles keep its address). Where the protocol's SIMD mask kernel runs, it
+ * is the kernel's arena (`simdMaskArena`): a client's masked payloads are
+ * then unmasked where they were read and copied once, to the message, rather
+ * than copied into the kernel's memory and out again.
+ */
+export const readBuffer: Buffer = makeReadBuffer();
+
+function makeReadBuffer(): Buffer {
+  const arena = simdMaskArena();
+  if (arena === null || arena.bytes.length !== READ_BUFFER_SIZE) {
+    return Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+  }
+  const { bytes } = arena;
+  return bufferView(bytes.buffer, bytes.byteOffset, bytes.length);
+}
 
 const readMemory = readBuffer.buffer;
 const readOffset = readBuffer.byteOffset;

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { ServerConnection } from '@proj/protocol';
+import { ServerConnection, simdMaskArena } from '@proj/protocol';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
   MESSAGE_SLAB_SIZE,
@@ -17,7 +17,7 @@ import {
   kOnError,
   kOnMessage,
 } from '../src/index.js';
-import { lendReads } from '../src/lent-reads.js';
+import { lendReads, readBuffer } from '../src/lent-reads.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -119,7 +119,19 @@ describe('reads into the shared buffer', () => {
     for (const message of kept) {
       const fromSlab = message.length >= 64 && message.length <= 4096;
       expect(message.buffer.byteLength === MESSAGE_SLAB_SIZE).toBe(fromSlab);
+      // Unmasked where they were read, but handed out as copies.
+      expect(message.buffer).not.toBe(readBuffer.buffer);
     }
+  });
+
+  test("the shared buffer is the SIMD mask kernel's arena, where payloads are unmasked in place", () => {
+    // Node 20 has WebAssembly SIMD: without the arena the test above would not cover that path.
+    const arena = simdMaskArena();
+    expect(arena).not.toBeNull();
+    expect(readBuffer.buffer).toBe(arena!.memory);
+    expect(readBuffer.byteOffset).toBe(arena!.bytes.byteOffset);
+    expect(readBuffer.length).toBe(arena!.bytes.length);
+    expect(Buffer.isBuffer(readBuffer)).toBe(true);
   });
 
   test('a socket paused between reads (backpressure) resumes and loses nothing', async () => {
