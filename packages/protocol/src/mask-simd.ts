@@ -6,10 +6,13 @@
  * with `Uint8Array.prototype.set`, XORed there 64 bytes per loop turn with
  * `v128.xor`, and copied out to the target. Two copies plus a vector loop
  * still run about eight times faster than the JavaScript word loop on 64 KiB
- * and 1 MiB payloads (issue #6; numbers in bench/RESULTS.md).
+ * and 1 MiB payloads (issue #6; numbers in bench/RESULTS.md). Input can skip
+ * the copy in by being read into the module's memory to begin with: the
+ * arena ({@link simdMaskArena}, issue 21).
  *
  * Nothing here is required. The module is compiled once, synchronously, when
- * the first payload large enough to use it arrives. Where WebAssembly is
+ * the first payload large enough to use it arrives (the arena's instance, when
+ * it is first asked for). Where WebAssembly is
  * missing, where the engine lacks SIMD (`WebAssembly.validate` fails) and
  * where compiling throws (a Content-Security-Policy without
  * 'wasm-unsafe-eval'), {@link simdMaskKernel} returns `null` and the caller
@@ -56,10 +59,11 @@ interface KernelExports {
 const BLOCK_SIZE = 32 * 1024;
 
 /*
- * The kernel, hand-assembled (139 bytes). Its WAT text:
+ * The kernel, hand-assembled (305 bytes with the second function, below).
+ * Its WAT text:
  *
  * (module
- *   (memory (export "memory") 1)                       ;; one 64 KiB page
+ *   (memory (export "memory") 2)                       ;; two 64 KiB pages: the blocks, the arena
  *   (func (export "xor") (param $end i32) (param $word i32)
  *     (local $p i32) (local $v v128)
  *     (local.set $v (i32x4.splat (local.get $word)))
