@@ -410,7 +410,7 @@ export class WebSocket extends EventTarget {
       this.#bufferedAmount.add((data as Blob).size);
       if (open) this.#link.sendBlob(data as Blob);
     } else {
-      this.#bufferedAmount.add(bytes!.byteLength);
+      this.#bufferedAmount.add(bytes!.length);
       if (open) this.#link.sendBinary(bytes!);
     }
   }

@@ -248,6 +248,14 @@ export function simdMaskArena(): MaskArena | null {
 }
 
 /**
+ * The arena if someone made it (an I/O layer that reads into it), else
+ * `null`: input can lie in it only then, so checking never makes one.
+ */
+export function madeMaskArena(): MaskArena | null {
+  return arena ?? null;
+}
+
+/**
  * Internal switch (not exported by the package): `false` makes
  * {@link simdMaskKernel} return `null` so `maskInto` takes the JavaScript
  * path; `true` forgets that and probes the runtime again on next use. Tests

@@ -8,7 +8,7 @@
  * bytes through a same-endian view, so it works on any byte order.
  */
 import { bufferOf, byteOffsetOf, copyInto } from './bytes.js';
-import { simdMaskArena, simdMaskKernel } from './mask-simd.js';
+import { madeMaskArena, simdMaskKernel } from './mask-simd.js';
 
 /**
  * From this size on the SIMD kernel is used (and compiled, the first time).
@@ -67,7 +67,7 @@ export function maskLentInto(
   maskOffset = 0,
 ): void {
   if (source.length >= SIMD_THRESHOLD) {
-    const arena = simdMaskArena();
+    const arena = madeMaskArena();
     if (arena !== null && bufferOf(source) === arena.memory) {
       arena.unmask(source, mask, maskOffset);
       copyInto(target, source);

@@ -372,6 +372,20 @@ describe('the arena: unmasking where the bytes were read', () => {
     }
   });
 
+  test('maskLentInto never makes the arena: input lies in it only once an I/O layer made it', async () => {
+    vi.resetModules();
+    const fresh = await import('../src/mask.js');
+    const freshSimd = await import('../src/mask-simd.js');
+    const source = randomBytes(rng(SEED + 3), 1000);
+    const target = new Uint8Array(1000);
+    fresh.maskLentInto(Uint8Array.from(source), target, MASK, 2);
+    expectBytes(target, reference(source, MASK, 2));
+    expect(freshSimd.madeMaskArena()).toBeNull();
+    const made = freshSimd.simdMaskArena();
+    expect(made).not.toBeNull();
+    expect(freshSimd.madeMaskArena()).toBe(made);
+  });
+
   test('maskLentInto unmasks a lent view of the arena in place and copies it once', () => {
     const { bytes } = arena();
     const original = randomBytes(rng(SEED + 1), 1000);
