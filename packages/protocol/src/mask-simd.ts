@@ -10,9 +10,9 @@
  * the copy in by being read into the module's memory to begin with: the
  * arena ({@link simdMaskArena}, issue 21).
  *
- * Nothing here is required. The module is compiled once, synchronously, when
- * the first payload large enough to use it arrives (the arena's instance, when
- * it is first asked for). Where WebAssembly is
+ * Nothing here is required. The module is compiled, synchronously, when the
+ * first payload large enough to use it arrives; the arena has an instance
+ * (and a compile) of its own, made when it is first asked for. Where WebAssembly is
  * missing, where the engine lacks SIMD (`WebAssembly.validate` fails) and
  * where compiling throws (a Content-Security-Policy without
  * 'wasm-unsafe-eval'), {@link simdMaskKernel} returns `null` and the caller
@@ -221,11 +221,15 @@ export function simdMaskKernel(): MaskKernel | null {
 export interface MaskArena {
   /** The region, {@link MASK_ARENA_SIZE} bytes. */
   readonly bytes: Uint8Array;
-  /** The memory it lies in: a view whose `buffer` this is lies in the region. */
+  /**
+   * The kernel memory it lies in (the region and the page before it): a view
+   * whose `buffer` this is can be unmasked in place.
+   */
   readonly memory: ArrayBufferLike;
   /**
-   * XORs `data`, a view inside {@link bytes}, in place with `mask` from mask
-   * position `maskOffset`, touching no byte outside it.
+   * XORs `data`, a view of {@link memory} (in practice of {@link bytes}), in
+   * place with `mask` from mask position `maskOffset`, touching no byte
+   * outside it.
    */
   readonly unmask: (data: Uint8Array, mask: Uint8Array, maskOffset: number) => void;
 }
