@@ -143,8 +143,8 @@ export interface ConnectionOptions extends MessageLimits {
    */
   perMessageDeflate?: boolean | undefined;
   /**
-   * The message limits, in place of `maxPayload`, `maxFragments` and
-   * `allocate` above: for one frozen object that many connections share (a
+   * The message limits, in place of `maxPayload`, `maxFragments`,
+   * `allocate` and `lendMessages` above: for one frozen object that many connections share (a
    * server's). The connection keeps its limits until its first frame byte,
    * which an idle connection never receives; without this it keeps these
    * options, one more object per connection.
@@ -486,7 +486,8 @@ export abstract class Connection implements MessageSink {
    * so do not reuse it. With `lent`, the chunk is only lent for this call, for
    * an I/O layer that reads every socket into one buffer it reuses (no
    * allocation per read): each message is then copied out, unmasked on the
-   * way (with `allocate`, so a `Buffer` on Node), and whatever must wait (a
+   * way (with `allocate`, so a `Buffer` on Node), unless `lendMessages` says
+   * to hand it on as it lies for the `onMessage` call, and whatever must wait (a
    * paused connection's input, the handshake's bytes) is copied too. Input
    * after a failure, after the peer's close frame, or after {@link
    * receiveEof} is discarded (RFC 6455 §7.1.7).

@@ -53,7 +53,12 @@ export {
 export { FrameParser, type FrameParserOptions, type FrameSink } from './frame-parser.js';
 export { type MaskSource, applyMask, createRandomMaskSource, maskInto } from './mask.js';
 export { MASK_ARENA_SIZE, type MaskArena, simdMaskArena } from './mask-simd.js';
-export { MessageAssembler, type MessageLimits, type MessageSink } from './message-assembler.js';
+export {
+  LEND_MIN,
+  MessageAssembler,
+  type MessageLimits,
+  type MessageSink,
+} from './message-assembler.js';
 export {
   decodeUtf8,
   decodeUtf8Strict,

@@ -78,6 +78,23 @@ export function maskLentInto(
 }
 
 /**
+ * {@link applyMask} for lent `data` that is handed on in place (a message
+ * lent to its listeners): where it lies in the SIMD kernel's arena and is
+ * long enough for the kernel, the kernel unmasks it where it lies; elsewhere
+ * it is exactly {@link applyMask}.
+ */
+export function unmaskLent(data: Uint8Array, mask: Uint8Array, maskOffset = 0): void {
+  if (data.length >= SIMD_THRESHOLD) {
+    const arena = madeMaskArena();
+    if (arena !== null && bufferOf(data) === arena.memory) {
+      arena.unmask(data, mask, maskOffset);
+      return;
+    }
+  }
+  maskInto(data, data, mask, maskOffset);
+}
+
+/**
  * The JavaScript path of {@link maskInto}, used where WebAssembly SIMD is not
  * available and for short payloads. Internal: exported for tests only.
  */

@@ -31,6 +31,7 @@ import {
   FrameParser,
   HandshakeError,
   type HttpHeadLimits,
+  LEND_MIN,
   type MessageLimits,
   MessageAssembler,
   type MessageSink,
@@ -395,8 +396,80 @@ class PausingCollector extends EventCollector {
   }
 }
 
+/**
+ * Records, as each message arrives, whether it was handed out as a view of
+ * the read buffer (`lendMessages`); `EventCollector` copies it at once, while
+ * the read is still lent.
+ */
+class LendingCollector extends EventCollector {
+  readonly lent: boolean[] = [];
+  constructor(readonly memory: ArrayBufferLike) {
+    super();
+  }
+  override onMessage(data: Uint8Array, binary: boolean, compressed?: boolean): void {
+    this.lent.push(data.buffer === this.memory);
+    super.onMessage(data, binary, compressed);
+  }
+}
+
 describe('lent input: chunks valid only for the call (one read buffer reused)', () => {
   const roundTrip = fc.tuple(scriptArb, fc.integer(), cutsArb);
+
+  describe.each([
+    ['a buffer of its own', false],
+    ["the SIMD kernel's arena", true],
+  ] as const)('lendMessages, reading into %s', (_, inArena) => {
+    it(
+      'the same events; only messages of LEND_MIN bytes or more that lie whole in one read are lent, the rest copied',
+      () => {
+        let lentSeen = 0;
+        fc.assert(
+          fc.property(roundTrip, ([script, maskSeed, cuts]) => {
+            const { frames, expected } = expand(script);
+            let reads = split(encodeStream(frames, maskSeed), cuts);
+            let memory: Uint8Array;
+            if (inArena) {
+              memory = simdMaskArena()!.bytes;
+              const size = memory.length - 3;
+              reads = reads.flatMap((chunk) =>
+                Array.from({ length: Math.ceil(chunk.length / size) }, (_, i) =>
+                  chunk.subarray(i * size, (i + 1) * size),
+                ),
+              );
+            } else {
+              memory = new Uint8Array(
+                3 + reads.reduce((most, read) => Math.max(most, read.length), 1),
+              );
+            }
+            const collector = new LendingCollector(memory.buffer);
+            const server = new ServerConnection({
+              handler: collector,
+              allocate,
+              lendMessages: true,
+            });
+            feedLent(server, reads, undefined, memory);
+            const events = collector.eventsReceived();
+            expect(events.map(seen)).toEqual(expected);
+            const messages = events.filter((event) => event.type === 'message');
+            expect(collector.lent).toHaveLength(messages.length);
+            messages.forEach((message, i) => {
+              if (collector.lent[i]) {
+                lentSeen++;
+                expect(message.data.length).toBeGreaterThanOrEqual(LEND_MIN);
+              } else if (message.data.length > 0) {
+                // Not lent: a copy made by `allocate`, never a view of something else.
+                expect(message.data).toBeInstanceOf(Allocated);
+              }
+            });
+          }),
+          options(500),
+        );
+        // The property is not vacuous: the scripts do bring messages that are lent.
+        expect(lentSeen).toBeGreaterThan(0);
+      },
+      TIMEOUT,
+    );
+  });
 
   it(
     'ServerConnection: the same events as owned input, every message a copy',

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { encodeFrame } from '../src/frame.js';
 import { FrameParser } from '../src/frame-parser.js';
-import { applyMask, maskInto, maskLentInto, maskWords } from '../src/mask.js';
+import { applyMask, maskInto, maskLentInto, maskWords, unmaskLent } from '../src/mask.js';
 import {
   MASK_ARENA_SIZE,
   type MaskArena,
@@ -396,6 +396,29 @@ describe('the arena: unmasking where the bytes were read', () => {
     expectBytes(target, reference(original, MASK, 3));
     // The lent bytes were unmasked where they lay.
     expectBytes(source, reference(original, MASK, 3));
+  });
+
+  test('unmaskLent unmasks in place, in the arena (by the kernel) and anywhere else, any length', () => {
+    const { bytes } = arena();
+    for (const [offset, length] of [
+      [333, 1000],
+      [17, 64],
+      [5, 63],
+      [1, 7],
+    ] as const) {
+      const original = randomBytes(rng(SEED + length), length);
+      const inArena = bytes.subarray(offset - 1, offset + length + 1);
+      inArena.fill(0xa5);
+      const data = inArena.subarray(1, 1 + length);
+      data.set(original);
+      unmaskLent(data, MASK, 2);
+      expectBytes(data, reference(original, MASK, 2));
+      // Nothing around the view was touched.
+      expect([inArena[0], inArena[length + 1]]).toEqual([0xa5, 0xa5]);
+      const elsewhere = Uint8Array.from(original);
+      unmaskLent(elsewhere, MASK, 2);
+      expectBytes(elsewhere, reference(original, MASK, 2));
+    }
   });
 
   test('maskLentInto elsewhere, or for a short payload, is maskInto: the source untouched', () => {

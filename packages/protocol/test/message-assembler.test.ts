@@ -3,11 +3,13 @@ import { InvalidUtf8Error, PayloadTooBigError, PolicyError } from '@proj/protoco
 import { OP } from '@proj/test-utils';
 import { FrameParser } from '../src/frame-parser.js';
 import {
+  LEND_MIN,
   MessageAssembler,
   type MessageLimits,
   type MessageSink,
 } from '../src/message-assembler.js';
 import {
+  clientFrame,
   concat,
   eachFeeding,
   expectBytes,
@@ -441,5 +443,84 @@ describe('UTF-8 validation (1007), incremental', () => {
       ['control', PING, '\ufffd'],
       ['text', '€'],
     ]);
+  });
+});
+
+describe('lendMessages: messages lent as they lie in lent input', () => {
+  /** A server-side parser (masked frames) over lent input, feeding an assembler. */
+  function lending(lendMessages: boolean, allowRsv1 = false) {
+    const sink = new Recorder();
+    const assembler = new MessageAssembler(sink, {
+      lendMessages,
+      allocate: (size) => new Uint8Array(size),
+    });
+    const parser = new FrameParser(assembler, { expectMasked: true, allowRsv1 });
+    return {
+      sink,
+      push(bytes: Uint8Array) {
+        assembler.lent = true;
+        parser.push(bytes, true);
+      },
+    };
+  }
+
+  test('a masked message of LEND_MIN bytes or more in one read is handed out as that read, unmasked in place', () => {
+    const { sink, push } = lending(true);
+    const payload = pattern(LEND_MIN);
+    const read = clientFrame(BINARY, payload);
+    push(read);
+    const [event] = sink.events;
+    expect(event?.type).toBe('message');
+    const view = (event as { view: Uint8Array }).view;
+    expect(view.buffer).toBe(read.buffer);
+    expectBytes((event as { data: Uint8Array }).data, payload);
+    // Unmasked where it lay: the read's own bytes are the payload now.
+    expectBytes(read.subarray(read.length - LEND_MIN), payload);
+  });
+
+  test('an unmasked one too; smaller ones, fragmented and compressed ones are copied', () => {
+    const { sink, push } = lending(true, true);
+    const cases = [
+      frame(BINARY, pattern(100)),
+      clientFrame(BINARY, pattern(LEND_MIN - 1)),
+      concat(clientFrame(BINARY, pattern(70), { fin: false }), clientFrame(CONT, pattern(70, 70))),
+      clientFrame(BINARY, pattern(100), { rsv1: true }),
+    ];
+    const { sink: unmaskedSink, push: pushUnmasked } = (() => {
+      const recorder = new Recorder();
+      const assembler = new MessageAssembler(recorder, { lendMessages: true });
+      const parser = new FrameParser(assembler, { expectMasked: false });
+      return {
+        sink: recorder,
+        push(bytes: Uint8Array) {
+          assembler.lent = true;
+          parser.push(bytes, true);
+        },
+      };
+    })();
+    pushUnmasked(cases[0]!);
+    expect((unmaskedSink.events[0] as { view: Uint8Array }).view.buffer).toBe(cases[0]!.buffer);
+    for (const read of cases.slice(1)) push(read);
+    expect(sink.events).toHaveLength(3);
+    for (const [i, event] of sink.events.entries()) {
+      const { view } = event as { view: Uint8Array };
+      expect(view.buffer, `message ${i}`).not.toBe(cases[i + 1]!.buffer);
+    }
+    expectBytes((sink.events[1] as { data: Uint8Array }).data, pattern(140));
+  });
+
+  test('without the option, or with input that is not lent, nothing changes', () => {
+    const off = lending(false);
+    const read = clientFrame(BINARY, pattern(200));
+    off.push(read);
+    expect((off.sink.events[0] as { view: Uint8Array }).view.buffer).not.toBe(read.buffer);
+    // Owned input was always handed out as a view; lending changes nothing there.
+    const sink = new Recorder();
+    const parser = new FrameParser(new MessageAssembler(sink, { lendMessages: true }), {
+      expectMasked: true,
+    });
+    const owned = clientFrame(BINARY, pattern(200));
+    parser.push(owned);
+    expect((sink.events[0] as { view: Uint8Array }).view.buffer).toBe(owned.buffer);
   });
 });
