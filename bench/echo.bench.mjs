@@ -1,4 +1,5 @@
-// Echo benchmark: @proj/server against ws (plain, and with its native addons
+// Echo benchmark: @proj/server (on its defaults, and with `lendMessages: true`,
+// "ours lent") against ws (plain, and with its native addons
 // when they are installed), uWebSockets.js (issue 21; left out with a note
 // where its binary does not load) and a bare node:net server that parses
 // frames minimally (the ceiling for any Node implementation), through the same
@@ -49,7 +50,17 @@ const UWS_NOTE = uwsNote();
 const RUNS = runsOr(5);
 const SECONDS = secondsOr(1);
 
-const IMPLEMENTATIONS = [SERVERS.ours, ...WS_SERVERS, ...UWS_SERVERS, SERVERS.raw];
+const IMPLEMENTATIONS = [
+  SERVERS.ours,
+  SERVERS.oursLent,
+  ...WS_SERVERS,
+  ...UWS_SERVERS,
+  SERVERS.raw,
+];
+/** The comparisons of ours lent: against uWS (which lends its messages too), and against ours. */
+const LENT_AGAINST = [...UWS_SERVERS.map((s) => s.name), 'ours'];
+/** The metric of ours lent's entries in results.json, apart from the defaults' `messages/s`. */
+const LENT_METRIC = 'messages/s, lendMessages';
 if (UWS_NOTE) console.warn(`${UWS_NOTE} Leaving it out.`);
 
 /** [size, connections, in flight]; the first ones are the targets of issue 6. */
@@ -118,9 +129,9 @@ const names = servers.map((s) => s.name);
  * against ours or against `n`, the row measures the generator (issue 21), so the cell gives the
  * bound that is left instead: "≥" where ours was capped, "≤" where `n` was, nothing where both.
  */
-function ratioCell(by, n) {
-  const ratio = `${(by.ours.rate / by[n].rate).toFixed(2)}×`;
-  const oursCapped = by.ours.cpu >= SATURATED;
+function ratioCell(by, n, mine = 'ours') {
+  const ratio = `${(by[mine].rate / by[n].rate).toFixed(2)}×`;
+  const oursCapped = by[mine].cpu >= SATURATED;
   const theirsCapped = by[n].cpu >= SATURATED;
   if (oursCapped && theirsCapped) return `generator-bound (${ratio} measured)`;
   if (oursCapped) return `≥ ${ratio} (generator-bound)`;
@@ -128,12 +139,14 @@ function ratioCell(by, n) {
   return `**${ratio}**`;
 }
 const ratioColumns = [...WS_SERVERS, ...UWS_SERVERS].map((s) => s.name);
+const lentColumns = LENT_AGAINST.map((n) => `ours lent/${n}`);
 const percent = (share) => `${(share * 100).toFixed(0)}%`;
 const header =
   `| payload | conns × in flight | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} ` +
   `| ${names.map((n) => `${n} µs CPU/msg`).join(' | ')} | server CPU (${names.join(' / ')}) ` +
-  `| loadgen CPU (${names.join(' / ')}) | ${ratioColumns.map((n) => `ours/${n}`).join(' | ')} |`;
-const align = `|---|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${ratioColumns.map(() => '--:').join('|')}|`;
+  `| loadgen CPU (${names.join(' / ')}) | ${ratioColumns.map((n) => `ours/${n}`).join(' | ')} ` +
+  `| ${lentColumns.join(' | ')} |`;
+const align = `|---|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${[...ratioColumns, ...lentColumns].map(() => '--:').join('|')}|`;
 const rows = results.map(({ point: [size, connections, inflight], by }) => {
   const cells = names.map(
     (n) =>
@@ -142,7 +155,10 @@ const rows = results.map(({ point: [size, connections, inflight], by }) => {
   const cpu = names.map((n) => by[n].serverMicros.toFixed(2));
   const server = names.map((n) => percent(by[n].serverCpu)).join(' / ');
   const loadgen = names.map((n) => percent(by[n].cpu)).join(' / ');
-  const ratios = ratioColumns.map((n) => ratioCell(by, n));
+  const ratios = [
+    ...ratioColumns.map((n) => ratioCell(by, n)),
+    ...LENT_AGAINST.map((n) => ratioCell(by, n, 'ours lent')),
+  ];
   return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${server} | ${loadgen} | ${ratios.join(' | ')} |`;
 });
 
@@ -158,6 +174,10 @@ const section = [
     'Summary names the limit of every row). Where it passed ' +
     `${percent(SATURATED)} of its core against ours or the reference, the ratio cell gives the bound ` +
     'that is left ("≥": ours was capped; "≤": the reference was) instead of a ratio, or none.',
+  '- "ours lent" is ours with `lendMessages: true` (each message lent to the listener as it lies in ' +
+    'the read buffer, not copied; uWS hands its messages to JavaScript the same way). It lends ' +
+    'only messages of 64 B or more that arrive whole in one 64 KiB read, so at 16 B and from ' +
+    '64 KiB it does what ours does.',
   `- First ${TARGET_POINTS.length} rows: the points issue 6 sets targets for.${FULL ? '' : ' Other rows: a sample of the matrix (`BENCH_FULL=1` for all).'}`,
   '',
   header,
@@ -168,9 +188,9 @@ const section = [
 publish(
   'Echo',
   section,
-  results.flatMap(({ point: [size, connections, inflight], by }) =>
-    names
-      .filter((n) => n !== 'ours')
+  results.flatMap(({ point: [size, connections, inflight], by }) => [
+    ...names
+      .filter((n) => n !== 'ours' && n !== 'ours lent')
       .map((n) => ({
         point: echoPoint(size, connections, inflight),
         metric: 'messages/s',
@@ -183,7 +203,24 @@ publish(
           ['ours', n].map((m) => [m, { server: by[m].serverCpu, generator: by[m].cpu }]),
         ),
       })),
-  ),
+    ...LENT_AGAINST.map((n) => {
+      // "ours" in an entry is the side measured (here ours lent); the defaults go by another name.
+      const against = n === 'ours' ? 'ours on its defaults' : n;
+      return {
+        point: echoPoint(size, connections, inflight),
+        metric: LENT_METRIC,
+        unit: 'msg/s',
+        better: 'higher',
+        ours: by['ours lent'].rate,
+        ws: by[n].rate,
+        against,
+        cpu: {
+          ours: { server: by['ours lent'].serverCpu, generator: by['ours lent'].cpu },
+          [against]: { server: by[n].serverCpu, generator: by[n].cpu },
+        },
+      };
+    }),
+  ]),
   {
     seconds: Math.round((Date.now() - began) / 1000),
     runs: RUNS,

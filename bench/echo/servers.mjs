@@ -14,6 +14,8 @@
 // plus the JSON object in BENCH_DEFLATE_OPTIONS, e.g. a level or window), for
 // deflate.bench.mjs. "ours-pubsub" is "ours" with every connection subscribed
 // to one topic and BROADCAST publishing to it, for the fan-out through topics.
+// "ours-lent" is "ours" with `lendMessages: true`: each message lent to the
+// listener as it lies in the read buffer instead of copied (uWS's way).
 // Each echoes every message back as it came, prints `READY <port>` once
 // listening, and exits on SIGTERM.
 //
@@ -56,7 +58,7 @@ const deflate = kind.endsWith('-deflate')
   : undefined;
 const TOPIC = 'bench';
 
-if (kind === 'ours' || kind === 'ours-deflate' || kind === 'ours-pubsub') {
+if (kind === 'ours' || kind === 'ours-lent' || kind === 'ours-deflate' || kind === 'ours-pubsub') {
   const { WebSocketServer } = await import('@proj/server');
   // The 1 MiB × 16-in-flight echo queues up to 16 MiB per connection, right at the
   // default send-backlog cap (16 MiB, 'close' policy), which would close the
@@ -67,6 +69,7 @@ if (kind === 'ours' || kind === 'ours-deflate' || kind === 'ours-pubsub') {
     maxPayload: MAX_PAYLOAD,
     maxBacklog: Infinity,
     ...(deflate && { perMessageDeflate: deflate }),
+    ...(kind === 'ours-lent' && { lendMessages: true }),
   });
   const pubsub = kind === 'ours-pubsub';
   server.on('connection', (socket) => {

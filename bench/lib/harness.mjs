@@ -45,6 +45,8 @@ export const PLAIN_WS = { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' };
 /** The servers of echo/servers.mjs, named as in the tables. */
 export const SERVERS = {
   ours: { name: 'ours', kind: 'ours', env: {} },
+  // Ours with `lendMessages: true`: each message lent to its listener, not copied (issue 21).
+  oursLent: { name: 'ours lent', kind: 'ours-lent', env: {} },
   // Ours with every connection subscribed to one topic; BROADCAST publishes to it.
   oursPublish: { name: 'ours publish', kind: 'ours-pubsub', env: {} },
   ws: { name: 'ws', kind: 'ws', env: PLAIN_WS },

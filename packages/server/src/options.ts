@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEAD_SIZE,
   DEFAULT_MAX_PAYLOAD,
+  booleanOption,
   functionOption,
   integerOption,
   knownOptions,
@@ -160,6 +161,19 @@ export interface ServerSettings<Request extends UpgradeRequest = IncomingMessage
   /** Most frames in one message; more closes with 1008. Default 131,072. */
   maxFragments?: number;
   /**
+   * Lend each message's bytes to the `message` listeners instead of giving
+   * them a copy: a binary message's `Buffer` is then valid only until the
+   * listeners return, after which its memory holds the next read. Saves a
+   * copy and an allocation per message (about 20% of the CPU of a 1 KiB
+   * echo). Copy what you keep past the listener (`Buffer.from(data)`);
+   * passing it to `send`, `publish` or `broadcast` inside the listener is
+   * safe, as they copy what they cannot send at once. Text arrives as a
+   * string either way. Applies to messages of at least 64 bytes that arrive
+   * whole in one read of a plain TCP socket; others are copied as without
+   * it; sessions' messages always are. Default `false`.
+   */
+  lendMessages?: boolean;
+  /**
    * Largest handshake head (request line and headers) in bytes; larger gets
    * 431. Applies in standalone mode, where this server owns the HTTP parser.
    * Default 16 KiB.
@@ -270,6 +284,7 @@ export interface ResolvedOptions<Data> extends Omit<ServerSettings<UpgradeReques
     ((origin: string | undefined, request: UpgradeRequest) => boolean) | undefined;
   readonly maxPayload: number;
   readonly maxFragments: number;
+  readonly lendMessages: boolean;
   readonly maxHeadSize: number;
   readonly maxHeaderCount: number;
   readonly maxConnections: number;
@@ -391,6 +406,10 @@ export function resolveOptions<Data>(
     allowedOrigins,
     maxPayload,
     maxFragments: integer(options, 'maxFragments', 1),
+    lendMessages:
+      options.lendMessages === undefined
+        ? false
+        : booleanOption('lendMessages', options.lendMessages),
     maxHeadSize: integer(options, 'maxHeadSize', 1024, 1024 * 1024),
     handshakeTimeout: integer(options, 'handshakeTimeout', 1, MAX_TIMER),
     closeTimeout: integer(options, 'closeTimeout', 1, MAX_TIMER),
@@ -458,6 +477,7 @@ const OPTION_NAMES = [
   'headers',
   'maxPayload',
   'maxFragments',
+  'lendMessages',
   'maxHeadSize',
   'maxHeaderCount',
   'maxConnections',

@@ -112,6 +112,8 @@ export interface ServerWebSocketInit<Data> {
 export interface ConnectionPolicy extends TransportSettings {
   readonly maxPayload: number;
   readonly maxFragments: number;
+  /** The server's `lendMessages`: messages lent to the listeners, not copied. */
+  readonly lendMessages?: boolean | undefined;
   readonly closeTimeout: number;
   readonly maxBacklog: number;
   readonly backlogPolicy: BacklogPolicy;
@@ -169,6 +171,7 @@ function limitsOf(policy: ConnectionPolicy): MessageLimits {
       maxPayload: policy.maxPayload,
       maxFragments: policy.maxFragments,
       allocate: allocateUnsafe,
+      lendMessages: policy.lendMessages === true,
     });
     policyLimits.set(policy, limits);
   }

@@ -15,7 +15,7 @@ import { type UpgradeRequest, isHttp2Request } from './request.js';
 import type { ServerSession } from './server-session.js';
 import { SessionHost } from './session-host.js';
 import { SESSIONS_SUBSCRIBER } from './session-topics.js';
-import { MemoryBudget } from '@proj/transport';
+import { MemoryBudget, ownIfLent } from '@proj/transport';
 import {
   type AttachableServer,
   type ResolvedOptions,
@@ -247,6 +247,7 @@ export class WebSocketServer<
     this.#policy = {
       maxPayload: resolved.maxPayload,
       maxFragments: resolved.maxFragments,
+      lendMessages: resolved.lendMessages,
       closeTimeout: resolved.closeTimeout,
       maxBacklog: resolved.maxBacklog,
       backlogPolicy: resolved.backlogPolicy,
@@ -267,7 +268,8 @@ export class WebSocketServer<
         this.#reportUserError(error, 'socket-listener', socket, consequence),
     };
     if (resolved.sessions) {
-      this.#sessionPolicy = { ...this.#policy, maxBacklog: Infinity };
+      // A session's messages may wait for its store: never lent.
+      this.#sessionPolicy = { ...this.#policy, maxBacklog: Infinity, lendMessages: false };
       const sessions = new SessionHost<Data>({
         settings: resolved.sessions,
         counters: this.#counters,
@@ -522,7 +524,7 @@ export class WebSocketServer<
    */
   broadcast(data: ServerSendData, options: BroadcastOptions<Data> = {}): number {
     const binary = options.binary ?? typeof data !== 'string';
-    const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
+    const payload = typeof data === 'string' ? encodeUtf8(data) : ownIfLent(toBytes(data));
     const filter = options.filter;
     const sessions = this.#sessions;
     if (sessions === undefined) {
@@ -565,7 +567,9 @@ export class WebSocketServer<
    */
   publish(topic: string, data: ServerSendData, options: PublishOptions<Data> = {}): number {
     const binary = options.binary ?? typeof data !== 'string';
-    const payload = typeof data === 'string' ? encodeUtf8(data) : toBytes(data);
+    // Kept past this call (by a subscriber's queue, the adapter, a session's
+    // log): a message lent to a listener is copied once, here.
+    const payload = typeof data === 'string' ? encodeUtf8(data) : ownIfLent(toBytes(data));
     const except = options.except as ServerWebSocket<unknown> | undefined;
     const sent = this.#topics.publish(topic, payload, binary, except);
     const sessions = this.#sessions;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type HandshakeInfo, type ServerWebSocket, WebSocketServer } from '@proj/server';
 import { RawClient, nextEmit, onCleanup, useCleanup } from '@proj/test-utils';
+import { isLent } from '@proj/transport';
 import { Collector } from './collector.js';
 import {
   connectWs,
@@ -209,6 +210,24 @@ describe('attached to node:https', () => {
     const ws = await connectWs(`wss://127.0.0.1:${port}`, undefined, { ca: cert });
     expect(await echo(ws, 'over tls 🔒')).toBe('over tls 🔒');
     expect((await infos.until(1))[0]!.secure).toBe(true);
+  });
+
+  test("lendMessages over TLS: messages are not lent (TLS sockets read Node's way), kept ones stay intact", async () => {
+    const https = createHttpsServer({ key, cert });
+    const wss = attach({ server: https, lendMessages: true });
+    const seen: { lent: boolean; data: Buffer }[] = [];
+    wss.on('connection', (socket) =>
+      socket.on('message', (data) =>
+        seen.push({ lent: isLent(data as Buffer), data: data as Buffer }),
+      ),
+    );
+    const port = await listen(https);
+    const ws = await connectWs(`wss://127.0.0.1:${port}`, undefined, { ca: cert });
+    const sent = Array.from({ length: 20 }, (_, i) => Buffer.alloc(1000 + i, i));
+    for (const payload of sent) ws.send(payload);
+    while (seen.length < sent.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(seen.map(({ lent }) => lent)).toEqual(sent.map(() => false));
+    for (const [i, { data }] of seen.entries()) expect(data.equals(sent[i]!)).toBe(true);
   });
 
   test('rejectUnauthorized: false works as well; a 100 kB message spans many TLS records', async () => {

@@ -53,6 +53,8 @@ describe('each option names itself', () => {
     ['maxPayload', { maxPayload: 0 }, RangeError],
     ['maxPayload', { maxPayload: '1' }, TypeError],
     ['maxFragments', { maxFragments: 0 }, RangeError],
+    ['lendMessages', { lendMessages: 'yes' }, TypeError],
+    ['lendMessages', { lendMessages: 1 }, TypeError],
     ['maxHeadSize', { maxHeadSize: 100 }, RangeError],
     ['maxHeadSize', { maxHeadSize: 2 ** 30 }, RangeError],
     ['handshakeTimeout', { handshakeTimeout: 0 }, RangeError],

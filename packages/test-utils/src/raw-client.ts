@@ -207,7 +207,12 @@ export class RawClient {
     const response = await this.until(() => parseResponse(this.data, this.isClosed));
     if (response.status === 101) {
       const rest = this.data.subarray(this.data.indexOf('\r\n\r\n') + 4);
-      this.#decoder = new FrameDecoder({ expectMasked: false });
+      // RSV1 marks compressed messages once permessage-deflate was agreed (RFC 7692 §6).
+      const extensions = String(response.headers['sec-websocket-extensions'] ?? '');
+      this.#decoder = new FrameDecoder({
+        expectMasked: false,
+        allowRsv1: /\bpermessage-deflate\b/i.test(extensions),
+      });
       if (rest.length > 0) this.#pushFrames(Buffer.from(rest));
     }
     return response;

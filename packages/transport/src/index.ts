@@ -38,5 +38,6 @@ export {
   SLAB_MESSAGE_MIN,
   allocateUnsafe,
 } from './message-slab.js';
+export { isLent, ownIfLent } from './lent-reads.js';
 export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 export { withStreamAbort } from './stream-socket.js';

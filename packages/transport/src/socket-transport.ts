@@ -19,7 +19,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { lendReads, readView } from './lent-reads.js';
+import { lendReads, ownIfLent, readView } from './lent-reads.js';
 import { bufferView } from './message-slab.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
@@ -550,11 +550,13 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       // Encoded once: below the threshold the bytes go out as they are.
       data = typeof data === 'string' ? Buffer.from(data) : data;
       if (data.byteLength >= deflate.threshold) {
-        this.#sendQueue().deflated(data, binary, deflate, callback);
+        // Deflated later: a lent message is copied (see `isLent`).
+        this.#sendQueue().deflated(ownIfLent(data), binary, deflate, callback);
         return;
       }
     }
     const queue = this.#queue();
+    // A message that waits in the queue is copied there.
     if (queue !== null && queue.busy) queue.message(data, binary, fin, callback);
     else this.writeMessage(data, binary, fin, false, callback);
   }
@@ -1322,14 +1324,19 @@ function destroySoon(socket: TransportSocket): void {
   }
 }
 
+/**
+ * Writes `chunks` to the socket, which holds what the kernel does not take at
+ * once: a chunk lent to a message listener (`isLent`) is copied first, since
+ * the next read overwrites it. (Gathered frames were copied already.)
+ */
 function writeChunks(
   socket: TransportSocket,
   chunks: readonly Uint8Array[],
   callback: SendCallback | undefined,
 ): void {
   const last = chunks.length - 1;
-  for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-  socket.write(chunks[last]!, callback);
+  for (let i = 0; i < last; i++) socket.write(ownIfLent(chunks[i]!));
+  socket.write(ownIfLent(chunks[last]!), callback);
 }
 
 function notOpen(state: ConnectionState): Error {
