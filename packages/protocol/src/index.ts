@@ -55,6 +55,7 @@ export { type MaskSource, applyMask, createRandomMaskSource, maskInto } from './
 export { MASK_ARENA_SIZE, type MaskArena, simdMaskArena } from './mask-simd.js';
 export {
   LEND_MIN,
+  type LentBuffers,
   MessageAssembler,
   type MessageLimits,
   type MessageSink,

@@ -47,6 +47,32 @@ export interface MessageLimits {
    * `false`.
    */
   lendMessages?: boolean | undefined;
+  /**
+   * With `lendMessages` and lent input, where a message that spans pieces
+   * is gathered when it is at least {@link LentBuffers.min} bytes: a buffer
+   * the I/O layer recycles, lent to the sink like a message that lay whole in
+   * one piece, and given back once `onMessage` returned. Without it such
+   * messages are gathered with `allocate`.
+   */
+  lentBuffers?: LentBuffers | undefined;
+}
+
+/**
+ * Buffers an I/O layer recycles for lent messages gathered across pieces
+ * ({@link MessageLimits.lentBuffers}).
+ */
+export interface LentBuffers {
+  /** The smallest message gathered into one of these; smaller ones use `allocate`. */
+  readonly min: number;
+  /** A buffer of at least `size` bytes (its bytes need not be zeroed). */
+  take(size: number): Uint8Array;
+  /**
+   * The assembler is done with `buffer`: the sink's `onMessage` returned, or
+   * the message outgrew it. The I/O layer decides when it may be taken
+   * again. (One whose message never ended, on a failure, is never given
+   * back: it is garbage once the connection is.)
+   */
+  give(buffer: Uint8Array): void;
 }
 
 /**
@@ -78,6 +104,7 @@ export class MessageAssembler implements FrameSink {
   readonly #maxFragments: number;
   readonly #allocate: (size: number) => Uint8Array;
   readonly #lendMessages: boolean;
+  readonly #lentBuffers: LentBuffers | undefined;
   readonly #utf8 = new Utf8Validator();
 
   // Current frame.
@@ -99,6 +126,8 @@ export class MessageAssembler implements FrameSink {
   #first: Uint8Array | null = null;
   #buffer: Uint8Array = EMPTY;
   #length = 0;
+  /** {@link #buffer} came from {@link MessageLimits.lentBuffers}. */
+  #recycled = false;
 
   /**
    * Whether the pieces given now are only lent for the call, as when the I/O
@@ -115,6 +144,7 @@ export class MessageAssembler implements FrameSink {
     this.#maxFragments = limits.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.#allocate = limits.allocate ?? allocateZeroed;
     this.#lendMessages = limits.lendMessages === true;
+    this.#lentBuffers = this.#lendMessages ? limits.lentBuffers : undefined;
   }
 
   /** Whether a fragmented message is in progress. */
@@ -273,11 +303,21 @@ export class MessageAssembler implements FrameSink {
     const data =
       this.#first ?? (this.#length === 0 ? EMPTY : this.#buffer.subarray(0, this.#length));
     const binary = this.#binary;
+    const recycled = this.#recycled ? this.#buffer : null;
     this.#inMessage = false;
     this.#first = null;
     this.#buffer = EMPTY;
     this.#length = 0;
-    this.#sink.onMessage(data, binary, this.#compressed);
+    this.#recycled = false;
+    if (recycled === null) {
+      this.#sink.onMessage(data, binary, this.#compressed);
+      return;
+    }
+    try {
+      this.#sink.onMessage(data, binary, false);
+    } finally {
+      this.#lentBuffers!.give(recycled);
+    }
   }
 
   #append(data: Uint8Array): void {
@@ -297,9 +337,15 @@ export class MessageAssembler implements FrameSink {
         Math.max(this.#declared, this.#buffer.length * 2, needed),
         this.#maxPayload,
       );
-      const grown = this.#allocate(Math.max(capacity, needed));
+      const size = Math.max(capacity, needed);
+      const lentBuffers = this.#lentBuffers;
+      const recycle =
+        lentBuffers !== undefined && this.lent && !this.#compressed && size >= lentBuffers.min;
+      const grown = recycle ? lentBuffers.take(size) : this.#allocate(size);
       copyInto(grown, this.#buffer.subarray(0, this.#length));
+      if (this.#recycled) lentBuffers!.give(this.#buffer);
       this.#buffer = grown;
+      this.#recycled = recycle;
     }
     if (first) {
       copyInto(this.#buffer, first, this.#length);

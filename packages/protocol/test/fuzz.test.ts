@@ -415,6 +415,55 @@ class LendingCollector extends EventCollector {
 describe('lent input: chunks valid only for the call (one read buffer reused)', () => {
   const roundTrip = fc.tuple(scriptArb, fc.integer(), cutsArb);
 
+  it(
+    'lendMessages with recycled buffers (poisoned and reused as soon as given back): the same events',
+    () => {
+      class Recycled extends Uint8Array {}
+      let recycledSeen = 0;
+      fc.assert(
+        fc.property(
+          roundTrip,
+          fc.integer({ min: 1, max: 300 }),
+          ([script, maskSeed, cuts], min) => {
+            const { frames, expected } = expand(script);
+            const free: Uint8Array[] = [];
+            const lentBuffers = {
+              min,
+              take: (size: number) => {
+                const index = free.findIndex((buffer) => buffer.length >= size);
+                return index === -1 ? new Recycled(size) : free.splice(index, 1)[0]!;
+              },
+              give: (buffer: Uint8Array) => {
+                buffer.fill(0xdd);
+                free.push(buffer);
+              },
+            };
+            const reads = split(encodeStream(frames, maskSeed), cuts);
+            const memory = new Uint8Array(
+              3 + reads.reduce((most, read) => Math.max(most, read.length), 1),
+            );
+            const collector = new LendingCollector(memory.buffer);
+            const server = new ServerConnection({
+              handler: collector,
+              allocate,
+              lendMessages: true,
+              lentBuffers,
+            });
+            feedLent(server, reads, undefined, memory);
+            const events = collector.eventsReceived();
+            expect(events.map(seen)).toEqual(expected);
+            for (const event of events) {
+              if (event.type === 'message' && event.data instanceof Recycled) recycledSeen++;
+            }
+          },
+        ),
+        options(500),
+      );
+      expect(recycledSeen).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
+
   describe.each([
     ['a buffer of its own', false],
     ["the SIMD kernel's arena", true],

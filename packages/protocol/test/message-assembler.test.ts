@@ -524,3 +524,115 @@ describe('lendMessages: messages lent as they lie in lent input', () => {
     expect((sink.events[0] as { view: Uint8Array }).view.buffer).toBe(owned.buffer);
   });
 });
+
+describe('lentBuffers: lent messages gathered across pieces into recycled buffers', () => {
+  /** A pool that records what is taken and given, and poisons a buffer as soon as it is given back. */
+  function pool(min: number) {
+    const taken: Uint8Array[] = [];
+    const given: Uint8Array[] = [];
+    const lentBuffers = {
+      min,
+      take(size: number) {
+        const buffer = new Uint8Array(size + 7);
+        taken.push(buffer);
+        return buffer;
+      },
+      give(buffer: Uint8Array) {
+        buffer.fill(0xdd);
+        given.push(buffer);
+      },
+    };
+    return { lentBuffers, taken, given };
+  }
+
+  function lendingWith(limits: MessageLimits, allowRsv1 = false) {
+    const sink = new Recorder();
+    const givenWhenDelivered: number[] = [];
+    const recorder = sink.onMessage.bind(sink);
+    const assembler = new MessageAssembler(sink, {
+      lendMessages: true,
+      allocate: (size) => new Uint8Array(size),
+      ...limits,
+    });
+    const parser = new FrameParser(assembler, { expectMasked: true, allowRsv1 });
+    return {
+      sink,
+      assembler,
+      givenWhenDelivered,
+      wrap(given: readonly Uint8Array[]) {
+        sink.onMessage = (data, binary) => {
+          givenWhenDelivered.push(given.length);
+          recorder(data, binary);
+        };
+      },
+      push(bytes: Uint8Array, lent = true) {
+        assembler.lent = lent;
+        parser.push(bytes, lent);
+      },
+    };
+  }
+
+  test('a message over several lent reads is gathered into a taken buffer, lent, and given back after onMessage', () => {
+    const { lentBuffers, taken, given } = pool(1000);
+    const { sink, push, wrap, givenWhenDelivered } = lendingWith({ lentBuffers });
+    wrap(given);
+    const payload = pattern(5000);
+    const frame = clientFrame(BINARY, payload);
+    push(frame.subarray(0, 2000));
+    push(frame.subarray(2000));
+    expect(taken).toHaveLength(1);
+    expect(sink.events).toHaveLength(1);
+    const { view, data } = sink.events[0] as { view: Uint8Array; data: Uint8Array };
+    expect(view.buffer).toBe(taken[0]!.buffer);
+    expectBytes(data, payload);
+    // Given back only once the sink had it.
+    expect(givenWhenDelivered).toEqual([0]);
+    expect(given).toEqual([taken[0]]);
+  });
+
+  test('growing across fragments gives the outgrown buffer back at once', () => {
+    const { lentBuffers, taken, given } = pool(100);
+    const { sink, push } = lendingWith({ lentBuffers });
+    push(clientFrame(BINARY, pattern(200), { fin: false }));
+    push(clientFrame(CONT, pattern(300, 200), { fin: false }));
+    expect(taken).toHaveLength(2);
+    expect(given).toEqual([taken[0]]);
+    push(clientFrame(CONT, pattern(500, 500)));
+    expectBytes((sink.events[0] as { data: Uint8Array }).data, pattern(1000));
+    expect(given.at(-1)).toBe(taken.at(-1));
+  });
+
+  test('smaller, compressed, owned-input messages, or without lendMessages: allocate, nothing taken', () => {
+    const { lentBuffers, taken } = pool(1000);
+    const twoReads = (
+      frame: Uint8Array,
+      push: (bytes: Uint8Array, lent?: boolean) => void,
+      lent = true,
+    ) => {
+      push(frame.subarray(0, 10), lent);
+      push(frame.subarray(10), lent);
+    };
+    const small = lendingWith({ lentBuffers });
+    twoReads(clientFrame(BINARY, pattern(999)), small.push);
+    const compressed = lendingWith({ lentBuffers }, true);
+    twoReads(clientFrame(BINARY, pattern(3000), { rsv1: true }), compressed.push);
+    const owned = lendingWith({ lentBuffers });
+    twoReads(clientFrame(BINARY, pattern(3000)), owned.push, false);
+    const off = lendingWith({ lentBuffers, lendMessages: false });
+    twoReads(clientFrame(BINARY, pattern(3000)), off.push);
+    expect(taken).toHaveLength(0);
+    for (const { sink } of [small, compressed, owned, off]) expect(sink.events).toHaveLength(1);
+  });
+
+  test('a throwing sink still gives the buffer back', () => {
+    const { lentBuffers, taken, given } = pool(100);
+    const { sink, push } = lendingWith({ lentBuffers });
+    sink.onMessage = () => {
+      throw new Error('listener failed');
+    };
+    const frame = clientFrame(BINARY, pattern(500));
+    push(frame.subarray(0, 100));
+    expect(() => push(frame.subarray(100))).toThrow('listener failed');
+    expect(given).toEqual(taken);
+  });
+});

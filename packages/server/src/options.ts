@@ -168,9 +168,11 @@ export interface ServerSettings<Request extends UpgradeRequest = IncomingMessage
    * echo). Copy what you keep past the listener (`Buffer.from(data)`);
    * passing it to `send`, `publish` or `broadcast` inside the listener is
    * safe, as they copy what they cannot send at once. Text arrives as a
-   * string either way. Applies to messages of at least 64 bytes that arrive
-   * whole in one read of a plain TCP socket; others are copied as without
-   * it; sessions' messages always are. Default `false`.
+   * string either way. Applies, over plain TCP, to messages of at least 64
+   * bytes that arrive whole in one read, and of at least 16 KiB that span
+   * reads (gathered into buffers the server recycles; up to 16 MiB of free
+   * ones are kept); others are copied as without it, and so are sessions'
+   * messages. Default `false`.
    */
   lendMessages?: boolean;
   /**

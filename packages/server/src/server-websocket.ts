@@ -19,6 +19,7 @@ import {
   type TransportSettings,
   type TransportSocket,
   allocateUnsafe,
+  lentBuffers,
   kOnCallbackError,
   kOnClose,
   kOnDrain,
@@ -42,7 +43,11 @@ import type { TopicRegistry } from './topics.js';
 
 /** Events of a {@link ServerWebSocket}, with their listener arguments. */
 export interface ServerWebSocketEvents {
-  /** A complete message: text as a `string`, binary as a `Buffer` (a view, not a copy). */
+  /**
+   * A complete message: text as a `string`, binary as a `Buffer` of its own.
+   * With the server's `lendMessages`, a binary `Buffer` may be lent: valid
+   * only until the listeners return (copy what you keep).
+   */
   message: [data: string | Buffer, isBinary: boolean];
   /** A ping arrived; the pong was sent already. */
   ping: [data: Buffer];
@@ -172,6 +177,7 @@ function limitsOf(policy: ConnectionPolicy): MessageLimits {
       maxFragments: policy.maxFragments,
       allocate: allocateUnsafe,
       lendMessages: policy.lendMessages === true,
+      lentBuffers: policy.lendMessages === true ? lentBuffers : undefined,
     });
     policyLimits.set(policy, limits);
   }

@@ -8,7 +8,7 @@
  * are copies as before.
  */
 import { constants, inflateRawSync } from 'node:zlib';
-import { isLent } from '@proj/transport';
+import { isLent, recycledBytesFree } from '@proj/transport';
 import { describe, expect, test } from 'vitest';
 import { MemoryAdapter, type ServerWebSocket } from '../src/index.js';
 import { Opcode, RawClient, connectWs, openRaw, startServer, wsMessage } from './helpers.js';
@@ -94,6 +94,85 @@ describe('lendMessages', () => {
     expect(queued).toBe(true);
     expect(lent).toBeGreaterThan(0);
     for (let i = 0; i < count; i++) expect(echoed[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+  });
+
+  test('messages that span reads are lent from recycled buffers: echoed to a client that stopped reading, then to one that reads, every byte intact', async () => {
+    const started = await startServer({ lendMessages: true, maxBacklog: Infinity });
+    const { raw, socket } = await openRaw(started);
+    let lent = 0;
+    socket.on('message', (data) => {
+      if (isLent(data as Buffer)) lent++;
+      socket.send(data);
+    });
+    const sizes = Array.from({ length: 60 }, (_, i) => 70_000 + ((i * 40_009) % 230_000));
+    const sent = sizes.map((size, i) => payloadOf(i, size));
+    raw.socket.pause();
+    for (const payload of sent) raw.sendFrame(Opcode.Binary, payload);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    raw.socket.resume();
+    const echoed = await framesOf(raw, sent.length);
+    for (let i = 0; i < sent.length; i++)
+      expect(echoed[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+    expect(lent).toBe(sent.length);
+    // A client that reads: the buffers go back for reuse, and what they carry stays right.
+    for (let i = 0; i < 20; i++) {
+      const payload = payloadOf(100 + i, 100_000 + i * 1000);
+      raw.sendFrame(Opcode.Binary, payload);
+      const [frame] = await framesOf(raw, 1);
+      expect(frame!.equals(payload), `message ${100 + i}`).toBe(true);
+    }
+    expect(recycledBytesFree()).toBeGreaterThan(0);
+    raw.socket.destroy();
+  });
+
+  test('many connections, messages of 1 B to 300 KB in flight at once: every echo byte-exact', async () => {
+    const started = await startServer({ lendMessages: true, maxBacklog: Infinity });
+    let lent = 0;
+    started.server.on('connection', (socket: ServerWebSocket) => {
+      socket.on('message', (data) => {
+        if (isLent(data as Buffer)) lent++;
+        socket.send(data);
+      });
+    });
+    const clients = await Promise.all(
+      Array.from({ length: 12 }, () => RawClient.open(started.port)),
+    );
+    const sizes = [1, 63, 64, 1000, 9000, 16_383, 16_384, 65_000, 65_536, 70_000, 150_000, 300_000];
+    await Promise.all(
+      clients.map(async (raw, c) => {
+        const sent: Buffer[] = [];
+        for (let i = 0; i < 60; i++) {
+          const payload = payloadOf(c * 1000 + i, sizes[(c * 7 + i * 5) % sizes.length]!);
+          sent.push(payload);
+          raw.sendFrame(Opcode.Binary, payload);
+        }
+        const echoed = await framesOf(raw, sent.length);
+        for (let i = 0; i < sent.length; i++) {
+          expect(echoed[i]!.equals(sent[i]!), `client ${c}, message ${i}`).toBe(true);
+        }
+        raw.socket.destroy();
+      }),
+    );
+    expect(lent).toBeGreaterThan(0);
+  });
+
+  test('a recycled lent message sent on to another connection that stopped reading: intact', async () => {
+    const started = await startServer({ lendMessages: true, maxBacklog: Infinity });
+    const sender = await openRaw(started);
+    const reader = await openRaw(started);
+    sender.socket.on('message', (data) => {
+      reader.socket.send(data);
+    });
+    reader.raw.socket.pause();
+    const sent = Array.from({ length: 60 }, (_, i) =>
+      payloadOf(i, 80_000 + ((i * 7_919) % 100_000)),
+    );
+    for (const payload of sent) sender.raw.sendFrame(Opcode.Binary, payload);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    reader.raw.socket.resume();
+    const received = await framesOf(reader.raw, sent.length);
+    for (let i = 0; i < sent.length; i++)
+      expect(received[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
   });
 
   test('publish and broadcast of lent messages to subscribers that stopped reading: intact', async () => {

@@ -38,6 +38,13 @@ export {
   SLAB_MESSAGE_MIN,
   allocateUnsafe,
 } from './message-slab.js';
-export { isLent, ownIfLent } from './lent-reads.js';
+export {
+  RECYCLE_KEEP,
+  RECYCLE_MIN,
+  isLent,
+  lentBuffers,
+  ownIfLent,
+  recycledBytesFree,
+} from './lent-messages.js';
 export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 export { withStreamAbort } from './stream-socket.js';

@@ -67,22 +67,6 @@ export function readView(length: number): Uint8Array {
   return new Uint8Array(readMemory, readOffset, length);
 }
 
-/**
- * Whether `bytes` lie in {@link readBuffer}: a message lent to its listeners
- * (a server's `lendMessages`) or a view of one. The next read overwrites
- * them, so whatever the library keeps past the call that was given such
- * bytes (a write the kernel has not taken yet, a queued or deflated send, a
- * published message) it copies first ({@link ownIfLent}).
- */
-export function isLent(bytes: ArrayBufferView): boolean {
-  return bytes.buffer === readMemory;
-}
-
-/** `bytes`, or a copy of them (a `Buffer`) where they are {@link isLent}. */
-export function ownIfLent(bytes: Uint8Array): Uint8Array {
-  return bytes.buffer === readMemory ? Buffer.from(bytes) : bytes;
-}
-
 /** Where a `net.Socket` keeps `onread`'s buffer and callback. */
 interface ReadKeys {
   readonly buffer: symbol;

@@ -19,7 +19,8 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { lendReads, ownIfLent, readView } from './lent-reads.js';
+import { outgoing, ownIfLent } from './lent-messages.js';
+import { lendReads, readView } from './lent-reads.js';
 import { bufferView } from './message-slab.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
 import { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
@@ -775,13 +776,13 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       } else if (chunks.length > 1) {
         // One writev for header and payload instead of concatenating them.
         socket.cork();
-        writeChunks(socket, chunks, callback);
+        writeChunks(socket, chunks, callback, (this.#flags & LENT_READS) !== 0);
         socket.uncork();
         this.#countBacklog();
         return;
       }
     }
-    writeChunks(socket, chunks, callback);
+    writeChunks(socket, chunks, callback, (this.#flags & LENT_READS) !== 0);
     this.#countBacklog();
   }
 
@@ -1326,17 +1327,20 @@ function destroySoon(socket: TransportSocket): void {
 
 /**
  * Writes `chunks` to the socket, which holds what the kernel does not take at
- * once: a chunk lent to a message listener (`isLent`) is copied first, since
- * the next read overwrites it. (Gathered frames were copied already.)
+ * once: a chunk of a lent message is copied first, or noted where it may go
+ * as it is (`outgoing` in lent-messages.ts; `plainTcp`: the socket reads into
+ * the shared buffer, so it is a plain TCP socket). Gathered frames were
+ * copied already.
  */
 function writeChunks(
   socket: TransportSocket,
   chunks: readonly Uint8Array[],
   callback: SendCallback | undefined,
+  plainTcp: boolean,
 ): void {
   const last = chunks.length - 1;
-  for (let i = 0; i < last; i++) socket.write(ownIfLent(chunks[i]!));
-  socket.write(ownIfLent(chunks[last]!), callback);
+  for (let i = 0; i < last; i++) socket.write(outgoing(chunks[i]!, socket, plainTcp));
+  socket.write(outgoing(chunks[last]!, socket, plainTcp), callback);
 }
 
 function notOpen(state: ConnectionState): Error {

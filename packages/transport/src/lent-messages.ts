@@ -1,0 +1,140 @@
+/**
+ * The memory of lent messages (a server's `lendMessages`, issue 21), and what
+ * keeps it safe.
+ *
+ * A lent message is handed to the listeners without a copy of its own: a view
+ * of the read buffer every plain TCP socket shares (`lent-reads.ts`) when it
+ * lay whole in one read, or, when it spanned reads, a view of a buffer this
+ * module recycles (a message that spans reads is gathered somewhere either
+ * way; recycled, its memory is not new to the allocator each time, which at
+ * 64 KiB and more is what the time goes to: page faults on new memory).
+ *
+ * Whatever the library keeps past the listener it must not keep as such a
+ * view: the read buffer is overwritten by the next read, a recycled buffer by
+ * a later message. {@link ownIfLent} copies where something is kept (a
+ * deflated send, a published message), and {@link outgoing} decides for a
+ * socket write: read-buffer bytes are copied (the socket may hold them past
+ * the next read); recycled bytes are written as they are to a plain TCP
+ * socket, which is noted, and the buffer is only reused once every socket it
+ * was written to has handed everything to the kernel (checked at the
+ * microtask checkpoint after the read that lent it: its writes have left the
+ * cork by then). A buffer a socket may still hold is left to it, and to the
+ * garbage collector.
+ */
+import { Buffer } from 'node:buffer';
+import type { LentBuffers } from '@proj/protocol';
+import { readBuffer } from './lent-reads.js';
+
+const readMemory = readBuffer.buffer;
+
+/**
+ * The smallest message that spans reads to be gathered into a recycled buffer:
+ * smaller ones are a slice of a slab or of Node's pool (`message-slab.ts`), or
+ * a malloc below glibc's mmap threshold, cheap to come by.
+ */
+export const RECYCLE_MIN = 16 * 1024;
+/** Most bytes of free recycled buffers kept for reuse; more are left to the garbage collector. */
+export const RECYCLE_KEEP = 16 * 1024 * 1024;
+/** Buffers come in powers of two from {@link RECYCLE_MIN}; above this class (1 GiB) sizes are exact. */
+const LARGEST_CLASS = 30;
+
+/** Free buffers by size class (log2 of their size). */
+const free: Buffer[][] = [];
+let freeBytes = 0;
+/** The memory of every recycled buffer made: what {@link isLent} recognises. */
+const recycledMemory = new WeakSet<ArrayBufferLike>();
+/** The sockets each lent recycled buffer was written to, uncopied. */
+const writtenTo = new Map<ArrayBufferLike, WrittenSocket[]>();
+/** Buffers given back, reused or dropped at the next microtask checkpoint. */
+const given: Uint8Array[] = [];
+let releaseQueued = false;
+
+/** What {@link outgoing} needs of a socket: how much it still holds. */
+interface WrittenSocket {
+  readonly writableLength: number;
+}
+
+/** The size class of a buffer of at least `size` bytes. */
+function classOf(size: number): number {
+  return Math.max(Math.log2(RECYCLE_MIN), 32 - Math.clz32(size - 1));
+}
+
+function take(size: number): Uint8Array {
+  const sizeClass = classOf(size);
+  const list = free[sizeClass];
+  if (list !== undefined && list.length > 0) {
+    const buffer = list.pop()!;
+    freeBytes -= buffer.length;
+    return buffer;
+  }
+  const buffer = Buffer.allocUnsafeSlow(sizeClass > LARGEST_CLASS ? size : 2 ** sizeClass);
+  recycledMemory.add(buffer.buffer);
+  return buffer;
+}
+
+function give(buffer: Uint8Array): void {
+  given.push(buffer);
+  if (!releaseQueued) {
+    releaseQueued = true;
+    queueMicrotask(release);
+  }
+}
+
+/** Reuses what was given back, unless a socket may still hold it. */
+function release(): void {
+  releaseQueued = false;
+  for (const buffer of given.splice(0)) {
+    const memory = buffer.buffer;
+    const sockets = writtenTo.get(memory);
+    if (sockets !== undefined) {
+      writtenTo.delete(memory);
+      if (sockets.some((socket) => socket.writableLength > 0)) continue;
+    }
+    const sizeClass = classOf(buffer.length);
+    if (sizeClass > LARGEST_CLASS || freeBytes + buffer.length > RECYCLE_KEEP) continue;
+    (free[sizeClass] ??= []).push(buffer as Buffer);
+    freeBytes += buffer.length;
+  }
+}
+
+/** The recycled buffers of lent messages that span reads: the protocol's `lentBuffers` option. */
+export const lentBuffers: LentBuffers = Object.freeze({ min: RECYCLE_MIN, take, give });
+
+/** Bytes of free recycled buffers kept for reuse now (at most {@link RECYCLE_KEEP}). */
+export function recycledBytesFree(): number {
+  return freeBytes;
+}
+
+/**
+ * Whether `bytes` are (a view of) a lent message's memory: the shared read
+ * buffer, or a recycled buffer. The next read, or a later message, overwrites
+ * them, so whatever the library keeps past the call that was given such
+ * bytes (a deflated send, a published message) it copies first
+ * ({@link ownIfLent}).
+ */
+export function isLent(bytes: ArrayBufferView): boolean {
+  const memory = bytes.buffer;
+  return memory === readMemory || recycledMemory.has(memory);
+}
+
+/** `bytes`, or a copy of them (a `Buffer`) where they are {@link isLent}. */
+export function ownIfLent(bytes: Uint8Array): Uint8Array {
+  return isLent(bytes) ? Buffer.from(bytes) : bytes;
+}
+
+/**
+ * What to hand `socket.write` for `chunk`: the chunk itself, or a copy where
+ * it is lent and the socket might hold it past the memory's reuse. Recycled
+ * bytes go uncopied to a plain TCP socket (`plainTcp`, whose writable length
+ * tells what it still holds), noted so that their buffer waits for it.
+ */
+export function outgoing(chunk: Uint8Array, socket: WrittenSocket, plainTcp: boolean): Uint8Array {
+  const memory = chunk.buffer;
+  if (memory === readMemory) return Buffer.from(chunk);
+  if (!recycledMemory.has(memory)) return chunk;
+  if (!plainTcp) return Buffer.from(chunk);
+  const sockets = writtenTo.get(memory);
+  if (sockets === undefined) writtenTo.set(memory, [socket]);
+  else if (!sockets.includes(socket)) sockets.push(socket);
+  return chunk;
+}
