@@ -13,9 +13,10 @@
 //
 //   node duel.mjs [options] <A> <B>
 //
-// A and B: a server kind of echo/servers.mjs (ours, uws, ws, raw), or
-// build:<dir>, a build of ours saved with `node duel.mjs --save <dir>` (the
-// built dist of @proj/server and @proj/protocol, copied).
+// A and B: a server kind of echo/servers.mjs (ours, ours-lent, uws, ws, raw),
+// or build:<dir>, a build of ours saved with `node duel.mjs --save <dir>` (the
+// built dist of @proj/server and @proj/protocol, copied), run as the kind
+// "ours" or, with build:<dir>#<kind>, as another kind of ours (ours-lent).
 //
 //   --size <bytes>        payload size (default 1024)
 //   --connections <n>     connections per server (default 100)
@@ -86,7 +87,8 @@ if (generator === null) process.exit(2);
  */
 function prepare(spec) {
   if (!spec.startsWith('build:')) return { cwd: BENCH, kind: spec, label: spec };
-  const saved = path.resolve(spec.slice('build:'.length));
+  const [dir, kind = 'ours'] = spec.slice('build:'.length).split('#');
+  const saved = path.resolve(dir);
   const tree = mkdtempSync(path.join(os.tmpdir(), 'proj-duel-'));
   for (const dir of ['echo', 'gen', 'lib']) {
     cpSync(path.join(BENCH, dir), path.join(tree, dir), { recursive: true });
@@ -123,7 +125,7 @@ function prepare(spec) {
       }
     }
   }
-  return { cwd: tree, kind: 'ours', label: spec, cleanup: () => rmSync(tree, { recursive: true }) };
+  return { cwd: tree, kind, label: spec, cleanup: () => rmSync(tree, { recursive: true }) };
 }
 
 /** Starts one echo server on core 0; resolves with its process and port. */

@@ -14,8 +14,9 @@
  * a later message. {@link ownIfLent} copies where something is kept (a
  * deflated send, a published message), and {@link outgoing} decides for a
  * socket write: read-buffer bytes are copied (the socket may hold them past
- * the next read); recycled bytes are written as they are to a plain TCP
- * socket, which is noted, and the buffer is only reused once every socket it
+ * the next read: to a plain TCP socket, into a recycled buffer at 16 KiB or
+ * more); recycled bytes are written as they are to a plain TCP socket, which
+ * is noted, and the buffer is only reused once every socket it
  * was written to has handed everything to the kernel (checked at the
  * microtask checkpoint after the read that lent it: its writes have left the
  * cork by then). A buffer a socket may still hold is left to it, and to the
@@ -130,11 +131,26 @@ export function ownIfLent(bytes: Uint8Array): Uint8Array {
  */
 export function outgoing(chunk: Uint8Array, socket: WrittenSocket, plainTcp: boolean): Uint8Array {
   const memory = chunk.buffer;
-  if (memory === readMemory) return Buffer.from(chunk);
+  if (memory === readMemory) {
+    if (!plainTcp || chunk.length < RECYCLE_MIN) return Buffer.from(chunk);
+    // The copy goes into a recycled buffer too, given back at once: reused
+    // once the socket has written it, rather than new memory every time.
+    const buffer = take(chunk.length);
+    const copy = buffer.subarray(0, chunk.length);
+    copy.set(chunk);
+    wroteTo(buffer.buffer, socket);
+    give(buffer);
+    return copy;
+  }
   if (!recycledMemory.has(memory)) return chunk;
   if (!plainTcp) return Buffer.from(chunk);
+  wroteTo(memory, socket);
+  return chunk;
+}
+
+/** Notes that `socket` was given bytes of the recycled buffer over `memory`. */
+function wroteTo(memory: ArrayBufferLike, socket: WrittenSocket): void {
   const sockets = writtenTo.get(memory);
   if (sockets === undefined) writtenTo.set(memory, [socket]);
   else if (!sockets.includes(socket)) sockets.push(socket);
-  return chunk;
 }
