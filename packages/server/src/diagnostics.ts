@@ -10,7 +10,7 @@ import process from 'node:process';
 import { channel } from 'node:diagnostics_channel';
 import type { UpgradeRequest } from './request.js';
 import { debuglog, inspect } from 'node:util';
-import type { MemoryBudget } from '@proj/transport';
+import { type MemoryBudget, recycledBytesFree } from '@proj/transport';
 
 /**
  * Why a connection closed, as the server saw it. One taxonomy for the
@@ -137,6 +137,12 @@ export interface MemoryStats {
   readonly exceeded: boolean;
   /** Connections not being read now because they held the most unfinished input. */
   readonly pausedConnections: number;
+  /**
+   * Bytes of free buffers kept for the reuse of lent messages that span
+   * reads (`lendMessages`), for the whole process: at most 16 MiB, and not
+   * counted in `used`.
+   */
+  readonly recycled: number;
 }
 
 /** The `sessions` block of {@link ServerStats}. */
@@ -281,7 +287,15 @@ export const memoryPressureChannel = channel(CHANNELS.memoryPressure);
 /** {@link MemoryStats} of a budget now; without one, a limit of `Infinity` and zeros. */
 export function memoryStats(budget: MemoryBudget | undefined): MemoryStats {
   if (budget === undefined) {
-    return { limit: Infinity, used: 0, input: 0, output: 0, exceeded: false, pausedConnections: 0 };
+    return {
+      limit: Infinity,
+      used: 0,
+      input: 0,
+      output: 0,
+      exceeded: false,
+      pausedConnections: 0,
+      recycled: recycledBytesFree(),
+    };
   }
   return {
     limit: budget.limit,
@@ -290,6 +304,7 @@ export function memoryStats(budget: MemoryBudget | undefined): MemoryStats {
     output: budget.output,
     exceeded: budget.exceeded,
     pausedConnections: budget.pausedReaders,
+    recycled: recycledBytesFree(),
   };
 }
 

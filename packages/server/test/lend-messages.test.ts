@@ -122,6 +122,7 @@ describe('lendMessages', () => {
       expect(frame!.equals(payload), `message ${100 + i}`).toBe(true);
     }
     expect(recycledBytesFree()).toBeGreaterThan(0);
+    expect(started.server.stats().memory.recycled).toBe(recycledBytesFree());
     raw.socket.destroy();
   });
 
