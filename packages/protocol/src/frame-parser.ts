@@ -155,7 +155,8 @@ export class FrameParser<Sink extends FrameSink = FrameSink> {
     // Where a lent chunk lies in its memory, read once per chunk: its pieces
     // are made with the constructor, about a third of `subarray`'s cost
     // (see `copyInto` in bytes.ts). A lent piece is copied before `push`
-    // returns, so a plain `Uint8Array` serves; the pieces of a chunk that is
+    // returns, or lent on only for the sink's call (`lendMessages`), so a
+    // plain `Uint8Array` serves; the pieces of a chunk that is
     // not lent may become messages, and keep `subarray`'s type (a `Buffer`'s
     // pieces are `Buffer`s).
     let memory: ArrayBufferLike | null = null;

@@ -48,8 +48,9 @@ export interface MessageLimits {
    */
   lendMessages?: boolean | undefined;
   /**
-   * With `lendMessages` and lent input, where a message that spans pieces
-   * is gathered when it is at least {@link LentBuffers.min} bytes: a buffer
+   * With `lendMessages` and lent input, where a message gathered from several
+   * pieces (reads, or frames) is gathered when it is at least
+   * {@link LentBuffers.min} bytes: a buffer
    * the I/O layer recycles, lent to the sink like a message that lay whole in
    * one piece, and given back once `onMessage` returned. Without it such
    * messages are gathered with `allocate`.
@@ -62,7 +63,10 @@ export interface MessageLimits {
  * ({@link MessageLimits.lentBuffers}).
  */
 export interface LentBuffers {
-  /** The smallest message gathered into one of these; smaller ones use `allocate`. */
+  /**
+   * The smallest message gathered into one of these, by its length declared
+   * so far (the frame headers seen); smaller ones use `allocate`.
+   */
   readonly min: number;
   /** A buffer of at least `size` bytes (its bytes need not be zeroed). */
   take(size: number): Uint8Array;
@@ -132,9 +136,10 @@ export class MessageAssembler implements FrameSink {
   /**
    * Whether the pieces given now are only lent for the call, as when the I/O
    * layer reads every socket into one buffer it reuses: a message is then
-   * copied out (unmasked on the way) instead of handed out as a view, and no
-   * view is kept past the call. Set by the owner before each push; what was
-   * gathered under either setting stays valid under the other.
+   * copied out (unmasked on the way) instead of handed out as a view, unless
+   * {@link MessageLimits.lendMessages} lends it on for the sink's call, and
+   * no view is kept past the call. Set by the owner before each push; what
+   * was gathered under either setting stays valid under the other.
    */
   lent = false;
 
@@ -155,8 +160,9 @@ export class MessageAssembler implements FrameSink {
   /**
    * Bytes of the unfinished message held now: gathered into its buffer, or
    * kept as a view of an input chunk. The buffer's spare capacity is not
-   * counted (it is allocated, not yet written: no resident memory on Node).
-   * For a process-wide memory budget in the I/O layer.
+   * counted (allocated, not yet written: no resident memory on Node, except
+   * in a recycled buffer from {@link MessageLimits.lentBuffers}, which the
+   * I/O layer bounds). For a process-wide memory budget in the I/O layer.
    */
   get bufferedBytes(): number {
     const first = this.#first;
@@ -340,7 +346,10 @@ export class MessageAssembler implements FrameSink {
       const size = Math.max(capacity, needed);
       const lentBuffers = this.#lentBuffers;
       const recycle =
-        lentBuffers !== undefined && this.lent && !this.#compressed && size >= lentBuffers.min;
+        lentBuffers !== undefined &&
+        this.lent &&
+        !this.#compressed &&
+        this.#declared >= lentBuffers.min;
       const grown = recycle ? lentBuffers.take(size) : this.#allocate(size);
       copyInto(grown, this.#buffer.subarray(0, this.#length));
       if (this.#recycled) lentBuffers!.give(this.#buffer);

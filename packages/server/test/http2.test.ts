@@ -39,6 +39,7 @@ import {
   useCleanup,
 } from '@proj/test-utils';
 import { closeOf } from './helpers.js';
+import { isLent } from '@proj/transport';
 
 useCleanup();
 
@@ -159,6 +160,23 @@ describe('one port, both protocols', () => {
     expect(await client.get('/index.html')).toEqual({ status: 200, body: 'page' });
     expect(wss.clients.size).toBe(4);
     expect(sessions.size).toBe(1);
+  });
+});
+
+describe('lendMessages over HTTP/2', () => {
+  test('messages on a stream are not lent (streams are not read into the shared buffer), and stay intact', async () => {
+    const { wss, url } = await startH2({ lendMessages: true });
+    const seen: { lent: boolean; data: Buffer }[] = [];
+    wss.on('connection', (ws) =>
+      ws.on('message', (data) => seen.push({ lent: isLent(data as Buffer), data: data as Buffer })),
+    );
+    const client = await h2Session(url);
+    const socket = await client.openWebSocket();
+    const sent = Array.from({ length: 10 }, (_, i) => Buffer.alloc(2000 + i * 3000, i + 1));
+    for (const payload of sent) socket.sendFrame(OP.Binary, payload);
+    while (seen.length < sent.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(seen.map(({ lent }) => lent)).toEqual(sent.map(() => false));
+    for (const [i, { data }] of seen.entries()) expect(data.equals(sent[i]!)).toBe(true);
   });
 });
 

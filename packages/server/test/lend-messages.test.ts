@@ -8,6 +8,7 @@
  * are copies as before.
  */
 import { constants, inflateRawSync } from 'node:zlib';
+import { buildFrame } from '@proj/test-utils';
 import { isLent, recycledBytesFree } from '@proj/transport';
 import { describe, expect, test } from 'vitest';
 import { MemoryAdapter, type ServerWebSocket } from '../src/index.js';
@@ -155,6 +156,52 @@ describe('lendMessages', () => {
       }),
     );
     expect(lent).toBeGreaterThan(0);
+  });
+
+  test('a message that spans reads is lent at 16 KiB or more, copied below', async () => {
+    const started = await startServer({ lendMessages: true });
+    const { raw, socket } = await openRaw(started);
+    const seen: { lent: boolean; bytes: Buffer }[] = [];
+    socket.on('message', (data) =>
+      seen.push({ lent: isLent(data as Buffer), bytes: Buffer.from(data as Buffer) }),
+    );
+    const sizes = [5000, 16_383, 16_384, 40_000];
+    for (const [i, size] of sizes.entries()) {
+      const payload = payloadOf(i, size);
+      const frame = buildFrame(Opcode.Binary, payload, { mask: Buffer.from([1, 2, 3, 4]) });
+      // In two reads: the second half waits until the server has read the first.
+      raw.write(frame.subarray(0, 1000));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      raw.write(frame.subarray(1000));
+      while (seen.length <= i) await new Promise((resolve) => setTimeout(resolve, 1));
+      expect(seen[i]!.bytes.equals(payload), `message ${i}`).toBe(true);
+    }
+    expect(seen.map(({ lent }) => lent)).toEqual([false, false, true, true]);
+    raw.socket.destroy();
+  });
+
+  test('a broadcast of a lent message to a connection whose sends wait behind a deflate: intact', async () => {
+    const started = await startServer({ lendMessages: true, perMessageDeflate: true });
+    const sender = await openRaw(started);
+    const deflating = await openRaw(started, {
+      headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' },
+    });
+    const big = 'x'.repeat(200_000);
+    sender.socket.on('message', (data) => {
+      // A message deflated first: the broadcast frame waits in the queue behind it.
+      deflating.socket.send(big);
+      started.server.broadcast(data, { filter: (client) => client === deflating.socket });
+    });
+    // 1,025 B to 8 KiB: framed with the payload as a chunk of its own, not copied.
+    const sent = Array.from({ length: 100 }, (_, i) => payloadOf(i, 1025 + ((i * 997) % 7000)));
+    for (const payload of sent) sender.raw.sendFrame(Opcode.Binary, payload);
+    const received: Buffer[] = [];
+    while (received.length < sent.length) {
+      const frame = await deflating.raw.nextFrame();
+      if (frame.opcode === Opcode.Binary) received.push(Buffer.from(frame.payload));
+    }
+    for (let i = 0; i < sent.length; i++)
+      expect(received[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
   });
 
   test('a recycled lent message sent on to another connection that stopped reading: intact', async () => {

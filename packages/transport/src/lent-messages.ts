@@ -55,8 +55,9 @@ interface WrittenSocket {
   readonly writableLength: number;
 }
 
-/** The size class of a buffer of at least `size` bytes. */
+/** The size class of a buffer of at least `size` bytes; above {@link LARGEST_CLASS}, one past it. */
 function classOf(size: number): number {
+  if (size > 2 ** LARGEST_CLASS) return LARGEST_CLASS + 1;
   return Math.max(Math.log2(RECYCLE_MIN), 32 - Math.clz32(size - 1));
 }
 
