@@ -194,7 +194,8 @@ function run([command, args]) {
     let err = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => (err += chunk));
-    child.once('exit', (code) => resolve({ code, out, err }));
+    // 'close': stdout and stderr are read to their end by then, not at 'exit'.
+    child.once('close', (code) => resolve({ code, out, err }));
   });
 }
 

@@ -257,7 +257,9 @@ export function runGenerator(script, args, env = {}) {
     let err = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => (err += chunk));
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the last of stdout can still be in the pipe at
+    // 'exit' (seen once in about 30 two-server rounds, as a JSON parse error).
+    child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`${script} failed (${code}): ${err}`));
       resolve(JSON.parse(out.trim().split('\n').pop()));
     });
