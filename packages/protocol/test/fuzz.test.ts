@@ -378,6 +378,20 @@ function feedLent(
   }
 }
 
+/** `chunks` cut into reads of at most `size` bytes, as a read buffer of that size brings them. */
+function readsOf(chunks: readonly Uint8Array[], size: number): Uint8Array[] {
+  return chunks.flatMap((chunk) =>
+    Array.from({ length: Math.ceil(chunk.length / size) }, (_, i) =>
+      chunk.subarray(i * size, (i + 1) * size),
+    ),
+  );
+}
+
+/** A read buffer `feedLent` can put each of `reads` into (3 bytes in). */
+function memoryFor(reads: readonly Uint8Array[]): Uint8Array {
+  return new Uint8Array(3 + reads.reduce((most, read) => Math.max(most, read.length), 1));
+}
+
 /** Every non-empty message was copied out with `allocate`, not handed out as a view of the input. */
 function expectAllocated(events: readonly ConnectionEvent[]): void {
   for (const event of events) {
@@ -439,9 +453,7 @@ describe('lent input: chunks valid only for the call (one read buffer reused)', 
               },
             };
             const reads = split(encodeStream(frames, maskSeed), cuts);
-            const memory = new Uint8Array(
-              3 + reads.reduce((most, read) => Math.max(most, read.length), 1),
-            );
+            const memory = memoryFor(reads);
             const collector = new LendingCollector(memory.buffer);
             const server = new ServerConnection({
               handler: collector,
@@ -475,21 +487,10 @@ describe('lent input: chunks valid only for the call (one read buffer reused)', 
         fc.assert(
           fc.property(roundTrip, ([script, maskSeed, cuts]) => {
             const { frames, expected } = expand(script);
-            let reads = split(encodeStream(frames, maskSeed), cuts);
-            let memory: Uint8Array;
-            if (inArena) {
-              memory = simdMaskArena()!.bytes;
-              const size = memory.length - 3;
-              reads = reads.flatMap((chunk) =>
-                Array.from({ length: Math.ceil(chunk.length / size) }, (_, i) =>
-                  chunk.subarray(i * size, (i + 1) * size),
-                ),
-              );
-            } else {
-              memory = new Uint8Array(
-                3 + reads.reduce((most, read) => Math.max(most, read.length), 1),
-              );
-            }
+            const chunks = split(encodeStream(frames, maskSeed), cuts);
+            const arena = simdMaskArena()!.bytes;
+            const reads = inArena ? readsOf(chunks, arena.length - 3) : chunks;
+            const memory = inArena ? arena : memoryFor(reads);
             const collector = new LendingCollector(memory.buffer);
             const server = new ServerConnection({
               handler: collector,
@@ -552,11 +553,7 @@ describe('lent input: chunks valid only for the call (one read buffer reused)', 
           const collector = new EventCollector();
           const server = new ServerConnection({ handler: collector, allocate });
           // A read brings at most the arena's size.
-          const reads = split(encodeStream(frames, maskSeed), cuts).flatMap((chunk) =>
-            Array.from({ length: Math.ceil(chunk.length / READ_SIZE) }, (_, i) =>
-              chunk.subarray(i * READ_SIZE, (i + 1) * READ_SIZE),
-            ),
-          );
+          const reads = readsOf(split(encodeStream(frames, maskSeed), cuts), READ_SIZE);
           feedLent(server, reads, undefined, arena!.bytes);
           const events = collector.eventsReceived();
           expect(events.map(seen)).toEqual(expected);

@@ -164,8 +164,8 @@ export interface ServerSettings<Request extends UpgradeRequest = IncomingMessage
    * Lend each message's bytes to the `message` listeners instead of giving
    * them a copy: a binary message's `Buffer` is then valid only until the
    * listeners return, after which its memory holds the next read. Saves a
-   * copy and an allocation per message (12-17% less CPU per message on a
-   * 1 KiB echo). Copy what you keep past the listener (`Buffer.from(data)`);
+   * copy and an allocation per message (measured in the README's "Lent
+   * messages"). Copy what you keep past the listener (`Buffer.from(data)`);
    * passing it to `send`, `publish` or `broadcast` inside the listener is
    * safe, as they copy what they cannot send at once. Text arrives as a
    * string either way. Applies, over plain TCP, to unfragmented messages of

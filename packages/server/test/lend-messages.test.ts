@@ -22,6 +22,18 @@ function payloadOf(index: number, size: number): Buffer {
   return payload;
 }
 
+/** Every one of `sent` arrived byte-exact, in order. */
+function expectIntact(
+  received: readonly Uint8Array[],
+  sent: readonly Buffer[],
+  label = 'message',
+): void {
+  expect(received).toHaveLength(sent.length);
+  for (let i = 0; i < sent.length; i++) {
+    expect(Buffer.from(received[i]!).equals(sent[i]!), `${label} ${i}`).toBe(true);
+  }
+}
+
 /** Reads `count` binary frames from `raw`, in order. */
 async function framesOf(raw: RawClient, count: number): Promise<Buffer[]> {
   const frames: Buffer[] = [];
@@ -94,7 +106,7 @@ describe('lendMessages', () => {
     const echoed = await framesOf(raw, count);
     expect(queued).toBe(true);
     expect(lent).toBeGreaterThan(0);
-    for (let i = 0; i < count; i++) expect(echoed[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+    expectIntact(echoed, sent);
   });
 
   test('messages that span reads are lent from recycled buffers: echoed to a client that stopped reading, then to one that reads, every byte intact', async () => {
@@ -112,8 +124,7 @@ describe('lendMessages', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     raw.socket.resume();
     const echoed = await framesOf(raw, sent.length);
-    for (let i = 0; i < sent.length; i++)
-      expect(echoed[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+    expectIntact(echoed, sent);
     expect(lent).toBe(sent.length);
     // A client that reads: the buffers go back for reuse, and what they carry stays right.
     for (let i = 0; i < 20; i++) {
@@ -149,9 +160,7 @@ describe('lendMessages', () => {
           raw.sendFrame(Opcode.Binary, payload);
         }
         const echoed = await framesOf(raw, sent.length);
-        for (let i = 0; i < sent.length; i++) {
-          expect(echoed[i]!.equals(sent[i]!), `client ${c}, message ${i}`).toBe(true);
-        }
+        expectIntact(echoed, sent, `client ${c}, message`);
         raw.socket.destroy();
       }),
     );
@@ -200,8 +209,7 @@ describe('lendMessages', () => {
       const frame = await deflating.raw.nextFrame();
       if (frame.opcode === Opcode.Binary) received.push(Buffer.from(frame.payload));
     }
-    for (let i = 0; i < sent.length; i++)
-      expect(received[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+    expectIntact(received, sent);
   });
 
   test('a recycled lent message sent on to another connection that stopped reading: intact', async () => {
@@ -219,8 +227,7 @@ describe('lendMessages', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     reader.raw.socket.resume();
     const received = await framesOf(reader.raw, sent.length);
-    for (let i = 0; i < sent.length; i++)
-      expect(received[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+    expectIntact(received, sent);
   });
 
   test('publish and broadcast of lent messages to subscribers that stopped reading: intact', async () => {
@@ -247,10 +254,8 @@ describe('lendMessages', () => {
       framesOf(watcher.raw, count),
     ]);
     expect(lent).toBeGreaterThan(0);
-    for (let i = 0; i < count; i++) {
-      expect(published[i]!.equals(sent[i]!), `published ${i}`).toBe(true);
-      expect(broadcast[i]!.equals(sent[i]!), `broadcast ${i}`).toBe(true);
-    }
+    expectIntact(published, sent, 'published');
+    expectIntact(broadcast, sent, 'broadcast');
   });
 
   test('an adapter that keeps what is published (as one that sends it later does) keeps a copy', async () => {
@@ -311,7 +316,7 @@ describe('lendMessages', () => {
     }
     expect(lent).toBeGreaterThan(0);
     expect(compressed).toBeGreaterThan(count / 3);
-    for (let i = 0; i < count; i++) expect(echoed[i]!.equals(sent[i]!), `message ${i}`).toBe(true);
+    expectIntact(echoed, sent);
     raw.socket.destroy();
   });
 
