@@ -53,6 +53,23 @@
  * session's ticks, to tell the traffic's share of a node's load from the
  * reconnects'.
  *
+ * Node b's listen queue (`backlog`) is sized for every client (see `env`
+ * below). Full size on this 2-core box (5,000 clients over 10 s, sends
+ * every 5 s: `DRAIN_SEND_MS=5000`), measured: node a's schedule and the
+ * clients' 1012s even (about 50 per 100 ms), node b behind them from the
+ * start: its listen queue held 500 to 950 connections (`ss`), its event
+ * loop was busy 88% of the drain (`--cpu-prof`: Node's own JavaScript 28%
+ * of that, ours 24%, socket writes 22%, the Redis client 12%), and the
+ * processes together asked for about 2.05 of the 2 cores (the 4 client
+ * runners 1.1, b 0.55, a 0.4, Redis 0.1). Arrivals on b came at 100 to 300
+ * a second in the first seconds and 500 to 900 at the end. Peak over
+ * average: with Node's default queue 1.8 to 2.6 in 1 s buckets (three
+ * runs; 5.4 in 100 ms ones), with the queue sized 1.67 (4.2), and 1.84
+ * with the default queue and the window at 20 s. With sends every second
+ * (the default) node a itself fell behind: its drain took 20.4 s for the
+ * 10 s window, and b's arrivals peaked at 4.0 times the average in 1 s
+ * buckets.
+ *
  * What limits the rate on node b, measured (2,000 clients over 5 s, perf
  * and the clients' own timings): libuv accepts ONE connection per event-loop
  * iteration (libuv PR 3696, in Node 20), so a node takes over clients only
@@ -180,6 +197,11 @@ beforeAll(async () => {
     TICK_MS: String(SEND_MS),
     // Matches the clients' 10 s of silence before they judge a link dead.
     KEEP_ALIVE_MS: String(CLIENTS > 1000 ? 5000 : 1000),
+    // Clients past Node's default listen queue (511) would have their SYNs
+    // dropped and retried by TCP a second or more later, in bunches: the
+    // queue is sized for every client at once (the kernel caps it at
+    // net.core.somaxconn), as a node meant to take over a drained one's would be.
+    BACKLOG: String(Math.max(511, CLIENTS)),
     DRAIN_PROBE_DIR: probeDir,
     NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import=${probe}`.trim(),
   };

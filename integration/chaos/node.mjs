@@ -11,6 +11,7 @@
 //   PORT        the port to listen on, on 127.0.0.1 (the load balancer's config names it)
 //   REDIS_URL   the session store's Redis
 //   TICK_MS     how often a session ticks (default 50; the drain test ticks slower)
+//   BACKLOG     the listen queue (the server's `backlog`; default the library's)
 //
 // The app, on every session it holds (new, or moved here: `session.moved`):
 // - echoes each client message `c:<n>` as `echo:<n>`, after checking that n
@@ -52,6 +53,8 @@ const KEEP_ALIVE_MS = Number(process.env['KEEP_ALIVE_MS'] || 1000);
 const SESSION_TIMEOUT_MS = 60_000;
 /** A tick every 50 ms. */
 const TICK_MS = Number(process.env['TICK_MS'] || 50);
+/** The server's `backlog`, when given. */
+const BACKLOG = process.env['BACKLOG'] ? Number(process.env['BACKLOG']) : undefined;
 /** Tries of `listen` on a port a killed process just freed. */
 const LISTEN_TRIES = 50;
 /** Violations kept in full for the report; the rest are only counted. */
@@ -97,6 +100,7 @@ async function listen() {
     const server = new WebSocketServer({
       host: '127.0.0.1',
       port,
+      ...(BACKLOG === undefined ? {} : { backlog: BACKLOG }),
       sessions: { store, keepAlive: KEEP_ALIVE_MS, timeout: SESSION_TIMEOUT_MS },
     });
     try {

@@ -108,6 +108,17 @@ export interface ServerSettings<Request extends UpgradeRequest = IncomingMessage
   /** Standalone mode: the address to bind. Default: all interfaces, as `node:http`. */
   host?: string;
   /**
+   * Standalone mode: the listen queue, connections the kernel has completed
+   * that the server has not accepted yet (`listen(2)`'s backlog; Linux caps
+   * it at `net.core.somaxconn`). Node accepts one connection per turn of its
+   * event loop, so a busy server taking many reconnects at once (the node
+   * another one drains to) can fill the default queue; past it the kernel
+   * drops their SYNs and each client's TCP retries a second or more later,
+   * in bunches. Default 511, as `node:http`. With `server` or `noServer`,
+   * the server you listen with sets its own.
+   */
+  backlog?: number;
+  /**
    * Attached mode: serve the WebSocket handshakes of this existing server.
    * A `node:http` or `node:https` server: its `upgrade` events. A `node:http2`
    * server: its RFC 8441 extended CONNECT streams (the WebSocketServer turns
@@ -294,6 +305,8 @@ export interface ResolvedOptions<Data> extends Omit<ServerSettings<UpgradeReques
   readonly idleTimeout: number;
   readonly maxBacklog: number;
   readonly backlogPolicy: BacklogPolicy;
+  /** The listen queue of standalone mode (unused in the other modes). */
+  readonly backlog: number;
   readonly memoryBudget: number;
   readonly handshakeTimeout: number;
   readonly closeTimeout: number;
@@ -306,6 +319,8 @@ export interface ResolvedOptions<Data> extends Omit<ServerSettings<UpgradeReques
 
 /** Defaults, documented in the README's options table. */
 export const DEFAULTS = {
+  // node:http's own default (and ws's), so that standalone mode listens as before.
+  backlog: 511,
   maxPayload: DEFAULT_MAX_PAYLOAD,
   maxFragments: DEFAULT_MAX_FRAGMENTS,
   maxHeadSize: DEFAULT_MAX_HEAD_SIZE,
@@ -360,6 +375,15 @@ export function resolveOptions<Data>(
   }
   if (options.port !== undefined) integerOption('port', options.port, { min: 0, max: 65535 });
   if (options.host !== undefined) stringOption('host', options.host);
+  if (options.backlog !== undefined) {
+    if (options.port === undefined) {
+      throw new TypeError(
+        'The "backlog" option applies only with "port": a server you listen with yourself ' +
+          '(the "server" or "noServer" modes) sets its own in listen({ backlog })',
+      );
+    }
+    integerOption('backlog', options.backlog, { min: 1, max: 2 ** 31 - 1 });
+  }
   const path: unknown = options.path;
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
     throw optionError(TypeError, 'path', 'a string starting with "/"', path);
@@ -436,6 +460,7 @@ export function resolveOptions<Data>(
     }),
     deflate: resolveDeflateOptions(options.perMessageDeflate, false),
     backlogPolicy,
+    backlog: options.backlog ?? DEFAULTS.backlog,
     // The default grows to a larger finite `maxPayload`; a budget given must cover it.
     memoryBudget:
       options.memoryBudget === undefined
@@ -470,6 +495,7 @@ function memoryBudgetOption(value: unknown, maxPayload: number): number {
 const OPTION_NAMES = [
   'port',
   'host',
+  'backlog',
   'server',
   'noServer',
   'path',
@@ -505,7 +531,6 @@ const WS_SERVER_OPTIONS: Readonly<Record<string, string>> = {
   autoPong: 'pings are always answered (RFC 6455 §5.5.2); remove it',
   allowSynchronousEvents: 'events are always emitted as soon as each message is parsed; remove it',
   WebSocket: 'a custom connection class is not supported; keep per-connection state in socket.data',
-  backlog: 'pass a node:http server you listen on yourself as "server"',
   maxBufferedChunks: 'a message is bounded by "maxPayload" and "maxFragments"; remove it',
   maxPendingAutoPongs: 'automatic pongs are never queued past "maxBacklog"; remove it',
 };

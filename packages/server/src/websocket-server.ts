@@ -339,7 +339,11 @@ export class WebSocketServer<
         this.#refuse(socket, request, refusal.status, refusal.body!, refusal.headers);
       });
       if (onListening) this.once('listening', onListening);
-      this.#httpServer.listen(resolved.port, resolved.host);
+      this.#httpServer.listen({
+        port: resolved.port,
+        host: resolved.host,
+        backlog: resolved.backlog,
+      });
     } else if (resolved.server) {
       const server = resolved.server;
       this.#ownsServer = false;

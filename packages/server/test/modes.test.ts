@@ -82,6 +82,32 @@ describe('standalone', () => {
     expect((await error)[0].code).toBe('EADDRINUSE');
   });
 
+  test('backlog sets the listen queue: connections past it wait for TCP to retry', async () => {
+    // While this process's event loop is blocked nothing is accepted, so the
+    // kernel completes as many connections as the listen queue holds
+    // (Linux: backlog + 1) and drops the SYNs of the rest, whose clients
+    // retry a second later. A child process counts the connections that
+    // complete in 600 ms of 12 attempts.
+    const completed = (port: number): number =>
+      Number(
+        execFileSync(process.execPath, [
+          '-e',
+          `const net = require('node:net');
+           let open = 0;
+           for (let i = 0; i < 12; i++) net.connect(${port}, '127.0.0.1', () => open++).on('error', () => {});
+           setTimeout(() => { console.log(open); process.exit(0); }, 600);`,
+        ]),
+      );
+    const short = new WebSocketServer({ port: 0, host: '127.0.0.1', backlog: 2 });
+    onCleanup(() => short.close({ timeout: 100 }));
+    await short.ready();
+    const usual = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    onCleanup(() => usual.close({ timeout: 100 }));
+    await usual.ready();
+    expect(completed((short.address() as AddressInfo).port)).toBe(3);
+    expect(completed((usual.address() as AddressInfo).port)).toBe(12);
+  });
+
   test('close() stops listening and emits close', async () => {
     const { server, port } = await startServer();
     const closed = nextEmit(server, 'close');

@@ -38,6 +38,12 @@ describe('each option names itself', () => {
     ['port', { port: 80.5, noServer: undefined }, RangeError],
     ['port', { port: '8080', noServer: undefined }, TypeError],
     ['host', { port: 0, host: 1, noServer: undefined }, TypeError],
+    ['backlog', { port: 0, backlog: 0, noServer: undefined }, RangeError],
+    ['backlog', { port: 0, backlog: 2 ** 31, noServer: undefined }, RangeError],
+    ['backlog', { port: 0, backlog: 1.5, noServer: undefined }, RangeError],
+    ['backlog', { port: 0, backlog: '511', noServer: undefined }, TypeError],
+    ['backlog', { backlog: 511 }, TypeError],
+    ['backlog', { server: createServer(), backlog: 511, noServer: undefined }, TypeError],
     ['path', { path: 'ws' }, TypeError],
     ['path', { path: 5 }, TypeError],
     ['authenticate', { authenticate: 'yes' }, TypeError],
@@ -84,6 +90,15 @@ describe('each option names itself', () => {
 });
 
 describe('one wording for each kind of mistake (@proj/protocol integerOption, oneOf)', () => {
+  test('backlog outside standalone mode says where a listen queue is set instead', () => {
+    expect(() => make({ noServer: true, backlog: 1024 })).toThrow(
+      new TypeError(
+        'The "backlog" option applies only with "port": a server you listen with yourself ' +
+          '(the "server" or "noServer" modes) sets its own in listen({ backlog })',
+      ),
+    );
+  });
+
   test('a number out of range and a value of the wrong type', () => {
     expect(() => make({ noServer: true, maxPayload: 'abc' })).toThrow(
       new TypeError(
@@ -102,6 +117,7 @@ describe('one wording for each kind of mistake (@proj/protocol integerOption, on
 describe('valid options', () => {
   test('defaults are documented safe values', () => {
     expect(DEFAULTS).toEqual({
+      backlog: 511,
       maxPayload: 16 * 1024 * 1024,
       maxFragments: 131_072,
       maxHeadSize: 16 * 1024,
