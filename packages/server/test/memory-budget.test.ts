@@ -5,6 +5,8 @@
  * memory-budget-attack.test.ts).
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import {
   CHANNELS,
@@ -48,6 +50,19 @@ class Reader implements BudgetReader {
     this.evicted = true;
     this.hold(0);
   }
+}
+
+/** Whether the object `make` returns is garbage once nothing but the budget could hold it. */
+async function collectedAfter(make: () => object): Promise<boolean> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const ref = new WeakRef(make());
+  // A WeakRef's target lives until the end of the job that made it.
+  for (let i = 0; i < 3 && ref.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return ref.deref() === undefined;
 }
 
 describe('MemoryBudget accounting', () => {
@@ -143,6 +158,42 @@ describe('MemoryBudget accounting', () => {
     expect(late.evicted).toBe(false);
     expect(budget.exceeded).toBe(false);
     expect(budget.used).toBe(950);
+  });
+
+  test('a reader that held input and holds none now is not in the mean, and no sweep evicts it', () => {
+    const budget = new MemoryBudget(500);
+    const [done, big, small] = [new Reader(budget), new Reader(budget), new Reader(budget)];
+    done.hold(600);
+    done.hold(0); // its message ended
+    big.hold(500);
+    small.hold(100);
+    expect(budget.exceeded).toBe(true);
+    // The mean is 600 / 2 holders: 250 is below it (with the idle reader counted it would not be).
+    expect(budget.shouldPause(250)).toBe(false);
+    expect(budget.shouldPause(300)).toBe(true);
+    budget.sweep(); // the first look
+    small.hold(150); // progress
+    budget.sweep(); // big is stalled: evicted, which ends the pressure
+    expect([done.evicted, big.evicted, small.evicted]).toEqual([false, true, false]);
+    // Holding again starts its stall clock over: one sweep does not evict it.
+    budget.setInput(new Reader(budget), 0, 900);
+    done.hold(100);
+    expect(budget.exceeded).toBe(true);
+    budget.sweep();
+    expect(done.evicted).toBe(false);
+  });
+
+  test('a reader forgotten (closed) while it held input is not kept', async () => {
+    const budget = new MemoryBudget(1000);
+    const collected = await collectedAfter(() => {
+      const reader = new Reader(budget);
+      reader.hold(100);
+      budget.forget(reader); // closed: the transport forgets it, then counts its input out
+      reader.hold(0);
+      return reader;
+    });
+    expect(collected).toBe(true);
+    expect(budget.used).toBe(0);
   });
 
   test('a limit below 1 is refused', () => {

@@ -44,7 +44,13 @@ const free: Buffer[][] = [];
 let freeBytes = 0;
 /** The memory of every recycled buffer made: what {@link isLent} recognises. */
 const recycledMemory = new WeakSet<ArrayBufferLike>();
-/** The sockets each lent recycled buffer was written to, uncopied. */
+/**
+ * The sockets each lent recycled buffer was written to, uncopied. A buffer
+ * that goes back to the free lists keeps its entry, emptied: deleting it
+ * would shrink the map (V8 rehashes an ordered hash table that falls under a
+ * quarter full) and the next message would grow it again, an allocation and
+ * a rehash per message. Entries go with buffers that are dropped.
+ */
 const writtenTo = new Map<ArrayBufferLike, WrittenSocket[]>();
 /** Buffers given back, reused or dropped at the next microtask checkpoint. */
 const given: Uint8Array[] = [];
@@ -85,18 +91,31 @@ function give(buffer: Uint8Array): void {
 /** Reuses what was given back, unless a socket may still hold it. */
 function release(): void {
   releaseQueued = false;
-  for (const buffer of given.splice(0)) {
+  for (let i = 0; i < given.length; i++) {
+    const buffer = given[i]!;
     const memory = buffer.buffer;
     const sockets = writtenTo.get(memory);
-    if (sockets !== undefined) {
-      writtenTo.delete(memory);
-      if (sockets.some((socket) => socket.writableLength > 0)) continue;
-    }
     const sizeClass = classOf(buffer.length);
-    if (sizeClass > LARGEST_CLASS || freeBytes + buffer.length > RECYCLE_KEEP) continue;
+    if (
+      (sockets !== undefined && stillHeld(sockets)) ||
+      sizeClass > LARGEST_CLASS ||
+      freeBytes + buffer.length > RECYCLE_KEEP
+    ) {
+      // Left to the sockets that hold it, or to the garbage collector.
+      writtenTo.delete(memory);
+      continue;
+    }
+    if (sockets !== undefined) sockets.length = 0;
     (free[sizeClass] ??= []).push(buffer as Buffer);
     freeBytes += buffer.length;
   }
+  given.length = 0;
+}
+
+/** Whether one of `sockets` still holds bytes it was given. */
+function stillHeld(sockets: readonly WrittenSocket[]): boolean {
+  for (let i = 0; i < sockets.length; i++) if (sockets[i]!.writableLength > 0) return true;
+  return false;
 }
 
 /** The recycled buffers of lent messages that span reads: the protocol's `lentBuffers` option. */

@@ -48,6 +48,9 @@ export const RESUME_FRACTION = 0.75;
  */
 export const PAUSE_FLOOR = 64 * 1024;
 
+/** A reader's mark in the budget's holders while it holds no unfinished input. */
+const IDLE = -2;
+
 /**
  * Counts the bytes that connections hold for later, across all of them:
  * **input** (partly received messages, compressed messages being inflated,
@@ -86,10 +89,16 @@ export class MemoryBudget {
   readonly #onPressure: PressureListener | undefined;
   #input = 0;
   /**
-   * Readers holding unfinished input, each with what it held at the last
-   * {@link sweep} (-1 before one): equal at the next means stalled.
+   * Readers that have held unfinished input, each with what it held at the
+   * last {@link sweep} (-1 before one: equal at the next means stalled), or
+   * {@link IDLE} while it holds none. A reader stays until {@link forget}:
+   * deleting it whenever a message ends would shrink the map and grow it
+   * again with the next one (V8 rehashes an ordered hash table that falls
+   * under a quarter full), an allocation and a rehash per large message.
    */
   readonly #holders = new Map<BudgetReader, number>();
+  /** Readers in {@link #holders} that hold unfinished input now. */
+  #holding = 0;
   #output = 0;
   #outputHolders = 0;
   #exceeded = false;
@@ -137,8 +146,14 @@ export class MemoryBudget {
 
   /** `reader` held `before` bytes of unfinished input and now holds `after`. */
   setInput(reader: BudgetReader, before: number, after: number): void {
-    if (after === 0) this.#holders.delete(reader);
-    else if (before === 0) this.#holders.set(reader, -1);
+    if (after === 0) {
+      this.#holding--;
+      // A reader forgotten (closed) is not added back.
+      if (this.#holders.has(reader)) this.#holders.set(reader, IDLE);
+    } else if (before === 0) {
+      this.#holding++;
+      this.#holders.set(reader, -1);
+    }
     this.#input += after - before;
     this.#update();
   }
@@ -158,9 +173,7 @@ export class MemoryBudget {
    */
   shouldPause(held: number): boolean {
     return (
-      this.#exceeded &&
-      held > 0 &&
-      (held >= PAUSE_FLOOR || held * this.#holders.size >= this.#input)
+      this.#exceeded && held > 0 && (held >= PAUSE_FLOOR || held * this.#holding >= this.#input)
     );
   }
 
@@ -191,6 +204,7 @@ export class MemoryBudget {
   sweep(): number {
     const stalled: BudgetReader[] = [];
     for (const [reader, atLastSweep] of this.#holders) {
+      if (atLastSweep === IDLE) continue;
       const held = reader.heldInput;
       if (held === atLastSweep) stalled.push(reader);
       else this.#holders.set(reader, held);
@@ -207,9 +221,10 @@ export class MemoryBudget {
     return evicted;
   }
 
-  /** `reader` is gone (closed): it is not resumed. */
+  /** `reader` is gone (closed): it is not resumed, and the budget keeps no reference to it. */
   forget(reader: BudgetReader): void {
     this.#paused.delete(reader);
+    this.#holders.delete(reader);
   }
 
   #update(): void {
