@@ -5,8 +5,6 @@
  * memory-budget-attack.test.ts).
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import {
   CHANNELS,
@@ -17,7 +15,7 @@ import {
 } from '@proj/server';
 import { EventCollector, ServerConnection } from '@proj/protocol';
 import { type BudgetReader, MemoryBudget, PAUSE_FLOOR } from '@proj/transport';
-import { RawClient, onCleanup, until, useCleanup } from '@proj/test-utils';
+import { RawClient, collectedAfter, onCleanup, until, useCleanup } from '@proj/test-utils';
 import {
   closeOf,
   connectWs,
@@ -50,19 +48,6 @@ class Reader implements BudgetReader {
     this.evicted = true;
     this.hold(0);
   }
-}
-
-/** Whether the object `make` returns is garbage once nothing but the budget could hold it. */
-async function collectedAfter(make: () => object): Promise<boolean> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const ref = new WeakRef(make());
-  // A WeakRef's target lives until the end of the job that made it.
-  for (let i = 0; i < 3 && ref.deref() !== undefined; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-  }
-  return ref.deref() === undefined;
 }
 
 describe('MemoryBudget accounting', () => {

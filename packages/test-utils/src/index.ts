@@ -6,6 +6,7 @@ export * from './accept-key.js';
 export * from './cleanup.js';
 export * from './field-edits.js';
 export * from './frames.js';
+export * from './garbage.js';
 export * from './fuzz.js';
 export * from './raw-client.js';
 export * from './raw-h2-client.js';

@@ -45,13 +45,15 @@ let freeBytes = 0;
 /** The memory of every recycled buffer made: what {@link isLent} recognises. */
 const recycledMemory = new WeakSet<ArrayBufferLike>();
 /**
- * The sockets each lent recycled buffer was written to, uncopied. A buffer
- * that goes back to the free lists keeps its entry, emptied: deleting it
- * would shrink the map (V8 rehashes an ordered hash table that falls under a
- * quarter full) and the next message would grow it again, an allocation and
- * a rehash per message. Entries go with buffers that are dropped.
+ * The sockets each lent recycled buffer was written to, uncopied. Entries are
+ * emptied when their buffer is released, never deleted: a deletion per
+ * message would shrink the table (V8 rehashes a hash table that falls under
+ * a quarter full) and the next message would grow it again, an allocation and
+ * a rehash per message. Weak, so that an entry goes with its buffer: a buffer
+ * taken for a message that never ends (the peer leaves mid-message) is never
+ * given back, and is garbage with its connection.
  */
-const writtenTo = new Map<ArrayBufferLike, WrittenSocket[]>();
+const writtenTo = new WeakMap<ArrayBufferLike, WrittenSocket[]>();
 /** Buffers given back, reused or dropped at the next microtask checkpoint. */
 const given: Uint8Array[] = [];
 let releaseQueued = false;
@@ -95,17 +97,12 @@ function release(): void {
     const buffer = given[i]!;
     const memory = buffer.buffer;
     const sockets = writtenTo.get(memory);
-    const sizeClass = classOf(buffer.length);
-    if (
-      (sockets !== undefined && stillHeld(sockets)) ||
-      sizeClass > LARGEST_CLASS ||
-      freeBytes + buffer.length > RECYCLE_KEEP
-    ) {
-      // Left to the sockets that hold it, or to the garbage collector.
-      writtenTo.delete(memory);
-      continue;
-    }
+    const held = sockets !== undefined && stillHeld(sockets);
+    // No socket is referenced past this point, whatever becomes of the buffer.
     if (sockets !== undefined) sockets.length = 0;
+    const sizeClass = classOf(buffer.length);
+    // Left to the sockets that hold it, or to the garbage collector.
+    if (held || sizeClass > LARGEST_CLASS || freeBytes + buffer.length > RECYCLE_KEEP) continue;
     (free[sizeClass] ??= []).push(buffer as Buffer);
     freeBytes += buffer.length;
   }

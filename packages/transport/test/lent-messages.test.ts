@@ -5,6 +5,7 @@
  * and at most RECYCLE_KEEP bytes of them are kept; lent bytes are copied
  * wherever they could be kept.
  */
+import { collectedAfter } from '@proj/test-utils';
 import { describe, expect, test } from 'vitest';
 import {
   RECYCLE_KEEP,
@@ -72,6 +73,35 @@ describe('recycled buffers', () => {
     expect(written.buffer).not.toBe(buffer.buffer);
     expect(isLent(written)).toBe(false);
     expect(Buffer.from(written).equals(Buffer.from(chunk))).toBe(true);
+  });
+
+  test('a buffer reused for a message that never ends (its peer left mid-message) is garbage with it', async () => {
+    const collected = await collectedAfter(async () => {
+      // 4 MiB: a size class no other test here gives back.
+      const first = lentBuffers.take(3_000_000);
+      const memory = first.buffer;
+      // Echoed uncopied to a plain TCP socket: the buffer's sockets are recorded.
+      outgoing(first.subarray(0, 1000), { writableLength: 0 }, true);
+      lentBuffers.give(first);
+      await checkpoint();
+      // The next message of that size gets it again, and is never finished:
+      // the buffer is never given back.
+      expect(lentBuffers.take(3_000_000).buffer).toBe(memory);
+      return memory;
+    });
+    expect(collected).toBe(true);
+  });
+
+  test('a socket a recycled buffer was written to is not kept once the buffer is released', async () => {
+    const buffer = lentBuffers.take(20_000);
+    const collected = await collectedAfter(async () => {
+      const socket = { writableLength: 0 };
+      outgoing(buffer.subarray(0, 100), socket, true);
+      lentBuffers.give(buffer);
+      await checkpoint();
+      return socket;
+    });
+    expect(collected).toBe(true);
   });
 
   test('at most RECYCLE_KEEP bytes of free buffers are kept', async () => {
