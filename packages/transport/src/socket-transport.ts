@@ -776,13 +776,13 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
       } else if (chunks.length > 1) {
         // One writev for header and payload instead of concatenating them.
         socket.cork();
-        writeChunks(socket, chunks, callback, (this.#flags & LENT_READS) !== 0);
+        writeChunks(socket, chunks, callback, this.lentReads);
         socket.uncork();
         this.#countBacklog();
         return;
       }
     }
-    writeChunks(socket, chunks, callback, (this.#flags & LENT_READS) !== 0);
+    writeChunks(socket, chunks, callback, this.lentReads);
     this.#countBacklog();
   }
 
