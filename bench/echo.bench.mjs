@@ -176,7 +176,7 @@ const section = [
     'that is left ("≥": ours was capped; "≤": the reference was) instead of a ratio, or none.',
   '- "ours lent" is ours with `lendMessages: true` (each message lent to the listener as it lies in ' +
     'the read buffer, not copied; uWS hands its messages to JavaScript the same way). It lends ' +
-    'messages of 64 B or more that arrive whole in one 64 KiB read, and of 16 KiB or more that ' +
+    'messages of 64 B or more that arrive whole in one 128 KiB read, and of 16 KiB or more that ' +
     'span reads (gathered into buffers it recycles); at 16 B it does what ours does.',
   `- First ${TARGET_POINTS.length} rows: the points issue 6 sets targets for.${FULL ? '' : ' Other rows: a sample of the matrix (`BENCH_FULL=1` for all).'}`,
   '',

@@ -40,7 +40,11 @@ interface WebAssemblyApi {
 }
 
 interface KernelExports {
-  readonly memory: { readonly buffer: ArrayBuffer };
+  readonly memory: {
+    readonly buffer: ArrayBuffer;
+    /** Adds `pages` pages; the old `buffer` is detached. */
+    grow(pages: number): number;
+  };
   /** XORs memory[0, end rounded up to 64) with the 32-bit little-endian `word`. */
   readonly xor: (end: number, word: number) => void;
   /**
@@ -63,7 +67,7 @@ const BLOCK_SIZE = 32 * 1024;
  * Its WAT text:
  *
  * (module
- *   (memory (export "memory") 2)                       ;; two 64 KiB pages: the blocks, the arena
+ *   (memory (export "memory") 2)                       ;; two 64 KiB pages: the blocks, the arena's first
  *   (func (export "xor") (param $end i32) (param $word i32)
  *     (local $p i32) (local $v v128)
  *     (local.set $v (i32x4.splat (local.get $word)))
@@ -165,10 +169,16 @@ const CODE = [
   ...leb128(RANGE_BODY.length), ...RANGE_BODY,
 ];
 
-/** The arena: the module's second page (the first holds the kernel's blocks). */
-const ARENA_START = 64 * 1024;
-/** Its size: one page, the size of the read buffer Node's sockets share. */
-export const MASK_ARENA_SIZE = 64 * 1024;
+/** A WebAssembly memory page. */
+const PAGE_SIZE = 64 * 1024;
+/** The arena: from the module's second page (the first holds the kernel's blocks). */
+const ARENA_START = PAGE_SIZE;
+/**
+ * Its size: the read buffer Node's sockets share. Two pages, so that a 64 KiB
+ * message and its header lie whole in one read (the module's memory is grown
+ * for the arena's instance only: the kernel's own keeps its two pages).
+ */
+export const MASK_ARENA_SIZE = 2 * PAGE_SIZE;
 
 // prettier-ignore
 const KERNEL = new Uint8Array([
@@ -295,6 +305,9 @@ function maskWord(mask: Uint8Array, phase: number): number {
 }
 
 function createArena({ memory, xorRange }: KernelExports): MaskArena {
+  // Before any view of the memory is made: growing detaches the old buffer.
+  const pages = (ARENA_START + MASK_ARENA_SIZE) / PAGE_SIZE;
+  memory.grow(pages - memory.buffer.byteLength / PAGE_SIZE);
   const buffer = memory.buffer;
   return {
     bytes: new Uint8Array(buffer, ARENA_START, MASK_ARENA_SIZE),

@@ -46,5 +46,6 @@ export {
   ownIfLent,
   recycledBytesFree,
 } from './lent-messages.js';
+export { READ_SIZE } from './lent-reads.js';
 export { type SendCallback, SendQueue, type SendSink } from './send-queue.js';
 export { withStreamAbort } from './stream-socket.js';

@@ -16,6 +16,7 @@ import {
   kOnClose,
   kOnError,
   kOnMessage,
+  lentBuffers,
 } from '../src/index.js';
 import { lendReads, readBuffer } from '../src/lent-reads.js';
 
@@ -61,28 +62,44 @@ function payloadOf(index: number): Buffer {
 interface Accepted {
   transport: SocketTransport;
   kept: Buffer[];
+  /** For each message: whether it was a view of the shared read buffer (lent as it lay in one read). */
+  inReadBuffer: boolean[];
   done: Promise<void>;
 }
 
-/** A TCP server whose connections are transports keeping every message they receive, uncopied. */
-async function keepingServer(): Promise<{ port: number; accepted: Promise<Accepted> }> {
+/**
+ * A TCP server whose connections are transports keeping every message they
+ * receive, uncopied; `lend` lends messages (the server's `lendMessages`), so
+ * those kept are copies taken in the listener.
+ */
+async function keepingServer(lend = false): Promise<{ port: number; accepted: Promise<Accepted> }> {
   let resolveAccepted!: (value: Accepted) => void;
   const accepted = new Promise<Accepted>((resolve) => (resolveAccepted = resolve));
   const server = net.createServer((socket) => {
     const kept: Buffer[] = [];
+    const inReadBuffer: boolean[] = [];
     let closed!: () => void;
     const done = new Promise<void>((resolve) => (closed = resolve));
     const transport = new SocketTransport({
       socket,
-      connect: (handler) => new ServerConnection({ handler, allocate: allocateUnsafe }),
+      connect: (handler) =>
+        new ServerConnection({
+          handler,
+          allocate: allocateUnsafe,
+          lendMessages: lend,
+          lentBuffers: lend ? lentBuffers : undefined,
+        }),
       events: {
-        [kOnMessage]: (data) => void kept.push(data),
+        [kOnMessage]: (data) => {
+          inReadBuffer.push(data.buffer === readBuffer.buffer);
+          kept.push(lend ? Buffer.from(data) : data);
+        },
         [kOnError]: (error) => void kept.push(Buffer.from(`error: ${error.message}`)),
         [kOnClose]: () => closed(),
       },
       settings: { closeTimeout: 1000 },
     });
-    resolveAccepted({ transport, kept, done });
+    resolveAccepted({ transport, kept, inReadBuffer, done });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => server.close());
@@ -132,6 +149,26 @@ describe('reads into the shared buffer', () => {
     expect(readBuffer.byteOffset).toBe(arena!.bytes.byteOffset);
     expect(readBuffer.length).toBe(arena!.bytes.length);
     expect(Buffer.isBuffer(readBuffer)).toBe(true);
+  });
+
+  test('one read takes a 64 KiB message and its header whole: lent where it lies, not gathered from two reads', async () => {
+    const { port, accepted } = await keepingServer(true);
+    const client = net.connect(port, '127.0.0.1');
+    cleanups.push(() => client.destroy());
+    const { transport, kept, inReadBuffer, done } = await accepted;
+    // Everything reaches the kernel's buffer before the server reads.
+    transport.pause();
+    const sizes = [65_536, 100_000];
+    for (const [i, size] of sizes.entries()) client.write(masked(Buffer.alloc(size, i + 1)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    transport.resume();
+    client.end(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+    await done;
+    expect(kept.map((message) => message.length)).toEqual(sizes);
+    kept.forEach((message, i) => expect(message.equals(Buffer.alloc(sizes[i]!, i + 1))).toBe(true));
+    // The first frame (65,550 bytes) lay whole in the first read; the second
+    // began in it and was gathered from the next.
+    expect(inReadBuffer).toEqual([true, false]);
   });
 
   test('a socket paused between reads (backpressure) resumes and loses nothing', async () => {
