@@ -105,6 +105,22 @@ describe('parseRequestHead', () => {
     expect(head.headers['x']).toBe('\u00e9\u00ff');
   });
 
+  test('a head with obs-text is checked as strictly as an ASCII one, and decoded in pieces past 4096 bytes', () => {
+    const bareLf = concat(utf8('GET / HTTP/1.1\r\nX: '), hex('e9'), utf8('\nY: z'));
+    expectWsError(
+      thrown(() => parseRequestHead(bareLf)),
+      HandshakeError,
+      'WS_ERR_HANDSHAKE_MALFORMED',
+      1006,
+      400,
+    );
+    const long = 'v'.repeat(5000);
+    const head = parseRequestHead(
+      concat(utf8(`GET / HTTP/1.1\r\nX: ${long}`), hex('80'), utf8('w')),
+    );
+    expect(head.headers['x']).toBe(`${long}\u0080w`);
+  });
+
   test('"__proto__" is an ordinary header name', () => {
     const head = parseRequestHead(utf8('GET / HTTP/1.1\r\n__proto__: x'));
     expect(head.headers['__proto__']).toBe('x');
