@@ -249,8 +249,9 @@ let arena: MaskArena | null | undefined;
 
 /**
  * The arena, made on the first call from an instance of its own, and kept
- * for the life of the process (a read buffer in it must stay valid; the
- * memory never grows). `null` where the kernel is unavailable, as
+ * for the life of the process (a read buffer in it must stay valid: the
+ * memory grows once, before the arena's views are made, and never after).
+ * `null` where the kernel is unavailable, as
  * {@link simdMaskKernel}. {@link setSimdMaskEnabled} does not affect it.
  */
 export function simdMaskArena(): MaskArena | null {

@@ -44,8 +44,8 @@ export const RESUME_FRACTION = 0.75;
  * when it holds less than the mean. The mean alone can be gamed: connections
  * that fill up one after another each hold less than the ones already full
  * (the mean) until they are full too, so none would ever stop. 64 KiB is
- * half a socket read (`READ_SIZE`): a message that fits in one read holds
- * nothing between reads, and one of a read or two still gets through.
+ * half a socket read (`READ_SIZE`): a message that arrives in one read holds
+ * nothing between reads, so it never makes its connection stop.
  */
 export const PAUSE_FLOOR = 64 * 1024;
 
