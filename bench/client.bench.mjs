@@ -9,6 +9,11 @@
 // share should be near 100% and the server's well below. Runs alternate
 // between the libraries; each cell is the median of the runs.
 //
+// Then the memory each library holds per open, idle connection
+// (gen/client-memory.mjs: MEMORY_CONNECTIONS opened to the same server, heap
+// and RSS after full garbage collections, against a baseline taken with 100
+// already open).
+//
 //   node client.bench.mjs                        # packages already built
 //   BENCH_RUNS=9 BENCH_SECONDS=2 node client.bench.mjs
 import {
@@ -37,6 +42,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? (FULL ? 2 : 0.7));
 const CONNECTIONS = 100;
 const INFLIGHT = 16;
 const SIZES = [16, 1024];
+const MEMORY_CONNECTIONS = FULL ? 5000 : 2000;
 const LIBRARIES = [
   { name: 'ours', library: 'ours', env: {} },
   { name: 'ws', library: 'ws', env: PLAIN_WS },
@@ -47,6 +53,7 @@ const LIBRARIES = [
 const began = Date.now();
 const server = await startServer(SERVERS.raw);
 const results = [];
+const memory = {};
 try {
   for (const size of SIZES) {
     const samples = new Map(LIBRARIES.map((l) => [l.name, []]));
@@ -75,8 +82,34 @@ try {
         LIBRARIES.map((l) => `${l.name} ${formatRate(by[l.name].rate)}msg/s`).join(', '),
     );
   }
+  const memorySamples = new Map(LIBRARIES.map((l) => [l.name, []]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const library of alternate(LIBRARIES, run)) {
+      memorySamples
+        .get(library.name)
+        .push(
+          await runGenerator(
+            'gen/client-memory.mjs',
+            [library.library, server.port, MEMORY_CONNECTIONS],
+            library.env,
+          ),
+        );
+    }
+  }
+  for (const [name, runs] of memorySamples) memory[name] = mediansOf(runs, ['heap', 'rss']);
+  console.log(
+    'client memory per open connection: ' +
+      LIBRARIES.map(
+        (l) => `${l.name} heap ${kib(memory[l.name].heap)}, RSS ${kib(memory[l.name].rss)}`,
+      ).join('; '),
+  );
 } finally {
   await server.stop();
+}
+
+/** Bytes as KiB, two decimals. */
+function kib(bytes) {
+  return `${(bytes / 1024).toFixed(2)} KiB`;
 }
 
 const names = LIBRARIES.map((l) => l.name);
@@ -108,24 +141,55 @@ const section = [
       `| ${against.map((n) => `**${(by.ours.rate / by[n].rate).toFixed(2)}×**`).join(' | ')} |`,
   ),
   '',
+  `- Memory per open connection, idle: gen/client-memory.mjs opens ${MEMORY_CONNECTIONS.toLocaleString('en-US')} connections ` +
+    'with one library (as above: ours and undici with `onopen`, ws with an `open` listener) to the ' +
+    'same raw server, after 100 kept open for the baseline (what a library makes once); heap and RSS ' +
+    `after two full GCs, after minus before, over ${MEMORY_CONNECTIONS.toLocaleString('en-US')}. A fresh process per run; ` +
+    `${RUNS} alternated runs; medians, spread ±half the interquartile range. ours/x below 1× means ours holds less.`,
+  '',
+  `| per open connection | ${names.join(' | ')} | ${against.map((n) => `ours/${n}`).join(' | ')} |`,
+  `|---|${names.map(() => '--:').join('|')}|${against.map(() => '--:').join('|')}|`,
+  ...[
+    ['heap', 'heap'],
+    ['RSS', 'rss'],
+  ].map(
+    ([label, key]) =>
+      `| ${label} ` +
+      `| ${names.map((n) => `${kib(memory[n][key])} (${formatSpread(memory[n][`${key}Spread`])})`).join(' | ')} ` +
+      `| ${against.map((n) => `**${(memory.ours[key] / memory[n][key]).toFixed(2)}×**`).join(' | ')} |`,
+  ),
+  '',
 ];
 publish(
   'Client',
   section,
-  results.flatMap(({ size, by }) =>
-    against.map((n) => ({
-      point: `${formatSize(size)}, ${CONNECTIONS} conns × ${INFLIGHT} in flight`,
-      metric: 'client messages/s',
-      unit: 'msg/s',
-      better: 'higher',
-      ours: by.ours.rate,
-      ws: by[n].rate,
-      against: n,
-      cpu: Object.fromEntries(
-        ['ours', n].map((m) => [m, { client: by[m].cpu, 'echo server': by[m].serverShare }]),
-      ),
-    })),
-  ),
+  [
+    ...results.flatMap(({ size, by }) =>
+      against.map((n) => ({
+        point: `${formatSize(size)}, ${CONNECTIONS} conns × ${INFLIGHT} in flight`,
+        metric: 'client messages/s',
+        unit: 'msg/s',
+        better: 'higher',
+        ours: by.ours.rate,
+        ws: by[n].rate,
+        against: n,
+        cpu: Object.fromEntries(
+          ['ours', n].map((m) => [m, { client: by[m].cpu, 'echo server': by[m].serverShare }]),
+        ),
+      })),
+    ),
+    ...['heap', 'rss'].flatMap((key) =>
+      against.map((n) => ({
+        point: `${MEMORY_CONNECTIONS.toLocaleString('en-US')} open connections, idle`,
+        metric: `client ${key === 'rss' ? 'RSS' : 'heap'} per open connection`,
+        unit: 'KiB',
+        better: 'lower',
+        ours: memory.ours[key] / 1024,
+        ws: memory[n][key] / 1024,
+        against: n,
+      })),
+    ),
+  ],
   {
     seconds: Math.round(seconds),
     runs: RUNS,

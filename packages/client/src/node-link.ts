@@ -358,6 +358,8 @@ export class NodeLink implements TransportEvents {
   [kOnOpen](info: OpenInfo): void {
     this.#opened = true;
     clearTimeout(this.#handshakeTimer);
+    // Not kept for the life of the connection: a cleared Timeout is 120 B.
+    this.#handshakeTimer = undefined;
     if (info.deflate) {
       this.#transport!.useCompression({
         params: info.deflate,

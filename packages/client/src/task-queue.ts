@@ -3,8 +3,11 @@
  * @packageDocumentation
  */
 
-/** A task's steps; queued with their argument, so no closure per message. */
-type TaskSteps = (value: never) => void;
+/**
+ * A task's steps, called on the queue's owner with their argument: a method
+ * shared by every owner, so no closure per message or per connection.
+ */
+type TaskSteps<Owner> = (this: Owner, value: never) => void;
 
 /**
  * False from the end of a task until the microtask checkpoint after it; shared
@@ -38,9 +41,11 @@ const resolved = Promise.resolve();
  * Immediate; every Immediate runs the oldest task, so the order holds.
  * @see https://html.spec.whatwg.org/multipage/webappapis.html#queue-a-task
  */
-export class TaskQueue {
+export class TaskQueue<Owner extends object> {
+  /** What the steps run on (`this` in them). */
+  readonly #owner: Owner;
   /** The queued tasks' steps and arguments, side by side (no object per task). */
-  readonly #steps: TaskSteps[] = [];
+  readonly #steps: TaskSteps<Owner>[] = [];
   readonly #values: unknown[] = [];
   #head = 0;
   /** How many tasks were ever queued. */
@@ -51,9 +56,14 @@ export class TaskQueue {
   #after: (() => void) | undefined;
   #afterMark = 0;
 
-  /** Queues `run(value)` behind every task already queued. */
-  queue<T>(run: (value: T) => void, value: T): void {
-    this.#steps.push(run as TaskSteps);
+  /** @param owner - What every task's steps are called on. */
+  constructor(owner: Owner) {
+    this.#owner = owner;
+  }
+
+  /** Queues `run.call(owner, value)` behind every task already queued. */
+  queue<T>(run: (this: Owner, value: T) => void, value: T): void {
+    this.#steps.push(run as TaskSteps<Owner>);
     this.#values.push(value);
     this.#queued++;
     setImmediate(this.#runNext);
@@ -86,13 +96,13 @@ export class TaskQueue {
       this.#values.length = 0;
       this.#head = 0;
     } else {
-      this.#steps[head] = undefined as unknown as TaskSteps;
+      this.#steps[head] = undefined as unknown as TaskSteps<Owner>;
       this.#values[head] = undefined;
       this.#head = head + 1;
     }
     this.#ran++;
     try {
-      run(value as never);
+      run.call(this.#owner, value as never);
     } finally {
       settled = false;
       void resolved.then(markSettled);
