@@ -182,10 +182,10 @@ publish(
       against.map((n) => ({
         point: `${MEMORY_CONNECTIONS.toLocaleString('en-US')} open connections, idle`,
         metric: `client ${key === 'rss' ? 'RSS' : 'heap'} per open connection`,
-        unit: 'KiB',
+        unit: 'bytes',
         better: 'lower',
-        ours: memory.ours[key] / 1024,
-        ws: memory[n][key] / 1024,
+        ours: memory.ours[key],
+        ws: memory[n][key],
         against: n,
       })),
     ),
