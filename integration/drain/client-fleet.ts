@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ClientCounts } from '../chaos/chaos-client.js';
 import type { StreamCounts, Violation } from '../chaos/stream-check.js';
@@ -62,6 +63,11 @@ export interface FleetOptions {
   readonly slices: number;
   /** `ReconnectingWebSocket` options, as JSON (no functions). */
   readonly clientOptions: Readonly<Record<string, unknown>>;
+  /**
+   * The runners' niceness (`os.setPriority`, 0 to 19), so that on a machine
+   * they share with the nodes they yield the CPU to them. Default 0.
+   */
+  readonly niceness?: number;
 }
 
 interface Reply {
@@ -109,6 +115,7 @@ export class ClientFleet {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.#children.push(child);
+    if (options.niceness && child.pid !== undefined) setPriority(child.pid, options.niceness);
     const killOnExit = (): void => void child.kill('SIGKILL');
     process.once('exit', killOnExit);
     child.once('exit', () => process.off('exit', killOnExit));

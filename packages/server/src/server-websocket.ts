@@ -39,6 +39,7 @@ import {
   debugging,
 } from './diagnostics.js';
 import type { BacklogPolicy } from './options.js';
+import type { SpreadSweep } from './spread-sweep.js';
 import type { TopicRegistry } from './topics.js';
 
 /** Events of a {@link ServerWebSocket}, with their listener arguments. */
@@ -129,6 +130,8 @@ export interface ConnectionPolicy extends TransportSettings {
    * just before its `close` event (no listener and closure per connection).
    */
   readonly clients?: Set<ServerWebSocket<unknown>> | undefined;
+  /** The server's heartbeat, when it has one: the connection leaves it with `clients`. */
+  readonly heartbeat?: SpreadSweep<ServerWebSocket<unknown>> | undefined;
   /** The server's counters, for `stats()`. */
   readonly counters?: Counters | undefined;
   /** The server, named in diagnostics channel messages. */
@@ -717,6 +720,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     const policy = policyOf(this.#transport);
     policy.topics?.unsubscribeAll(this as ServerWebSocket<unknown>);
     policy.clients?.delete(this as ServerWebSocket<unknown>);
+    policy.heartbeat?.delete(this as ServerWebSocket<unknown>);
     // Nobody here started it and the peer broke no rule: the peer closed,
     // with a close frame or (1006) by dropping the connection.
     const cause = this[kCauseIs](code === CloseCode.Abnormal ? 'connection-lost' : 'peer-close');

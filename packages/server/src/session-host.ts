@@ -18,6 +18,7 @@ import { type LinkHost, type ResumeControl, SessionLink } from './session-link.j
 import type { ResolvedSessionOptions } from './session-options.js';
 import type { SessionStore, StoredSession } from './session-store.js';
 import { SessionTopics, deliverTo } from './session-topics.js';
+import { SpreadSweep } from './spread-sweep.js';
 import type { TopicRegistry } from './topics.js';
 
 /** What the server gives its sessions. */
@@ -64,7 +65,8 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
   /** Sessions with a commit to make this tick. */
   #dirty: SessionCommits[] = [];
   #flushing: NodeJS.Immediate | undefined;
-  readonly #ticker: NodeJS.Timeout;
+  /** The keep-alive: each attached session's `ack` and store `touch`, once per `keepAlive`, spread over it. */
+  readonly #keepAlive: SpreadSweep<SessionCore<Data>>;
   #closing = false;
 
   constructor(init: SessionHostInit<Data>) {
@@ -78,8 +80,7 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
     this.#topics = new SessionTopics(init.registry);
     this.#announce = init.announce;
     this.#report = init.reportUserError;
-    this.#ticker = setInterval(() => this.#tick(), init.settings.keepAlive);
-    this.#ticker.unref();
+    this.#keepAlive = new SpreadSweep<SessionCore<Data>>(init.settings.keepAlive, keepAlive);
   }
 
   /** The store (CommitHost). */
@@ -158,7 +159,7 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
    */
   async close(code: number, reason: string, timeout: number): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#ticker);
+    this.#keepAlive.stop();
     const commits: Promise<void>[] = [];
     for (const core of [...this.#cores.values()]) {
       const committed = core.serverClosed(code, reason);
@@ -235,6 +236,7 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
       this.#cores.delete(core.id);
       this.sessions.delete(core.id);
     }
+    this.#keepAlive.delete(core);
     this.#topics.removeAll(core);
   }
 
@@ -369,7 +371,11 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
   }
 
   #hold(core: SessionCore<Data>): void {
+    // Only the core held for an id is kept alive (a moved-away copy is not).
+    const previous = this.#cores.get(core.id);
+    if (previous !== undefined) this.#keepAlive.delete(previous);
     this.#cores.set(core.id, core);
+    this.#keepAlive.add(core);
     this.sessions.set(core.id, core.session);
     for (const topic of core.topics) this.#topics.add(core, topic);
   }
@@ -407,12 +413,10 @@ export class SessionHost<Data> implements LinkHost<Data>, CommitHost, SessionCon
       );
     }
   }
+}
 
-  /** The keep-alive tick: an `ack` on every attached session, a `touch` for the store. */
-  #tick(): void {
-    for (const core of this.#cores.values()) {
-      core.keepAlive();
-      core.commits?.tick();
-    }
-  }
+/** A session's keep-alive tick: an `ack` if it is attached, a `touch` for the store. */
+function keepAlive(core: SessionCore<unknown>): void {
+  core.keepAlive();
+  core.commits?.tick();
 }

@@ -15,6 +15,7 @@ import { type UpgradeRequest, isHttp2Request } from './request.js';
 import type { ServerSession } from './server-session.js';
 import { SessionHost } from './session-host.js';
 import { SESSIONS_SUBSCRIBER } from './session-topics.js';
+import { SpreadSweep } from './spread-sweep.js';
 import { MemoryBudget, ownIfLent } from '@proj/transport';
 import {
   type AttachableServer,
@@ -216,7 +217,8 @@ export class WebSocketServer<
   readonly #readyWaiters = new Set<(error?: Error) => void>();
   /** The error that stopped the standalone server from listening. */
   #listenError: Error | undefined;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Pings every connection once per `heartbeatInterval`; with the option only. */
+  readonly #heartbeat: SpreadSweep<ServerWebSocket<unknown>> | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   /** Evicts connections left unread under memory pressure; runs only while the budget is exceeded. */
   #memorySweepTimer: NodeJS.Timeout | undefined;
@@ -244,6 +246,11 @@ export class WebSocketServer<
             (socket as object) !== SESSIONS_SUBSCRIBER && sendEncoded(socket, frame)
         : sendEncoded,
     );
+    // Each connection pinged once per interval, a slice of them at a time.
+    this.#heartbeat =
+      resolved.heartbeatInterval > 0
+        ? new SpreadSweep<ServerWebSocket<unknown>>(resolved.heartbeatInterval, heartbeat)
+        : undefined;
     this.#policy = {
       maxPayload: resolved.maxPayload,
       maxFragments: resolved.maxFragments,
@@ -262,6 +269,7 @@ export class WebSocketServer<
       topics: this.#topics,
       // A connection leaves the set itself, just before its 'close'.
       clients: this.#clients as Set<ServerWebSocket<unknown>>,
+      heartbeat: this.#heartbeat,
       counters: this.#counters,
       server: this,
       reportUserError: (error, socket, consequence) =>
@@ -371,12 +379,6 @@ export class WebSocketServer<
     } else {
       this.#ownsServer = false;
       this.#httpServer = undefined;
-    }
-    if (resolved.heartbeatInterval > 0) {
-      this.#heartbeatTimer = setInterval(() => {
-        for (const client of this.#clients) heartbeat(client as ServerWebSocket<unknown>);
-      }, resolved.heartbeatInterval);
-      this.#heartbeatTimer.unref();
     }
     if (resolved.idleTimeout > 0) {
       // One sweep for all connections instead of a timer each; sweeping four
@@ -688,7 +690,7 @@ export class WebSocketServer<
       reason = '',
       timeout = this.#options.closeTimeout,
     } = options;
-    clearInterval(this.#heartbeatTimer);
+    this.#heartbeat?.stop();
     clearInterval(this.#idleTimer);
     const server = this.#httpServer;
     const serverClosed =
@@ -958,6 +960,7 @@ export class WebSocketServer<
       policy: sessions ? this.#sessionPolicy! : this.#policy,
     });
     this.#clients.add(client);
+    this.#heartbeat?.add(client as ServerWebSocket<unknown>);
     this.#counters.handshakesAccepted++;
     if (openChannel.hasSubscribers) {
       openChannel.publish({

@@ -6,6 +6,7 @@
  * (section 5), keep-alive (section 6), ending (section 7), breaches (1002),
  * errors in the application's listeners, and what `stats()` counts.
  */
+import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
 import { SESSION_PROTOCOL, encodeSessionControl, sessionOffer } from '@proj/protocol';
 import { type ServerOptions, type ServerSession, WebSocketServer } from '@proj/server';
@@ -471,6 +472,27 @@ describe('acknowledgements (section 5) and keep-alive (section 6)', () => {
     await pings.until(2);
     // Alive all along: the pings were answered.
     expect(peer.ws.readyState).toBe(peer.ws.OPEN);
+  });
+
+  test('the keep-alives of many sessions are spread over the interval, a slice at a time', async () => {
+    // 1,000 ms: ten slices, one every 100 ms, of 5 sessions each. All at once,
+    // the 50 acks (and, with a store, 50 touches) would go in one turn of the loop.
+    const { url } = await startSessionServer({ keepAlive: 1000 }, { heartbeatInterval: 0 });
+    const peers = await Promise.all(Array.from({ length: 50 }, () => SessionPeer.hello(url)));
+    const firsts = await Promise.all(
+      peers.map(async ({ peer }) => {
+        await peer.nextControl('ack');
+        return performance.now();
+      }),
+    );
+    firsts.sort((x, y) => x - y);
+    let densest = 0;
+    for (let i = 0, j = 0; i < firsts.length; i++) {
+      while (firsts[i]! - firsts[j]! > 50) j++;
+      densest = Math.max(densest, i - j + 1);
+    }
+    expect(densest).toBeLessThanOrEqual(10);
+    expect(firsts.at(-1)! - firsts[0]!).toBeGreaterThanOrEqual(700);
   });
 
   test('an explicit heartbeatInterval wins over keepAlive', async () => {

@@ -35,6 +35,7 @@ import {
   nextConnectionClose,
   openRaw,
   sendHandshake,
+  serverWithClients,
   startEchoServer,
   startServer,
 } from './helpers.js';
@@ -235,6 +236,27 @@ describe('heartbeat', () => {
     expect(socket.readyState).toBe(socket.OPEN);
     expect(ws.readyState).toBe(ws.OPEN);
     expect(await echo(ws, 'alive')).toBe('alive');
+  });
+
+  test('the pings of one interval are spread over it, a slice of the connections at a time', async () => {
+    // 1,000 ms: ten slices, one every 100 ms. Pinged all at once, the 100
+    // connections would get their pings in one turn of the server's loop.
+    const count = 100;
+    const { clients } = await serverWithClients(count, { heartbeatInterval: 1000 });
+    const pings: number[][] = clients.map(() => []);
+    clients.forEach((ws, i) => ws.on('ping', () => pings[i]!.push(performance.now())));
+    await until(() => pings.every((times) => times.length >= 2), 10_000);
+    // Each connection is pinged once per interval, an interval apart.
+    for (const [first, second] of pings) expectElapsed(second! - first!, 850, 1000);
+    // No 50 ms holds more than a slice or two of the first pings (10 each).
+    const firsts = pings.map((times) => times[0]!).sort((x, y) => x - y);
+    let densest = 0;
+    for (let i = 0, j = 0; i < firsts.length; i++) {
+      while (firsts[i]! - firsts[j]! > 50) j++;
+      densest = Math.max(densest, i - j + 1);
+    }
+    expect(densest).toBeLessThanOrEqual(20);
+    expect(firsts.at(-1)! - firsts[0]!).toBeGreaterThanOrEqual(700);
   });
 
   test('a raw client that answers each ping with a pong stays connected', async () => {
