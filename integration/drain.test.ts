@@ -12,7 +12,7 @@
  * releases its reconnects in a bunch whatever the drain does. They open
  * their sessions on node a (`chaos/node.mjs`, the built packages,
  * RedisSessionStore on a real Redis) and stream both ways: each sends
- * `c:<n>` every second, the node echoes it and ticks every second. Node a
+ * `c:<n>` every `DRAIN_SEND_MS`, the node echoes it and ticks as often. Node a
  * is drained over the window; every client resumes its session on node b.
  * Then the contrast: node a is started again and node b closed the old way
  * (`server.close()`: everyone at once, 1001, no hint). At the end every
@@ -59,7 +59,9 @@
  * 5 s, `DRAIN_TARGET=1.5`. Sends every second at that size are 10,000
  * messages a second through two nodes, Redis and the clients on two cores,
  * more than this box carries beside the drain: node a stalled for 0.55 s
- * and its drain took 22 s for the 10 s window.
+ * and its drain took 22 s for the 10 s window. The runners run at
+ * niceness 5 (`DRAIN_CLIENT_NICE`): they stand in for machines of their
+ * own, and should not take the CPU of the nodes they measure.
  *
  * Node b's listen queue (`backlog`) is sized for every client (see `env`
  * below). Measured at the full size on this 2-core box, quiet (load < 1):
