@@ -40,6 +40,20 @@ describe('generateKey', () => {
     }
     expect(keys.size).toBe(100);
   });
+
+  test('draws its random bytes 4 KiB at a time, never reusing one: 256 keys a call', () => {
+    const draws = vi.spyOn(crypto, 'getRandomValues');
+    try {
+      const keys = new Set<string>();
+      for (let i = 0; i < 1000; i++) keys.add(handshake.generateKey());
+      expect(keys.size).toBe(1000);
+      expect(draws.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(draws.mock.calls.length).toBeLessThanOrEqual(4);
+      for (const [array] of draws.mock.calls) expect(array.byteLength).toBe(4096);
+    } finally {
+      draws.mockRestore();
+    }
+  });
 });
 
 /** A valid opening handshake request, with header overrides (undefined deletes). */
