@@ -22,7 +22,7 @@ export type Sha1 = (data: Uint8Array) => Uint8Array;
 /** Bytes of random drawn at once for keys: 256 keys per `getRandomValues` call. */
 const KEY_POOL_SIZE = 4096;
 const KEY_SIZE = 16;
-let keyPool: Uint8Array | undefined;
+let keyPool: Uint8Array<ArrayBuffer> | undefined;
 let keyOffset = KEY_POOL_SIZE;
 
 /**
