@@ -75,14 +75,16 @@
  * - Both are spread over their interval now (`spread-sweep.ts` in the
  *   server: a tenth of the sessions every 500 ms here). The longest stalls
  *   of a and b during the drain fell to 30 to 120 ms. Peak over average in
- *   1 s buckets, nine runs: 1.06 to 1.32 (500 ms: 1.13 to 1.44; 100 ms:
- *   1.92 to 3.47); with the runners not niced (`DRAIN_CLIENT_NICE=0`),
- *   thirteen runs: 1.08 to 1.73, three of them above 1.5. What is left is
+ *   1 s buckets, eighteen runs: 1.03 to 1.32 in seventeen (median 1.16),
+ *   1.63 in one, on a busy host (load 4.9: the runners missed whole 100 ms
+ *   buckets); 500 ms: 1.13 to 1.87; 100 ms: 1.83 to 3.47. With the runners
+ *   not niced (`DRAIN_CLIENT_NICE=0`), thirteen runs: 1.08 to 1.73, three
+ *   of them above 1.5. What is left is
  *   node b's first seconds: a new process, its code not yet optimised, on
  *   a machine whose two cores are full (`/proc` CPU per process: the
  *   runners 0.9, b 0.5, a 0.35 to 0.5, Redis 0.1), completing 300 to 450
  *   handshakes a second against the 500 arriving, then catching up. The
- *   contrast, everyone closed at once: the peak second 3.4 to 4.4 times the
+ *   contrast, everyone closed at once: the peak second 2.9 to 4.8 times the
  *   drain's average, as fast as node a took them.
  *
  * What limits the rate on node b, measured (2,000 clients over 5 s, perf
