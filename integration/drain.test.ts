@@ -107,23 +107,24 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { densest } from '@proj/test-utils';
 import { RedisServer, freePort } from '../packages/redis/test/redis-server.js';
 import { CATCH_UP_RATE, MAX_CATCH_UP_MS } from '../packages/server/src/drain.js';
 import { type NodeStats, ServerNode } from './chaos/server-node.js';
 import { waitFor } from './chaos/wait-for.js';
 import { ClientFleet, type RunnerReport } from './drain/client-fleet.js';
 
-const CLIENTS = positiveInteger('DRAIN_CLIENTS', 500);
-const SECONDS = positiveInteger('DRAIN_SECONDS', 3);
+const CLIENTS = integerFrom('DRAIN_CLIENTS', 500);
+const SECONDS = integerFrom('DRAIN_SECONDS', 3);
 /** Client processes (`drain/client-runner.mjs`); 1 puts every client in one, as a stalled harness. */
-const RUNNERS = positiveInteger('DRAIN_RUNNERS', 4);
+const RUNNERS = integerFrom('DRAIN_RUNNERS', 4);
 /**
  * The client runners' niceness (`DRAIN_CLIENT_NICE`, 0 to 19). The clients
  * stand in for 5,000 machines of their own; here they share two cores with
  * the nodes and Redis, and at 0 they take half the CPU in the drain's first
  * seconds, when node b is a new process with its code not yet optimised.
  */
-const CLIENT_NICENESS = niceness('DRAIN_CLIENT_NICE', 5);
+const CLIENT_NICENESS = integerFrom('DRAIN_CLIENT_NICE', 5, 0, 19);
 /** Each client sends `c:<n>` this often; each session ticks this often. */
 const SEND_MS = Number(process.env['DRAIN_SEND_MS'] || 1000);
 /** The sends of a second go out in this many slices. */
@@ -134,7 +135,7 @@ const TARGET = optionalNumber('DRAIN_TARGET');
  * The bucket the target is judged in: reconnects per second by default
  * (`DRAIN_TARGET_BUCKET_MS`). The 100 ms and 500 ms views are printed beside it.
  */
-const TARGET_BUCKET_MS = positiveInteger('DRAIN_TARGET_BUCKET_MS', 1000);
+const TARGET_BUCKET_MS = integerFrom('DRAIN_TARGET_BUCKET_MS', 1000);
 /** The width of a bucket of the timeline, and of the finest view of the rate. */
 const BUCKET_MS = 100;
 /** What the issue asks: the peak within 1.5x of the average (printed, see the end). */
@@ -143,7 +144,7 @@ const TARGET_PEAK_RATIO = 1.5;
  * Upper bounds for a loaded 2-core machine, not measurements.
  * `DRAIN_CONNECT_TIMEOUT` (ms) shortens the first for an investigation.
  */
-const CONNECT_TIMEOUT = positiveInteger('DRAIN_CONNECT_TIMEOUT', 300_000);
+const CONNECT_TIMEOUT = integerFrom('DRAIN_CONNECT_TIMEOUT', 300_000);
 const SETTLE_TIMEOUT = 120_000;
 /**
  * `keepAliveTimeout`: the nodes send something every second, and by default
@@ -162,12 +163,14 @@ const CLIENT_OPTIONS = {
   session: { keepAliveTimeout: 10_000 },
 };
 
-function positiveInteger(name: string, fallback: number): number {
+/** An integer from the environment, `fallback` when unset. */
+function integerFrom(name: string, fallback: number, min = 1, max = Infinity): number {
   const text = process.env[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`${name} must be a positive integer, got "${text}"`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new RangeError(`${name} must be an integer ${range}, got "${text}"`);
   }
   return value;
 }
@@ -189,16 +192,6 @@ interface NodeProbe {
 function busy(stats: NodeStats): string {
   const utilization = (stats as NodeStats & { loopUtilization?: number }).loopUtilization;
   return utilization === undefined ? 'unknown' : `${Math.round(utilization * 100)}%`;
-}
-
-function niceness(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 19) {
-    throw new RangeError(`${name} must be an integer from 0 to 19, got "${text}"`);
-  }
-  return value;
 }
 
 function optionalNumber(name: string): number | undefined {
@@ -604,16 +597,6 @@ test(
   },
   SECONDS * 1000 + 2 * CONNECT_TIMEOUT + SETTLE_TIMEOUT + 60_000,
 );
-
-/** The most of the sorted `times` that fall within any `span` ms. */
-function densest(times: readonly number[], span: number): number {
-  let most = 0;
-  for (let first = 0, last = 0; last < times.length; last++) {
-    while (times[last]! - times[first]! >= span) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
-}
 
 /**
  * The most closes `spreadOver` (drain.ts) starts within `span` ms, one slot

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, test } from 'vitest';
 import { SESSION_PROTOCOL, encodeSessionControl, sessionOffer } from '@proj/protocol';
 import { type ServerOptions, type ServerSession, WebSocketServer } from '@proj/server';
-import { nextEmit, quiet, turns, until, useCleanup } from '@proj/test-utils';
+import { densest, nextEmit, quiet, turns, until, useCleanup } from '@proj/test-utils';
 import { Collector } from './collector.js';
 import {
   connectWs,
@@ -486,12 +486,7 @@ describe('acknowledgements (section 5) and keep-alive (section 6)', () => {
       }),
     );
     firsts.sort((x, y) => x - y);
-    let densest = 0;
-    for (let i = 0, j = 0; i < firsts.length; i++) {
-      while (firsts[i]! - firsts[j]! > 50) j++;
-      densest = Math.max(densest, i - j + 1);
-    }
-    expect(densest).toBeLessThanOrEqual(10);
+    expect(densest(firsts, 50)).toBeLessThanOrEqual(10);
     expect(firsts.at(-1)! - firsts[0]!).toBeGreaterThanOrEqual(700);
   });
 

@@ -12,6 +12,7 @@ export * from './raw-client.js';
 export * from './raw-h2-client.js';
 export * from './raw-server.js';
 export * from './thrown.js';
+export * from './times.js';
 export * from './tls-cert.js';
 export * from './wait.js';
 export * from './wire.js';
