@@ -25,14 +25,21 @@
 //   --rounds <n>          rounds, a new pair of servers each (default 6)
 //   --save <dir>          save the current build of ours as <dir> and exit
 //
-// Prints each round's rates and B/A, then the median and range of B/A.
+// Prints each round's rates and B/A, then the median and range of B/A. The
+// rate ratio is the ratio of CPU cost only while core 0 is the limit: at
+// 64 KiB and above the two generators can fill core 1 first, and then the
+// rates say how the generators shared their core. So each round also gives
+// each server's CPU time per message (from /proc, over the generators'
+// measured window) and both cores' load, and the summary the median of
+// A's CPU per message over B's (above 1: B costs less), with a note when
+// core 0 was not full or core 1 was.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { hasTaskset, nativeGenerator, runGenerator } from './lib/harness.mjs';
+import { cpuSeconds, hasTaskset, nativeGenerator, runGenerator, sleep } from './lib/harness.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const PACKAGES = path.join(BENCH, '..', 'packages');
@@ -154,6 +161,15 @@ function stop(child) {
   });
 }
 
+/** gen/echo.c's warm-up (0.5 s) plus a margin: the server's CPU is read from then. */
+const GENERATOR_WARMUP_MS = 600;
+/** Core 0 counts as full (the servers the limit) from this sum of their CPU shares. */
+const SERVER_CORE_FULL = 0.9;
+/** Core 1 counts as full (the generators the limit) from this sum of their CPU shares. */
+const GENERATOR_CORE_FULL = 0.9;
+
+const percent = (share) => `${Math.round(share * 100)}%`;
+
 const median = (sorted) =>
   sorted.length % 2
     ? sorted[(sorted.length - 1) / 2]
@@ -166,19 +182,40 @@ console.log(
     `A = ${a.label}, B = ${b.label}, both servers on core 0, both generators on core 1`,
 );
 const ratios = [];
+const cpuRatios = [];
+/** Rounds where core 0 was not full (the servers' CPU shares summed) or core 1 was (the generators'). */
+let notServerBound = 0;
 try {
   for (let round = 1; round <= rounds; round++) {
     const servers = await Promise.all([startServer(a), startServer(b)]);
     try {
-      const [resultA, resultB] = await Promise.all(
+      const runs = Promise.all(
         servers.map(({ port }) =>
           runGenerator(generator, [port, connections, inflight, size, seconds]),
         ),
       );
+      // The generators measure after their warm-up (WARMUP in gen/echo.c, 0.5 s).
+      await sleep(GENERATOR_WARMUP_MS);
+      const start = {
+        time: performance.now(),
+        cpu: servers.map(({ child }) => cpuSeconds(child.pid)),
+      };
+      const [resultA, resultB] = await runs;
+      const elapsed = (performance.now() - start.time) / 1000;
+      const cpu = servers.map(({ child }, i) => (cpuSeconds(child.pid) - start.cpu[i]) / elapsed);
+      const [perA, perB] = [resultA, resultB].map((result, i) => (cpu[i] / result.rate) * 1e6);
       const ratio = resultB.rate / resultA.rate;
       ratios.push(ratio);
+      const core0 = cpu[0] + cpu[1];
+      const core1 = resultA.cpu + resultB.cpu;
+      const serverBound = core0 >= SERVER_CORE_FULL && core1 < GENERATOR_CORE_FULL;
+      if (!serverBound) notServerBound++;
+      if (Number.isFinite(perA / perB)) cpuRatios.push(perA / perB);
       console.log(
-        `round ${round}: A ${Math.round(resultA.rate)} msg/s, B ${Math.round(resultB.rate)} msg/s, B/A ${ratio.toFixed(3)}`,
+        `round ${round}: A ${Math.round(resultA.rate)} msg/s, B ${Math.round(resultB.rate)} msg/s, B/A ${ratio.toFixed(3)}; ` +
+          `CPU/msg A ${perA.toFixed(2)} µs, B ${perB.toFixed(2)} µs, A/B ${(perA / perB).toFixed(3)}; ` +
+          `core 0 ${percent(core0)} (A ${percent(cpu[0])}, B ${percent(cpu[1])}), core 1 ${percent(core1)}` +
+          (serverBound ? '' : ' (not server-bound)'),
       );
     } finally {
       await Promise.all(servers.map(({ child }) => stop(child)));
@@ -192,3 +229,17 @@ ratios.sort((x, y) => x - y);
 console.log(
   `B/A median ${median(ratios).toFixed(3)}, range ${ratios[0].toFixed(3)}–${ratios.at(-1).toFixed(3)}`,
 );
+if (cpuRatios.length > 0) {
+  cpuRatios.sort((x, y) => x - y);
+  console.log(
+    `CPU per message A/B median ${median(cpuRatios).toFixed(3)}, range ` +
+      `${cpuRatios[0].toFixed(3)}–${cpuRatios.at(-1).toFixed(3)} (above 1: B costs less)`,
+  );
+}
+if (notServerBound > 0) {
+  console.log(
+    `${notServerBound} of ${rounds} rounds not server-bound (core 0 under ${percent(SERVER_CORE_FULL)} ` +
+      `or core 1 at ${percent(GENERATOR_CORE_FULL)} or more): their B/A is how the generators shared ` +
+      'core 1, not what the servers cost; read the CPU per message.',
+  );
+}

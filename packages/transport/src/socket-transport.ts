@@ -19,7 +19,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { outgoing, ownIfLent } from './lent-messages.js';
+import { joinedOutgoing, outgoing, ownIfLent } from './lent-messages.js';
 import { lendReads, readView } from './lent-reads.js';
 import { bufferView } from './message-slab.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
@@ -1329,8 +1329,9 @@ function destroySoon(socket: TransportSocket): void {
  * Writes `chunks` to the socket, which holds what the kernel does not take at
  * once: a chunk of a lent message is copied first, or noted where it may go
  * as it is (`outgoing` in lent-messages.ts; `plainTcp`: the socket reads into
- * the shared buffer, so it is a plain TCP socket). Gathered frames were
- * copied already.
+ * the shared buffer, so it is a plain TCP socket). A frame whose lent
+ * payload is copied goes as one buffer, header and all (`joinedOutgoing`).
+ * Gathered frames were copied already.
  */
 function writeChunks(
   socket: TransportSocket,
@@ -1338,6 +1339,11 @@ function writeChunks(
   callback: SendCallback | undefined,
   plainTcp: boolean,
 ): void {
+  const joined = chunks.length > 1 ? joinedOutgoing(chunks, socket, plainTcp) : null;
+  if (joined !== null) {
+    socket.write(joined, callback);
+    return;
+  }
   const last = chunks.length - 1;
   for (let i = 0; i < last; i++) socket.write(outgoing(chunks[i]!, socket, plainTcp));
   socket.write(outgoing(chunks[last]!, socket, plainTcp), callback);
