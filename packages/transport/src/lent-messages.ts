@@ -73,7 +73,7 @@ function classOf(size: number): number {
   return Math.max(SMALLEST_CLASS, 32 - Math.clz32(size - 1));
 }
 
-function take(size: number): Uint8Array {
+function take(size: number): Buffer {
   const sizeClass = classOf(size);
   const list = free[sizeClass];
   if (list !== undefined && list.length > 0) {
@@ -153,14 +153,10 @@ export function ownIfLent(bytes: Uint8Array): Uint8Array {
 export function outgoing(chunk: Uint8Array, socket: WrittenSocket, plainTcp: boolean): Uint8Array {
   const memory = chunk.buffer;
   if (memory === readMemory) {
-    if (!plainTcp || chunk.length < RECYCLE_MIN) return Buffer.from(chunk);
-    // The copy goes into a recycled buffer too, given back at once: reused
+    // A large copy goes into a recycled buffer, given back at once: reused
     // once the socket has written it, rather than new memory every time.
-    const buffer = take(chunk.length);
-    const copy = buffer.subarray(0, chunk.length);
+    const copy = outgoingBuffer(chunk.length, socket, plainTcp);
     copy.set(chunk);
-    wroteTo(buffer.buffer, socket);
-    give(buffer);
     return copy;
   }
   if (!recycledMemory.has(memory)) return chunk;
@@ -169,38 +165,24 @@ export function outgoing(chunk: Uint8Array, socket: WrittenSocket, plainTcp: boo
   return chunk;
 }
 
+/** Whether `bytes` lie in the shared read buffer, which the next read overwrites. */
+export function inReadBuffer(bytes: Uint8Array): boolean {
+  return bytes.buffer === readMemory;
+}
+
 /**
- * `chunks` (a frame's header and payload) joined into one buffer, where one
- * of them lies in the shared read buffer and has to be copied before the
- * write anyway (see {@link outgoing}) and the others are small: copying the
- * header beside it costs nothing measurable, and one `socket.write` of one
- * buffer is cheaper than a corked pair and a `writev` (issue 21: 64 KiB lent
- * echoes). `null` where nothing has to be copied or a large chunk would be.
+ * Memory for `size` bytes that will be written to `socket`, made of lent
+ * bytes that must be copied first: a recycled buffer for 16 KiB or more on
+ * a plain TCP socket (`plainTcp`), noted as written to it and given back at
+ * once, so that it is reused only once the socket no longer holds it; new
+ * memory otherwise.
  */
-export function joinedOutgoing(
-  chunks: readonly Uint8Array[],
-  socket: WrittenSocket,
-  plainTcp: boolean,
-): Uint8Array | null {
-  let total = 0;
-  let lent = false;
-  for (const chunk of chunks) {
-    if (chunk.buffer === readMemory) lent = true;
-    else if (chunk.length >= RECYCLE_MIN) return null;
-    total += chunk.length;
-  }
-  if (!lent) return null;
-  const recycled = plainTcp && total >= RECYCLE_MIN;
-  const buffer = recycled ? take(total) : Buffer.allocUnsafe(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    buffer.set(chunk, offset);
-    offset += chunk.length;
-  }
-  if (!recycled) return buffer;
+export function outgoingBuffer(size: number, socket: WrittenSocket, plainTcp: boolean): Buffer {
+  if (!plainTcp || size < RECYCLE_MIN) return Buffer.allocUnsafe(size);
+  const buffer = take(size);
   wroteTo(buffer.buffer, socket);
   give(buffer);
-  return buffer.subarray(0, total);
+  return buffer.subarray(0, size);
 }
 
 /** Notes that `socket` was given bytes of the recycled buffer over `memory`. */

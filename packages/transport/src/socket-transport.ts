@@ -19,7 +19,7 @@ import {
   serializeClosePayload,
   toWebSocketError,
 } from '@proj/protocol';
-import { joinedOutgoing, outgoing, ownIfLent } from './lent-messages.js';
+import { inReadBuffer, outgoing, outgoingBuffer, ownIfLent } from './lent-messages.js';
 import { lendReads, readView } from './lent-reads.js';
 import { bufferView } from './message-slab.js';
 import type { BudgetReader, MemoryBudget } from './memory-budget.js';
@@ -801,8 +801,10 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
   /**
    * @internal ConnectionHandler: a small frame of the read being dispatched,
    * or (on a server connection, with no read being dispatched) of this tick,
-   * is encoded straight into the gather buffer (nothing allocated); any
-   * other frame is declined and comes to {@link write} encoded.
+   * is encoded straight into the gather buffer (nothing allocated). A larger
+   * unmasked one whose payload lies in the shared read buffer is encoded
+   * into memory of its own ({@link #lentFrame}). Any other frame is declined
+   * and comes to {@link write} encoded.
    */
   writeFrame(
     opcode: number,
@@ -811,10 +813,16 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     rsv1: boolean,
     mask: Uint8Array | undefined,
   ): boolean {
-    if (gatherOwner !== this && (gatherInRead || this.#tasks() !== undefined)) return false;
     const length = payload.length;
     const size = frameHeaderSize(length, mask !== undefined) + length;
-    if (size > GATHER_LIMIT || !this.#socket.writable) return false;
+    if (size > GATHER_LIMIT) {
+      // A masked (client) frame is masked into one new buffer by the connection.
+      if (mask !== undefined || !inReadBuffer(payload)) return false;
+      this.write([this.#lentFrame(opcode, payload, fin, rsv1, size)]);
+      return true;
+    }
+    if (gatherOwner !== this && (gatherInRead || this.#tasks() !== undefined)) return false;
+    if (!this.#socket.writable) return false;
     if (gatherOwner !== this) this.#gatherThisTick();
     this.#reserve(size);
     const options = FRAME_OPTIONS;
@@ -827,6 +835,30 @@ export class SocketTransport implements ConnectionHandler, SendSink, BudgetReade
     if (callback !== undefined) gatherCallbacks.push(callback);
     this.#flushAtHighWaterMark();
     return true;
+  }
+
+  /**
+   * A frame too large to gather whose payload lies in the shared read buffer
+   * (a lent message echoed or forwarded): the payload has to be copied
+   * before the write in any case (`outgoing`), so it is copied behind its
+   * header into one buffer, one chunk to write rather than a corked pair
+   * and a `writev` (issue 21: 64 KiB lent echoes). Other large frames go as
+   * the connection encodes them: their header an array of its own, their
+   * payload as it is.
+   */
+  #lentFrame(
+    opcode: number,
+    payload: Uint8Array,
+    fin: boolean,
+    rsv1: boolean,
+    size: number,
+  ): Buffer {
+    const options = FRAME_OPTIONS;
+    options.fin = fin;
+    options.rsv1 = rsv1;
+    const frame = outgoingBuffer(size, this.#socket, this.lentReads);
+    encodeFrameInto(frame, 0, opcode, payload, options);
+    return frame;
   }
 
   /** Makes room for `length` more bytes in the gather buffer. */
@@ -1329,9 +1361,8 @@ function destroySoon(socket: TransportSocket): void {
  * Writes `chunks` to the socket, which holds what the kernel does not take at
  * once: a chunk of a lent message is copied first, or noted where it may go
  * as it is (`outgoing` in lent-messages.ts; `plainTcp`: the socket reads into
- * the shared buffer, so it is a plain TCP socket). A frame whose lent
- * payload is copied goes as one buffer, header and all (`joinedOutgoing`).
- * Gathered frames were copied already.
+ * the shared buffer, so it is a plain TCP socket). Gathered frames were
+ * copied already.
  */
 function writeChunks(
   socket: TransportSocket,
@@ -1339,11 +1370,6 @@ function writeChunks(
   callback: SendCallback | undefined,
   plainTcp: boolean,
 ): void {
-  const joined = chunks.length > 1 ? joinedOutgoing(chunks, socket, plainTcp) : null;
-  if (joined !== null) {
-    socket.write(joined, callback);
-    return;
-  }
   const last = chunks.length - 1;
   for (let i = 0; i < last; i++) socket.write(outgoing(chunks[i]!, socket, plainTcp));
   socket.write(outgoing(chunks[last]!, socket, plainTcp), callback);

@@ -98,4 +98,35 @@ describe('gathering over a stream that consumes later', () => {
     expect(transport.bufferedAmount).toBe(0);
     expect(sink.consumed).toHaveLength(1);
   });
+
+  test('frames too large to gather, among small ones: every byte a stream still holds stays as written, in order', async () => {
+    const sink = new SlowSink();
+    const transport = echoOver(sink);
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const size = i % 5 === 4 ? 10 + (i % 7) : 8200 + ((i * 37) % 70_000);
+      const payload = Buffer.alloc(size, i & 0xff);
+      transport.send(payload, true, true, false);
+      const header =
+        size < 126
+          ? Buffer.from([0x82, size])
+          : size < 0x10000
+            ? Buffer.from([0x82, 126, size >>> 8, size & 0xff])
+            : Buffer.from([
+                0x82,
+                127,
+                0,
+                0,
+                0,
+                0,
+                0,
+                size >>> 16,
+                (size >>> 8) & 0xff,
+                size & 0xff,
+              ]);
+      expected.push(header, payload);
+    }
+    while (sink.writableLength > 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(Buffer.concat(sink.consumed).equals(Buffer.concat(expected))).toBe(true);
+  });
 });
