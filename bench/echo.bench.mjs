@@ -12,7 +12,12 @@
 // generator needs most of its core for 64 KiB and 1 MiB messages and would cap
 // every server there alike. Runs alternate between the servers (A B C D, then
 // D C B A, ...), and each table cell is the median of the runs, with the
-// spread as ±half the interquartile range.
+// spread as ±half the interquartile range. Every run starts a new process of
+// its server: a process's allocator state (RESULTS.md, "A server that has run
+// for a while": glibc trimming its heap and faulting it in again) can double
+// its CPU per message at 64 KiB and 1 MiB for as long as it lives, so one
+// process per server would draw that lottery once for all its runs; a new
+// one per run draws it every run, and the median is the typical process.
 //
 //   pnpm bench                 # everything (builds first)
 //   node echo.bench.mjs        # just this, packages already built
@@ -27,9 +32,8 @@ import {
   runGenerator,
   runsOr,
   secondsOr,
-  startServers,
-  stopServers,
-  withServerMicros,
+  startServer,
+  withWindowMicros,
   uwsNote,
   uwsServers,
 } from './lib/harness.mjs';
@@ -96,33 +100,48 @@ const GENERATOR_NOTE = NATIVE
  * echoed message and its share of its core (µs/msg × msg/s, the rate of the measured window).
  */
 async function runLoad(server, [size, connections, inflight]) {
-  const measured = await withServerMicros(server.child.pid, () =>
+  const measured = await withWindowMicros(server.child.pid, () =>
     runGenerator(GENERATOR, [server.port, connections, inflight, size, SECONDS]),
   );
   return { ...measured, serverCpu: (measured.serverMicros * measured.rate) / 1e6 };
 }
 
-const began = Date.now();
-const servers = await startServers(IMPLEMENTATIONS);
-
-const results = [];
-try {
-  for (const point of POINTS) {
-    const samples = await alternatedRuns(servers, RUNS, (server) => runLoad(server, point));
-    const by = {};
-    for (const [name, runs] of samples) {
-      by[name] = mediansOf(runs, ['rate', 'mibps', 'serverMicros', 'serverCpu', 'cpu']);
-    }
-    results.push({ point, by });
-    const [size, connections, inflight] = point;
-    const line = servers.map((s) => `${s.name} ${formatRate(by[s.name].rate)}msg/s`).join(', ');
-    console.log(`${formatSize(size)} × ${connections} conn × ${inflight} in flight: ${line}`);
+/** One run at `point` against a new process of `implementation`, stopped after it. */
+async function runFresh(implementation, point) {
+  const server = await startServer(implementation);
+  try {
+    return await runLoad(server, point);
+  } finally {
+    await server.stop();
   }
-} finally {
-  await stopServers(servers);
 }
 
-const names = servers.map((s) => s.name);
+const began = Date.now();
+const results = [];
+for (const point of POINTS) {
+  const samples = await alternatedRuns(IMPLEMENTATIONS, RUNS, (implementation) =>
+    runFresh(implementation, point),
+  );
+  const by = {};
+  for (const [name, runs] of samples) {
+    by[name] = mediansOf(runs, [
+      'rate',
+      'mibps',
+      'serverMicros',
+      'serverCpu',
+      'serverFaults',
+      'cpu',
+    ]);
+  }
+  results.push({ point, by });
+  const [size, connections, inflight] = point;
+  const line = IMPLEMENTATIONS.map((s) => `${s.name} ${formatRate(by[s.name].rate)}msg/s`).join(
+    ', ',
+  );
+  console.log(`${formatSize(size)} × ${connections} conn × ${inflight} in flight: ${line}`);
+}
+
+const names = IMPLEMENTATIONS.map((s) => s.name);
 
 /**
  * ours/`n` at one point, in bold; where the generator passed SATURATED of its core in the runs
@@ -144,9 +163,10 @@ const percent = (share) => `${(share * 100).toFixed(0)}%`;
 const header =
   `| payload | conns × in flight | ${names.map((n) => `${n} msg/s (MiB/s, spread)`).join(' | ')} ` +
   `| ${names.map((n) => `${n} µs CPU/msg`).join(' | ')} | server CPU (${names.join(' / ')}) ` +
+  `| server page faults per 1,000 msg (${names.join(' / ')}) ` +
   `| loadgen CPU (${names.join(' / ')}) | ${ratioColumns.map((n) => `ours/${n}`).join(' | ')} ` +
   `| ${lentColumns.join(' | ')} |`;
-const align = `|---|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|${[...ratioColumns, ...lentColumns].map(() => '--:').join('|')}|`;
+const align = `|---|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|--:|--:|--:|${[...ratioColumns, ...lentColumns].map(() => '--:').join('|')}|`;
 const rows = results.map(({ point: [size, connections, inflight], by }) => {
   const cells = names.map(
     (n) =>
@@ -154,12 +174,13 @@ const rows = results.map(({ point: [size, connections, inflight], by }) => {
   );
   const cpu = names.map((n) => by[n].serverMicros.toFixed(2));
   const server = names.map((n) => percent(by[n].serverCpu)).join(' / ');
+  const faults = names.map((n) => Math.round(by[n].serverFaults * 1000)).join(' / ');
   const loadgen = names.map((n) => percent(by[n].cpu)).join(' / ');
   const ratios = [
     ...ratioColumns.map((n) => ratioCell(by, n)),
     ...LENT_AGAINST.map((n) => ratioCell(by, n, 'ours lent')),
   ];
-  return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${server} | ${loadgen} | ${ratios.join(' | ')} |`;
+  return `| ${formatSize(size)} | ${connections} × ${inflight} | ${cells.join(' | ')} | ${cpu.join(' | ')} | ${server} | ${faults} | ${loadgen} | ${ratios.join(' | ')} |`;
 });
 
 const section = [
@@ -167,9 +188,12 @@ const section = [
   ...(UWS_NOTE ? [`- ${UWS_NOTE}`] : []),
   `- Servers pinned to core 0, the load generator (${GENERATOR_NOTE}) to core 1${hasTaskset ? '' : ' (taskset unavailable: not pinned)'}. ` +
     `Binary messages echoed as sent; each connection keeps its "in flight" messages outstanding. ` +
-    `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up); medians, ` +
-    "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message; " +
-    "server CPU its share of its core (µs/msg × msg/s). Loadgen CPU is the load generator's share of its " +
+    `${RUNS} alternated runs of ${SECONDS} s per server and point (after a 0.5 s warm-up), each against a new process of its server; medians, ` +
+    "spread ±half the interquartile range. µs CPU/msg is the server process's CPU time per echoed message in the generator's measured window; " +
+    "server CPU its share of its core (µs/msg × msg/s); page faults are the server's minor faults in the same window " +
+    '(a 64 KiB message is 16 pages: a process whose allocator returns memory to the kernel and faults it in again, ' +
+    'RESULTS.md\'s "A server that has run for a while", shows thousands per 1,000 messages there). ' +
+    "Loadgen CPU is the load generator's share of its " +
     'core in the runs against each server: near 100% means it, not that server, was the limit (the ' +
     'Summary names the limit of every row). Where it passed ' +
     `${percent(SATURATED)} of its core against ours or the reference, the ratio cell gives the bound ` +

@@ -308,6 +308,42 @@ export async function withServerMicros(pid, work) {
   return { ...result, serverMicros: ((cpuSeconds(pid) - before) / result.total) * 1e6 };
 }
 
+/**
+ * Like {@link withServerMicros}, for a generator that reports the `seconds` of its measured window
+ * and its `rate` there: the server's CPU time per message over that window only, leaving out the
+ * connections' opening and the warm-up, where a new process also compiles its code, and its minor
+ * page faults per message (`serverFaults`: a process whose allocator gives memory back to the
+ * kernel and faults it in again shows there). Both are sampled every 50 ms; the window is taken to
+ * end when `work` does.
+ */
+export async function withWindowMicros(pid, work) {
+  const samples = [];
+  const sample = () => samples.push([performance.now(), cpuSeconds(pid), minorFaults(pid)]);
+  sample();
+  const timer = setInterval(sample, 50);
+  let result;
+  try {
+    result = await work();
+  } finally {
+    clearInterval(timer);
+  }
+  sample();
+  const [endTime, endCpu, endFaults] = samples.at(-1);
+  const windowStart = endTime - result.seconds * 1000;
+  // The last sample taken at or before the window began.
+  let start = samples[0];
+  for (const entry of samples) {
+    if (entry[0] > windowStart) break;
+    start = entry;
+  }
+  const messages = result.rate * ((endTime - start[0]) / 1000);
+  return {
+    ...result,
+    serverMicros: ((endCpu - start[1]) / messages) * 1e6,
+    serverFaults: (endFaults - start[2]) / messages,
+  };
+}
+
 /** The orders of alternated runs: A B C, C B A, A B C... */
 export const alternate = (items, run) => (run % 2 === 0 ? items : [...items].reverse());
 
