@@ -226,6 +226,8 @@ publish(
         cpu: Object.fromEntries(
           ['ours', n].map((m) => [m, { server: by[m].serverCpu, generator: by[m].cpu }]),
         ),
+        faults: { ours: by.ours.serverFaults, [n]: by[n].serverFaults },
+        messagePages: Math.ceil(size / 4096),
       })),
     ...LENT_AGAINST.map((n) => {
       // "ours" in an entry is the side measured (here ours lent); the defaults go by another name.
@@ -242,6 +244,8 @@ publish(
           ours: { server: by['ours lent'].serverCpu, generator: by['ours lent'].cpu },
           [against]: { server: by[n].serverCpu, generator: by[n].cpu },
         },
+        faults: { ours: by['ours lent'].serverFaults, [against]: by[n].serverFaults },
+        messagePages: Math.ceil(size / 4096),
       };
     }),
   ]),

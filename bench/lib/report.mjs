@@ -145,13 +145,37 @@ export function limitText(document, entries) {
   const roles = document.sections?.[present[0].section]?.roles;
   if (roles && present.every((entry) => entry.cpu)) {
     const cpu = Object.assign({}, ...present.map((entry) => entry.cpu));
-    return limitOf(
-      cpu,
-      roles,
-      present.map((entry) => entry.against),
-    ).note;
+    return (
+      limitOf(
+        cpu,
+        roles,
+        present.map((entry) => entry.against),
+      ).note + faultsNote(present)
+    );
   }
-  return present[0].limit?.note ?? 'not recorded';
+  return (present[0].limit?.note ?? 'not recorded') + faultsNote(present);
+}
+
+/**
+ * A process taking page faults for this share of a message's pages (`messagePages`: 16 for 64 KiB)
+ * is faulting in again memory its allocator gave back to the kernel; one that reuses its memory
+ * takes far fewer (under 0.2 a 64 KiB message in the runs of 2026-12-08).
+ */
+const FAULTING_SHARE = 0.05;
+
+/** Names the sides of `entries` that were faulting their memory in, or ''. */
+function faultsNote(entries) {
+  const faults = Object.assign({}, ...entries.map((entry) => entry.faults ?? {}));
+  const pages = Math.max(1, ...entries.map((entry) => entry.messagePages ?? 1));
+  const faulting = Object.entries(faults).filter(
+    ([, perMessage]) => perMessage >= FAULTING_SHARE * pages,
+  );
+  if (faulting.length === 0) return '';
+  const which = faulting.map(([name, perMessage]) => `${name} ${perMessage.toFixed(1)}`).join(', ');
+  return (
+    `; page faults per message: ${which}: memory the allocator gave back, faulted in again, so ` +
+    'the rate depends on that process\'s state (bench/RESULTS.md, "A server that has run for a while")'
+  );
 }
 
 /** The runs of `entries`, as one number where they agree. */

@@ -275,15 +275,22 @@ function stored(section, entry, { runs, roles }) {
       : null,
     runs: entry.runs ?? runs,
     ...(cpu && { cpu }),
+    ...(entry.faults && { faults: roundFaults(entry.faults), messagePages: entry.messagePages }),
     limit: entry.limit ?? (cpu && roles ? limitOf(entry.cpu, roles, against) : null),
   };
 }
+
+/** Page faults per message of each side, to two decimals. */
+const roundFaults = (faults) =>
+  Object.fromEntries(Object.entries(faults).map(([name, n]) => [name, Number(n.toFixed(2))]));
 
 /**
  * Replaces one section's entries in results.json, the machine-readable twin of RESULTS.md that
  * summary.mjs reads. Each entry: `{ point, metric, unit, better, ours, ws, against }`, where `ws`
  * is the value of the implementation named by `against` (default "ws"); optionally `runs` (else
- * `meta.runs`), `settings`, and either `cpu` (then `limit` is worked out from it and `meta.roles`)
+ * `meta.runs`), `settings`, `faults` (the measured process's page faults per message, by side) with
+ * `messagePages` (the 4 KiB pages of one message), and either
+ * `cpu` (then `limit` is worked out from it and `meta.roles`)
  * or `limit` itself (`{ by, note }`, for rows that are not rates). `meta` (e.g. `{ seconds, runs,
  * roles }`) describes the run.
  */
