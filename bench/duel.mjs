@@ -39,7 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, hasTaskset, nativeGenerator, runGenerator, sleep } from './lib/harness.mjs';
+import { hasTaskset, nativeGenerator, runGenerator, withWindowMicros } from './lib/harness.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const PACKAGES = path.join(BENCH, '..', 'packages');
@@ -161,8 +161,6 @@ function stop(child) {
   });
 }
 
-/** gen/echo.c's warm-up (0.5 s) plus a margin: the server's CPU is read from then. */
-const GENERATOR_WARMUP_MS = 600;
 /** Core 0 counts as full (the servers the limit) from this sum of their CPU shares. */
 const SERVER_CORE_FULL = 0.9;
 /** Core 1 counts as full (the generators the limit) from this sum of their CPU shares. */
@@ -189,21 +187,15 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const servers = await Promise.all([startServer(a), startServer(b)]);
     try {
-      const runs = Promise.all(
-        servers.map(({ port }) =>
-          runGenerator(generator, [port, connections, inflight, size, seconds]),
+      const [resultA, resultB] = await Promise.all(
+        servers.map(({ child, port }) =>
+          withWindowMicros(child.pid, () =>
+            runGenerator(generator, [port, connections, inflight, size, seconds]),
+          ),
         ),
       );
-      // The generators measure after their warm-up (WARMUP in gen/echo.c, 0.5 s).
-      await sleep(GENERATOR_WARMUP_MS);
-      const start = {
-        time: performance.now(),
-        cpu: servers.map(({ child }) => cpuSeconds(child.pid)),
-      };
-      const [resultA, resultB] = await runs;
-      const elapsed = (performance.now() - start.time) / 1000;
-      const cpu = servers.map(({ child }, i) => (cpuSeconds(child.pid) - start.cpu[i]) / elapsed);
-      const [perA, perB] = [resultA, resultB].map((result, i) => (cpu[i] / result.rate) * 1e6);
+      const [perA, perB] = [resultA.serverMicros, resultB.serverMicros];
+      const cpu = [resultA, resultB].map((result) => (result.serverMicros * result.rate) / 1e6);
       const ratio = resultB.rate / resultA.rate;
       ratios.push(ratio);
       const core0 = cpu[0] + cpu[1];
